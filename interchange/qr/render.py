@@ -1,0 +1,33 @@
+"""Rendering a payload as a QR symbol image (SVG text or PNG bytes), in memory.
+
+The one module of the package that calls a third-party library with side effects of its own;
+it writes no files. Byte-mode content is encoded as UTF-8, the same bytes the CRC covers.
+Error correction level M is what QRIS asks for.
+"""
+
+from __future__ import annotations
+
+import io
+
+import segno
+
+__all__ = ["render_png", "render_svg"]
+
+_ERROR_LEVEL = "m"
+_ENCODING = "utf-8"
+
+
+def render_svg(payload: str, *, scale: int = 4) -> str:
+    """Return an SVG document of `payload`'s QR symbol."""
+    assert payload and scale > 0
+    symbol = segno.make_qr(payload, error=_ERROR_LEVEL, encoding=_ENCODING)
+    return str(symbol.svg_inline(scale=scale))
+
+
+def render_png(payload: str, *, scale: int = 4) -> bytes:
+    """Return PNG bytes of `payload`'s QR symbol."""
+    assert payload and scale > 0
+    symbol = segno.make_qr(payload, error=_ERROR_LEVEL, encoding=_ENCODING)
+    buffer = io.BytesIO()
+    symbol.save(buffer, kind="png", scale=scale)
+    return buffer.getvalue()

@@ -1,0 +1,146 @@
+"""Accounts: who owns them, what they hold, and the limits their balance must respect.
+
+Sign convention (the whole ledger keeps it): a posting's `amount_minor` is signed, positive
+adds to the account's balance and negative takes from it; every entry sums to zero per
+currency, so the balances of all accounts of one currency sum to zero. A member wallet
+holding Rp50.000 has balance +5000000; the cooperative's cash account that took the
+banknotes has -5000000.
+
+Invariants: `posted - pending_debit >= min_balance` (when a lower limit is set) and
+`posted + pending_credit <= max_balance` (when an upper limit is set); the database checks
+both again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from ledger.currency import require_currency
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.money import AMOUNT_MINOR_MAX, Money
+
+__all__ = [
+    "ACCOUNT_REF_PATTERN",
+    "Account",
+    "AccountKind",
+    "AccountSpec",
+    "AccountStatus",
+]
+
+ACCOUNT_REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+
+
+class AccountKind(StrEnum):
+    """What an account is for; wallets default to a lower limit of zero."""
+
+    MEMBER_WALLET = "member_wallet"
+    MERCHANT_WALLET = "merchant_wallet"
+    COOP_CASH = "coop_cash"
+    COOP_EQUITY = "coop_equity"
+    FEE_INCOME = "fee_income"
+    FEE_EXPENSE = "fee_expense"
+    INTERCHANGE_RECEIVABLE = "interchange_receivable"
+    INTERCHANGE_PAYABLE = "interchange_payable"
+    SETTLEMENT = "settlement"
+    SUSPENSE = "suspense"
+
+    @property
+    def is_wallet(self) -> bool:
+        """True for accounts that hold a person's or a merchant's money."""
+        return self in (AccountKind.MEMBER_WALLET, AccountKind.MERCHANT_WALLET)
+
+
+class AccountStatus(StrEnum):
+    """Active accounts move money; frozen ones may only release holds; closed ones nothing."""
+
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """A request to open an account; `ref` is the caller's idempotency key for it.
+
+    `min_balance_minor=None` means no lower limit and is refused for wallets, which must
+    name an explicit overdraft (a non-positive lower limit; 0 is the default for them).
+    """
+
+    ref: str
+    coop_id: int
+    currency: str
+    kind: AccountKind
+    min_balance_minor: int | None = 0
+    max_balance_minor: int | None = None
+
+    def validated(self) -> AccountSpec:
+        """Return self if every field is within its limits; raise the first violation."""
+        if not ACCOUNT_REF_PATTERN.match(self.ref):
+            raise LedgerError(LedgerErrorCode.ACCOUNT_REF_INVALID, "bad account ref", field="ref")
+        assert type(self.coop_id) is int and self.coop_id >= 0, "coop_id must be a natural"
+        require_currency(self.currency)
+        low, high = self.min_balance_minor, self.max_balance_minor
+        if self.kind.is_wallet and low is None:
+            raise _limits("a wallet needs an explicit lower limit")
+        if low is not None and not -AMOUNT_MINOR_MAX <= low <= 0:
+            raise _limits("the lower limit must be between -10^15 and 0")
+        if high is not None and not 0 <= high <= AMOUNT_MINOR_MAX:
+            raise _limits("the upper limit must be between 0 and 10^15")
+        return self
+
+
+def _limits(message: str) -> LedgerError:
+    return LedgerError(LedgerErrorCode.ACCOUNT_LIMITS_INVALID, message, field="limits")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account with its cached balances, as of the moment it was read."""
+
+    id: int
+    ref: str
+    coop_id: int
+    currency: str
+    kind: AccountKind
+    status: AccountStatus
+    min_balance_minor: int | None
+    max_balance_minor: int | None
+    posted_minor: int
+    pending_debit_minor: int
+    pending_credit_minor: int
+    posting_count: int
+
+    @property
+    def posted(self) -> Money:
+        """The balance of posted entries only."""
+        return Money(self.posted_minor, self.currency)
+
+    @property
+    def available(self) -> Money:
+        """What can still be spent: posted minus what holds have reserved."""
+        return Money(self.posted_minor - self.pending_debit_minor, self.currency)
+
+    @property
+    def pending(self) -> Money:
+        """Net effect of open holds: reserved credits minus reserved debits."""
+        return Money(self.pending_credit_minor - self.pending_debit_minor, self.currency)
+
+    def with_movement(self, posted_delta: int, debit_delta: int, credit_delta: int) -> Account:
+        """Return the account after a movement; `posting_count` grows with posted legs."""
+        return replace(
+            self,
+            posted_minor=self.posted_minor + posted_delta,
+            pending_debit_minor=self.pending_debit_minor + debit_delta,
+            pending_credit_minor=self.pending_credit_minor + credit_delta,
+        )
+
+    def limit_violation(self) -> LedgerErrorCode | None:
+        """Return which limit the current balances break, or None when within both."""
+        low, high = self.min_balance_minor, self.max_balance_minor
+        if low is not None and self.posted_minor - self.pending_debit_minor < low:
+            return LedgerErrorCode.INSUFFICIENT_FUNDS
+        if high is not None and self.posted_minor + self.pending_credit_minor > high:
+            return LedgerErrorCode.BALANCE_LIMIT_EXCEEDED
+        return None

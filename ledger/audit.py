@@ -1,0 +1,241 @@
+"""Audit: recompute the ledger from its rows and report everything that does not add up.
+
+Findings are returned as values so one pass reports every problem, not just the first.
+Checks: each entry's keyed digest (an altered, added or removed posting, or an entry
+written behind the ledger's back, changes or lacks it); each entry sums to zero per
+currency; the seal chain is gapless and every link recomputes (a deleted or reordered
+sealed entry breaks it); each account's posted legs are numbered 1..n with running
+balances that add up; each cached balance equals its postings; the open holds equal the
+cached pending amounts; all balances of one currency sum to zero. Read-only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+
+from ledger.digest import GENESIS_HASH, chain_hash, entry_digest
+from ledger.tables import account, chain, entry, posting
+
+__all__ = ["AuditReport", "Finding", "verify_ledger"]
+
+_STREAM = {"stream_results": True, "yield_per": 5000}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing that does not add up: a stable `code`, and where."""
+
+    code: str
+    subject: str
+    detail: str
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """The result of a full verification; `intact` when there are no findings."""
+
+    findings: list[Finding] = field(default_factory=list)
+    entries_checked: int = 0
+    postings_checked: int = 0
+    accounts_checked: int = 0
+    sealed_entries: int = 0
+    unsealed_entries: int = 0
+    chain_head_hash: str = GENESIS_HASH
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was altered, deleted or inserted behind the ledger's back."""
+        return not self.findings
+
+    def add(self, code: str, subject: str, detail: str) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(code, subject, detail))
+
+
+def verify_ledger(conn: Connection, *, seal_key: bytes) -> AuditReport:
+    """Recompute digests, chain, running balances and caches; report every discrepancy."""
+    report = AuditReport()
+    digests = _check_entries(conn, seal_key, report)
+    _check_chain(conn, digests, report)
+    _check_accounts(conn, report)
+    return report
+
+
+def _postings_by_entry(conn: Connection) -> Iterator[tuple[int, list[Any]]]:
+    query = select(posting).order_by(posting.c.entry_seq, posting.c.leg_no)
+    current: int | None = None
+    rows: list[Any] = []
+    for row in conn.execution_options(**_STREAM).execute(query):
+        if row.entry_seq != current and current is not None:
+            yield current, rows
+            rows = []
+        current = row.entry_seq
+        rows.append(row)
+    if current is not None:
+        yield current, rows
+
+
+def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str]:
+    target = entry.alias("target")
+    query = (
+        select(entry, target.c.entry_id.label("target_id"))
+        .outerjoin(target, target.c.seq == entry.c.target_seq)
+        .order_by(entry.c.seq)
+    )
+    postings = _postings_by_entry(conn)
+    pending_group = next(postings, None)
+    digests: dict[int, str] = {}
+    for row in conn.execution_options(**_STREAM).execute(query):
+        while pending_group is not None and pending_group[0] < row.seq:
+            report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
+            pending_group = next(postings, None)
+        rows: list[Any] = []
+        if pending_group is not None and pending_group[0] == row.seq:
+            rows = pending_group[1]
+            pending_group = next(postings, None)
+        report.entries_checked += 1
+        report.postings_checked += len(rows)
+        digests[row.seq] = row.digest
+        _check_one_entry(row, rows, key, report)
+    while pending_group is not None:
+        report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
+        pending_group = next(postings, None)
+    return digests
+
+
+def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> None:
+    canonical = [
+        (
+            p.account_id,
+            p.currency,
+            p.amount_minor,
+            bool(p.is_pending),
+            p.account_posting_no,
+            p.balance_after_minor,
+        )
+        for p in rows
+    ]
+    recomputed = entry_digest(
+        key,
+        entry_id=row.entry_id,
+        kind=row.kind,
+        target_id=row.target_id,
+        business_date=row.business_date,
+        timeout_s=row.timeout_s,
+        expires_at=row.expires_at,
+        metadata_json=row.metadata_json,
+        committed_at=row.committed_at,
+        postings=canonical,
+    )
+    subject = f"entry {row.entry_id} (seq {row.seq})"
+    if recomputed != row.digest:
+        report.add("entry_digest_mismatch", subject, "altered, or written behind the ledger")
+    totals: Counter[str] = Counter()
+    for p in rows:
+        totals[p.currency] += p.amount_minor
+    if any(totals.values()):
+        report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
+
+
+def _check_chain(conn: Connection, digests: dict[int, str], report: AuditReport) -> None:
+    previous, expected_position = GENESIS_HASH, 1
+    query = select(chain).order_by(chain.c.position)
+    sealed: set[int] = set()
+    for row in conn.execution_options(**_STREAM).execute(query):
+        subject = f"chain position {row.position}"
+        if row.position != expected_position:
+            report.add("chain_gap", subject, f"expected position {expected_position}")
+        expected_position = row.position + 1
+        digest = digests.get(row.entry_seq)
+        if digest is None:
+            report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
+            previous = row.chain_hash
+            continue
+        if chain_hash(previous, digest) != row.chain_hash:
+            report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
+        previous = row.chain_hash
+        sealed.add(row.entry_seq)
+    report.sealed_entries = len(sealed)
+    report.unsealed_entries = len(digests.keys() - sealed)
+    report.chain_head_hash = previous
+
+
+def _check_accounts(conn: Connection, report: AuditReport) -> None:
+    running = _running_balances(conn, report)
+    holds = _open_holds(conn)
+    totals: Counter[str] = Counter()
+    for row in conn.execute(select(account).order_by(account.c.id)):
+        report.accounts_checked += 1
+        count, balance = running.pop(row.id, (0, 0))
+        subject = f"account {row.id} ({row.ref})"
+        if (row.posting_count, row.posted_minor) != (count, balance):
+            report.add(
+                "account_balance_mismatch",
+                subject,
+                f"cached {row.posted_minor} in {row.posting_count} postings, "
+                f"postings give {balance} in {count}",
+            )
+        debit, credit = holds.get(row.id, (0, 0))
+        if (row.pending_debit_minor, row.pending_credit_minor) != (debit, credit):
+            report.add(
+                "account_pending_mismatch",
+                subject,
+                f"cached {row.pending_debit_minor}/{row.pending_credit_minor}, "
+                f"open holds give {debit}/{credit}",
+            )
+        totals[row.currency] += row.posted_minor
+    for account_id in running:
+        report.add("posting_without_account", f"account {account_id}", "no such account")
+    for currency, total in totals.items():
+        if total:
+            report.add("ledger_unbalanced", currency, f"balances sum to {total}")
+
+
+def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[int, int]]:
+    """Walk each account's posted legs in order; return (count, balance) per account."""
+    query = (
+        select(
+            posting.c.account_id,
+            posting.c.account_posting_no,
+            posting.c.amount_minor,
+            posting.c.balance_after_minor,
+        )
+        .where(posting.c.is_pending.is_(False))
+        .order_by(posting.c.account_id, posting.c.account_posting_no)
+    )
+    state: dict[int, tuple[int, int]] = {}
+    for row in conn.execution_options(**_STREAM).execute(query):
+        count, balance = state.get(row.account_id, (0, 0))
+        subject = f"account {row.account_id} posting {row.account_posting_no}"
+        if row.account_posting_no != count + 1:
+            report.add("posting_sequence_gap", subject, f"expected number {count + 1}")
+        balance += row.amount_minor
+        if row.balance_after_minor != balance:
+            report.add(
+                "posting_balance_mismatch",
+                subject,
+                f"records {row.balance_after_minor}, running sum is {balance}",
+            )
+            balance = row.balance_after_minor
+        state[row.account_id] = (row.account_posting_no, balance)
+    return state
+
+
+def _open_holds(conn: Connection) -> dict[int, tuple[int, int]]:
+    """Sum the legs of holds that no entry has resolved, as (debit, credit) per account."""
+    resolution = entry.alias("resolution")
+    query = (
+        select(posting.c.account_id, posting.c.amount_minor)
+        .join(entry, entry.c.seq == posting.c.entry_seq)
+        .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
+        .where(and_(entry.c.kind == "pending", resolution.c.seq.is_(None)))
+    )
+    holds: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for account_id, amount in conn.execute(query):
+        holds[account_id][0 if amount < 0 else 1] += abs(amount)
+    return {key: (value[0], value[1]) for key, value in holds.items()}

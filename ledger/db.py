@@ -1,0 +1,95 @@
+"""Engines for PostgreSQL (psycopg 3) and SQLite, and bounded retries of contended work.
+
+SQLite is opened in WAL mode with foreign keys on, and every transaction starts with
+`BEGIN IMMEDIATE`, so a writer takes the database lock before reading what it will change
+(the single-writer equivalent of PostgreSQL's row locks). `run_transaction` retries a unit
+of work that lost a race (serialization failure, deadlock, duplicate id inserted
+concurrently, SQLite busy) a bounded number of times, then fails with
+`contention_retries_exhausted`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from ledger.errors import LedgerError, LedgerErrorCode
+
+__all__ = ["is_retryable", "make_engine", "normalise_url", "run_transaction"]
+
+T = TypeVar("T")
+
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+_RACE_CONSTRAINTS = frozenset({"uq_ledger_entry_entry_id", "uq_ledger_entry_target_seq"})
+
+
+def normalise_url(url: str) -> str:
+    """Return `url` with the psycopg 3 driver named for PostgreSQL URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    """Create an engine for `url`; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself, as IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """True when the failure is a lost race that a fresh attempt can win."""
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    if sqlstate == "23505":
+        diag = getattr(orig, "diag", None)
+        return getattr(diag, "constraint_name", None) in _RACE_CONSTRAINTS
+    message = str(orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def run_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts_max: int = 8) -> T:
+    """Run `work` in one transaction, committing on return; retry lost races, boundedly."""
+    assert attempts_max >= 1
+    for attempt in range(1, attempts_max + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as error:
+            if not is_retryable(error) or attempt == attempts_max:
+                if is_retryable(error):
+                    raise LedgerError(
+                        LedgerErrorCode.CONTENTION_RETRIES_EXHAUSTED,
+                        f"gave up after {attempts_max} attempts: the database stayed busy",
+                    ) from error
+                raise
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))  # noqa: S311 - jitter only
+    raise AssertionError("unreachable: the loop returns or raises")

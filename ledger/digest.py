@@ -1,0 +1,73 @@
+"""Tamper evidence: each entry's keyed digest, and the hash chain that seals entries in order.
+
+An entry's digest is HMAC-SHA256, under the ledger's sealing key, of a canonical rendering
+of everything the entry recorded (id, kind, target, dates, metadata, every posting with its
+running number and balance after). Without the key nobody can forge a digest for an entry
+written behind the ledger's back. The chain links sealed entries: `chain_hash[n] =
+SHA-256(chain_hash[n-1] || digest[n])`, starting from `GENESIS_HASH`, so deleting or
+reordering a sealed entry breaks every later link. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+__all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_hash", "entry_digest"]
+
+GENESIS_HASH = "0" * 64
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# (account_id, currency, amount_minor, is_pending, account_posting_no, balance_after_minor)
+CanonicalPosting = tuple[int, str, int, bool, int | None, int | None]
+
+
+def entry_digest(
+    key: bytes,
+    *,
+    entry_id: str,
+    kind: str,
+    target_id: str | None,
+    business_date: date,
+    timeout_s: int | None,
+    expires_at: datetime | None,
+    metadata_json: str | None,
+    committed_at: datetime,
+    postings: Sequence[CanonicalPosting],
+) -> str:
+    """Return the hex HMAC-SHA256 of the entry's canonical form; equal inputs, equal digest."""
+    assert key, "the sealing key must not be empty"
+    assert committed_at.tzinfo is not None, "timestamps are UTC-aware"
+    canonical = json.dumps(
+        [
+            entry_id,
+            kind,
+            target_id,
+            business_date.isoformat(),
+            timeout_s,
+            _instant(expires_at),
+            metadata_json,
+            _instant(committed_at),
+            [list(p) for p in postings],
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _instant(moment: datetime | None) -> int | None:
+    """Microseconds since the epoch: one rendering whatever the database's time zone."""
+    if moment is None:
+        return None
+    assert moment.tzinfo is not None, "timestamps are UTC-aware"
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def chain_hash(previous_hex: str, digest_hex: str) -> str:
+    """Return the next link of the seal chain after `previous_hex`."""
+    assert len(previous_hex) == 64 and len(digest_hex) == 64
+    return hashlib.sha256(bytes.fromhex(previous_hex) + bytes.fromhex(digest_hex)).hexdigest()

@@ -1,0 +1,89 @@
+"""Errors a caller of the ledger can cause, each with a stable machine code.
+
+Codes are published: never rename one, only add. Programmer errors are `assert`s, not
+these. `LedgerErrorCode` lists the codes in the order the checks run, so that the first
+failure of a request is deterministic (see `ledger.validation` and `ledger.batch`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["LedgerError", "LedgerErrorCode"]
+
+
+class LedgerErrorCode(StrEnum):
+    """Stable result codes, in the order the checks run."""
+
+    # Shape of the request, checked without the database (ledger.validation).
+    BATCH_TOO_LARGE = "batch_too_large"
+    BATCH_EMPTY = "batch_empty"
+    ENTRY_ID_INVALID = "entry_id_invalid"
+    ENTRY_ID_REPEATED_IN_BATCH = "entry_id_repeated_in_batch"
+    PENDING_ID_REQUIRED = "pending_id_required"
+    PENDING_ID_NOT_ALLOWED = "pending_id_not_allowed"
+    TIMEOUT_INVALID = "timeout_invalid"
+    LEGS_TOO_FEW = "legs_too_few"
+    LEGS_TOO_MANY = "legs_too_many"
+    AMOUNT_INVALID = "amount_invalid"
+    AMOUNT_ZERO = "amount_zero"
+    AMOUNT_TOO_LARGE = "amount_too_large"
+    CURRENCY_UNKNOWN = "currency_unknown"
+    ACCOUNT_REPEATED = "account_repeated"
+    ENTRY_UNBALANCED = "entry_unbalanced"
+    METADATA_TOO_LARGE = "metadata_too_large"
+    METADATA_INVALID = "metadata_invalid"
+    BUSINESS_DATE_INVALID = "business_date_invalid"
+    # Idempotency: the id exists already with a different request.
+    EXISTS_WITH_DIFFERENT_KIND = "exists_with_different_kind"
+    EXISTS_WITH_DIFFERENT_PENDING_ID = "exists_with_different_pending_id"
+    EXISTS_WITH_DIFFERENT_LEGS = "exists_with_different_legs"
+    EXISTS_WITH_DIFFERENT_AMOUNT = "exists_with_different_amount"
+    EXISTS_WITH_DIFFERENT_BUSINESS_DATE = "exists_with_different_business_date"
+    EXISTS_WITH_DIFFERENT_TIMEOUT = "exists_with_different_timeout"
+    EXISTS_WITH_DIFFERENT_METADATA = "exists_with_different_metadata"
+    # The entry a resolution or reversal refers to.
+    PENDING_NOT_FOUND = "pending_not_found"
+    PENDING_ALREADY_POSTED = "pending_already_posted"
+    PENDING_ALREADY_VOIDED = "pending_already_voided"
+    PENDING_EXPIRED = "pending_expired"
+    PENDING_NOT_EXPIRED = "pending_not_expired"
+    PENDING_LEGS_MISMATCH = "pending_legs_mismatch"
+    PENDING_AMOUNT_EXCEEDED = "pending_amount_exceeded"
+    ENTRY_NOT_FOUND = "entry_not_found"
+    ENTRY_NOT_REVERSIBLE = "entry_not_reversible"
+    ENTRY_ALREADY_REVERSED = "entry_already_reversed"
+    # Accounts, checked leg by leg in the order the legs were given.
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    ACCOUNT_FROZEN = "account_frozen"
+    ACCOUNT_CLOSED = "account_closed"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    BALANCE_LIMIT_EXCEEDED = "balance_limit_exceeded"
+    # A linked (all-or-nothing) group in which another member failed.
+    LINKED_ENTRY_FAILED = "linked_entry_failed"
+    LINKED_GROUP_OPEN = "linked_group_open"
+    # Accounts: opening and changing.
+    ACCOUNT_REF_INVALID = "account_ref_invalid"
+    ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC = "account_exists_with_different_spec"
+    ACCOUNT_LIMITS_INVALID = "account_limits_invalid"
+    ACCOUNT_NOT_EMPTY = "account_not_empty"
+    # Queries.
+    PAGE_SIZE_INVALID = "page_size_invalid"
+    CURSOR_INVALID = "cursor_invalid"
+    PERIOD_INVALID = "period_invalid"
+    # The database stayed busy through every bounded retry.
+    CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
+
+
+class LedgerError(Exception):
+    """A failure the caller caused or can act on; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: LedgerErrorCode, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"LedgerError({self.code.value!r}, {self.message!r})"

@@ -1,0 +1,398 @@
+"""The pure core of posting: decide what a batch of requests records, without any I/O.
+
+Given the locked accounts, the entries that already carry the requested ids, the targets of
+resolutions and reversals, the moment of commit and pre-allocated sequence numbers, the
+planner returns one outcome per request, the entries to insert and the accounts' new
+balances. Requests are applied in order; each succeeds or fails on its own unless linked
+into an all-or-nothing group, whose effects are undone together when any member fails.
+
+Checks per request run in this order: shape (`ledger.validation`), id repeated in the
+batch, idempotency against the existing entry, the target, then the accounts leg by leg
+(`account_not_found`, `currency_mismatch`, `account_closed`, `account_frozen`), then the
+limits leg by leg (`insufficient_funds`, `balance_limit_exceeded`).
+
+Invariants: every planned entry sums to zero per currency; no planned account breaks a
+limit; each account's running posting number grows by one per posted leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from ledger.account import Account, AccountStatus
+from ledger.digest import entry_digest
+from ledger.entry import (
+    RESOLUTION_KINDS,
+    Entry,
+    EntryKind,
+    EntryOutcome,
+    EntryRequest,
+    Leg,
+    Posting,
+)
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.idempotency import compare_with_existing
+from ledger.validation import validate_request
+
+__all__ = ["BatchContext", "BatchPlan", "TargetState", "plan_batch"]
+
+_CODE = LedgerErrorCode
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """An entry named as a target, and the kind of the entry that already resolved or
+    reversed it (None while it stands open)."""
+
+    entry: Entry
+    resolved_by: EntryKind | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """Everything the planner may read: all of it loaded after the accounts were locked."""
+
+    accounts: Mapping[int, Account]
+    existing: Mapping[str, Entry]
+    targets: Mapping[str, TargetState]
+    now: datetime
+    seqs: Sequence[int]
+    seal_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """The planner's decision: one outcome per request, what to insert, what to update."""
+
+    outcomes: tuple[EntryOutcome, ...]
+    new_entries: tuple[Entry, ...]
+    changed_accounts: tuple[Account, ...]
+
+
+@dataclass(slots=True)
+class _Effect:
+    """Balance deltas one request makes on one account."""
+
+    posted: int = 0
+    pending_debit: int = 0
+    pending_credit: int = 0
+
+
+@dataclass(slots=True)
+class _Group:
+    """Undo information for the linked group being planned."""
+
+    indexes: list[int] = field(default_factory=list)
+    accounts_before: dict[int, Account] = field(default_factory=dict)
+    resolved_before: dict[str, EntryKind | None] = field(default_factory=dict)
+    failed: bool = False
+
+
+def plan_batch(requests: Sequence[EntryRequest], context: BatchContext) -> BatchPlan:
+    """Plan a batch; never raises for caller errors, which become outcomes with a code."""
+    assert len(context.seqs) >= len(requests), "one sequence number per request"
+    assert context.now.tzinfo is not None, "the commit moment is UTC-aware"
+    return _Planner(context).run(requests)
+
+
+class _Planner:
+    def __init__(self, context: BatchContext) -> None:
+        self.ctx = context
+        self.accounts: dict[int, Account] = dict(context.accounts)
+        self.changed: set[int] = set()
+        self.outcomes: list[EntryOutcome] = []
+        self.new_entries: dict[str, Entry] = {}
+        self.resolved: dict[str, EntryKind | None] = {
+            key: state.resolved_by for key, state in context.targets.items()
+        }
+        self.seen_ids: set[str] = set()
+        self.group = _Group()
+
+    def run(self, requests: Sequence[EntryRequest]) -> BatchPlan:
+        for index, request in enumerate(requests):
+            self._plan_in_group(index, request)
+            if not request.linked:
+                self.group = _Group()
+        if self.group.indexes:
+            self._fail_open_group()
+        entries = tuple(o.entry for o in self.outcomes if o.entry and not o.replayed)
+        changed = tuple(self.accounts[i] for i in sorted(self.changed))
+        return BatchPlan(tuple(self.outcomes), entries, changed)
+
+    def _plan_in_group(self, index: int, request: EntryRequest) -> None:
+        group = self.group
+        group.indexes.append(index)
+        if group.failed:
+            self.outcomes.append(_refused(request, _CODE.LINKED_ENTRY_FAILED, "group failed"))
+            return
+        try:
+            self.outcomes.append(self._plan_one(index, request))
+        except LedgerError as error:
+            self.outcomes.append(_refused(request, error.code, error.message))
+            if request.linked or len(group.indexes) > 1:
+                self._undo_group(failed_index=index)
+
+    def _fail_open_group(self) -> None:
+        """A batch that ends inside a linked group fails the whole group."""
+        for index in self.group.indexes:
+            if self.outcomes[index].ok:
+                request_id = self.outcomes[index].entry_id
+                self.outcomes[index] = EntryOutcome(
+                    request_id, None, _CODE.LINKED_GROUP_OPEN, "batch ended inside a group"
+                )
+        self._undo_group(failed_index=None)
+
+    def _undo_group(self, failed_index: int | None) -> None:
+        group = self.group
+        group.failed = True
+        self.accounts.update(group.accounts_before)
+        self.resolved.update(group.resolved_before)
+        for index in group.indexes:
+            outcome = self.outcomes[index]
+            if index != failed_index and outcome.code is None:
+                self.outcomes[index] = EntryOutcome(
+                    outcome.entry_id, None, _CODE.LINKED_ENTRY_FAILED, "another entry failed"
+                )
+            if outcome.entry is not None and not outcome.replayed:
+                self.new_entries.pop(outcome.entry_id, None)
+
+    def _plan_one(self, index: int, request: EntryRequest) -> EntryOutcome:
+        metadata_json = validate_request(request)
+        if request.entry_id in self.seen_ids:
+            raise LedgerError(_CODE.ENTRY_ID_REPEATED_IN_BATCH, "entry_id twice in one batch")
+        self.seen_ids.add(request.entry_id)
+        target = self._target(request)
+        existing = self.ctx.existing.get(request.entry_id)
+        if existing is not None:
+            compare_with_existing(request, metadata_json, existing, target)
+            return EntryOutcome(request.entry_id, existing, replayed=True)
+        effects, posted_legs, pending_legs = self._effects(request, target)
+        self._apply(request, effects)
+        entry = self._record(index, request, metadata_json, posted_legs, pending_legs)
+        self.new_entries[request.entry_id] = entry
+        return EntryOutcome(request.entry_id, entry)
+
+    def _target(self, request: EntryRequest) -> Entry | None:
+        if request.target_id is None:
+            return None
+        in_batch = self.new_entries.get(request.target_id)
+        if in_batch is not None:
+            return in_batch
+        state = self.ctx.targets.get(request.target_id)
+        if state is not None:
+            return state.entry
+        missing = (
+            _CODE.ENTRY_NOT_FOUND if request.kind is EntryKind.REVERSAL else _CODE.PENDING_NOT_FOUND
+        )
+        raise LedgerError(missing, f"no entry {request.target_id!r}", field="target_id")
+
+    def _effects(
+        self, request: EntryRequest, target: Entry | None
+    ) -> tuple[dict[int, _Effect], tuple[Leg, ...], tuple[Leg, ...]]:
+        """Return per-account deltas, the legs to post and the legs to hold."""
+        kind = request.kind
+        if kind is EntryKind.POSTED:
+            return _posted(request.legs), request.legs, ()
+        if kind is EntryKind.PENDING:
+            return _held(request.legs, sign=1), (), request.legs
+        assert target is not None
+        if kind is EntryKind.REVERSAL:
+            legs = self._reversal_legs(target)
+            return _posted(legs), legs, ()
+        self._check_resolution(request, target)
+        effects = _held(target.legs(), sign=-1)
+        if kind is not EntryKind.POST_PENDING:
+            return effects, (), ()
+        legs = _resolution_legs(request.legs, target.legs())
+        for account_id, effect in _posted(legs).items():
+            effects.setdefault(account_id, _Effect()).posted += effect.posted
+        return effects, legs, ()
+
+    def _reversal_legs(self, target: Entry) -> tuple[Leg, ...]:
+        if target.kind not in (EntryKind.POSTED, EntryKind.POST_PENDING):
+            raise LedgerError(
+                _CODE.ENTRY_NOT_REVERSIBLE,
+                f"a {target.kind} entry cannot be reversed",
+                field="target_id",
+            )
+        if self.resolved.get(target.entry_id) is not None:
+            raise LedgerError(_CODE.ENTRY_ALREADY_REVERSED, "already reversed", field="target_id")
+        self._mark_resolved(target.entry_id, EntryKind.REVERSAL)
+        return tuple(Leg(leg.account_id, -leg.amount) for leg in target.legs())
+
+    def _check_resolution(self, request: EntryRequest, target: Entry) -> None:
+        if target.kind is not EntryKind.PENDING:
+            raise LedgerError(_CODE.PENDING_NOT_FOUND, "target is not a hold", field="target_id")
+        done = self.resolved.get(target.entry_id)
+        if done is EntryKind.POST_PENDING:
+            raise LedgerError(
+                _CODE.PENDING_ALREADY_POSTED, "hold already posted", field="target_id"
+            )
+        if done is EntryKind.EXPIRE_PENDING:
+            raise LedgerError(_CODE.PENDING_EXPIRED, "hold expired", field="target_id")
+        if done is not None:
+            raise LedgerError(
+                _CODE.PENDING_ALREADY_VOIDED, "hold already voided", field="target_id"
+            )
+        expired = target.expires_at is not None and self.ctx.now >= target.expires_at
+        if request.kind is EntryKind.POST_PENDING and expired:
+            raise LedgerError(_CODE.PENDING_EXPIRED, "hold expired", field="target_id")
+        if request.kind is EntryKind.EXPIRE_PENDING and not expired:
+            raise LedgerError(_CODE.PENDING_NOT_EXPIRED, "hold has not expired", field="target_id")
+        self._mark_resolved(target.entry_id, request.kind)
+
+    def _mark_resolved(self, target_id: str, kind: EntryKind) -> None:
+        self.group.resolved_before.setdefault(target_id, self.resolved.get(target_id))
+        self.resolved[target_id] = kind
+
+    def _apply(self, request: EntryRequest, effects: dict[int, _Effect]) -> None:
+        releases_only = request.kind in RESOLUTION_KINDS - {EntryKind.POST_PENDING}
+        updated: dict[int, Account] = {}
+        for account_id, effect in effects.items():
+            updated[account_id] = _moved(self._account(account_id, request, releases_only), effect)
+        for account_id, effect in effects.items():
+            violation = _violation(updated[account_id], effect)
+            if violation is not None and not releases_only:
+                raise LedgerError(violation, f"account {account_id}: {violation}", field="legs")
+        for account_id, account in updated.items():
+            self.group.accounts_before.setdefault(account_id, self.accounts[account_id])
+            self.accounts[account_id] = account
+            self.changed.add(account_id)
+
+    def _account(self, account_id: int, request: EntryRequest, releases_only: bool) -> Account:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise LedgerError(_CODE.ACCOUNT_NOT_FOUND, f"no account {account_id}", field="legs")
+        currencies = {leg.amount.currency for leg in request.legs if leg.account_id == account_id}
+        if currencies and currencies != {account.currency}:
+            raise LedgerError(
+                _CODE.CURRENCY_MISMATCH, f"account {account_id} holds {account.currency}", "legs"
+            )
+        if account.status is AccountStatus.CLOSED and not releases_only:
+            raise LedgerError(_CODE.ACCOUNT_CLOSED, f"account {account_id} is closed", field="legs")
+        if account.status is AccountStatus.FROZEN and not releases_only:
+            raise LedgerError(_CODE.ACCOUNT_FROZEN, f"account {account_id} is frozen", field="legs")
+        return account
+
+    def _record(
+        self,
+        index: int,
+        request: EntryRequest,
+        metadata_json: str | None,
+        posted_legs: tuple[Leg, ...],
+        pending_legs: tuple[Leg, ...],
+    ) -> Entry:
+        postings = tuple(self._posting(leg, is_pending=False) for leg in posted_legs) + tuple(
+            self._posting(leg, is_pending=True) for leg in pending_legs
+        )
+        now = self.ctx.now
+        expires_at = None
+        if request.timeout_s is not None:
+            expires_at = now + timedelta(seconds=request.timeout_s)
+        digest = entry_digest(
+            self.ctx.seal_key,
+            entry_id=request.entry_id,
+            kind=request.kind.value,
+            target_id=request.target_id,
+            business_date=request.business_date,
+            timeout_s=request.timeout_s,
+            expires_at=expires_at,
+            metadata_json=metadata_json,
+            committed_at=now,
+            postings=[_canonical(p) for p in postings],
+        )
+        return Entry(
+            self.ctx.seqs[index],
+            request.entry_id,
+            request.kind,
+            request.target_id,
+            request.business_date,
+            request.timeout_s,
+            expires_at,
+            metadata_json,
+            now,
+            digest,
+            postings,
+        )
+
+    def _posting(self, leg: Leg, *, is_pending: bool) -> Posting:
+        account = self.accounts[leg.account_id]
+        if is_pending:
+            return Posting(leg.account_id, account.coop_id, leg.amount, True, None, None)
+        account = replace(account, posting_count=account.posting_count + 1)
+        self.accounts[leg.account_id] = account
+        # The account was moved by `_apply` already and appears once per entry, so its
+        # posted balance now is the balance after this posting.
+        return Posting(
+            leg.account_id,
+            account.coop_id,
+            leg.amount,
+            False,
+            account.posting_count,
+            account.posted_minor,
+        )
+
+
+def _refused(request: EntryRequest, code: LedgerErrorCode, message: str) -> EntryOutcome:
+    return EntryOutcome(request.entry_id, None, code.value, message)
+
+
+def _posted(legs: Sequence[Leg]) -> dict[int, _Effect]:
+    return {leg.account_id: _Effect(posted=leg.amount.amount_minor) for leg in legs}
+
+
+def _held(legs: Sequence[Leg], *, sign: int) -> dict[int, _Effect]:
+    effects: dict[int, _Effect] = {}
+    for leg in legs:
+        amount = leg.amount.amount_minor
+        debit, credit = (-amount, 0) if amount < 0 else (0, amount)
+        effects[leg.account_id] = _Effect(pending_debit=sign * debit, pending_credit=sign * credit)
+    return effects
+
+
+def _violation(account: Account, effect: _Effect) -> LedgerErrorCode | None:
+    """The limit the movement breaks, looking only in the direction it moves the account."""
+    code = account.limit_violation()
+    takes = effect.posted < 0 or effect.pending_debit > 0
+    gives = effect.posted > 0 or effect.pending_credit > 0
+    if code is _CODE.INSUFFICIENT_FUNDS and takes:
+        return code
+    if code is _CODE.BALANCE_LIMIT_EXCEEDED and gives:
+        return code
+    return None
+
+
+def _moved(account: Account, effect: _Effect) -> Account:
+    return account.with_movement(effect.posted, effect.pending_debit, effect.pending_credit)
+
+
+def _resolution_legs(requested: tuple[Leg, ...], held: tuple[Leg, ...]) -> tuple[Leg, ...]:
+    """Legs a hold is posted with: all of it, or the requested smaller amounts."""
+    if not requested:
+        return held
+    held_by_account = {leg.account_id: leg.amount for leg in held}
+    if set(held_by_account) != {leg.account_id for leg in requested}:
+        raise LedgerError(
+            _CODE.PENDING_LEGS_MISMATCH, "legs must name the hold's accounts", field="legs"
+        )
+    for leg in requested:
+        limit = held_by_account[leg.account_id]
+        same_sign = (leg.amount.amount_minor > 0) == (limit.amount_minor > 0)
+        if leg.amount.currency != limit.currency or not same_sign:
+            raise LedgerError(_CODE.PENDING_LEGS_MISMATCH, "legs must match the hold", field="legs")
+        if abs(leg.amount.amount_minor) > abs(limit.amount_minor):
+            raise LedgerError(_CODE.PENDING_AMOUNT_EXCEEDED, "more than held", field="legs")
+    return requested
+
+
+def _canonical(posting: Posting) -> tuple[int, str, int, bool, int | None, int | None]:
+    return (
+        posting.account_id,
+        posting.amount.currency,
+        posting.amount.amount_minor,
+        posting.is_pending,
+        posting.account_posting_no,
+        posting.balance_after_minor,
+    )

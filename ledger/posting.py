@@ -1,0 +1,53 @@
+"""Posting a batch of entries inside the caller's transaction.
+
+`post_entries` is the one write path of the ledger: single requests, batches and the group
+committer all end here, and so can a caller that records its own rows (an interchange
+payment, a settlement) in the same transaction. Order of work: load targets (immutable),
+lock every account involved in ascending id order, read the clock and allocate sequence
+numbers, load the ids already recorded, plan (pure), write. A request that fails changes
+nothing; the others in the batch are unaffected unless linked to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from ledger.entry import EntryOutcome, EntryRequest
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.planner import BatchContext, plan_batch
+from ledger.store import allocate_seqs, load_entries, load_targets, lock_accounts, write_plan
+from ledger.validation import BATCH_SIZE_MAX
+
+__all__ = ["post_entries"]
+
+
+def post_entries(
+    conn: Connection, requests: Sequence[EntryRequest], *, seal_key: bytes
+) -> tuple[EntryOutcome, ...]:
+    """Record what can be recorded of `requests`, one outcome each, in request order."""
+    if not requests:
+        raise LedgerError(LedgerErrorCode.BATCH_EMPTY, "a batch needs at least one entry")
+    if len(requests) > BATCH_SIZE_MAX:
+        raise LedgerError(
+            LedgerErrorCode.BATCH_TOO_LARGE, f"a batch holds at most {BATCH_SIZE_MAX} entries"
+        )
+    target_ids = {r.target_id for r in requests if isinstance(r.target_id, str)}
+    target_entries = load_entries(conn, target_ids)
+    account_ids = {leg.account_id for r in requests for leg in r.legs}
+    account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
+    accounts = lock_accounts(conn, account_ids)
+    now, seqs = allocate_seqs(conn, len(requests))
+    existing = load_entries(conn, {r.entry_id for r in requests if isinstance(r.entry_id, str)})
+    context = BatchContext(
+        accounts=accounts,
+        existing=existing,
+        targets=load_targets(conn, target_entries),
+        now=now,
+        seqs=seqs,
+        seal_key=seal_key,
+    )
+    plan = plan_batch(requests, context)
+    write_plan(conn, plan, now)
+    return plan.outcomes

@@ -1,0 +1,250 @@
+"""The ledger's service boundary: one unit of work per command, bounded retries.
+
+`Ledger` is what the rest of kopnet calls. Single entries go through a group committer, so
+concurrent callers share transactions (and fsyncs); batches go straight to one transaction.
+Every command is idempotent by its caller-supplied id, safe to retry after a timeout, a
+dropped connection or a crash. The service starts its worker threads when constructed and
+stops them on `close()`; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from ledger.account import Account, AccountSpec, AccountStatus
+from ledger.audit import AuditReport, verify_ledger
+from ledger.db import run_transaction
+from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.group_commit import GroupCommitter
+from ledger.money import Money
+from ledger.posting import post_entries
+from ledger.sealing import seal_entries
+from ledger.statements import StatementPage, account_statement, balance_as_of
+from ledger.store import load_entries, lock_accounts, row_to_account
+from ledger.tables import account, entry
+from ledger.validation import BATCH_SIZE_MAX
+
+__all__ = ["Ledger", "raise_for_outcome"]
+
+T = TypeVar("T")
+
+_WAIT_S_MAX = 60.0
+
+
+def raise_for_outcome(outcome: EntryOutcome) -> Entry:
+    """Return the recorded entry, or raise the outcome's error."""
+    if outcome.code is not None:
+        raise LedgerError(LedgerErrorCode(outcome.code), outcome.message or outcome.code)
+    assert outcome.entry is not None
+    return outcome.entry
+
+
+class Ledger:
+    """Accounts, entries, balances and audit over one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        seal_key: bytes,
+        group_commit_workers: int = 2,
+        attempts_max: int = 8,
+    ) -> None:
+        assert seal_key, "a sealing key is required"
+        self.engine = engine
+        self._seal_key = seal_key
+        self._attempts_max = attempts_max
+        self._committer: GroupCommitter[EntryRequest, EntryOutcome] = GroupCommitter(
+            self.post_batch,
+            batch_size_max=BATCH_SIZE_MAX,
+            workers=group_commit_workers,
+            name="ledger-commit",
+        )
+
+    def close(self) -> None:
+        """Finish queued work and stop the group committer's threads."""
+        self._committer.close()
+
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        return run_transaction(self.engine, work, attempts_max=self._attempts_max)
+
+    # Accounts
+
+    def open_account(self, spec: AccountSpec) -> Account:
+        """Open an account, or return the one already opened with this ref and spec."""
+        spec = spec.validated()
+        return self._run(lambda conn: _open_account(conn, spec))
+
+    def account(self, account_id: int) -> Account:
+        """Return the account with its current balances."""
+        row = self._run(
+            lambda conn: conn.execute(select(account).where(account.c.id == account_id)).first()
+        )
+        if row is None:
+            raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
+        return row_to_account(row)
+
+    def set_account_status(self, account_id: int, status: AccountStatus) -> Account:
+        """Freeze, unfreeze or close an account; closing needs zero balances and no holds."""
+        return self._run(lambda conn: _set_status(conn, account_id, status))
+
+    # Entries
+
+    def post(self, request: EntryRequest) -> Entry:
+        """Record one entry (sharing a transaction with concurrent callers); raise on refusal."""
+        (outcome,) = self._committer.submit([request]).result(timeout=_WAIT_S_MAX)
+        return raise_for_outcome(outcome)
+
+    def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
+        """Record `requests` all or nothing; each outcome says why, when nothing was."""
+        linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
+        return self._committer.submit(linked).result(timeout=_WAIT_S_MAX)
+
+    def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
+        """Record a batch in one transaction; each request succeeds or fails on its own."""
+        return list(self._run(lambda conn: post_entries(conn, requests, seal_key=self._seal_key)))
+
+    def entry(self, entry_id: str) -> Entry:
+        """Return a recorded entry by its id."""
+        found = self._run(lambda conn: load_entries(conn, [entry_id]))
+        if entry_id not in found:
+            raise LedgerError(LedgerErrorCode.ENTRY_NOT_FOUND, f"no entry {entry_id!r}")
+        return found[entry_id]
+
+    def expire_holds(self, *, limit: int = 1000) -> int:
+        """Release holds whose timeout has passed; return how many were expired now."""
+        assert 1 <= limit <= BATCH_SIZE_MAX
+        now = datetime.now(UTC)
+        resolution = entry.alias("resolution")
+        query = (
+            select(entry.c.entry_id, entry.c.expires_at)
+            .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
+            .where(entry.c.kind == "pending", entry.c.expires_at <= now, resolution.c.seq.is_(None))
+            .order_by(entry.c.expires_at)
+            .limit(limit)
+        )
+        due = self._run(lambda conn: conn.execute(query).all())
+        if not due:
+            return 0
+        requests = [_expiry(row.entry_id, row.expires_at) for row in due]
+        return sum(1 for o in self.post_batch(requests) if o.ok and not o.replayed)
+
+    # Reading
+
+    def balance_as_of(self, account_id: int, moment: datetime) -> Money:
+        """The account's posted balance as it stood at `moment`."""
+        return self._run(lambda conn: balance_as_of(conn, account_id, moment))
+
+    def statement(
+        self,
+        account_id: int,
+        *,
+        from_at: datetime,
+        to_at: datetime,
+        page_size: int = 100,
+        cursor: str | None = None,
+    ) -> StatementPage:
+        """One page of the account's statement for the half-open period [from_at, to_at)."""
+        return self._run(
+            lambda conn: account_statement(
+                conn,
+                account_id,
+                from_at=from_at,
+                to_at=to_at,
+                page_size=page_size,
+                cursor=cursor,
+            )
+        )
+
+    # Audit
+
+    def seal(self, *, full_scan: bool = False) -> int:
+        """Seal every entry not yet in the hash chain; return how many were sealed."""
+        total = 0
+        while True:
+            sealed = self._run(lambda conn: seal_entries(conn, full_scan=full_scan))
+            total += sealed
+            if sealed == 0:
+                return total
+
+    def verify(self) -> AuditReport:
+        """Recompute digests, the chain and every balance; report all discrepancies."""
+        with self.engine.connect() as conn:
+            return verify_ledger(conn, seal_key=self._seal_key)
+
+
+def _with_link(request: EntryRequest, linked: bool) -> EntryRequest:
+    return replace(request, linked=linked)
+
+
+def _expiry(target_id: str, expires_at: datetime) -> EntryRequest:
+    # The id is derived from the hold's id, so two sweepers expiring it record it once.
+    digest = hashlib.sha256(target_id.encode()).hexdigest()[:48]
+    return EntryRequest(
+        entry_id=f"expire-{digest}",
+        business_date=expires_at.astimezone(UTC).date(),
+        kind=EntryKind.EXPIRE_PENDING,
+        target_id=target_id,
+    )
+
+
+def _open_account(conn: Connection, spec: AccountSpec) -> Account:
+    row = conn.execute(select(account).where(account.c.ref == spec.ref)).first()
+    if row is not None:
+        existing = row_to_account(row)
+        same = (
+            existing.coop_id,
+            existing.currency,
+            existing.kind,
+            existing.min_balance_minor,
+            existing.max_balance_minor,
+        ) == (
+            spec.coop_id,
+            spec.currency,
+            spec.kind,
+            spec.min_balance_minor,
+            spec.max_balance_minor,
+        )
+        if not same:
+            raise LedgerError(
+                LedgerErrorCode.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC,
+                f"account {spec.ref!r} exists with a different spec",
+                field="ref",
+            )
+        return existing
+    values = {
+        "ref": spec.ref,
+        "coop_id": spec.coop_id,
+        "currency": spec.currency,
+        "kind": spec.kind.value,
+        "status": AccountStatus.ACTIVE.value,
+        "min_balance_minor": spec.min_balance_minor,
+        "max_balance_minor": spec.max_balance_minor,
+        "posted_minor": 0,
+        "pending_debit_minor": 0,
+        "pending_credit_minor": 0,
+        "posting_count": 0,
+        "created_at": datetime.now(UTC),
+    }
+    created = conn.execute(insert(account).values(values).returning(account)).one()
+    return row_to_account(created)
+
+
+def _set_status(conn: Connection, account_id: int, status: AccountStatus) -> Account:
+    current = lock_accounts(conn, [account_id]).get(account_id)
+    if current is None:
+        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
+    if current.status is AccountStatus.CLOSED and status is not AccountStatus.CLOSED:
+        raise LedgerError(LedgerErrorCode.ACCOUNT_CLOSED, "a closed account stays closed")
+    empty = (current.posted_minor, current.pending_debit_minor, current.pending_credit_minor)
+    if status is AccountStatus.CLOSED and empty != (0, 0, 0):
+        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_EMPTY, "balance and holds must be zero")
+    conn.execute(update(account).where(account.c.id == account_id).values(status=status.value))
+    return row_to_account(conn.execute(select(account).where(account.c.id == account_id)).one())

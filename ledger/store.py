@@ -1,0 +1,329 @@
+"""Reading and writing ledger rows inside a caller's transaction.
+
+Every function takes an open `Connection` inside a transaction and never commits. Accounts
+are locked in ascending id order (`FOR UPDATE` on PostgreSQL; SQLite's single writer lock
+is taken by `BEGIN IMMEDIATE`), so concurrent batches never deadlock on each other. Bulk
+writes use one statement per table per batch: `unnest` of arrays on PostgreSQL, executemany
+on SQLite. Postings are written before their entries so that the entry's insert trigger can
+refuse an entry whose postings do not sum to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Row,
+    SmallInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
+
+from ledger.account import Account, AccountKind, AccountStatus
+from ledger.entry import Entry, EntryKind, Posting
+from ledger.money import Money
+from ledger.planner import BatchPlan, TargetState
+from ledger.tables import account, entry, entry_seq, posting
+
+__all__ = [
+    "ACCOUNT_ID_MAX",
+    "allocate_seqs",
+    "load_entries",
+    "load_targets",
+    "lock_accounts",
+    "row_to_account",
+    "write_plan",
+]
+
+ACCOUNT_ID_MAX = 2**63 - 1
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def row_to_account(row: Row[Any]) -> Account:
+    """Build an `Account` value from a `ledger_account` row."""
+    return Account(
+        id=row.id,
+        ref=row.ref,
+        coop_id=row.coop_id,
+        currency=row.currency,
+        kind=AccountKind(row.kind),
+        status=AccountStatus(row.status),
+        min_balance_minor=row.min_balance_minor,
+        max_balance_minor=row.max_balance_minor,
+        posted_minor=row.posted_minor,
+        pending_debit_minor=row.pending_debit_minor,
+        pending_credit_minor=row.pending_credit_minor,
+        posting_count=row.posting_count,
+    )
+
+
+def lock_accounts(conn: Connection, account_ids: Collection[int]) -> dict[int, Account]:
+    """Lock the named accounts in ascending id order and return them; unknown ids are absent."""
+    wanted = sorted(i for i in account_ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX)
+    if not wanted:
+        return {}
+    query = select(account).where(account.c.id.in_(wanted)).order_by(account.c.id).with_for_update()
+    return {row.id: row_to_account(row) for row in conn.execute(query)}
+
+
+def allocate_seqs(conn: Connection, count: int) -> tuple[datetime, list[int]]:
+    """Return the database's clock and `count` fresh entry sequence numbers, in one trip."""
+    assert count > 0
+    if _is_postgres(conn):
+        numbers = select(func.nextval(entry_seq.name)).select_from(func.generate_series(1, count))
+        row = conn.execute(select(func.clock_timestamp(), func.array(numbers.scalar_subquery())))
+        moment, seqs = row.one()
+        return moment.astimezone(UTC), list(seqs)
+    # SQLite: the writer holds the database lock since BEGIN IMMEDIATE, so max + 1 is ours.
+    last = conn.execute(select(func.coalesce(func.max(entry.c.seq), 0))).scalar_one()
+    return datetime.now(UTC), list(range(last + 1, last + 1 + count))
+
+
+def _entry_query() -> Any:
+    target = entry.alias("target")
+    return select(entry, target.c.entry_id.label("target_id")).outerjoin(
+        target, target.c.seq == entry.c.target_seq
+    )
+
+
+def load_entries(conn: Connection, entry_ids: Collection[str]) -> dict[str, Entry]:
+    """Return the recorded entries among `entry_ids`, with their postings."""
+    if not entry_ids:
+        return {}
+    rows = conn.execute(_entry_query().where(entry.c.entry_id.in_(sorted(entry_ids)))).all()
+    return _with_postings(conn, rows)
+
+
+def entries_by_seq(conn: Connection, where: ColumnElement[bool]) -> list[Entry]:
+    """Return the entries matching `where`, in sequence order, with their postings."""
+    rows = conn.execute(_entry_query().where(where).order_by(entry.c.seq)).all()
+    found = _with_postings(conn, rows)
+    return sorted(found.values(), key=lambda e: e.seq)
+
+
+def _with_postings(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, Entry]:
+    if not rows:
+        return {}
+    seqs = [row.seq for row in rows]
+    query = (
+        select(posting)
+        .where(posting.c.entry_seq.in_(seqs))
+        .order_by(posting.c.entry_seq, posting.c.leg_no)
+    )
+    by_entry: dict[int, list[Posting]] = {seq: [] for seq in seqs}
+    for p in conn.execute(query):
+        by_entry[p.entry_seq].append(
+            Posting(
+                p.account_id,
+                p.coop_id,
+                Money(p.amount_minor, p.currency),
+                bool(p.is_pending),
+                p.account_posting_no,
+                p.balance_after_minor,
+            )
+        )
+    return {row.entry_id: _row_to_entry(row, tuple(by_entry[row.seq])) for row in rows}
+
+
+def _row_to_entry(row: Row[Any], postings: tuple[Posting, ...]) -> Entry:
+    return Entry(
+        seq=row.seq,
+        entry_id=row.entry_id,
+        kind=EntryKind(row.kind),
+        target_id=row.target_id,
+        business_date=row.business_date,
+        timeout_s=row.timeout_s,
+        expires_at=row.expires_at,
+        metadata_json=row.metadata_json,
+        committed_at=row.committed_at,
+        digest=row.digest,
+        postings=postings,
+    )
+
+
+def load_targets(conn: Connection, targets: dict[str, Entry]) -> dict[str, TargetState]:
+    """Return each target with the kind of entry that resolved or reversed it, if any."""
+    if not targets:
+        return {}
+    seqs = [e.seq for e in targets.values()]
+    query = select(entry.c.target_seq, entry.c.kind).where(entry.c.target_seq.in_(seqs))
+    resolved = {row.target_seq: EntryKind(row.kind) for row in conn.execute(query)}
+    return {key: TargetState(e, resolved.get(e.seq)) for key, e in targets.items()}
+
+
+def write_plan(conn: Connection, plan: BatchPlan, committed_at: datetime) -> None:
+    """Insert the plan's postings and entries and store its accounts' new balances."""
+    if plan.new_entries:
+        _insert_postings(conn, plan.new_entries, committed_at)
+        _insert_entries(conn, plan.new_entries, committed_at)
+    if plan.changed_accounts:
+        _update_accounts(conn, plan.changed_accounts)
+
+
+def _posting_rows(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry_seq": e.seq,
+            "leg_no": leg_no,
+            "account_id": p.account_id,
+            "coop_id": p.coop_id,
+            "currency": p.amount.currency,
+            "amount_minor": p.amount.amount_minor,
+            "is_pending": p.is_pending,
+            "account_posting_no": p.account_posting_no,
+            "balance_after_minor": p.balance_after_minor,
+        }
+        for e in entries
+        for leg_no, p in enumerate(e.postings, start=1)
+    ]
+
+
+def _entry_rows(entries: Iterable[Entry], seq_of: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "seq": e.seq,
+            "entry_id": e.entry_id,
+            "kind": e.kind.value,
+            "target_seq": seq_of.get(e.target_id) if e.target_id else None,
+            "business_date": e.business_date,
+            "timeout_s": e.timeout_s,
+            "expires_at": e.expires_at,
+            "metadata_json": e.metadata_json,
+            "digest": e.digest,
+        }
+        for e in entries
+    ]
+
+
+_POSTING_TYPES: dict[str, Any] = {
+    "entry_seq": BigInteger,
+    "leg_no": SmallInteger,
+    "account_id": BigInteger,
+    "coop_id": BigInteger,
+    "currency": String,
+    "amount_minor": BigInteger,
+    "is_pending": Boolean,
+    "account_posting_no": BigInteger,
+    "balance_after_minor": BigInteger,
+}
+
+
+def _insert_postings(conn: Connection, entries: Sequence[Entry], committed_at: datetime) -> None:
+    rows = _posting_rows(entries)
+    if not rows:
+        return
+    if _is_postgres(conn):
+        _unnest_insert(conn, posting, _POSTING_TYPES, rows, committed_at)
+    else:
+        conn.execute(insert(posting), [{**r, "committed_at": committed_at} for r in rows])
+
+
+def _unnest_insert(
+    conn: Connection,
+    table: Any,
+    types: dict[str, Any],
+    rows: list[dict[str, Any]],
+    committed_at: datetime,
+) -> None:
+    """One INSERT ... SELECT unnest(arrays) statement: the whole batch in one round trip."""
+    names = list(types)
+    columns = [
+        func.unnest(cast(bindparam(f"a_{name}"), ARRAY(kind))).label(name)
+        for name, kind in types.items()
+    ]
+    source = select(*columns, bindparam("committed_at", type_=table.c.committed_at.type))
+    statement = insert(table).from_select([*names, "committed_at"], source)
+    params: dict[str, Any] = {f"a_{name}": [r[name] for r in rows] for name in names}
+    params["committed_at"] = committed_at
+    conn.execute(statement, params)
+
+
+def _insert_entries(conn: Connection, entries: Sequence[Entry], committed_at: datetime) -> None:
+    seq_of = _target_seqs(conn, entries)
+    rows = _entry_rows(entries, seq_of)
+    if _is_postgres(conn):
+        types: dict[str, Any] = {
+            "seq": BigInteger,
+            "entry_id": String,
+            "kind": String,
+            "target_seq": BigInteger,
+            "business_date": entry.c.business_date.type,
+            "timeout_s": entry.c.timeout_s.type,
+            "expires_at": entry.c.expires_at.type,
+            "metadata_json": String,
+            "digest": String,
+        }
+        _unnest_insert(conn, entry, types, rows, committed_at)
+    else:
+        conn.execute(insert(entry), [{**r, "committed_at": committed_at} for r in rows])
+
+
+def _target_seqs(conn: Connection, entries: Sequence[Entry]) -> dict[str, int]:
+    """Sequence numbers of the entries' targets: from this batch, or recorded earlier."""
+    seq_of = {e.entry_id: e.seq for e in entries}
+    missing = {e.target_id for e in entries if e.target_id and e.target_id not in seq_of}
+    if missing:
+        query = select(entry.c.entry_id, entry.c.seq).where(entry.c.entry_id.in_(missing))
+        seq_of.update({row.entry_id: row.seq for row in conn.execute(query)})
+    return seq_of
+
+
+def _update_accounts(conn: Connection, accounts: Sequence[Account]) -> None:
+    rows = [
+        {
+            "b_id": a.id,
+            "b_posted": a.posted_minor,
+            "b_debit": a.pending_debit_minor,
+            "b_credit": a.pending_credit_minor,
+            "b_count": a.posting_count,
+        }
+        for a in accounts
+    ]
+    if _is_postgres(conn):
+        _unnest_update(conn, rows)
+        return
+    statement = (
+        update(account)
+        .where(account.c.id == bindparam("b_id"))
+        .values(
+            posted_minor=bindparam("b_posted"),
+            pending_debit_minor=bindparam("b_debit"),
+            pending_credit_minor=bindparam("b_credit"),
+            posting_count=bindparam("b_count"),
+        )
+    )
+    conn.execute(statement, rows)
+
+
+def _unnest_update(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    names = ["b_id", "b_posted", "b_debit", "b_credit", "b_count"]
+    source = select(
+        *[func.unnest(cast(bindparam(n), ARRAY(BigInteger))).label(n) for n in names]
+    ).subquery("v")
+    statement = (
+        update(account)
+        .where(and_(account.c.id == source.c.b_id))
+        .values(
+            posted_minor=source.c.b_posted,
+            pending_debit_minor=source.c.b_debit,
+            pending_credit_minor=source.c.b_credit,
+            posting_count=source.c.b_count,
+        )
+    )
+    conn.execute(statement, {n: [r[n] for r in rows] for n in names})

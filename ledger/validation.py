@@ -1,0 +1,141 @@
+"""Shape checks of entry requests, made before the database is touched.
+
+Checks run in this order and the first failure wins: entry id, kind-specific fields
+(target id, timeout), leg count, amounts, account repeated, balance per currency, metadata,
+business date. Each failure raises `LedgerError` with a stable code. The limits here are
+the ledger's published limits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from datetime import date
+
+from ledger.entry import RESOLUTION_KINDS, EntryKind, EntryRequest, Leg
+from ledger.errors import LedgerError, LedgerErrorCode
+
+__all__ = [
+    "BATCH_SIZE_MAX",
+    "ENTRY_ID_PATTERN",
+    "LEGS_MAX",
+    "METADATA_CHARS_MAX",
+    "TIMEOUT_S_MAX",
+    "canonical_metadata",
+    "validate_request",
+]
+
+BATCH_SIZE_MAX = 8190
+LEGS_MAX = 16
+METADATA_KEYS_MAX = 32
+METADATA_CHARS_MAX = 2048
+TIMEOUT_S_MAX = 7 * 24 * 3600
+BUSINESS_DATE_MIN = date(2000, 1, 1)
+BUSINESS_DATE_MAX = date(2999, 12, 31)
+ENTRY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+_METADATA_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+_KINDS_WITH_LEGS = frozenset({EntryKind.POSTED, EntryKind.PENDING})
+_KINDS_WITHOUT_LEGS = frozenset(
+    {EntryKind.VOID_PENDING, EntryKind.EXPIRE_PENDING, EntryKind.REVERSAL}
+)
+
+
+def _fail(code: LedgerErrorCode, message: str, field: str) -> LedgerError:
+    return LedgerError(code, message, field=field)
+
+
+def validate_request(request: EntryRequest) -> str | None:
+    """Check a request's shape; return its canonical metadata JSON (None when empty)."""
+    if not isinstance(request.entry_id, str) or not ENTRY_ID_PATTERN.match(request.entry_id):
+        raise _fail(
+            LedgerErrorCode.ENTRY_ID_INVALID,
+            "entry_id must match [A-Za-z0-9._:/-] and be 1-64 characters",
+            "entry_id",
+        )
+    _check_kind_fields(request)
+    _check_legs(request.kind, request.legs)
+    metadata_json = canonical_metadata(request.metadata)
+    if not BUSINESS_DATE_MIN <= request.business_date <= BUSINESS_DATE_MAX:
+        raise _fail(
+            LedgerErrorCode.BUSINESS_DATE_INVALID, "business date out of range", "business_date"
+        )
+    return metadata_json
+
+
+def _check_kind_fields(request: EntryRequest) -> None:
+    needs_target = request.kind in RESOLUTION_KINDS or request.kind is EntryKind.REVERSAL
+    if needs_target and not request.target_id:
+        raise _fail(
+            LedgerErrorCode.PENDING_ID_REQUIRED, f"{request.kind} needs target_id", "target_id"
+        )
+    if not needs_target and request.target_id is not None:
+        raise _fail(
+            LedgerErrorCode.PENDING_ID_NOT_ALLOWED,
+            f"{request.kind} takes no target_id",
+            "target_id",
+        )
+    if request.kind is EntryKind.PENDING:
+        timeout = request.timeout_s
+        if type(timeout) is not int or not 1 <= timeout <= TIMEOUT_S_MAX:
+            raise _fail(
+                LedgerErrorCode.TIMEOUT_INVALID,
+                f"a hold needs timeout_s between 1 and {TIMEOUT_S_MAX}",
+                "timeout_s",
+            )
+    elif request.timeout_s is not None:
+        raise _fail(LedgerErrorCode.TIMEOUT_INVALID, "only holds take timeout_s", "timeout_s")
+
+
+def _check_legs(kind: EntryKind, legs: tuple[Leg, ...]) -> None:
+    if kind in _KINDS_WITHOUT_LEGS and legs:
+        raise _fail(LedgerErrorCode.LEGS_TOO_MANY, f"{kind} takes no legs", "legs")
+    if kind is EntryKind.POST_PENDING and not legs:
+        return
+    if kind in _KINDS_WITHOUT_LEGS:
+        return
+    if len(legs) < 2:
+        raise _fail(LedgerErrorCode.LEGS_TOO_FEW, "an entry needs at least two legs", "legs")
+    if len(legs) > LEGS_MAX:
+        raise _fail(LedgerErrorCode.LEGS_TOO_MANY, f"at most {LEGS_MAX} legs", "legs")
+    for leg in legs:
+        if leg.amount.amount_minor == 0:
+            raise _fail(LedgerErrorCode.AMOUNT_ZERO, "a leg cannot be zero", "legs")
+    if len({leg.account_id for leg in legs}) != len(legs):
+        raise _fail(LedgerErrorCode.ACCOUNT_REPEATED, "an account appears twice", "legs")
+    totals: Counter[str] = Counter()
+    for leg in legs:
+        totals[leg.amount.currency] += leg.amount.amount_minor
+    if any(totals.values()):
+        raise _fail(LedgerErrorCode.ENTRY_UNBALANCED, "legs must sum to zero per currency", "legs")
+    assert kind in _KINDS_WITH_LEGS or kind is EntryKind.POST_PENDING
+
+
+def canonical_metadata(metadata: object) -> str | None:
+    """Return metadata as compact sorted JSON, or None when empty; refuse what breaks limits.
+
+    Keys are snake_case identifiers; values are strings, integers, booleans or null.
+    """
+    if not metadata:
+        return None
+    if not isinstance(metadata, Mapping) or len(metadata) > METADATA_KEYS_MAX:
+        raise _fail(
+            LedgerErrorCode.METADATA_INVALID,
+            f"metadata is a flat object of at most {METADATA_KEYS_MAX} keys",
+            "metadata",
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not _METADATA_KEY_PATTERN.match(key):
+            raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad metadata key {key!r}", "metadata")
+        if isinstance(value, float) or not isinstance(value, str | int | bool | None):
+            raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad value for {key!r}", "metadata")
+    text = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > METADATA_CHARS_MAX:
+        raise _fail(
+            LedgerErrorCode.METADATA_TOO_LARGE,
+            f"metadata exceeds {METADATA_CHARS_MAX} characters",
+            "metadata",
+        )
+    return text
