@@ -121,6 +121,7 @@ class EntryOutcome:
     code: str | None = None
     message: str | None = None
     replayed: bool = False
+    field: str | None = None
 
     @property
     def ok(self) -> bool:

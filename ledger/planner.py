@@ -130,7 +130,7 @@ class _Planner:
         try:
             self.outcomes.append(self._plan_one(index, request))
         except LedgerError as error:
-            self.outcomes.append(_refused(request, error.code, error.message))
+            self.outcomes.append(_refused(request, error.code, error.message, error.field))
             if request.linked or len(group.indexes) > 1:
                 self._undo_group(failed_index=index)
 
@@ -268,7 +268,7 @@ class _Planner:
         currencies = {leg.amount.currency for leg in request.legs if leg.account_id == account_id}
         if currencies and currencies != {account.currency}:
             raise LedgerError(
-                _CODE.CURRENCY_MISMATCH, f"account {account_id} holds {account.currency}", "legs"
+                _CODE.CURRENCY_MISMATCH, f"account {account_id} holds {account.currency}", field="legs"
             )
         if account.status is AccountStatus.CLOSED and not releases_only:
             raise LedgerError(_CODE.ACCOUNT_CLOSED, f"account {account_id} is closed", field="legs")
@@ -335,8 +335,10 @@ class _Planner:
         )
 
 
-def _refused(request: EntryRequest, code: LedgerErrorCode, message: str) -> EntryOutcome:
-    return EntryOutcome(request.entry_id, None, code.value, message)
+def _refused(
+    request: EntryRequest, code: LedgerErrorCode, message: str, field: str | None = None
+) -> EntryOutcome:
+    return EntryOutcome(request.entry_id, None, code.value, message, field=field)
 
 
 def _posted(legs: Sequence[Leg]) -> dict[int, _Effect]:

@@ -41,7 +41,9 @@ _WAIT_S_MAX = 60.0
 def raise_for_outcome(outcome: EntryOutcome) -> Entry:
     """Return the recorded entry, or raise the outcome's error."""
     if outcome.code is not None:
-        raise LedgerError(LedgerErrorCode(outcome.code), outcome.message or outcome.code)
+        raise LedgerError(
+            LedgerErrorCode(outcome.code), outcome.message or outcome.code, field=outcome.field
+        )
     assert outcome.entry is not None
     return outcome.entry
 

@@ -8,8 +8,10 @@ positive `fixed_fee` and nothing else; 03 (percentage fee) carries `percentage_b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from interchange.qr.amount import (
     PERCENTAGE_BPS_MAX,
@@ -17,11 +19,21 @@ from interchange.qr.amount import (
     format_percentage_bps,
     parse_amount,
     parse_percentage_bps,
+    require_amount_text,
 )
 from interchange.qr.errors import QrError, QrErrorCode
 from ledger.money import Money
 
-__all__ = ["FeeRule", "TipIndicator", "fee_objects", "parse_fee_rule", "require_fee_shape"]
+__all__ = [
+    "FeeRule",
+    "TipIndicator",
+    "fee_objects",
+    "parse_fee_rule",
+    "require_fee_shape",
+    "require_fixed_fee_text",
+]
+
+_T = TypeVar("_T")
 
 
 class TipIndicator(StrEnum):
@@ -76,10 +88,23 @@ def parse_fee_rule(
     if kind is None:
         return None
     if fixed is not None:
-        return FeeRule(kind, fixed_fee=parse_amount(fixed, currency, field="56"))
+        return FeeRule(kind, fixed_fee=_as_fee_error(lambda: parse_amount(fixed, currency)))
     if percentage is not None:
         return FeeRule(kind, percentage_bps=parse_percentage_bps(percentage))
     return FeeRule(kind)
+
+
+def require_fixed_fee_text(text: str, *, decimals_max: int) -> None:
+    """Raise `qr_tip_value_invalid` unless `text` is a well-formed fixed fee (tag 56)."""
+    _as_fee_error(lambda: require_amount_text(text, decimals_max=decimals_max))
+
+
+def _as_fee_error(parse: Callable[[], _T]) -> _T:
+    # A fee is an amount, but a malformed one is the fee's fault, reported on tag 56.
+    try:
+        return parse()
+    except QrError as exc:
+        raise QrError(QrErrorCode.TIP_VALUE_INVALID, exc.message, field="56") from exc
 
 
 def require_fee_shape(

@@ -16,7 +16,7 @@ from functools import partial
 from interchange.qr.amount import parse_percentage_bps, require_amount_text
 from interchange.qr.decode import PAYLOAD_CHARS_MAX, DecodedQr
 from interchange.qr.errors import QrError, QrErrorCode
-from interchange.qr.fees import require_fee_shape
+from interchange.qr.fees import require_fee_shape, require_fixed_fee_text
 from interchange.qr.fields import (
     is_dynamic,
     require_city,
@@ -130,7 +130,7 @@ def _fees(decoded: DecodedQr) -> list[QrisFinding]:
     if shape:
         return shape
     if fixed is not None:
-        return _capture(lambda: require_amount_text(fixed, decimals_max=2, field="56"))
+        return _capture(lambda: require_fixed_fee_text(fixed, decimals_max=_AMOUNT_DECIMALS_MAX))
     return [] if percentage is None else _capture(lambda: parse_percentage_bps(percentage))
 
 

@@ -105,7 +105,7 @@ _SQLITE_TRIGGERS = [
 ]
 
 
-def _timestamp() -> sa.types.TypeEngine[object]:
+def _timestamp() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 

@@ -1,0 +1,54 @@
+"""Builders that keep ledger tests readable: accounts by name, amounts in rupiah."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ledger.account import Account, AccountKind, AccountSpec
+from ledger.entry import EntryKind, EntryRequest, Leg
+from ledger.money import Money
+from ledger.service import Ledger
+
+__all__ = ["BUSINESS_DATE", "idr", "open_wallets", "transfer"]
+
+BUSINESS_DATE = date(2026, 11, 23)
+
+
+def idr(rupiah: int) -> Money:
+    """Whole rupiah as IDR money (exponent 2)."""
+    return Money(rupiah * 100, "IDR")
+
+
+def open_wallets(
+    ledger: Ledger, *names: str, coop_id: int = 1, kind: AccountKind = AccountKind.MEMBER_WALLET
+) -> dict[str, Account]:
+    """Open one IDR account per name, plus an unlimited `cash` account for funding."""
+    accounts = {
+        "cash": ledger.open_account(
+            AccountSpec(f"c{coop_id}:cash", coop_id, "IDR", AccountKind.COOP_CASH, None)
+        )
+    }
+    for name in names:
+        accounts[name] = ledger.open_account(AccountSpec(f"c{coop_id}:{name}", coop_id, "IDR", kind))
+    return accounts
+
+
+def transfer(
+    entry_id: str,
+    debit: Account,
+    credit: Account,
+    amount: Money,
+    *,
+    kind: EntryKind = EntryKind.POSTED,
+    timeout_s: int | None = None,
+    linked: bool = False,
+) -> EntryRequest:
+    """A two-leg request moving `amount` from `debit` to `credit`."""
+    return EntryRequest(
+        entry_id=entry_id,
+        business_date=BUSINESS_DATE,
+        legs=(Leg(debit.id, -amount), Leg(credit.id, amount)),
+        kind=kind,
+        timeout_s=timeout_s,
+        linked=linked,
+    )
