@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from api.settings import Settings
+from interchange.nik import NikVault
+from interchange.payments import Payments
+from interchange.registry import Registry
+from interchange.window import WindowCalendar
 from ledger.db import make_engine, normalise_url
 from ledger.service import Ledger
 from migrations.runner import upgrade
+from settlement.service import Settlement
 
 __all__ = ["Services", "build", "migrate"]
 
@@ -25,9 +30,13 @@ class Services:
     settings: Settings
     engine: Engine
     ledger: Ledger
+    registry: Registry
+    payments: Payments
+    settlement: Settlement
 
     def close(self) -> None:
         """Stop worker threads and release database connections."""
+        self.payments.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -40,9 +49,24 @@ def migrate(settings: Settings) -> None:
 def build(settings: Settings) -> Services:
     """Build the engine and services for `settings`."""
     engine = make_engine(settings.database_url)
-    ledger = Ledger(
-        engine,
-        seal_key=settings.seal_key_bytes(),
-        group_commit_workers=settings.group_commit_workers,
+    seal_key = settings.seal_key_bytes()
+    calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
+    nik_keys = settings.nik_keys
+    vault = (
+        NikVault.from_setting(nik_keys.get_secret_value()) if nik_keys else NikVault.development()
     )
-    return Services(settings, engine, ledger)
+    ledger = Ledger(engine, seal_key=seal_key, group_commit_workers=settings.group_commit_workers)
+    return Services(
+        settings,
+        engine,
+        ledger,
+        Registry(engine, ledger, vault),
+        Payments(
+            engine,
+            ledger,
+            seal_key=seal_key,
+            calendar=calendar,
+            workers=settings.group_commit_workers,
+        ),
+        Settlement(engine, ledger, seal_key=seal_key, calendar=calendar),
+    )

@@ -15,9 +15,11 @@ from rich.console import Console
 
 from api.bootstrap import build, migrate
 from api.settings import Settings
+from interchange.qr.cli import qr_app
 
-app = typer.Typer(help="kopnet: an inter-cooperative cashless payment network.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="kopnet: an inter-cooperative cashless payment network.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
 audit_app = typer.Typer(help="Tamper evidence and integrity.", no_args_is_help=True)
@@ -26,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
+app.add_typer(qr_app, name="qr", help="Encode, decode and render EMVCo / QRIS merchant codes.")
 
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Overrides KOPNET_DATABASE_URL.")
@@ -108,20 +111,27 @@ def audit_verify(
 
 def _print_report(summary: dict[str, object]) -> None:
     status = "[green]INTACT[/green]" if summary["intact"] else "[red]TAMPERED[/red]"
-    console.print(f"ledger {status}: {summary['entries_checked']} entries, "
-                  f"{summary['postings_checked']} postings, {summary['accounts_checked']} "
-                  f"accounts; chain head {summary['chain_head_hash']}")
+    console.print(
+        f"ledger {status}: {summary['entries_checked']} entries, "
+        f"{summary['postings_checked']} postings, {summary['accounts_checked']} "
+        f"accounts; chain head {summary['chain_head_hash']}"
+    )
     findings = summary["findings"]
     assert isinstance(findings, list)
     for finding in findings:
-        console.print(f"  {finding['code']}: {finding['subject']} — {finding['detail']}",
-                      markup=False)
+        console.print(
+            f"  {finding['code']}: {finding['subject']} — {finding['detail']}", markup=False
+        )
 
 
 @bench_app.command("ledger")
 def bench_ledger(
-    database_url: Annotated[str, typer.Option("--database-url", help="A PostgreSQL server "
-                                              "URL; the benchmark makes its own database.")],
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url", help="A PostgreSQL server URL; the benchmark makes its own database."
+        ),
+    ],
     coops: int = 100,
     wallets_per_coop: int = 1000,
     duration_s: float = 10.0,
@@ -130,15 +140,24 @@ def bench_ledger(
     """Measure single, hot and batch transfer throughput; print one JSON object."""
     from bench.ledger_bench import run_ledger_bench
 
-    result = run_ledger_bench(database_url, coops=coops, wallets_per_coop=wallets_per_coop,
-                              duration_s=duration_s, with_pgbench=pgbench)
+    result = run_ledger_bench(
+        database_url,
+        coops=coops,
+        wallets_per_coop=wallets_per_coop,
+        duration_s=duration_s,
+        with_pgbench=pgbench,
+    )
     typer.echo(json.dumps(result))
 
 
 @app.command("demo")
 def demo(
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", help="Defaults to a fresh SQLite file in a temporary folder.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", help="Defaults to a fresh SQLite file in a temporary folder."
+        ),
+    ] = None,
 ) -> None:
     """Run a day of network activity on a fresh database and print a summary."""
     from api.demo import run_demo

@@ -1,135 +1,319 @@
-"""`kopnet demo`: a day of activity on a fresh database, then the integrity check.
+"""`kopnet demo`: a day of network traffic on a fresh database, then the night's close.
 
-Three cooperatives, their members and merchants; members cash in, pay merchants, send
-money, place and capture holds; one over-limit payment is refused. The summary shows what
-was posted, balances per cooperative and the audit result. Deterministic: a fixed seed.
+The network operator and three cooperatives, their members and merchants. Members cash in
+at their own and other cooperatives' counters, buy from merchants of their own and other
+cooperatives by static and dynamic QR (with a tip), have purchases authorized and captured
+or voided, cash out, send money across cooperatives, and get refunds; a few attempts are
+refused (over the per-payment limit, more than the wallet holds). The summary shows what
+happened, each cooperative's fee income and net position, then the close: positions
+checked against the ledger, settlement instructions, bank confirmations, settled. The
+window's cut-off is set a few seconds after the day starts so that the close can run at
+once. Deterministic apart from timestamps: a fixed seed.
 """
 
 from __future__ import annotations
 
 import random
 import tempfile
+import time
 from collections import Counter
-from datetime import date
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from api.bootstrap import Services, build, migrate
 from api.settings import Settings
-from ledger.account import Account, AccountKind, AccountSpec
-from ledger.entry import EntryKind, EntryRequest, Leg
-from ledger.errors import LedgerError
+from interchange.fee_defaults import launch_schedule
+from interchange.fee_schedule import MerchantCriteria
+from interchange.payment_model import (
+    Authorize,
+    Capture,
+    CashIn,
+    CashOut,
+    PaymentCommand,
+    QrPurchase,
+    Refund,
+    Transfer,
+    Void,
+)
+from interchange.qr import MerchantQrSpec, encode_merchant_qr
+from interchange.registry_model import Coop, CoopSpec, KycTier, Member, MemberSpec, Merchant
+from interchange.registry_model import MerchantSpec
 from ledger.money import Money
 
 __all__ = ["run_demo"]
 
-_COOPS = {1: "Koperasi Sejahtera Makmur", 2: "KSP Tani Maju", 3: "Kopkar Nelayan Bahari"}
-_DAY = date(2026, 11, 23)
+_DAY_BUDGET_S = 10
+_COOPS = [
+    CoopSpec(
+        "KSM",
+        "Koperasi Sejahtera Makmur",
+        "AHU-0002.AH.01.26",
+        "BRINIDJA",
+        "0021000111",
+        "KSM Settlement",
+        2_000_000_000,
+    ),
+    CoopSpec(
+        "KTM",
+        "KSP Tani Maju",
+        "AHU-0003.AH.01.26",
+        "BNINIDJA",
+        "0021000222",
+        "KTM Settlement",
+        2_000_000_000,
+    ),
+    CoopSpec(
+        "KNB",
+        "Kopkar Nelayan Bahari",
+        "AHU-0004.AH.01.26",
+        "BMRIIDJA",
+        "0021000333",
+        "KNB Settlement",
+        50_000_000,
+    ),
+]
+_NETWORK = CoopSpec(
+    "KOPNET",
+    "PT Kopnet Nusantara",
+    "AHU-0001.AH.01.26",
+    "BMRIIDJA",
+    "0021000000",
+    "Kopnet Settlement",
+    0,
+    is_network=True,
+)
+_FIRST = ["Siti", "Budi", "Dewi", "Agus", "Rina", "Joko", "Ayu", "Made", "Wayan", "Nur"]
+_LAST = ["Aminah", "Santoso", "Lestari", "Wijaya", "Hidayat", "Pratama", "Kusuma", "Saputra"]
+_SHOPS = [
+    ("Warung Bu Siti", "5812", MerchantCriteria.UMI),
+    ("Ojek Pak Joko", "4121", MerchantCriteria.UMI),
+    ("Toko Koperasi", "5411", MerchantCriteria.UKE),
+]
 
 
 def _rupiah(amount: int) -> Money:
     return Money(amount * 100, "IDR")
 
 
+@dataclass(frozen=True, slots=True)
+class _Network:
+    network: Coop
+    coops: list[Coop]
+    members: list[Member]
+    merchants: list[Merchant]
+
+
+def _cutoff_settings(database_url: str) -> Settings:
+    """Settings whose window cut-off falls `_DAY_BUDGET_S` seconds from now (local time)."""
+    zone = ZoneInfo("Asia/Jakarta")
+    now = datetime.now(zone)
+    elapsed_s = int((now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds())
+    return Settings(
+        database_url=database_url, window_cutoff_s=min(86_400, elapsed_s + _DAY_BUDGET_S)
+    )
+
+
 def run_demo(database_url: str | None, console: Console) -> bool:
-    """Run the demo and print its summary; return whether the ledger audit is intact."""
-    workdir = None
+    """Run the demo and print its summary; return whether everything checked out."""
     if database_url is None:
         workdir = tempfile.mkdtemp(prefix="kopnet-demo-")
         database_url = f"sqlite:///{Path(workdir) / 'kopnet-demo.db'}"
-    settings = Settings(database_url=database_url)
+    settings = _cutoff_settings(database_url)
     migrate(settings)
     services = build(settings)
     try:
-        counts = _run_day(services, console)
+        world = _register(services)
+        counts, window_date = _run_day(services, world)
+        _print_day(services, world, counts, console)
+        settled = _close_night(services, world, window_date, console)
         services.ledger.seal()
         report = services.ledger.verify()
-        _print_summary(services, counts, console)
         status = "[green]intact[/green]" if report.intact else "[red]NOT intact[/red]"
-        console.print(f"integrity check: {status} ({report.entries_checked} entries, "
-                      f"{report.postings_checked} postings, chain head "
-                      f"{report.chain_head_hash[:16]}…)")
+        console.print(
+            f"ledger audit: {status} ({report.entries_checked} entries, "
+            f"{report.postings_checked} postings, chain head "
+            f"{report.chain_head_hash[:16]}…)"
+        )
         console.print(f"database: {database_url}")
-        return report.intact
+        return report.intact and settled
     finally:
         services.close()
 
 
-def _open(services: Services) -> dict[str, Account]:
-    ledger, accounts = services.ledger, {}
-    for coop_id in _COOPS:
-        accounts[f"{coop_id}:cash"] = ledger.open_account(
-            AccountSpec(f"coop{coop_id}:cash", coop_id, "IDR", AccountKind.COOP_CASH, None))
-        for n in range(1, 21):
-            accounts[f"{coop_id}:m{n}"] = ledger.open_account(
-                AccountSpec(f"coop{coop_id}:member{n}", coop_id, "IDR", AccountKind.MEMBER_WALLET))
-        for n in range(1, 4):
-            accounts[f"{coop_id}:s{n}"] = ledger.open_account(
-                AccountSpec(f"coop{coop_id}:merchant{n}", coop_id, "IDR",
-                            AccountKind.MERCHANT_WALLET))
-    return accounts
+def _register(services: Services) -> _Network:
+    registry = services.registry
+    network = registry.register_coop(_NETWORK)
+    coops = [registry.register_coop(spec) for spec in _COOPS]
+    services.payments.publish_schedule(launch_schedule())
+    rng = random.Random(7)  # noqa: S311 - demo names, not security
+    members = []
+    for coop in coops:
+        for n in range(1, 11):
+            name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+            nik = f"3273{coop.id:02d}{n:010d}"
+            tier = KycTier.VERIFIED if n % 3 else KycTier.BASIC
+            members.append(
+                registry.register_member(
+                    MemberSpec(
+                        coop.id,
+                        f"{coop.code}-{n:04d}",
+                        name,
+                        f"08123{coop.id:02d}{n:05d}",
+                        nik,
+                        tier,
+                    )
+                )
+            )
+    merchants = [
+        registry.register_merchant(
+            MerchantSpec(coop.id, f"M{n}", name, "Bandung", "40111", mcc, criteria)
+        )
+        for coop in coops
+        for n, (name, mcc, criteria) in enumerate(_SHOPS, start=1)
+    ]
+    return _Network(network, coops, members, merchants)
 
 
-def _run_day(services: Services, console: Console) -> Counter[str]:
-    rng = random.Random(20261123)  # noqa: S311 - a demo's fixed seed, not security
-    accounts, ledger, counts = _open(services), services.ledger, Counter[str]()
-    members = [k for k in accounts if ":m" in k]
-    merchants = [k for k in accounts if ":s" in k]
+def _qr(merchant: Merchant, amount: Money | None = None) -> str:
+    return encode_merchant_qr(
+        MerchantQrSpec(
+            merchant_network_id=merchant.network_merchant_id,
+            merchant_name=merchant.name,
+            merchant_city=merchant.city,
+            mcc=merchant.mcc,
+            criteria=merchant.criteria,
+            amount=amount,
+        )
+    )
 
-    def post(kind: str, request: EntryRequest) -> None:
-        try:
-            ledger.post(request)
-            counts[kind] += 1
-        except LedgerError as error:
-            counts[f"refused: {error.code}"] += 1
 
-    def move(label: str, n: int, src: str, dst: str, rupiah: int, **extra: object) -> None:
-        legs = (Leg(accounts[src].id, -_rupiah(rupiah)), Leg(accounts[dst].id, _rupiah(rupiah)))
-        post(label, EntryRequest(f"{label}-{n}", _DAY, legs, **extra))  # type: ignore[arg-type]
-
-    for n, member in enumerate(members):
-        move("cash-in", n, f"{member.split(':')[0]}:cash", member, rng.randrange(50, 500) * 1000)
-    for n in range(300):
-        move("purchase", n, rng.choice(members), rng.choice(merchants),
-             rng.randrange(5, 150) * 500)
-    for n in range(60):
-        payer, payee = rng.sample(members, 2)
-        move("transfer", n, payer, payee, rng.randrange(1, 50) * 1000)
-    for n in range(20):
-        member, merchant = rng.choice(members), rng.choice(merchants)
-        move("hold", n, member, merchant, 20_000, kind=EntryKind.PENDING, timeout_s=900)
-        target = f"hold-{n}"
-        if n % 4 == 0:
-            post("void", EntryRequest(f"void-{n}", _DAY, kind=EntryKind.VOID_PENDING,
-                                      target_id=target))
+def _commands(world: _Network, rng: random.Random) -> Iterator[tuple[str, PaymentCommand]]:
+    for n, member in enumerate(world.members):
+        counter = rng.choice(world.coops)
+        yield (
+            "cash-in",
+            CashIn(f"ci-{n}", member.id, counter.id, _rupiah(rng.randrange(5, 15) * 100_000)),
+        )
+    for n in range(240):
+        member, shop = rng.choice(world.members), rng.choice(world.merchants)
+        price = _rupiah(rng.randrange(2, 80) * 1_000)
+        if n % 3 == 0:
+            yield "purchase (dynamic QR)", QrPurchase(f"qr-{n}", member.id, _qr(shop, price))
         else:
-            post("capture", EntryRequest(f"capture-{n}", _DAY, kind=EntryKind.POST_PENDING,
-                                         target_id=target))
-    move("over-limit", 0, members[0], merchants[0], 50_000_000)
-    return counts
+            yield "purchase (static QR)", QrPurchase(f"qr-{n}", member.id, _qr(shop), price)
+    for n in range(30):
+        member, shop = rng.choice(world.members), rng.choice(world.merchants)
+        yield "authorization", Authorize(f"au-{n}", member.id, _qr(shop), _rupiah(50_000))
+        if n % 3 == 0:
+            yield "void", Void(f"vd-{n}", f"au-{n}")
+        else:
+            yield "capture", Capture(f"cp-{n}", f"au-{n}", _rupiah(50_000 - 10_000 * (n % 2)))
+    for n in range(40):
+        payer, payee = rng.sample(world.members, 2)
+        yield (
+            "transfer",
+            Transfer(f"tr-{n}", payer.id, payee.id, _rupiah(rng.randrange(1, 20) * 5_000)),
+        )
+    for n in range(30):
+        member, counter = rng.choice(world.members), rng.choice(world.coops)
+        yield (
+            "cash-out",
+            CashOut(f"co-{n}", member.id, counter.id, _rupiah(rng.randrange(1, 5) * 20_000)),
+        )
+    for n in range(0, 240, 24):
+        yield "refund", Refund(f"rf-{n}", f"qr-{n}", _rupiah(1_000))
+    first, shop = world.members[0], world.merchants[-1]
+    yield "over-limit attempt", QrPurchase("big-1", first.id, _qr(shop), _rupiah(10_000_001))
+    yield "overdraw attempt", Transfer("big-2", first.id, world.members[1].id, _rupiah(9_000_000))
 
 
-def _print_summary(services: Services, counts: Counter[str], console: Console) -> None:
-    table = Table(title="Posted today")
-    table.add_column("activity")
+def _run_day(services: Services, world: _Network) -> tuple[Counter[str], object]:
+    rng = random.Random(20261123)  # noqa: S311 - a demo's fixed seed, not security
+    counts: Counter[str] = Counter()
+    windows: Counter[object] = Counter()
+    for label, command in _commands(world, rng):
+        outcome = services.payments.submit(command)
+        if outcome.ok and outcome.payment is not None:
+            counts[label] += 1
+            windows[outcome.payment.business_date] += 1
+        else:
+            counts[f"refused: {outcome.code}"] += 1
+    window_date = min(windows)
+    return counts, window_date
+
+
+def _print_day(services: Services, world: _Network, counts: Counter[str], console: Console) -> None:
+    table = Table(title="The day's traffic")
+    table.add_column("what")
     table.add_column("count", justify="right")
-    for kind, count in sorted(counts.items()):
-        table.add_row(kind, str(count))
+    for label, count in sorted(counts.items()):
+        table.add_row(label, str(count))
     console.print(table)
-    balances = Table(title="Balances per cooperative (IDR)")
-    for column in ("cooperative", "member wallets", "merchant wallets", "cash account"):
-        balances.add_column(column, justify="right" if column != "cooperative" else "left")
-    with services.engine.connect() as conn:
-        from sqlalchemy import func, select
+    fees = Table(title="Fee income and what each cooperative owes the network (IDR)")
+    for column in ("cooperative", "fee income", "owes the network (+) / is owed (-)"):
+        fees.add_column(column, justify="left" if column == "cooperative" else "right")
+    for coop in [world.network, *world.coops]:
+        income = services.ledger.account(coop.fee_account_id).posted
+        due = services.ledger.account(coop.due_account_id).posted
+        fees.add_row(f"{coop.code} {coop.legal_name}", income.format(), due.format())
+    console.print(fees)
 
-        from ledger.tables import account
 
-        query = select(account.c.coop_id, account.c.kind, func.sum(account.c.posted_minor)).group_by(
-            account.c.coop_id, account.c.kind)
-        sums = {(row[0], row[1]): int(row[2]) for row in conn.execute(query)}
-    for coop_id, name in _COOPS.items():
-        balances.add_row(name, *[Money(sums.get((coop_id, k), 0), "IDR").format()
-                                 for k in ("member_wallet", "merchant_wallet", "coop_cash")])
-    console.print(balances)
+def _close_night(
+    services: Services, world: _Network, window_date: object, console: Console
+) -> bool:
+    from datetime import date
+
+    assert isinstance(window_date, date)
+    cutoff = services.settlement.calendar.cutoff_at(window_date)
+    wait_s = (cutoff - datetime.now(UTC)).total_seconds()
+    if wait_s > 0:
+        console.print(f"waiting {wait_s:.0f} s for the cut-off at {cutoff.isoformat()}")
+        time.sleep(wait_s + 0.2)
+    summary = services.settlement.close(window_date, actor="demo-night-job")
+    names = {c.id: c.code for c in [world.network, *world.coops]}
+    positions = Table(
+        title=f"Net positions, window {window_date} (recomputed from the "
+        f"ledger: {'equal' if summary.recompute_ok else 'DIFFERENT'})"
+    )
+    for column in ("cooperative", "owes (gross)", "is owed (gross)", "net"):
+        positions.add_column(column, justify="left" if column == "cooperative" else "right")
+    for row in summary.positions:
+        positions.add_row(
+            names[row.coop_id],
+            Money(row.payable_minor, row.currency).format(),
+            Money(row.receivable_minor, row.currency).format(),
+            Money(row.net_minor, row.currency).format(),
+        )
+    console.print(positions)
+    instructions = services.settlement.start(window_date, actor="demo-manager")
+    table = Table(title="Settlement instructions")
+    for column in ("reference", "payer", "payee", "amount", "booked as"):
+        table.add_column(column)
+    for item in instructions:
+        payer = names.get(item.payer_coop_id or 0, "network")
+        payee = names.get(item.payee_coop_id or 0, "network")
+        if not item.internal:
+            services.settlement.confirm(
+                item.reference,
+                bank_reference=f"BANK{item.reference[-6:]}",
+                amount=item.amount,
+                actor="demo-treasurer",
+            )
+        table.add_row(
+            item.reference,
+            payer,
+            payee,
+            item.amount.format(),
+            "internal" if item.internal else "bank transfer",
+        )
+    console.print(table)
+    final = services.settlement.summary(window_date)
+    console.print(f"window {window_date}: [bold]{final.status}[/bold]")
+    return final.status == "settled" and bool(summary.recompute_ok)

@@ -29,6 +29,7 @@ from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
+from interchange.criteria import MerchantCriteria
 from interchange.errors import InterchangeError
 from ledger.currency import CURRENCY_EXPONENTS
 from ledger.money import AMOUNT_MINOR_MAX
@@ -106,16 +107,6 @@ class FeeBearer(StrEnum):
 
     MERCHANT = "merchant"
     PAYER = "payer"
-
-
-class MerchantCriteria(StrEnum):
-    """QRIS merchant criteria (micro, small, medium, large, regular), as in the QR payload."""
-
-    UMI = "UMI"
-    UKE = "UKE"
-    UME = "UME"
-    UBE = "UBE"
-    URE = "URE"
 
 
 def _require_int(value: object, low: int, high: int, code: FeeErrorCode, name: str) -> None:

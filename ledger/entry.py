@@ -122,6 +122,7 @@ class EntryOutcome:
     message: str | None = None
     replayed: bool = False
     field: str | None = None
+    account_id: int | None = None
 
     @property
     def ok(self) -> bool:

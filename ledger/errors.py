@@ -77,13 +77,25 @@ class LedgerErrorCode(StrEnum):
 
 
 class LedgerError(Exception):
-    """A failure the caller caused or can act on; `code` is stable, `message` is for people."""
+    """A failure the caller caused or can act on; `code` is stable, `message` is for people.
 
-    def __init__(self, code: LedgerErrorCode, message: str, *, field: str | None = None) -> None:
+    `field` names the request field at fault; `account_id` the account whose state refused
+    the request (limits, status), when one did.
+    """
+
+    def __init__(
+        self,
+        code: LedgerErrorCode,
+        message: str,
+        *,
+        field: str | None = None,
+        account_id: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.account_id = account_id
 
     def __repr__(self) -> str:
         return f"LedgerError({self.code.value!r}, {self.message!r})"

@@ -125,12 +125,14 @@ class _Planner:
         group = self.group
         group.indexes.append(index)
         if group.failed:
-            self.outcomes.append(_refused(request, _CODE.LINKED_ENTRY_FAILED, "group failed"))
+            self.outcomes.append(
+                _refused(request, LedgerError(_CODE.LINKED_ENTRY_FAILED, "group failed"))
+            )
             return
         try:
             self.outcomes.append(self._plan_one(index, request))
         except LedgerError as error:
-            self.outcomes.append(_refused(request, error.code, error.message, error.field))
+            self.outcomes.append(_refused(request, error))
             if request.linked or len(group.indexes) > 1:
                 self._undo_group(failed_index=index)
 
@@ -255,7 +257,12 @@ class _Planner:
         for account_id, effect in effects.items():
             violation = _violation(updated[account_id], effect)
             if violation is not None and not releases_only:
-                raise LedgerError(violation, f"account {account_id}: {violation}", field="legs")
+                raise LedgerError(
+                    violation,
+                    f"account {account_id}: {violation}",
+                    field="legs",
+                    account_id=account_id,
+                )
         for account_id, account in updated.items():
             self.group.accounts_before.setdefault(account_id, self.accounts[account_id])
             self.accounts[account_id] = account
@@ -264,16 +271,34 @@ class _Planner:
     def _account(self, account_id: int, request: EntryRequest, releases_only: bool) -> Account:
         account = self.accounts.get(account_id)
         if account is None:
-            raise LedgerError(_CODE.ACCOUNT_NOT_FOUND, f"no account {account_id}", field="legs")
+            raise LedgerError(
+                _CODE.ACCOUNT_NOT_FOUND,
+                f"no account {account_id}",
+                field="legs",
+                account_id=account_id,
+            )
         currencies = {leg.amount.currency for leg in request.legs if leg.account_id == account_id}
         if currencies and currencies != {account.currency}:
             raise LedgerError(
-                _CODE.CURRENCY_MISMATCH, f"account {account_id} holds {account.currency}", field="legs"
+                _CODE.CURRENCY_MISMATCH,
+                f"account {account_id} holds {account.currency}",
+                field="legs",
+                account_id=account_id,
             )
         if account.status is AccountStatus.CLOSED and not releases_only:
-            raise LedgerError(_CODE.ACCOUNT_CLOSED, f"account {account_id} is closed", field="legs")
+            raise LedgerError(
+                _CODE.ACCOUNT_CLOSED,
+                f"account {account_id} is closed",
+                field="legs",
+                account_id=account_id,
+            )
         if account.status is AccountStatus.FROZEN and not releases_only:
-            raise LedgerError(_CODE.ACCOUNT_FROZEN, f"account {account_id} is frozen", field="legs")
+            raise LedgerError(
+                _CODE.ACCOUNT_FROZEN,
+                f"account {account_id} is frozen",
+                field="legs",
+                account_id=account_id,
+            )
         return account
 
     def _record(
@@ -335,10 +360,15 @@ class _Planner:
         )
 
 
-def _refused(
-    request: EntryRequest, code: LedgerErrorCode, message: str, field: str | None = None
-) -> EntryOutcome:
-    return EntryOutcome(request.entry_id, None, code.value, message, field=field)
+def _refused(request: EntryRequest, error: LedgerError) -> EntryOutcome:
+    return EntryOutcome(
+        request.entry_id,
+        None,
+        error.code.value,
+        error.message,
+        field=error.field,
+        account_id=error.account_id,
+    )
 
 
 def _posted(legs: Sequence[Leg]) -> dict[int, _Effect]:

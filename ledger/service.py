@@ -42,7 +42,10 @@ def raise_for_outcome(outcome: EntryOutcome) -> Entry:
     """Return the recorded entry, or raise the outcome's error."""
     if outcome.code is not None:
         raise LedgerError(
-            LedgerErrorCode(outcome.code), outcome.message or outcome.code, field=outcome.field
+            LedgerErrorCode(outcome.code),
+            outcome.message or outcome.code,
+            field=outcome.field,
+            account_id=outcome.account_id,
         )
     assert outcome.entry is not None
     return outcome.entry

@@ -31,11 +31,11 @@ from sqlalchemy import (
 
 from ledger.timestamps import UtcDateTime
 
-__all__ = ["account", "chain", "entry", "entry_seq", "metadata", "posting"]
+__all__ = ["NAMING_CONVENTION", "account", "chain", "entry", "entry_seq", "metadata", "posting"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",

@@ -29,7 +29,9 @@ def open_wallets(
         )
     }
     for name in names:
-        accounts[name] = ledger.open_account(AccountSpec(f"c{coop_id}:{name}", coop_id, "IDR", kind))
+        accounts[name] = ledger.open_account(
+            AccountSpec(f"c{coop_id}:{name}", coop_id, "IDR", kind)
+        )
     return accounts
 
 

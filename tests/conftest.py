@@ -62,7 +62,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     """A fresh migrated database on each engine in turn."""
-    return str(request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url"))
+    return str(
+        request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_url")
+    )
 
 
 @pytest.fixture

@@ -89,8 +89,13 @@ def _start_cluster() -> PostgresServer:
     workdir = tempfile.mkdtemp(prefix="kopnet-pg-")
     port = 55000 + os.getpid() % 5000
     executor = PostgreSQLExecutor(
-        executable=pg_ctl, host="127.0.0.1", port=port, datadir=f"{workdir}/data",
-        unixsocketdir=workdir, logfile=f"{workdir}/log", startparams="-w",
+        executable=pg_ctl,
+        host="127.0.0.1",
+        port=port,
+        datadir=f"{workdir}/data",
+        unixsocketdir=workdir,
+        logfile=f"{workdir}/log",
+        startparams="-w",
         dbname="postgres",
     )
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -75,13 +75,13 @@ _OptionalText = Annotated[str | None, typer.Option()]
 
 @qr_app.command("encode")
 def encode_command(
-    network_id: _Text,
-    name: _Text,
-    city: _Text,
+    merchant_network_id: _Text,
+    merchant_name: _Text,
+    merchant_city: _Text,
     mcc: _Text,
     criteria: Annotated[str, typer.Option(help="UMI, UKE, UME, UBE or URE.")] = "UMI",
     merchant_id: _OptionalText = None,
-    nmid: Annotated[str | None, typer.Option(help="National merchant id (51.02).")] = None,
+    national_merchant_id: _OptionalText = None,
     postal_code: _OptionalText = None,
     currency: _Text = "IDR",
     amount: Annotated[str | None, typer.Option(help="Major units; makes it dynamic.")] = None,
@@ -89,31 +89,29 @@ def encode_command(
     fixed_fee: _OptionalText = None,
     percentage_fee: _OptionalText = None,
     bill_number: _OptionalText = None,
-    reference: _OptionalText = None,
-    terminal: _OptionalText = None,
+    reference_label: _OptionalText = None,
+    terminal_label: _OptionalText = None,
 ) -> None:
     """Print the payload of a kopnet merchant code: static, or dynamic with --amount."""
+    # The options are named after the spec's fields, so they pass straight through.
+    options = dict(locals())
     try:
-        currency_numeric(currency)
-        spec = MerchantQrSpec(
-            merchant_network_id=network_id,
-            merchant_name=name,
-            merchant_city=city,
-            mcc=mcc,
-            criteria=parse_criteria(criteria),
-            merchant_id=merchant_id,
-            national_merchant_id=nmid,
-            postal_code=postal_code,
-            currency=currency,
-            amount=None if amount is None else parse_amount(amount, currency),
-            fee_rule=_fee_rule(tip_prompt, fixed_fee, percentage_fee, currency),
-            bill_number=bill_number,
-            reference_label=reference,
-            terminal_label=terminal,
-        )
+        spec = _spec_from_options(options)
     except QrError as exc:
         _fail(exc)
     typer.echo(encode_merchant_qr(spec))
+
+
+def _spec_from_options(options: dict[str, Any]) -> MerchantQrSpec:
+    currency: str = options["currency"]
+    # Refuse an unknown currency before parsing amounts in it.
+    currency_numeric(currency)
+    amount, tip_prompt = options.pop("amount"), options.pop("tip_prompt")
+    fixed_fee, percentage_fee = options.pop("fixed_fee"), options.pop("percentage_fee")
+    options["criteria"] = parse_criteria(options["criteria"])
+    options["amount"] = None if amount is None else parse_amount(amount, currency)
+    options["fee_rule"] = _fee_rule(tip_prompt, fixed_fee, percentage_fee, currency)
+    return MerchantQrSpec(**options)
 
 
 @qr_app.command("render")

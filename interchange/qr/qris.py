@@ -60,13 +60,13 @@ def check_qris(decoded: DecodedQr) -> tuple[QrisFinding, ...]:
     return tuple(finding for rule in QRIS_RULES for finding in rule(decoded))
 
 
-def _capture(check: Callable[[], object], severity: Severity = Severity.ERROR) -> list[QrisFinding]:
+def _capture(check: Callable[[], object]) -> list[QrisFinding]:
     # The field rules raise, because encoding wants the first failure; here every failure
     # is wanted, so each rule's error becomes a value.
     try:
         check()
     except QrError as exc:
-        return [QrisFinding(exc.code, severity, exc.field, exc.message)]
+        return [QrisFinding(exc.code, Severity.ERROR, exc.field, exc.message)]
     return []
 
 
@@ -102,11 +102,11 @@ def _national_template(decoded: DecodedQr) -> list[QrisFinding]:
 
 
 def _field_rule(tag: str, check: Callable[[str], object]) -> Rule:
-    def rule(decoded: DecodedQr) -> list[QrisFinding]:
+    def _rule(decoded: DecodedQr) -> list[QrisFinding]:
         value = decoded.get(tag)
         return [] if value is None else _capture(lambda: check(value))
 
-    return rule
+    return _rule
 
 
 def _amount_text(text: str) -> None:

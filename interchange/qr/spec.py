@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
+from interchange.criteria import MerchantCriteria
 from interchange.qr.amount import AMOUNT_CHARS_MAX, currency_numeric
 from interchange.qr.errors import QrError, QrErrorCode
 from interchange.qr.fees import FeeRule
@@ -44,16 +44,6 @@ COUNTRY_CODE = "ID"
 # Identifiers are ASCII so they survive every scanner; 32 keeps template 26 within 99.
 _IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 _NATIONAL_ID_RE = re.compile(r"[A-Z0-9]{1,15}")
-
-
-class MerchantCriteria(StrEnum):
-    """QRIS merchant criteria: micro, small, medium, large, and regular (non-business)."""
-
-    UMI = "UMI"
-    UKE = "UKE"
-    UME = "UME"
-    UBE = "UBE"
-    URE = "URE"
 
 
 def parse_criteria(text: str, *, field: str = "26.03") -> MerchantCriteria:

@@ -203,7 +203,9 @@ def _create_posting() -> None:
             initially="DEFERRED",
         ),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["ledger_account.id"], name="fk_ledger_posting_account_id_ledger_account"
+            ["account_id"],
+            ["ledger_account.id"],
+            name="fk_ledger_posting_account_id_ledger_account",
         ),
         sa.CheckConstraint("amount_minor <> 0", name="ck_ledger_posting_nonzero"),
         sa.CheckConstraint(
@@ -261,6 +263,8 @@ def downgrade() -> None:
     if is_postgres:
         op.execute("DROP SEQUENCE ledger_entry_seq")
         for function in (
-            "ledger_refuse_change", "ledger_check_new_postings", "ledger_check_new_entries"
+            "ledger_refuse_change",
+            "ledger_check_new_postings",
+            "ledger_check_new_entries",
         ):
             op.execute(f"DROP FUNCTION {function}()")

@@ -51,8 +51,9 @@ def test_same_id_with_a_different_amount_is_a_conflict(ledger: Ledger) -> None:
 def test_a_hold_reserves_funds_until_posted_for_less(ledger: Ledger) -> None:
     a = open_wallets(ledger, "ani", "toko")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
-    ledger.post(transfer("hold", a["ani"], a["toko"], idr(70), kind=EntryKind.PENDING,
-                         timeout_s=60))
+    ledger.post(
+        transfer("hold", a["ani"], a["toko"], idr(70), kind=EntryKind.PENDING, timeout_s=60)
+    )
     assert ledger.account(a["ani"].id).available == idr(30)
     with pytest.raises(LedgerError) as refused:
         ledger.post(transfer("other", a["ani"], a["toko"], idr(31)))
@@ -67,13 +68,15 @@ def test_a_hold_reserves_funds_until_posted_for_less(ledger: Ledger) -> None:
 def test_a_voided_hold_releases_everything_and_cannot_be_posted(ledger: Ledger) -> None:
     a = open_wallets(ledger, "ani", "toko")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
-    ledger.post(transfer("hold", a["ani"], a["toko"], idr(70), kind=EntryKind.PENDING,
-                         timeout_s=60))
+    ledger.post(
+        transfer("hold", a["ani"], a["toko"], idr(70), kind=EntryKind.PENDING, timeout_s=60)
+    )
     ledger.post(EntryRequest("void", BUSINESS_DATE, kind=EntryKind.VOID_PENDING, target_id="hold"))
     assert ledger.account(a["ani"].id).available == idr(100)
     with pytest.raises(LedgerError) as refused:
-        ledger.post(EntryRequest("late", BUSINESS_DATE, kind=EntryKind.POST_PENDING,
-                                 target_id="hold"))
+        ledger.post(
+            EntryRequest("late", BUSINESS_DATE, kind=EntryKind.POST_PENDING, target_id="hold")
+        )
     assert refused.value.code is LedgerErrorCode.PENDING_ALREADY_VOIDED
 
 
@@ -84,8 +87,7 @@ def test_reversal_restores_balances_once(ledger: Ledger) -> None:
     ledger.post(EntryRequest("undo", BUSINESS_DATE, kind=EntryKind.REVERSAL, target_id="pay"))
     assert ledger.account(a["ani"].id).posted == idr(100)
     with pytest.raises(LedgerError) as twice:
-        ledger.post(EntryRequest("undo2", BUSINESS_DATE, kind=EntryKind.REVERSAL,
-                                 target_id="pay"))
+        ledger.post(EntryRequest("undo2", BUSINESS_DATE, kind=EntryKind.REVERSAL, target_id="pay"))
     assert twice.value.code is LedgerErrorCode.ENTRY_ALREADY_REVERSED
 
 

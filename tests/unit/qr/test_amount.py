@@ -47,7 +47,21 @@ def test_amount_with_more_decimals_than_the_currency_allows_is_refused(
 
 @pytest.mark.parametrize(
     "text",
-    ["", "0", "0.00", "-1", "+1", " 1", "1 ", "1e3", "1,000", "NaN", "Infinity", "١٠٠", "12345678901234"],
+    [
+        "",
+        "0",
+        "0.00",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1e3",
+        "1,000",
+        "NaN",
+        "Infinity",
+        "١٠٠",
+        "12345678901234",
+    ],
 )
 def test_malformed_zero_or_overlong_amount_is_refused(text: str) -> None:
     with pytest.raises(QrError) as caught:
@@ -79,7 +93,9 @@ def test_percentage_out_of_range_or_malformed_is_refused(text: str) -> None:
     assert caught.value.code is Code.TIP_VALUE_INVALID
 
 
-@pytest.mark.parametrize(("bps", "text"), [(70, "0.7"), (500, "5"), (1234, "12.34"), (10_000, "100")])
+@pytest.mark.parametrize(
+    ("bps", "text"), [(70, "0.7"), (500, "5"), (1234, "12.34"), (10_000, "100")]
+)
 def test_percentage_renders_in_its_shortest_exact_form(bps: int, text: str) -> None:
     assert format_percentage_bps(bps) == text
     assert parse_percentage_bps(text) == bps

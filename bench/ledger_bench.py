@@ -1,0 +1,423 @@
+"""Benchmark of the ledger's write paths, compared with the server's own pgbench figure.
+
+`run_ledger_bench` makes a scratch database, seeds cooperatives with funded wallets, and
+measures three paths of the real `Ledger` for `duration_s` each: single transfers through
+`Ledger.post` from `callers` threads between random wallets; the same with every transfer
+crediting one merchant wallet (one hot row); and `Ledger.post_batch` of `batch_size`
+random transfers from two threads. Then it seals and audits the ledger and checks that
+balances sum to zero and that exactly the accepted transfers were recorded.
+
+Invariants: requests are generated before the clock starts (the load generator only
+submits and times); each entry id is used once; the scratch databases are always dropped.
+The result is a JSON-serialisable dict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import os
+import platform
+import random
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Generic, TypeVar
+
+import psycopg
+import sqlalchemy
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from bench.pgbench import pgbench_path, run_pgbench
+from bench.seed import (
+    BENCH_DATE,
+    CURRENCY,
+    NO_METADATA,
+    SeededLedger,
+    is_sqlite,
+    migrate,
+    scratch_database,
+    seed_ledger,
+)
+from ledger.db import make_engine
+from ledger.entry import EntryRequest, Leg
+from ledger.errors import LedgerError
+from ledger.money import Money
+from ledger.service import Ledger
+from ledger.tables import account, entry
+
+__all__ = ["run_ledger_bench"]
+
+T = TypeVar("T")
+
+_SEAL_KEY = b"kopnet-bench-seal-key"
+_BATCH_THREADS = 2
+_AMOUNT_MINOR_MAX = 100
+_RANDOM_SEED = 20261123
+# Pools are sized for these rates; a path faster than its ceiling runs out of requests
+# before `duration_s` and is measured over the shorter time (`*_pool_exhausted` says so).
+_SINGLE_RATE_CEILING_PER_S = 20_000
+_BATCH_RATE_CEILING_PER_S = 60_000
+_AUDIT_FINDINGS_SHOWN_MAX = 10
+
+Outcome = tuple[int, list[str]]
+
+
+def run_ledger_bench(
+    database_url: str,
+    *,
+    coops: int = 100,
+    wallets_per_coop: int = 1000,
+    duration_s: float = 10.0,
+    callers: int = 16,
+    batch_size: int = 1000,
+    with_pgbench: bool = True,
+) -> dict[str, object]:
+    """Measure the ledger on a scratch database of the server at `database_url`."""
+    assert coops >= 1 and wallets_per_coop >= 2, "two wallets at least, to move money between"
+    assert duration_s > 0 and callers >= 1 and batch_size >= 1
+    params = {
+        "coops": coops,
+        "wallets_per_coop": wallets_per_coop,
+        "duration_s": duration_s,
+        "callers": callers,
+        "batch_size": batch_size,
+        "batch_threads": _BATCH_THREADS,
+    }
+    with scratch_database(database_url, "kopnet_bench") as url:
+        migrate(url)
+        result = _bench_scratch(url, params)
+        result["scratch_database"] = make_url(url).database
+    result.update(_compare_with_pgbench(database_url, result, with_pgbench=with_pgbench))
+    return result
+
+
+def _bench_scratch(url: str, params: dict[str, int | float]) -> dict[str, object]:
+    engine = make_engine(url, pool_size=int(params["callers"]) + _BATCH_THREADS + 2)
+    ledger = Ledger(engine, seal_key=_SEAL_KEY)
+    try:
+        result: dict[str, object] = {"params": params, "machine": _machine_facts(engine)}
+        started = time.perf_counter()
+        seeded = seed_ledger(
+            ledger, coops=int(params["coops"]), wallets_per_coop=int(params["wallets_per_coop"])
+        )
+        result["seed_s"] = round(time.perf_counter() - started, 3)
+        accepted = _run_paths(ledger, seeded, params, result)
+        result.update(_check_invariants(ledger, expected_entries=seeded.funding_entries + accepted))
+        return result
+    finally:
+        ledger.close()
+        engine.dispose()
+
+
+def _run_paths(
+    ledger: Ledger, seeded: SeededLedger, params: dict[str, int | float], result: dict[str, object]
+) -> int:
+    """Measure the three paths into `result`; return how many transfers they recorded."""
+    callers, batch_size = int(params["callers"]), int(params["batch_size"])
+    duration_s = float(params["duration_s"])
+    factory = _TransferFactory(seeded, random.Random(_RANDOM_SEED))  # noqa: S311 - reproducible load
+    per_caller = math.ceil(duration_s * _SINGLE_RATE_CEILING_PER_S / callers)
+    accepted = 0
+    for name in ("single", "hot"):
+        pools = [
+            factory.transfers(f"{name}{c}", per_caller, hot=name == "hot") for c in range(callers)
+        ]
+        stats = _measure(ledger.engine, _post_one(ledger), pools, duration_s)
+        del pools
+        result.update(_phase_summary(name, stats, committer=True))
+        accepted += stats.ok
+    per_thread = math.ceil(duration_s * _BATCH_RATE_CEILING_PER_S / (batch_size * _BATCH_THREADS))
+    batches = [factory.batches(f"batch{t}", per_thread, batch_size) for t in range(_BATCH_THREADS)]
+    stats = _measure(ledger.engine, _post_many(ledger), batches, duration_s)
+    del batches
+    result.update(_phase_summary("batch", stats, committer=False))
+    result["p50_ms"], result["p99_ms"] = result["single_p50_ms"], result["single_p99_ms"]
+    return accepted + stats.ok
+
+
+class _TransferFactory:
+    """Pre-generated two-leg transfers between distinct random wallets."""
+
+    def __init__(self, seeded: SeededLedger, rng: random.Random) -> None:
+        self._wallets = seeded.wallet_ids
+        self._merchant_id = seeded.merchant_id
+        self._rng = rng
+        # Shared amounts: generating a pool allocates only ids, legs and requests.
+        self._amounts = [
+            (Money(-minor, CURRENCY), Money(minor, CURRENCY))
+            for minor in range(1, _AMOUNT_MINOR_MAX + 1)
+        ]
+
+    def transfers(self, prefix: str, count: int, *, hot: bool = False) -> list[EntryRequest]:
+        """`count` transfers with ids `bench-<prefix>-<n>`; `hot` credits the merchant."""
+        return [self._transfer(f"bench-{prefix}-{n}", hot) for n in range(count)]
+
+    def batches(self, prefix: str, count: int, size: int) -> list[list[EntryRequest]]:
+        """`count` batches of `size` random transfers."""
+        return [self.transfers(f"{prefix}-{b}", size) for b in range(count)]
+
+    def _transfer(self, entry_id: str, hot: bool) -> EntryRequest:
+        wallets, randrange = self._wallets, self._rng.randrange
+        debit = randrange(len(wallets))
+        if hot:
+            credit_id = self._merchant_id
+        else:
+            credit = randrange(len(wallets) - 1)
+            credit_id = wallets[credit + 1 if credit >= debit else credit]
+        taken, given = self._amounts[randrange(_AMOUNT_MINOR_MAX)]
+        return EntryRequest(
+            entry_id=entry_id,
+            business_date=BENCH_DATE,
+            legs=(Leg(wallets[debit], taken), Leg(credit_id, given)),
+            metadata=NO_METADATA,
+        )
+
+
+def _post_one(ledger: Ledger) -> Callable[[EntryRequest], Outcome]:
+    def call(request: EntryRequest) -> Outcome:
+        try:
+            ledger.post(request)
+        except LedgerError as error:
+            return 0, [error.code.value]
+        return 1, []
+
+    return call
+
+
+def _post_many(ledger: Ledger) -> Callable[[list[EntryRequest]], Outcome]:
+    def call(requests: list[EntryRequest]) -> Outcome:
+        outcomes = ledger.post_batch(requests)
+        refused = [o.code for o in outcomes if o.code is not None]
+        return len(outcomes) - len(refused), refused
+
+    return call
+
+
+@dataclass(slots=True)
+class _PhaseStats:
+    """What one measured path did: accepted transfers, refusals, call latencies."""
+
+    ok: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies_s: list[float] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    exhausted: bool = False
+    load_cpu_s: float = 0.0
+    process_cpu_s: float = 0.0
+    system_cpu_s: float | None = None
+
+
+@dataclass(slots=True)
+class _Clock:
+    """Set by the start barrier's action, once every worker is ready."""
+
+    start: float = 0.0
+    deadline: float = 0.0
+
+
+class _Worker(Generic[T]):
+    """One load thread: calls `call` on each item of its pool until the deadline."""
+
+    def __init__(self, call: Callable[[T], Outcome], pool: Sequence[T]) -> None:
+        self.call, self.pool = call, pool
+        self.stats = _PhaseStats()
+        self.finished_at = 0.0
+
+    def run(self, barrier: threading.Barrier, clock: _Clock) -> None:
+        barrier.wait()
+        cpu_started = time.thread_time()
+        stats, call, latencies = self.stats, self.call, self.stats.latencies_s
+        stats.exhausted = True
+        for item in self.pool:
+            started = time.perf_counter()
+            if started >= clock.deadline:
+                stats.exhausted = False
+                break
+            try:
+                ok, refused = call(item)
+            except Exception as error:  # Counted and reported, never hidden.
+                stats.errors[type(error).__name__] += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+            stats.ok += ok
+            stats.refused.update(refused)
+        self.finished_at = time.perf_counter()
+        # CPU this load thread used itself, waits excluded: what the generator costs.
+        stats.load_cpu_s = time.thread_time() - cpu_started
+
+
+def _measure(
+    engine: Engine, call: Callable[[T], Outcome], pools: Sequence[Sequence[T]], duration_s: float
+) -> _PhaseStats:
+    """Run one worker thread per pool, all starting together, for `duration_s`."""
+    _settle(engine)
+    clock = _Clock()
+
+    def start() -> None:
+        clock.start = time.perf_counter()
+        clock.deadline = clock.start + duration_s
+
+    barrier = threading.Barrier(len(pools), action=start)
+    workers = [_Worker(call, pool) for pool in pools]
+    threads = [threading.Thread(target=w.run, args=(barrier, clock)) for w in workers]
+    # The pools are the load generator's, not the ledger's: keep them out of the
+    # collector's full passes, which would otherwise add pauses to the measured latencies.
+    gc.freeze()
+    cpu_started, system_started = time.process_time(), _system_busy_s()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.unfreeze()
+    total = _PhaseStats(elapsed_s=max(w.finished_at for w in workers) - clock.start)
+    total.process_cpu_s = time.process_time() - cpu_started
+    system_finished = _system_busy_s()
+    if system_started is not None and system_finished is not None:
+        total.system_cpu_s = system_finished - system_started
+    for worker in workers:
+        total.load_cpu_s += worker.stats.load_cpu_s
+        total.ok += worker.stats.ok
+        total.refused.update(worker.stats.refused)
+        total.errors.update(worker.stats.errors)
+        total.latencies_s.extend(worker.stats.latencies_s)
+        total.exhausted = total.exhausted or worker.stats.exhausted
+    return total
+
+
+def _system_busy_s() -> float | None:
+    """CPU seconds the whole machine has been busy (database server included); Linux only."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _settle(engine: Engine) -> None:
+    """Start each path from the same state: statistics fresh, dirty pages flushed."""
+    gc.collect()
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+        # Without the right to checkpoint, the run is only a little noisier.
+        with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+            conn.execute(text("CHECKPOINT"))
+
+
+def _phase_summary(name: str, stats: _PhaseStats, *, committer: bool) -> dict[str, object]:
+    """Rates, counts and CPU of one path; latencies and load CPU for the paths whose load
+    threads only submit and wait (through the group committer)."""
+    elapsed_s = max(stats.elapsed_s, 1e-9)
+    rate = stats.ok / elapsed_s
+    summary: dict[str, object] = {
+        f"{name}_transfers_per_s": round(rate, 1),
+        f"{name}_count": stats.ok,
+        f"{name}_calls": len(stats.latencies_s),
+        f"{name}_elapsed_s": round(stats.elapsed_s, 3),
+        f"{name}_refused": dict(stats.refused),
+        f"{name}_errors": dict(stats.errors),
+        f"{name}_pool_exhausted": stats.exhausted,
+        # Cores' worth of CPU used during the run: by this process, and by the machine.
+        f"{name}_process_cpu_cores": round(stats.process_cpu_s / elapsed_s, 3),
+        f"{name}_system_cpu_cores": (
+            None if stats.system_cpu_s is None else round(stats.system_cpu_s / elapsed_s, 3)
+        ),
+    }
+    if committer:
+        p50, p99 = _percentiles_ms(stats.latencies_s)
+        summary.update({f"{name}_p50_ms": p50, f"{name}_p99_ms": p99})
+        summary[f"{name}_load_cpu_cores"] = round(stats.load_cpu_s / elapsed_s, 3)
+    return summary
+
+
+def _percentiles_ms(latencies_s: Sequence[float]) -> tuple[float | None, float | None]:
+    if len(latencies_s) < 2:
+        return None, None
+    cuts = statistics.quantiles(latencies_s, n=100, method="inclusive")
+    return round(cuts[49] * 1000, 3), round(cuts[98] * 1000, 3)
+
+
+def _check_invariants(ledger: Ledger, *, expected_entries: int) -> dict[str, object]:
+    """Seal, audit, and check balances and entry count; `invariants_ok` when all hold."""
+    started = time.perf_counter()
+    sealed = ledger.seal()
+    seal_s = time.perf_counter() - started
+    report = ledger.verify()
+    verify_s = time.perf_counter() - started - seal_s
+    totals = select(account.c.currency, func.sum(account.c.posted_minor)).group_by(
+        account.c.currency
+    )
+    with ledger.engine.connect() as conn:
+        sums = {currency: int(total) for currency, total in conn.execute(totals)}
+        recorded = conn.execute(select(func.count()).select_from(entry)).scalar_one()
+    balanced = all(total == 0 for total in sums.values())
+    return {
+        "invariants_ok": report.intact and balanced and recorded == expected_entries,
+        "audit_intact": report.intact,
+        "audit_findings": [f.code for f in report.findings[:_AUDIT_FINDINGS_SHOWN_MAX]],
+        "balance_sums_minor": sums,
+        "entries_recorded": recorded,
+        "entries_expected": expected_entries,
+        "entries_sealed": sealed,
+        "seal_s": round(seal_s, 3),
+        "verify_s": round(verify_s, 3),
+    }
+
+
+def _machine_facts(engine: Engine) -> dict[str, object]:
+    facts: dict[str, object] = {
+        "cpu_count": os.cpu_count(),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "sqlalchemy_version": sqlalchemy.__version__,
+        "psycopg_version": psycopg.__version__,
+        "database": engine.dialect.name,
+    }
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            facts["pg_version"] = conn.execute(text("SHOW server_version")).scalar_one()
+            names = ("synchronous_commit", "fsync", "shared_buffers", "max_connections")
+            for name in names:
+                facts[f"pg_{name}"] = conn.execute(text(f"SHOW {name}")).scalar_one()
+        else:
+            facts["sqlite_version"] = conn.execute(text("select sqlite_version()")).scalar_one()
+    return facts
+
+
+def _compare_with_pgbench(
+    server_url: str, result: dict[str, object], *, with_pgbench: bool
+) -> dict[str, object]:
+    """pgbench's tps on the same server and each path's ratio to it (None when not run)."""
+    comparison: dict[str, object] = {
+        "pgbench_tps": None,
+        "pgbench": None,
+        "pgbench_skipped": None,
+        **{f"{path}_vs_pgbench": None for path in ("single", "hot", "batch")},
+    }
+    if not with_pgbench:
+        comparison["pgbench_skipped"] = "with_pgbench=False"
+    elif is_sqlite(server_url):
+        comparison["pgbench_skipped"] = "not a PostgreSQL server"
+    elif pgbench_path() is None:
+        comparison["pgbench_skipped"] = "pgbench is not on PATH"
+    else:
+        run = run_pgbench(server_url)
+        comparison.update(pgbench_tps=run.tps, pgbench=asdict(run))
+        for path in ("single", "hot", "batch"):
+            rate = result[f"{path}_transfers_per_s"]
+            assert isinstance(rate, float)
+            comparison[f"{path}_vs_pgbench"] = round(rate / run.tps, 3) if run.tps else None
+    return comparison

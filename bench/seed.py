@@ -1,0 +1,175 @@
+"""Benchmark fixtures: a scratch database of the benchmark's own, and a ledger seeded into it.
+
+Invariants: a scratch database is created under a fresh random name, migrated, and always
+dropped afterwards (a benchmark never reads or writes a database it did not create); on
+SQLite it is a file in a temporary directory. The seeded ledger balances: accounts are
+opened with zero balances, and every member wallet is then funded by one entry from its
+cooperative's cash account, posted through `Ledger.post_batch`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import psycopg
+from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
+
+from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.entry import EntryRequest, Leg
+from ledger.money import Money
+from ledger.service import Ledger
+from ledger.tables import account
+from migrations.runner import upgrade
+
+__all__ = [
+    "BENCH_DATE",
+    "CURRENCY",
+    "NO_METADATA",
+    "SEED_BATCH_SIZE",
+    "SeededLedger",
+    "is_sqlite",
+    "libpq_url",
+    "migrate",
+    "scratch_database",
+    "seed_ledger",
+]
+
+CURRENCY = "IDR"
+BENCH_DATE = date(2026, 11, 23)
+NO_METADATA: MappingProxyType[str, Any] = MappingProxyType({})
+SEED_BATCH_SIZE = 4000
+WALLET_FUNDING_MINOR = 10_000_000
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_ACCOUNT_INSERT_ROWS_MAX = 5000
+
+
+def is_sqlite(url: str) -> bool:
+    """True when `url` names a SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def libpq_url(url: str) -> str:
+    """`url` as libpq (psycopg, pgbench) understands it: no SQLAlchemy driver suffix."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """Yield the URL of a fresh, empty database named `<prefix>_<random>`; drop it after."""
+    assert _NAME_PREFIX.match(prefix), "the prefix becomes part of an SQL identifier"
+    if is_sqlite(server_url):
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}_") as directory:
+            yield f"sqlite:///{Path(directory) / 'ledger.db'}"
+        return
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True, slots=True)
+class SeededLedger:
+    """The accounts a benchmark moves money between, and what seeding recorded."""
+
+    wallet_ids: tuple[int, ...]
+    merchant_id: int
+    cash_ids: tuple[int, ...]
+    funding_entries: int
+    wallet_funding_minor: int
+
+
+def migrate(url: str) -> None:
+    """Bring the scratch database at `url` to the newest schema."""
+    upgrade(url)
+
+
+def seed_ledger(ledger: Ledger, *, coops: int, wallets_per_coop: int) -> SeededLedger:
+    """Open one merchant, and per cooperative a cash account and its wallets; fund them."""
+    assert coops >= 1 and wallets_per_coop >= 2
+    specs = _account_specs(coops, wallets_per_coop)
+    ids = _open_accounts(ledger, specs)
+    cash_ids = tuple(ids[f"c{coop}:cash"] for coop in range(1, coops + 1))
+    wallet_ids = tuple(
+        ids[f"c{coop}:w{n}"] for coop in range(1, coops + 1) for n in range(wallets_per_coop)
+    )
+    funding = _funding_requests(wallet_ids, wallets_per_coop, cash_ids)
+    for start in range(0, len(funding), SEED_BATCH_SIZE):
+        outcomes = ledger.post_batch(funding[start : start + SEED_BATCH_SIZE])
+        refused = [o for o in outcomes if not o.ok]
+        assert not refused, f"seeding was refused: {refused[:3]}"
+    merchant_id = ids["c1:merchant"]
+    return SeededLedger(wallet_ids, merchant_id, cash_ids, len(funding), WALLET_FUNDING_MINOR)
+
+
+def _account_specs(coops: int, wallets_per_coop: int) -> list[AccountSpec]:
+    member = AccountKind.MEMBER_WALLET
+    specs = [AccountSpec("c1:merchant", 1, CURRENCY, AccountKind.MERCHANT_WALLET)]
+    for coop in range(1, coops + 1):
+        specs.append(AccountSpec(f"c{coop}:cash", coop, CURRENCY, AccountKind.COOP_CASH, None))
+        specs.extend(
+            AccountSpec(f"c{coop}:w{n}", coop, CURRENCY, member) for n in range(wallets_per_coop)
+        )
+    return [spec.validated() for spec in specs]
+
+
+def _open_accounts(ledger: Ledger, specs: Sequence[AccountSpec]) -> dict[str, int]:
+    """Open every account in bulk; return account ids by ref.
+
+    `Ledger.open_account` takes one transaction per account, which would make seeding the
+    slowest part of the benchmark; the rows written here are the ones it writes.
+    """
+    created_at = datetime.now(UTC)
+    rows = [_account_row(spec, created_at) for spec in specs]
+    with ledger.engine.begin() as conn:
+        for start in range(0, len(rows), _ACCOUNT_INSERT_ROWS_MAX):
+            conn.execute(insert(account), rows[start : start + _ACCOUNT_INSERT_ROWS_MAX])
+        found = {row.ref: row.id for row in conn.execute(select(account.c.ref, account.c.id))}
+    assert len(found) == len(specs), "every account opened, none was there before"
+    return found
+
+
+def _account_row(spec: AccountSpec, created_at: datetime) -> dict[str, Any]:
+    return {
+        "ref": spec.ref,
+        "coop_id": spec.coop_id,
+        "currency": spec.currency,
+        "kind": spec.kind.value,
+        "status": AccountStatus.ACTIVE.value,
+        "min_balance_minor": spec.min_balance_minor,
+        "max_balance_minor": spec.max_balance_minor,
+        "posted_minor": 0,
+        "pending_debit_minor": 0,
+        "pending_credit_minor": 0,
+        "posting_count": 0,
+        "created_at": created_at,
+    }
+
+
+def _funding_requests(
+    wallet_ids: Sequence[int], wallets_per_coop: int, cash_ids: Sequence[int]
+) -> list[EntryRequest]:
+    amount = Money(WALLET_FUNDING_MINOR, CURRENCY)
+    return [
+        EntryRequest(
+            entry_id=f"seed-{wallet_id}",
+            business_date=BENCH_DATE,
+            legs=(Leg(cash_ids[index // wallets_per_coop], -amount), Leg(wallet_id, amount)),
+            metadata=NO_METADATA,
+        )
+        for index, wallet_id in enumerate(wallet_ids)
+    ]

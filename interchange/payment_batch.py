@@ -1,0 +1,287 @@
+"""One transaction for a batch of payment commands: route, check limits, post, record.
+
+Each command succeeds or fails on its own; a failed one records nothing, neither in the
+ledger nor here. Steps: parse (QR decoded once), join the window, load the parties and the
+payments named, plan each command (pure), hold the daily limits, post every planned entry
+through the ledger in one call, then write payment rows, obligations, daily totals,
+refunded amounts and authorization states for the payments the ledger accepted. A command
+repeated within the batch gets the first one's outcome (or a conflict if it differs).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sqlalchemy import Connection
+
+from interchange.errors import InterchangeError
+from interchange.fee_schedule import FeeSchedule
+from interchange.payment_model import (
+    Authorize,
+    Capture,
+    CashIn,
+    CashOut,
+    PaymentCommand,
+    PaymentErrorCode,
+    PaymentOutcome,
+    PaymentRecord,
+    PaymentStatus,
+    QrPurchase,
+    Refund,
+    Transfer,
+    Void,
+)
+from interchange.payment_store import (
+    add_daily,
+    add_obligations,
+    enter_window,
+    insert_payments,
+    load_coops,
+    load_members,
+    load_merchants,
+    load_payments,
+    lock_daily,
+    resolve_payments,
+)
+from interchange.registry_model import KycTier, tier_limits
+from interchange.routing import (
+    ParsedCommand,
+    PaymentPlan,
+    RoutingContext,
+    parse_command,
+    plan_payment,
+)
+from interchange.window import WindowCalendar
+from ledger.entry import EntryOutcome
+from ledger.errors import LedgerErrorCode
+from ledger.posting import post_entries
+
+__all__ = ["BatchSettings", "process_payments"]
+
+_CODE = PaymentErrorCode
+_LEDGER = LedgerErrorCode
+_LEDGER_TO_PAYMENT = {
+    _LEDGER.INSUFFICIENT_FUNDS: _CODE.INSUFFICIENT_FUNDS,
+    _LEDGER.ACCOUNT_FROZEN: _CODE.ACCOUNT_FROZEN,
+    _LEDGER.ACCOUNT_CLOSED: _CODE.ACCOUNT_CLOSED,
+    _LEDGER.PENDING_EXPIRED: _CODE.AUTHORIZATION_EXPIRED,
+    _LEDGER.PENDING_ALREADY_POSTED: _CODE.AUTHORIZATION_NOT_OPEN,
+    _LEDGER.PENDING_ALREADY_VOIDED: _CODE.AUTHORIZATION_NOT_OPEN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    """What a payment batch needs besides its commands."""
+
+    seal_key: bytes
+    calendar: WindowCalendar
+    schedules: Callable[[Connection], Sequence[FeeSchedule]]
+
+
+def _refused(payment_id: str, error: InterchangeError) -> PaymentOutcome:
+    return PaymentOutcome(payment_id, None, error.code, error.message)
+
+
+def process_payments(
+    conn: Connection, commands: Sequence[PaymentCommand], settings: BatchSettings
+) -> list[PaymentOutcome]:
+    """Process a batch in the caller's transaction; one outcome per command, in order."""
+    outcomes: list[PaymentOutcome | None] = [None] * len(commands)
+    parsed: dict[int, ParsedCommand] = {}
+    for index, command in enumerate(commands):
+        try:
+            parsed[index] = parse_command(command)
+        except InterchangeError as error:
+            outcomes[index] = _refused(str(command.payment_id), error)
+    now, window_date = enter_window(conn, settings.calendar)
+    ctx = _context(conn, list(parsed.values()), window_date, settings)
+    plans = _plan_all(parsed, ctx, outcomes)
+    _hold_daily_limits(conn, plans, ctx, window_date, outcomes)
+    accepted = _post(conn, plans, settings.seal_key, ctx, outcomes)
+    records = insert_payments(conn, [plans[i] for i in accepted], now, window_date)
+    for index, record in zip(accepted, records, strict=True):
+        outcomes[index] = PaymentOutcome(record.payment_id, record)
+    _write_effects(conn, [plans[i] for i in accepted], window_date)
+    _fill_repeats(parsed, outcomes)
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def _context(
+    conn: Connection, parsed: list[ParsedCommand], window_date: date, settings: BatchSettings
+) -> RoutingContext:
+    member_ids: set[int] = set()
+    merchant_ids: set[str] = set()
+    referenced: set[str] = set()
+    for item in parsed:
+        command = item.command
+        if isinstance(command, QrPurchase | Authorize):
+            member_ids.add(command.payer_member_id)
+        elif isinstance(command, CashIn | CashOut):
+            member_ids.add(command.member_id)
+        elif isinstance(command, Transfer):
+            member_ids.update((command.payer_member_id, command.payee_member_id))
+        elif isinstance(command, Refund):
+            referenced.add(command.original_payment_id)
+        elif isinstance(command, Capture | Void):
+            referenced.add(command.authorization_id)
+        if item.qr is not None:
+            merchant_ids.add(item.qr.merchant_network_id)
+    payments = load_payments(conn, referenced, lock=True)
+    payments.update(load_payments(conn, {p.command.payment_id for p in parsed} - referenced))
+    coops, network = load_coops(conn)
+    return RoutingContext(
+        coops=coops,
+        network=network,
+        members=load_members(conn, member_ids),
+        merchants=load_merchants(conn, merchant_ids),
+        payments=payments,
+        schedules=settings.schedules(conn),
+        business_date=window_date,
+    )
+
+
+def _plan_all(
+    parsed: dict[int, ParsedCommand],
+    ctx: RoutingContext,
+    outcomes: list[PaymentOutcome | None],
+) -> dict[int, PaymentPlan]:
+    """Plan in order; later commands see earlier ones' refunds and resolutions."""
+    plans: dict[int, PaymentPlan] = {}
+    payments = dict(ctx.payments)
+    seen: set[str] = set()
+    for index, item in parsed.items():
+        payment_id = item.command.payment_id
+        if payment_id in seen:
+            continue
+        seen.add(payment_id)
+        try:
+            planned = plan_payment(item, replace(ctx, payments=payments))
+        except InterchangeError as error:
+            outcomes[index] = _refused(payment_id, error)
+            continue
+        if isinstance(planned, PaymentRecord):
+            outcomes[index] = PaymentOutcome(payment_id, planned, replayed=True)
+            continue
+        plans[index] = planned
+        _note_effects(planned, payments)
+    return plans
+
+
+def _note_effects(plan: PaymentPlan, payments: dict[str, PaymentRecord]) -> None:
+    if plan.refund_of is not None:
+        original = payments[plan.refund_of]
+        payments[plan.refund_of] = replace(original, refunded=original.refunded + plan.draft.amount)
+    if plan.resolves is not None and plan.resolution is not None:
+        payments[plan.resolves] = replace(payments[plan.resolves], status=plan.resolution)
+
+
+def _hold_daily_limits(
+    conn: Connection,
+    plans: dict[int, PaymentPlan],
+    ctx: RoutingContext,
+    day: date,
+    outcomes: list[PaymentOutcome | None],
+) -> None:
+    """Refuse the plans that would take a member past their tier's daily limit."""
+    spenders = {p.daily_member_id for p in plans.values() if p.daily_member_id is not None}
+    spent = defaultdict(int, lock_daily(conn, spenders, day))
+    for index in sorted(plans):
+        plan = plans[index]
+        if plan.daily_member_id is None:
+            continue
+        tier = KycTier(ctx.members[plan.daily_member_id].kyc_tier)
+        if spent[plan.daily_member_id] + plan.daily_minor > tier_limits(tier).daily_out_max_minor:
+            del plans[index]
+            outcomes[index] = PaymentOutcome(
+                plan.payment_id,
+                None,
+                _CODE.DAILY_LIMIT_EXCEEDED,
+                f"over the {tier} tier's daily limit",
+            )
+            continue
+        spent[plan.daily_member_id] += plan.daily_minor
+
+
+def _post(
+    conn: Connection,
+    plans: dict[int, PaymentPlan],
+    seal_key: bytes,
+    ctx: RoutingContext,
+    outcomes: list[PaymentOutcome | None],
+) -> list[int]:
+    """Post every plan's entries in one ledger call; return the indexes the ledger took."""
+    order = sorted(plans)
+    entries = [entry for i in order for entry in plans[i].entries]
+    if not entries:
+        return []
+    results = iter(post_entries(conn, entries, seal_key=seal_key))
+    due_accounts = {party.accounts.due_account_id for party in ctx.coops.values()}
+    accepted = []
+    for index in order:
+        plan = plans[index]
+        mine = [next(results) for _ in plan.entries]
+        failed = [o for o in mine if not o.ok]
+        if not failed:
+            accepted.append(index)
+            continue
+        outcomes[index] = _ledger_refusal(plan.payment_id, failed, due_accounts)
+    return accepted
+
+
+def _ledger_refusal(
+    payment_id: str, failed: list[EntryOutcome], due_accounts: set[int]
+) -> PaymentOutcome:
+    cause = next((o for o in failed if o.code != _LEDGER.LINKED_ENTRY_FAILED), failed[0])
+    assert cause.code is not None
+    ledger_code = LedgerErrorCode(cause.code)
+    if ledger_code is _LEDGER.BALANCE_LIMIT_EXCEEDED:
+        code = (
+            _CODE.NET_DEBIT_CAP_EXCEEDED
+            if cause.account_id in due_accounts
+            else _CODE.PAYEE_BALANCE_LIMIT_EXCEEDED
+        )
+        return PaymentOutcome(payment_id, None, code, cause.message)
+    mapped = _LEDGER_TO_PAYMENT.get(ledger_code)
+    return PaymentOutcome(payment_id, None, mapped or ledger_code, cause.message)
+
+
+def _write_effects(conn: Connection, plans: list[PaymentPlan], window_date: date) -> None:
+    add_obligations(conn, (d for plan in plans for d in plan.obligations), window_date)
+    spent: defaultdict[int, int] = defaultdict(int)
+    refunds: defaultdict[str, int] = defaultdict(int)
+    statuses: dict[str, PaymentStatus] = {}
+    for plan in plans:
+        if plan.daily_member_id is not None:
+            spent[plan.daily_member_id] += plan.daily_minor
+        if plan.refund_of is not None:
+            refunds[plan.refund_of] += plan.draft.amount.amount_minor
+        if plan.resolves is not None and plan.resolution is not None:
+            statuses[plan.resolves] = plan.resolution
+    add_daily(conn, spent, window_date)
+    resolve_payments(conn, refunds, statuses)
+
+
+def _fill_repeats(parsed: dict[int, ParsedCommand], outcomes: list[PaymentOutcome | None]) -> None:
+    """A command repeated in the batch gets its first occurrence's outcome."""
+    first: dict[str, int] = {}
+    for index in sorted(parsed):
+        payment_id = parsed[index].command.payment_id
+        if payment_id not in first:
+            first[payment_id] = index
+            continue
+        original = outcomes[first[payment_id]]
+        assert original is not None
+        if parsed[first[payment_id]].request_json != parsed[index].request_json:
+            outcomes[index] = PaymentOutcome(
+                payment_id,
+                None,
+                _CODE.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
+                "payment_id was used for a different request",
+            )
+        else:
+            outcomes[index] = replace(original, replayed=original.ok)

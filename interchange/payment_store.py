@@ -1,0 +1,372 @@
+"""Reading and writing the interchange's payment rows inside the caller's transaction.
+
+Lock order for every payment transaction (so that concurrent batches cannot deadlock):
+the window (a shared advisory lock on PostgreSQL), the original payments a refund, capture
+or void names (`FOR UPDATE`, by id), members' daily totals (by key), then the ledger's
+accounts (by id, inside `post_entries`), then obligations (by key). Functions never commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from interchange.fee_schedule import FeeSchedule
+from interchange.fee_schedule_codec import schedule_from_json
+from interchange.movement import CoopAccounts, ObligationDelta
+from interchange.payment_model import PaymentKind, PaymentRecord, PaymentStatus
+from interchange.routing import CoopParty, MemberParty, MerchantParty, PaymentPlan
+from interchange.tables import (
+    coop,
+    fee_schedule,
+    member,
+    member_daily,
+    member_wallet,
+    merchant,
+    obligation,
+    payment,
+    window_close,
+)
+from interchange.window import WindowCalendar
+from ledger.money import Money
+
+__all__ = [
+    "add_daily",
+    "add_obligations",
+    "enter_window",
+    "insert_payments",
+    "load_coops",
+    "load_members",
+    "load_merchants",
+    "load_payments",
+    "load_schedules",
+    "lock_daily",
+    "lock_window_exclusively",
+    "mark_window_closed",
+    "resolve_payments",
+    "window_obligations",
+]
+
+_WINDOW_LOCK_CLASS = 0x6B6E  # "kn": the namespace of window advisory locks
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def database_now(conn: Connection) -> datetime:
+    """The database's clock (PostgreSQL's, or this process's for embedded SQLite)."""
+    if _is_postgres(conn):
+        moment = conn.execute(select(func.clock_timestamp())).scalar_one()
+        return moment.astimezone(UTC)  # type: ignore[no-any-return]
+    return datetime.now(UTC)
+
+
+def _window_key(window_date: date) -> int:
+    return window_date.year * 10_000 + window_date.month * 100 + window_date.day
+
+
+def enter_window(conn: Connection, calendar: WindowCalendar) -> tuple[datetime, date]:
+    """Read the clock and join its window; return (now, window date).
+
+    On PostgreSQL the transaction holds the window's shared advisory lock until it ends, so
+    a close (which takes it exclusively) waits for payments already in the window. If the
+    window was closed meanwhile, the clock is read again: a close only runs after the
+    cut-off, so the new moment belongs to a later, open window.
+    """
+    while True:
+        now = database_now(conn)
+        window_date = calendar.window_date(now)
+        if _is_postgres(conn):
+            conn.execute(
+                select(
+                    func.pg_advisory_xact_lock_shared(_WINDOW_LOCK_CLASS, _window_key(window_date))
+                )
+            )
+        closed = conn.execute(
+            select(window_close.c.window_date).where(window_close.c.window_date == window_date)
+        ).first()
+        if closed is None:
+            return now, window_date
+
+
+def lock_window_exclusively(conn: Connection, window_date: date) -> None:
+    """Wait for every payment transaction in the window to finish (PostgreSQL only)."""
+    if _is_postgres(conn):
+        conn.execute(
+            select(func.pg_advisory_xact_lock(_WINDOW_LOCK_CLASS, _window_key(window_date)))
+        )
+
+
+def load_coops(conn: Connection) -> tuple[dict[int, CoopParty], CoopParty]:
+    """Every participant, and the network operator among them."""
+    parties: dict[int, CoopParty] = {}
+    network: CoopParty | None = None
+    for row in conn.execute(select(coop)):
+        party = CoopParty(
+            CoopAccounts(row.id, row.cash_account_id, row.fee_account_id, row.due_account_id),
+            row.status == "active",
+            row.currency,
+        )
+        parties[row.id] = party
+        if row.is_network:
+            network = party
+    assert network is not None, "the network operator must be registered first"
+    return parties, network
+
+
+def load_members(conn: Connection, member_ids: Collection[int]) -> dict[int, MemberParty]:
+    """The named members with their main wallet."""
+    wanted = sorted({i for i in member_ids if type(i) is int and 0 < i < 2**63})
+    if not wanted:
+        return {}
+    query = (
+        select(
+            member.c.id,
+            member.c.coop_id,
+            member.c.status,
+            member.c.kyc_tier,
+            member_wallet.c.account_id,
+        )
+        .join(
+            member_wallet,
+            and_(member_wallet.c.member_id == member.c.id, member_wallet.c.label == "main"),
+        )
+        .where(member.c.id.in_(wanted))
+    )
+    return {
+        row.id: MemberParty(
+            row.id, row.coop_id, row.status == "active", row.kyc_tier, row.account_id
+        )
+        for row in conn.execute(query)
+    }
+
+
+def load_merchants(conn: Connection, network_ids: Collection[str]) -> dict[str, MerchantParty]:
+    """The named merchants, keyed by their network merchant id."""
+    if not network_ids:
+        return {}
+    query = select(merchant).where(merchant.c.network_merchant_id.in_(sorted(network_ids)))
+    return {
+        row.network_merchant_id: MerchantParty(
+            row.id,
+            row.coop_id,
+            row.status == "active",
+            row.network_merchant_id,
+            row.criteria,
+            row.wallet_account_id,
+        )
+        for row in conn.execute(query)
+    }
+
+
+def _record(row: Any) -> PaymentRecord:
+    currency = row.currency
+
+    def money(value: int) -> Money:
+        return Money(value, currency)
+
+    return PaymentRecord(
+        payment_id=row.payment_id,
+        kind=PaymentKind(row.kind),
+        status=PaymentStatus(row.status),
+        issuer_coop_id=row.issuer_coop_id,
+        acquirer_coop_id=row.acquirer_coop_id,
+        payer_account_id=row.payer_account_id,
+        payee_account_id=row.payee_account_id,
+        merchant_id=row.merchant_id,
+        amount=money(row.amount_minor),
+        extra=money(row.extra_minor),
+        fee=money(row.fee_minor),
+        fee_bearer=row.fee_bearer,
+        issuer_fee=money(row.issuer_fee_minor),
+        acquirer_fee=money(row.acquirer_fee_minor),
+        network_fee=money(row.network_fee_minor),
+        schedule_version=row.schedule_version,
+        entry_id=row.entry_id,
+        original_payment_id=row.original_payment_id,
+        refunded=money(row.refunded_minor),
+        business_date=row.business_date,
+        window_date=row.window_date,
+        request_json=row.request_json,
+        created_at=row.created_at,
+    )
+
+
+def load_payments(
+    conn: Connection, payment_ids: Collection[str], *, lock: bool = False
+) -> dict[str, PaymentRecord]:
+    """The recorded payments among `payment_ids`; locked `FOR UPDATE` in id order if asked."""
+    if not payment_ids:
+        return {}
+    query = select(payment).where(payment.c.payment_id.in_(sorted(payment_ids)))
+    if lock:
+        query = query.order_by(payment.c.id).with_for_update()
+    return {row.payment_id: _record(row) for row in conn.execute(query)}
+
+
+def load_schedules(conn: Connection) -> list[FeeSchedule]:
+    """Every published fee schedule version."""
+    rows = conn.execute(select(fee_schedule.c.rules_json).order_by(fee_schedule.c.version))
+    return [schedule_from_json(text) for (text,) in rows]
+
+
+def lock_daily(conn: Connection, member_ids: Collection[int], day: date) -> dict[int, int]:
+    """Lock the members' daily totals for `day` (where they exist); return what they spent."""
+    if not member_ids:
+        return {}
+    query = (
+        select(member_daily.c.member_id, member_daily.c.spent_minor)
+        .where(
+            member_daily.c.member_id.in_(sorted(member_ids)), member_daily.c.business_date == day
+        )
+        .order_by(member_daily.c.member_id)
+        .with_for_update()
+    )
+    return {row.member_id: row.spent_minor for row in conn.execute(query)}
+
+
+def _upsert(conn: Connection, table: Any) -> Any:
+    return (pg_insert if _is_postgres(conn) else sqlite_insert)(table)
+
+
+def add_daily(conn: Connection, spent: Mapping[int, int], day: date) -> None:
+    """Add to the members' daily totals for `day`, creating rows as needed."""
+    rows = [
+        {"member_id": m, "business_date": day, "spent_minor": v}
+        for m, v in sorted(spent.items())
+        if v > 0
+    ]
+    if not rows:
+        return
+    statement = _upsert(conn, member_daily).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["member_id", "business_date"],
+        set_={"spent_minor": member_daily.c.spent_minor + statement.excluded.spent_minor},
+    )
+    conn.execute(statement)
+
+
+def add_obligations(conn: Connection, deltas: Iterable[ObligationDelta], window_date: date) -> None:
+    """Add the deltas to the window's running obligations, one row per ordered pair."""
+    totals: defaultdict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for delta in deltas:
+        total = totals[(delta.debtor_coop_id, delta.creditor_coop_id, delta.currency)]
+        total[0] += delta.amount_minor
+        total[1] += 1
+    if not totals:
+        return
+    rows = [
+        {
+            "window_date": window_date,
+            "debtor_coop_id": d,
+            "creditor_coop_id": c,
+            "currency": cur,
+            "amount_minor": amount,
+            "payment_count": count,
+        }
+        for (d, c, cur), (amount, count) in sorted(totals.items())
+    ]
+    statement = _upsert(conn, obligation).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=["window_date", "debtor_coop_id", "creditor_coop_id", "currency"],
+        set_={
+            "amount_minor": obligation.c.amount_minor + statement.excluded.amount_minor,
+            "payment_count": obligation.c.payment_count + statement.excluded.payment_count,
+        },
+    )
+    conn.execute(statement)
+
+
+def insert_payments(
+    conn: Connection, plans: Sequence[PaymentPlan], now: datetime, window_date: date
+) -> list[PaymentRecord]:
+    """Insert one row per plan and return them as records."""
+    rows = [_payment_row(plan, now, window_date) for plan in plans]
+    if rows:
+        conn.execute(insert(payment), rows)
+    return [_record(_Row(row)) for row in rows]
+
+
+class _Row:
+    """Attribute access over a dict, so freshly inserted rows read like fetched ones."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _payment_row(plan: PaymentPlan, now: datetime, window_date: date) -> dict[str, Any]:
+    d = plan.draft
+    return {
+        "payment_id": plan.payment_id,
+        "kind": d.kind.value,
+        "status": d.status.value,
+        "issuer_coop_id": d.issuer_coop_id,
+        "acquirer_coop_id": d.acquirer_coop_id,
+        "payer_account_id": d.payer_account_id,
+        "payee_account_id": d.payee_account_id,
+        "merchant_id": d.merchant_id,
+        "currency": d.amount.currency,
+        "amount_minor": d.amount.amount_minor,
+        "extra_minor": d.extra.amount_minor,
+        "fee_minor": d.fee.amount_minor,
+        "fee_bearer": d.fee_bearer,
+        "issuer_fee_minor": d.issuer_fee.amount_minor,
+        "acquirer_fee_minor": d.acquirer_fee.amount_minor,
+        "network_fee_minor": d.network_fee.amount_minor,
+        "schedule_version": d.schedule_version,
+        "entry_id": d.entry_id,
+        "original_payment_id": d.original_payment_id,
+        "refunded_minor": 0,
+        "business_date": window_date,
+        "window_date": window_date if plan.obligations else None,
+        "request_json": plan.request_json,
+        "created_at": now,
+    }
+
+
+def resolve_payments(
+    conn: Connection, refunds: Mapping[str, int], statuses: Mapping[str, PaymentStatus]
+) -> None:
+    """Add refunded amounts to originals and move authorizations to their new status."""
+    for payment_id, amount in sorted(refunds.items()):
+        conn.execute(
+            update(payment)
+            .where(payment.c.payment_id == payment_id)
+            .values(refunded_minor=payment.c.refunded_minor + amount)
+        )
+    for payment_id, status in sorted(statuses.items()):
+        conn.execute(
+            update(payment).where(payment.c.payment_id == payment_id).values(status=status.value)
+        )
+
+
+def mark_window_closed(conn: Connection, window_date: date, closed_at: datetime) -> bool:
+    """Record that the window takes no more payments; False if it was already closed."""
+    exists = conn.execute(
+        select(window_close.c.window_date).where(window_close.c.window_date == window_date)
+    ).first()
+    if exists is not None:
+        return False
+    conn.execute(insert(window_close).values(window_date=window_date, closed_at=closed_at))
+    return True
+
+
+def window_obligations(conn: Connection, window_date: date) -> list[ObligationDelta]:
+    """The window's running obligations, one per ordered pair and currency."""
+    query = (
+        select(obligation)
+        .where(obligation.c.window_date == window_date)
+        .order_by(obligation.c.debtor_coop_id, obligation.c.creditor_coop_id, obligation.c.currency)
+    )
+    return [
+        ObligationDelta(row.debtor_coop_id, row.creditor_coop_id, row.currency, row.amount_minor)
+        for row in conn.execute(query)
+        if row.amount_minor > 0
+    ]

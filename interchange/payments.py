@@ -1,0 +1,182 @@
+"""The payment service: what merchants, tellers and members call to move money.
+
+Single commands share transactions through a group committer (like the ledger's), so
+thousands of concurrent payments cost a few hundred commits; `submit_batch` runs a batch in
+one transaction. Every command is idempotent by its `payment_id`. Fee schedules are
+published as new versions, never edited; the service re-reads them when a newer version
+appears, so every process sees a publication at its next batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
+from interchange.fee_schedule_codec import schedule_to_json
+from interchange.fees import Quote, quote, schedule_in_force
+from interchange.payment_batch import BatchSettings, process_payments
+from interchange.payment_model import (
+    PaymentCommand,
+    PaymentError,
+    PaymentErrorCode,
+    PaymentKind,
+    PaymentOutcome,
+    PaymentRecord,
+    PaymentStatus,
+)
+from interchange.payment_store import load_payments, load_schedules
+from interchange.tables import fee_schedule, payment
+from interchange.window import WindowCalendar
+from ledger.db import run_transaction
+from ledger.entry import EntryKind
+from ledger.group_commit import GroupCommitter
+from ledger.money import Money
+from ledger.service import Ledger
+from ledger.tables import entry
+
+__all__ = ["BATCH_COMMANDS_MAX", "Payments"]
+
+BATCH_COMMANDS_MAX = 2000
+_WAIT_S_MAX = 60.0
+
+
+class Payments:
+    """QR purchases, authorizations, cash in and out, transfers and refunds."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        *,
+        seal_key: bytes,
+        calendar: WindowCalendar,
+        workers: int = 2,
+    ) -> None:
+        self.engine = engine
+        self._ledger = ledger
+        self._schedules: tuple[int, list[FeeSchedule]] = (0, [])
+        self._schedules_lock = threading.Lock()
+        self._settings = BatchSettings(seal_key, calendar, self._current_schedules)
+        self._committer: GroupCommitter[PaymentCommand, PaymentOutcome] = GroupCommitter(
+            self.submit_batch,
+            batch_size_max=BATCH_COMMANDS_MAX,
+            workers=workers,
+            name="payment-commit",
+        )
+
+    def close(self) -> None:
+        """Finish queued payments and stop the worker threads."""
+        self._committer.close()
+
+    def submit(self, command: PaymentCommand) -> PaymentOutcome:
+        """Process one command, sharing a transaction with concurrent callers."""
+        (outcome,) = self._committer.submit([command]).result(timeout=_WAIT_S_MAX)
+        return outcome
+
+    def pay(self, command: PaymentCommand) -> PaymentRecord:
+        """Process one command; return its record or raise `PaymentError` with the code."""
+        outcome = self.submit(command)
+        if outcome.payment is None:
+            assert outcome.code is not None
+            raise PaymentError(outcome.code, outcome.message or outcome.code.value)
+        return outcome.payment
+
+    def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:
+        """Process up to `BATCH_COMMANDS_MAX` commands in one transaction."""
+        assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
+        return run_transaction(
+            self.engine, lambda conn: process_payments(conn, commands, self._settings)
+        )
+
+    def payment(self, payment_id: str) -> PaymentRecord:
+        """A recorded payment by its id."""
+        found = run_transaction(self.engine, lambda conn: load_payments(conn, [payment_id]))
+        if payment_id not in found:
+            raise PaymentError(PaymentErrorCode.ORIGINAL_NOT_FOUND, f"no payment {payment_id!r}")
+        return found[payment_id]
+
+    def quote(
+        self,
+        amount: Money,
+        payment_type: PaymentType,
+        issuer_coop_id: int,
+        acquirer_coop_id: int,
+        *,
+        merchant_criteria: MerchantCriteria | None = None,
+        business_date: date | None = None,
+    ) -> Quote:
+        """What a payment would cost, before the payer confirms it."""
+        day = business_date or self._settings.calendar.window_date(datetime.now(UTC))
+        schedules = run_transaction(self.engine, self._current_schedules)
+        return quote(
+            amount,
+            payment_type,
+            schedule_in_force(schedules, day),
+            issuer_coop_id,
+            acquirer_coop_id,
+            merchant_criteria,
+        )
+
+    def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
+        """Publish a new schedule version (idempotent for an identical document)."""
+        document = schedule_to_json(schedule)
+        return run_transaction(self.engine, lambda conn: _publish(conn, schedule, document))
+
+    def expire_authorizations(self) -> int:
+        """Release expired holds in the ledger and mark their authorizations expired."""
+        while self._ledger.expire_holds() > 0:
+            pass
+        return run_transaction(self.engine, _mark_expired)
+
+    def _current_schedules(self, conn: Connection) -> list[FeeSchedule]:
+        newest = conn.execute(select(func.max(fee_schedule.c.version))).scalar() or 0
+        with self._schedules_lock:
+            if self._schedules[0] != newest:
+                self._schedules = (newest, load_schedules(conn))
+            return self._schedules[1]
+
+
+def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:
+    existing = conn.execute(
+        select(fee_schedule.c.rules_json).where(fee_schedule.c.version == schedule.version)
+    ).scalar()
+    if existing is None:
+        conn.execute(
+            insert(fee_schedule).values(
+                version=schedule.version,
+                effective_from_date=schedule.effective_from_date,
+                rules_json=document,
+                created_at=datetime.now(UTC),
+            )
+        )
+    elif existing != document:
+        raise PaymentError(
+            PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
+            f"schedule version {schedule.version} exists with other rules",
+        )
+    return schedule
+
+
+def _mark_expired(conn: Connection) -> int:
+    expired = entry.alias("expired")
+    held = entry.alias("held")
+    query = (
+        select(payment.c.id)
+        .join(held, held.c.entry_id == payment.c.entry_id)
+        .join(expired, expired.c.target_seq == held.c.seq)
+        .where(
+            payment.c.kind == PaymentKind.AUTHORIZATION.value,
+            payment.c.status == PaymentStatus.AUTHORIZED.value,
+            expired.c.kind == EntryKind.EXPIRE_PENDING.value,
+        )
+    )
+    ids = [row.id for row in conn.execute(query)]
+    if ids:
+        conn.execute(
+            update(payment).where(payment.c.id.in_(ids)).values(status=PaymentStatus.EXPIRED.value)
+        )
+    return len(ids)

@@ -1,0 +1,121 @@
+"""The settlement service: close, recompute, settle and abort windows, one unit of work each.
+
+Every command names the actor who takes it; every step lands in the window's history.
+Closing runs the recomputation check right after, in its own transaction, so the close
+itself stays as short as the number of cooperative pairs allows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Engine, select
+
+from interchange.tables import coop
+from interchange.window import WindowCalendar
+from ledger.account import AccountKind, AccountSpec
+from ledger.db import run_transaction
+from ledger.money import Money
+from ledger.service import Ledger
+from settlement.closing import WindowSummary, close_window, load_summary, recompute_window
+from settlement.netting import SettlementMode
+from settlement.settling import (
+    InstructionRow,
+    abort_settlement,
+    confirm_instruction,
+    start_settlement,
+    window_instructions,
+)
+from settlement.window_rules import SettlementErrorCode, WindowError
+
+__all__ = ["Settlement"]
+
+
+class Settlement:
+    """Nightly settlement of the network's windows."""
+
+    def __init__(
+        self, engine: Engine, ledger: Ledger, *, seal_key: bytes, calendar: WindowCalendar
+    ) -> None:
+        self.engine = engine
+        self.calendar = calendar
+        self._ledger = ledger
+        self._seal_key = seal_key
+
+    def _network(self) -> tuple[int, int]:
+        """The network operator's cooperative id and its settlement account id."""
+        found = run_transaction(
+            self.engine,
+            lambda conn: conn.execute(
+                select(coop.c.id, coop.c.currency).where(coop.c.is_network.is_(True))
+            ).first(),
+        )
+        assert found is not None, "register the network operator first"
+        account = self._ledger.open_account(
+            AccountSpec(
+                "network:settlement", found.id, found.currency, AccountKind.SETTLEMENT, None
+            )
+        )
+        return found.id, account.id
+
+    def close(self, window_date: date, *, actor: str) -> WindowSummary:
+        """Close the window (idempotent), then check its positions against the ledger."""
+        summary = run_transaction(
+            self.engine,
+            lambda conn: close_window(conn, window_date, actor=actor, calendar=self.calendar),
+        )
+        if summary.recompute_ok is None:
+            self.recompute(window_date, actor=actor)
+        return self.summary(window_date)
+
+    def recompute(self, window_date: date, *, actor: str) -> bool:
+        """Recompute the window's positions from the ledger and record the result."""
+        self.summary(window_date)
+        return run_transaction(
+            self.engine, lambda conn: recompute_window(conn, window_date, actor=actor)
+        )
+
+    def summary(self, window_date: date) -> WindowSummary:
+        """The closed window's state and positions."""
+        found = run_transaction(self.engine, lambda conn: load_summary(conn, window_date))
+        if found is None:
+            raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is open")
+        return found
+
+    def start(
+        self, window_date: date, *, actor: str, mode: SettlementMode = SettlementMode.VIA_NETWORK
+    ) -> list[InstructionRow]:
+        """Issue the window's settlement instructions."""
+        network_id, _ = self._network()
+        return run_transaction(
+            self.engine,
+            lambda conn: start_settlement(
+                conn, window_date, mode=mode, actor=actor, network_coop_id=network_id
+            ),
+        )
+
+    def instructions(self, window_date: date) -> list[InstructionRow]:
+        """The window's current instructions."""
+        return run_transaction(self.engine, lambda conn: window_instructions(conn, window_date))
+
+    def confirm(
+        self, reference: str, *, bank_reference: str, amount: Money, actor: str
+    ) -> InstructionRow:
+        """Book the bank's confirmation of one instruction."""
+        _, account_id = self._network()
+        return run_transaction(
+            self.engine,
+            lambda conn: confirm_instruction(
+                conn,
+                reference,
+                bank_reference=bank_reference,
+                amount=amount,
+                actor=actor,
+                seal_key=self._seal_key,
+                network_settlement_account_id=account_id,
+            ),
+        )
+
+    def abort(self, window_date: date, *, actor: str) -> None:
+        """Return a settling window to closed, before any payment is booked."""
+        run_transaction(self.engine, lambda conn: abort_settlement(conn, window_date, actor=actor))

@@ -1,0 +1,313 @@
+"""Settling a closed window: issue instructions, book confirmed payments, finish or abort.
+
+`start_settlement` turns the window's positions into instructions (at most one per
+cooperative per currency via the network, or direct bilateral payments). Each confirmation
+names the instruction's reference, the bank's reference and the amount: a wrong amount, an
+unknown reference or a replay with another bank reference changes nothing. A confirmation
+books one ledger entry in the same transaction:
+
+    via the network:  debtor's due -A, network settlement +A   (money received)
+                      creditor's due +A, network settlement -A (money paid out)
+    bilateral:        payer's due -A, payee's due +A
+
+so each cooperative's due account (and with it its net debit cap) is restored as it
+settles. The network operator's own share (its fee income) is booked internally once every
+bank payment is confirmed, which brings the network settlement account back to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from interchange.payment_store import database_now, load_coops
+from interchange.routing import CoopParty
+from ledger.entry import EntryRequest, Leg
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.money import Money
+from ledger.posting import post_entries
+from settlement.closing import WindowSummary, load_summary, record_event
+from settlement.netting import (
+    NETWORK,
+    SettlementInstruction,
+    SettlementMode,
+    settlement_instructions,
+)
+from settlement.tables import instruction, window
+from settlement.window_rules import (
+    SettlementErrorCode,
+    WindowError,
+    WindowStatus,
+    require_actor,
+    require_bank_reference,
+    require_can_abort,
+    require_can_start,
+)
+
+__all__ = ["InstructionRow", "abort_settlement", "confirm_instruction", "start_settlement"]
+
+_CODE = SettlementErrorCode
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionRow:
+    """A settlement payment to make; `None` as payer or payee means the network."""
+
+    reference: str
+    window_date: date
+    payer_coop_id: int | None
+    payee_coop_id: int | None
+    amount: Money
+    internal: bool
+    status: str
+    bank_reference: str | None
+
+
+def _row(r: Any) -> InstructionRow:
+    return InstructionRow(
+        r.reference,
+        r.window_date,
+        r.payer_coop_id,
+        r.payee_coop_id,
+        Money(r.amount_minor, r.currency),
+        r.internal,
+        r.status,
+        r.bank_reference,
+    )
+
+
+def window_instructions(conn: Connection, window_date: date) -> list[InstructionRow]:
+    """The current round's instructions of a window, in reference order."""
+    latest = (
+        select(func.max(instruction.c.round))
+        .where(instruction.c.window_date == window_date)
+        .scalar_subquery()
+    )
+    query = (
+        select(instruction)
+        .where(instruction.c.window_date == window_date, instruction.c.round == latest)
+        .order_by(instruction.c.reference)
+    )
+    return [_row(r) for r in conn.execute(query)]
+
+
+def start_settlement(
+    conn: Connection,
+    window_date: date,
+    *,
+    mode: SettlementMode,
+    actor: str,
+    network_coop_id: int,
+) -> list[InstructionRow]:
+    """Issue the window's instructions and move it to settling."""
+    require_actor(actor)
+    locked = conn.execute(
+        select(window).where(window.c.window_date == window_date).with_for_update()
+    ).first()
+    summary = load_summary(conn, window_date)
+    status = summary.status if summary else None
+    require_can_start(status, summary.recompute_ok if summary else None)
+    assert summary is not None and locked is not None
+    positions = _positions_by_currency(summary)
+    planned = settlement_instructions(positions, mode) if positions else ()
+    round_no = 1 + (
+        conn.execute(
+            select(func.max(instruction.c.round)).where(instruction.c.window_date == window_date)
+        ).scalar()
+        or 0
+    )
+    rows = [
+        _instruction_values(window_date, round_no, n, item, network_coop_id)
+        for n, item in enumerate(planned, start=1)
+    ]
+    if rows:
+        conn.execute(insert(instruction), rows)
+    now = database_now(conn)
+    conn.execute(
+        update(window)
+        .where(window.c.window_date == window_date)
+        .values(status=WindowStatus.SETTLING.value, mode=mode.value)
+    )
+    record_event(conn, window_date, "start", actor, now, f"{len(rows)} instructions, {mode}")
+    return window_instructions(conn, window_date)
+
+
+def _positions_by_currency(summary: WindowSummary) -> dict[str, dict[int, Money]]:
+    positions: dict[str, dict[int, Money]] = {}
+    for p in summary.positions:
+        positions.setdefault(p.currency, {})[p.coop_id] = Money(p.net_minor, p.currency)
+    return positions
+
+
+def _instruction_values(
+    window_date: date, round_no: int, n: int, item: SettlementInstruction, network_coop_id: int
+) -> dict[str, object]:
+    payer = None if item.payer is NETWORK else item.payer
+    payee = None if item.payee is NETWORK else item.payee
+    # The network paying its own operator moves no bank money: it is booked internally.
+    internal = payer is None and payee == network_coop_id
+    return {
+        "window_date": window_date,
+        "round": round_no,
+        "reference": f"KN{window_date:%Y%m%d}R{round_no}N{n:05d}",
+        "payer_coop_id": payer,
+        "payee_coop_id": payee,
+        "currency": item.amount.currency,
+        "amount_minor": item.amount.amount_minor,
+        "internal": internal,
+        "status": "pending",
+    }
+
+
+def confirm_instruction(
+    conn: Connection,
+    reference: str,
+    *,
+    bank_reference: str,
+    amount: Money,
+    actor: str,
+    seal_key: bytes,
+    network_settlement_account_id: int,
+) -> InstructionRow:
+    """Book a confirmed settlement payment; settle the window when it was the last."""
+    require_actor(actor)
+    require_bank_reference(bank_reference)
+    row = conn.execute(
+        select(instruction).where(instruction.c.reference == reference).with_for_update()
+    ).first()
+    if row is None:
+        raise WindowError(
+            _CODE.INSTRUCTION_NOT_FOUND, f"no instruction {reference!r}", field="reference"
+        )
+    if row.status == "confirmed":
+        if row.bank_reference == bank_reference and row.amount_minor == amount.amount_minor:
+            return _row(row)
+        raise WindowError(
+            _CODE.INSTRUCTION_ALREADY_CONFIRMED,
+            "confirmed with another payment",
+            field="bank_reference",
+        )
+    if row.status != "pending" or row.internal:
+        raise WindowError(
+            _CODE.INSTRUCTION_NOT_PENDING, f"instruction is {row.status}", field="reference"
+        )
+    if (amount.currency, amount.amount_minor) != (row.currency, row.amount_minor):
+        raise WindowError(
+            _CODE.INSTRUCTION_AMOUNT_MISMATCH,
+            f"expected {Money(row.amount_minor, row.currency)}",
+            field="amount",
+        )
+    coops, _ = load_coops(conn)
+    _book(conn, [row], bank_reference, actor, coops, seal_key, network_settlement_account_id)
+    _finish_if_complete(
+        conn, row.window_date, actor, coops, seal_key, network_settlement_account_id
+    )
+    confirmed = conn.execute(select(instruction).where(instruction.c.reference == reference))
+    return _row(confirmed.one())
+
+
+def _legs(row: Any, coops: Mapping[int, CoopParty], settlement_account_id: int) -> tuple[Leg, ...]:
+    amount = Money(row.amount_minor, row.currency)
+    payer, payee = row.payer_coop_id, row.payee_coop_id
+    payer_account = settlement_account_id if payer is None else coops[payer].accounts.due_account_id
+    payee_account = settlement_account_id if payee is None else coops[payee].accounts.due_account_id
+    return (Leg(payer_account, -amount), Leg(payee_account, amount))
+
+
+def _book(
+    conn: Connection,
+    rows: list[Any],
+    bank_reference: str,
+    actor: str,
+    coops: Mapping[int, CoopParty],
+    seal_key: bytes,
+    settlement_account_id: int,
+) -> None:
+    now = database_now(conn)
+    requests = [
+        EntryRequest(
+            f"settle:{r.reference}",
+            r.window_date,
+            _legs(r, coops, settlement_account_id),
+            metadata={"window_date": r.window_date.isoformat(), "bank_reference": bank_reference},
+        )
+        for r in rows
+    ]
+    for outcome in post_entries(conn, requests, seal_key=seal_key):
+        if not outcome.ok:
+            raise LedgerError(
+                LedgerErrorCode(outcome.code or "entry_not_found"),
+                outcome.message or "settlement entry refused",
+            )
+    for r, request in zip(rows, requests, strict=True):
+        conn.execute(
+            update(instruction)
+            .where(instruction.c.id == r.id)
+            .values(
+                status="confirmed",
+                bank_reference=bank_reference,
+                confirmed_at=now,
+                confirmed_by=actor,
+                entry_id=request.entry_id,
+            )
+        )
+        record_event(
+            conn, r.window_date, "confirm", actor, now, f"{r.reference} by {bank_reference}"
+        )
+
+
+def _finish_if_complete(
+    conn: Connection,
+    window_date: date,
+    actor: str,
+    coops: Mapping[int, CoopParty],
+    seal_key: bytes,
+    settlement_account_id: int,
+) -> None:
+    rows = conn.execute(
+        select(instruction).where(
+            instruction.c.window_date == window_date, instruction.c.status == "pending"
+        )
+    ).all()
+    if any(not r.internal for r in rows):
+        return
+    if rows:
+        _book(conn, list(rows), "INTERNAL", actor, coops, seal_key, settlement_account_id)
+    now = database_now(conn)
+    conn.execute(
+        update(window)
+        .where(window.c.window_date == window_date)
+        .values(status=WindowStatus.SETTLED.value, settled_at=now)
+    )
+    record_event(conn, window_date, "settle", actor, now, "every instruction confirmed")
+
+
+def abort_settlement(conn: Connection, window_date: date, *, actor: str) -> None:
+    """Cancel the current round's instructions and return the window to closed."""
+    require_actor(actor)
+    locked = conn.execute(
+        select(window).where(window.c.window_date == window_date).with_for_update()
+    ).first()
+    status = WindowStatus(locked.status) if locked else None
+    confirmed = conn.execute(
+        select(func.count())
+        .select_from(instruction)
+        .where(instruction.c.window_date == window_date, instruction.c.status == "confirmed")
+    ).scalar()
+    require_can_abort(status, int(confirmed or 0))
+    now = database_now(conn)
+    conn.execute(
+        update(instruction)
+        .where(instruction.c.window_date == window_date, instruction.c.status == "pending")
+        .values(status="cancelled")
+    )
+    conn.execute(
+        update(window)
+        .where(window.c.window_date == window_date)
+        .values(status=WindowStatus.CLOSED.value, mode=None)
+    )
+    record_event(conn, window_date, "abort", actor, now, "instructions cancelled")

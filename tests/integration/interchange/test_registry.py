@@ -1,0 +1,342 @@
+"""Registering coops, members and merchants on both engines: idempotency, conflicts, privacy."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from interchange import tables
+from interchange.nik import NikVault
+from interchange.registry import Registry
+from interchange.registry_model import (
+    Coop,
+    KycTier,
+    MaskedMember,
+    Member,
+    ParticipantStatus,
+    RegistryError,
+)
+from interchange.registry_model import RegistryErrorCode as Code
+from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.service import Ledger
+from tests.unit.interchange.registry_builders import (
+    FORMULA,
+    NIK,
+    UNICODE_NAMES,
+    a_coop,
+    a_member,
+    a_merchant,
+)
+
+MARKUP = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def registry(ledger: Ledger) -> Registry:
+    return Registry(ledger.engine, ledger, NikVault.development())
+
+
+@pytest.fixture
+def coop(registry: Registry) -> Coop:
+    return registry.register_coop(a_coop())
+
+
+def code_of(excinfo: pytest.ExceptionInfo[RegistryError]) -> Code:
+    code = excinfo.value.code
+    assert isinstance(code, Code)
+    return code
+
+
+def raw_member_row(ledger: Ledger, member_id: int) -> dict[str, object]:
+    with ledger.engine.connect() as conn:
+        row = conn.execute(select(tables.member).where(tables.member.c.id == member_id)).one()
+    return dict(row._mapping)
+
+
+# Coops
+
+
+def test_registering_a_coop_opens_its_cash_fee_and_due_accounts(
+    registry: Registry, ledger: Ledger
+) -> None:
+    coop = registry.register_coop(a_coop(net_debit_cap_minor=5_000_000))
+    assert coop.status is ParticipantStatus.ACTIVE
+    cash, fee, due = (
+        ledger.account(i) for i in (coop.cash_account_id, coop.fee_account_id, coop.due_account_id)
+    )
+    assert (cash.ref, fee.ref, due.ref) == (
+        "coop:KSP-01:cash",
+        "coop:KSP-01:fee",
+        "coop:KSP-01:due",
+    )
+    assert (cash.kind, fee.kind, due.kind) == (
+        AccountKind.COOP_CASH,
+        AccountKind.FEE_INCOME,
+        AccountKind.SETTLEMENT,
+    )
+    assert {a.coop_id for a in (cash, fee, due)} == {coop.id}
+    assert (cash.min_balance_minor, fee.min_balance_minor, due.min_balance_minor) == (None,) * 3
+    assert (cash.max_balance_minor, fee.max_balance_minor) == (None, None)
+    assert due.max_balance_minor == 5_000_000
+
+
+def test_registering_the_same_coop_twice_returns_the_first_registration(
+    registry: Registry, coop: Coop
+) -> None:
+    assert registry.register_coop(a_coop()) == coop
+    assert registry.coop(coop.id) == coop
+    assert registry.coop_by_code("KSP-01") == coop
+
+
+def test_the_same_coop_code_with_a_different_spec_is_a_conflict(
+    registry: Registry, coop: Coop
+) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.register_coop(a_coop(net_debit_cap_minor=coop.net_debit_cap_minor + 1))
+    assert code_of(caught) is Code.COOP_EXISTS_WITH_DIFFERENT_SPEC
+
+
+def test_a_registration_number_belongs_to_one_coop(registry: Registry, coop: Coop) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.register_coop(a_coop(code="KSP-02", registration_no=coop.registration_no))
+    assert code_of(caught) is Code.COOP_REGISTRATION_NO_TAKEN
+
+
+def test_there_is_exactly_one_network_coop(registry: Registry, coop: Coop) -> None:
+    with pytest.raises(RegistryError) as missing:
+        registry.network_coop()
+    assert code_of(missing) is Code.COOP_NOT_FOUND
+    network = registry.register_coop(a_coop(code="KOPNET", is_network=True))
+    assert registry.network_coop() == network
+    with pytest.raises(RegistryError) as second:
+        registry.register_coop(a_coop(code="KOPNET-2", is_network=True))
+    assert code_of(second) is Code.NETWORK_COOP_EXISTS
+
+
+def test_distinct_coops_get_distinct_ids_and_accounts(registry: Registry) -> None:
+    coops = [registry.register_coop(a_coop(code=f"KSP-{n}")) for n in range(3)]
+    assert len({c.id for c in coops}) == 3
+    assert len({c.cash_account_id for c in coops}) == 3
+
+
+def test_accounts_left_by_a_crashed_registration_are_reused_with_their_coop_id(
+    registry: Registry, ledger: Ledger
+) -> None:
+    # A first attempt opened the accounts under a reserved id, then died before the row.
+    left = [
+        ledger.open_account(AccountSpec(f"coop:KSP-09:{p}", 41, "IDR", kind, None, cap))
+        for p, kind, cap in (
+            ("cash", AccountKind.COOP_CASH, None),
+            ("fee", AccountKind.FEE_INCOME, None),
+            ("due", AccountKind.SETTLEMENT, 1_000_000_000),
+        )
+    ]
+    coop = registry.register_coop(a_coop(code="KSP-09"))
+    assert coop.id == 41
+    assert [coop.cash_account_id, coop.fee_account_id, coop.due_account_id] == [a.id for a in left]
+
+
+def test_unknown_coops_are_named_as_such(registry: Registry) -> None:
+    with pytest.raises(RegistryError) as by_id:
+        registry.coop(404)
+    with pytest.raises(RegistryError) as by_code:
+        registry.coop_by_code("NOPE")
+    assert code_of(by_id) is code_of(by_code) is Code.COOP_NOT_FOUND
+
+
+def test_an_invalid_coop_spec_is_refused_before_anything_is_written(
+    registry: Registry, ledger: Ledger
+) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.register_coop(a_coop(code="bad code"))
+    assert code_of(caught) is Code.COOP_CODE_INVALID
+    with pytest.raises(RegistryError):
+        registry.coop_by_code("bad code")
+
+
+# Members
+
+
+def test_registering_a_member_opens_a_main_wallet_limited_by_the_tier(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id, kyc_tier=KycTier.VERIFIED))
+    wallet = ledger.account(member.wallet_account_id)
+    assert wallet.ref == f"member:{coop.id}:A-001:main"
+    assert (wallet.kind, wallet.coop_id) == (AccountKind.MEMBER_WALLET, coop.id)
+    assert (wallet.min_balance_minor, wallet.max_balance_minor) == (0, 2_000_000_000)
+    assert member.phone == "+6281234567890"
+    assert [w.label for w in registry.member_wallets(member.id)] == ["main"]
+
+
+def test_registering_the_same_member_twice_returns_the_first_registration(
+    registry: Registry, coop: Coop
+) -> None:
+    first = registry.register_member(a_member(coop_id=coop.id))
+    # The same phone written differently is the same phone.
+    again = registry.register_member(a_member(coop_id=coop.id, phone="+62 812-3456-7890"))
+    assert again == first
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Siti Aminah Putri"},
+        {"nik": "3201234567890999"},
+        {"kyc_tier": KycTier.VERIFIED},
+        {"phone": "081299999999"},
+    ],
+)
+def test_the_same_member_number_with_a_different_spec_is_a_conflict(
+    registry: Registry, coop: Coop, change: dict[str, object]
+) -> None:
+    registry.register_member(a_member(coop_id=coop.id))
+    with pytest.raises(RegistryError) as caught:
+        registry.register_member(a_member(coop_id=coop.id, **change))
+    assert code_of(caught) is Code.MEMBER_EXISTS_WITH_DIFFERENT_SPEC
+
+
+def test_a_nik_belongs_to_one_member_of_a_coop_but_may_join_another_coop(
+    registry: Registry, coop: Coop
+) -> None:
+    registry.register_member(a_member(coop_id=coop.id))
+    with pytest.raises(RegistryError) as caught:
+        registry.register_member(a_member(coop_id=coop.id, member_no="A-002"))
+    assert code_of(caught) is Code.NIK_ALREADY_REGISTERED
+    other = registry.register_coop(a_coop(code="KSP-02"))
+    assert registry.register_member(a_member(coop_id=other.id)).coop_id == other.id
+
+
+def test_members_join_only_coops_that_exist_and_are_active(registry: Registry, coop: Coop) -> None:
+    with pytest.raises(RegistryError) as missing:
+        registry.register_member(a_member(coop_id=404))
+    assert code_of(missing) is Code.COOP_NOT_FOUND
+    registry.set_coop_status(coop.id, ParticipantStatus.SUSPENDED)
+    with pytest.raises(RegistryError) as suspended:
+        registry.register_member(a_member(coop_id=coop.id))
+    assert code_of(suspended) is Code.COOP_NOT_ACTIVE
+
+
+def test_the_nik_is_stored_encrypted_with_its_key_id_and_lookup_hash(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id))
+    row = raw_member_row(ledger, member.id)
+    assert all(NIK not in str(value) for value in row.values())
+    assert row["nik_key_id"] == "dev1"
+    assert row["nik_lookup"] == NikVault.development().lookup_hash(NIK)
+    assert NikVault.development().decrypt("dev1", str(row["nik_ciphertext"])) == NIK
+
+
+def test_its_own_coop_sees_the_member_in_full_and_the_nik_only_when_asked(
+    registry: Registry, coop: Coop
+) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id))
+    plain = registry.member(member.id, viewer_coop_id=coop.id)
+    assert isinstance(plain, Member)
+    assert plain.nik is None
+    assert plain == member
+    full = registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
+    assert isinstance(full, Member)
+    assert full.nik == NIK
+
+
+def test_another_coop_sees_only_a_masked_name(registry: Registry, coop: Coop) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id))
+    other = registry.register_coop(a_coop(code="KSP-02"))
+    seen = registry.member(member.id, viewer_coop_id=other.id, include_nik=True)
+    assert seen == MaskedMember(id=member.id, coop_id=coop.id, masked_name="S**i A****h")
+
+
+def test_finds_a_member_by_nik_within_its_own_coop_only(registry: Registry, coop: Coop) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id))
+    other = registry.register_coop(a_coop(code="KSP-02"))
+    assert registry.find_member_by_nik(coop.id, NIK) == member
+    assert registry.find_member_by_nik(other.id, NIK) is None
+    assert registry.find_member_by_nik(coop.id, "3201234567890999") is None
+    with pytest.raises(RegistryError) as caught:
+        registry.find_member_by_nik(coop.id, "not-a-nik")
+    assert code_of(caught) is Code.NIK_INVALID
+
+
+def test_an_unknown_member_is_named_as_such(registry: Registry, coop: Coop) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.member(404, viewer_coop_id=coop.id)
+    assert code_of(caught) is Code.MEMBER_NOT_FOUND
+
+
+@pytest.mark.parametrize("name", [MARKUP, FORMULA, *UNICODE_NAMES])
+def test_member_names_are_stored_exactly_as_given(
+    registry: Registry, ledger: Ledger, coop: Coop, name: str
+) -> None:
+    member = registry.register_member(a_member(coop_id=coop.id, name=name))
+    assert raw_member_row(ledger, member.id)["name"] == name
+    assert registry.member(member.id, viewer_coop_id=coop.id) == member
+    assert member.name == name
+
+
+# Merchants
+
+
+def test_registering_a_merchant_gives_it_a_network_id_and_a_wallet(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    merchant = registry.register_merchant(a_merchant(coop_id=coop.id))
+    assert merchant.network_merchant_id == f"KN{coop.id:06d}TOKO-7"
+    wallet = ledger.account(merchant.wallet_account_id)
+    assert (wallet.kind, wallet.coop_id, wallet.status) == (
+        AccountKind.MERCHANT_WALLET,
+        coop.id,
+        AccountStatus.ACTIVE,
+    )
+    assert (wallet.min_balance_minor, wallet.max_balance_minor) == (0, None)
+    assert registry.merchant(merchant.id) == merchant
+    assert registry.merchant_by_network_id(merchant.network_merchant_id) == merchant
+
+
+def test_registering_the_same_merchant_twice_returns_the_first_registration(
+    registry: Registry, coop: Coop
+) -> None:
+    first = registry.register_merchant(a_merchant(coop_id=coop.id))
+    assert registry.register_merchant(a_merchant(coop_id=coop.id, criteria="UMI")) == first
+
+
+def test_the_same_merchant_number_with_a_different_spec_is_a_conflict(
+    registry: Registry, coop: Coop
+) -> None:
+    registry.register_merchant(a_merchant(coop_id=coop.id))
+    with pytest.raises(RegistryError) as caught:
+        registry.register_merchant(a_merchant(coop_id=coop.id, city="Bogor"))
+    assert code_of(caught) is Code.MERCHANT_EXISTS_WITH_DIFFERENT_SPEC
+
+
+def test_merchants_join_only_coops_that_exist_and_are_active(
+    registry: Registry, coop: Coop
+) -> None:
+    with pytest.raises(RegistryError) as missing:
+        registry.register_merchant(a_merchant(coop_id=404))
+    assert code_of(missing) is Code.COOP_NOT_FOUND
+    registry.set_coop_status(coop.id, "suspended")
+    with pytest.raises(RegistryError) as suspended:
+        registry.register_merchant(a_merchant(coop_id=coop.id))
+    assert code_of(suspended) is Code.COOP_NOT_ACTIVE
+
+
+def test_an_unknown_merchant_is_named_as_such(registry: Registry) -> None:
+    with pytest.raises(RegistryError) as by_id:
+        registry.merchant(404)
+    with pytest.raises(RegistryError) as by_network_id:
+        registry.merchant_by_network_id("KN000404X")
+    assert code_of(by_id) is code_of(by_network_id) is Code.MERCHANT_NOT_FOUND
+
+
+@pytest.mark.parametrize("name", ["<b>Toko</b>", "=1+1", "@Warung", "王小明的店", "Ñoño's"])
+def test_merchant_names_are_stored_exactly_as_given(
+    registry: Registry, ledger: Ledger, coop: Coop, name: str
+) -> None:
+    merchant = registry.register_merchant(a_merchant(coop_id=coop.id, name=name))
+    with ledger.engine.connect() as conn:
+        stored = conn.execute(
+            select(tables.merchant.c.name).where(tables.merchant.c.id == merchant.id)
+        ).scalar_one()
+    assert stored == name == registry.merchant(merchant.id).name

@@ -1,0 +1,262 @@
+"""Registry lifecycles on both engines: statuses and wallets, extra wallets, key rotation."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select, update
+
+from interchange import tables
+from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
+from interchange.registry import Registry
+from interchange.registry_model import (
+    Coop,
+    KycTier,
+    Member,
+    ParticipantStatus,
+    RegistryError,
+)
+from interchange.registry_model import RegistryErrorCode as Code
+from ledger.account import AccountKind, AccountStatus
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.service import Ledger
+from tests.builders import idr, transfer
+from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant
+
+NEW_KEY = bytes(range(100, 132))
+
+
+@pytest.fixture
+def registry(ledger: Ledger) -> Registry:
+    return Registry(ledger.engine, ledger, NikVault.development())
+
+
+@pytest.fixture
+def coop(registry: Registry) -> Coop:
+    return registry.register_coop(a_coop())
+
+
+@pytest.fixture
+def member(registry: Registry, coop: Coop) -> Member:
+    return registry.register_member(a_member(coop_id=coop.id))
+
+
+def code_of(excinfo: pytest.ExceptionInfo[RegistryError]) -> Code:
+    code = excinfo.value.code
+    assert isinstance(code, Code)
+    return code
+
+
+def wallet_statuses(registry: Registry, ledger: Ledger, member_id: int) -> list[AccountStatus]:
+    return [ledger.account(w.account_id).status for w in registry.member_wallets(member_id)]
+
+
+def fund(ledger: Ledger, coop: Coop, account_id: int, rupiah: int, entry_id: str) -> None:
+    ledger.post(
+        transfer(
+            entry_id, ledger.account(coop.cash_account_id), ledger.account(account_id), idr(rupiah)
+        )
+    )
+
+
+# Extra wallets
+
+
+def test_an_extra_wallet_is_opened_once_with_the_tiers_limits(
+    registry: Registry, ledger: Ledger, member: Member
+) -> None:
+    savings = registry.open_member_wallet(member.id, "savings")
+    assert registry.open_member_wallet(member.id, "savings") == savings
+    account = ledger.account(savings.account_id)
+    assert account.ref == f"wallet:{member.id}:savings"
+    assert (account.kind, account.coop_id) == (AccountKind.MEMBER_WALLET, member.coop_id)
+    assert (account.min_balance_minor, account.max_balance_minor) == (0, 200_000_000)
+    labels = [w.label for w in registry.member_wallets(member.id)]
+    assert labels == ["main", "savings"]
+
+
+def test_asking_for_the_main_wallet_returns_it(registry: Registry, member: Member) -> None:
+    assert registry.open_member_wallet(member.id, "main").account_id == member.wallet_account_id
+
+
+def test_extra_wallets_need_a_valid_label_and_an_active_member(
+    registry: Registry, member: Member
+) -> None:
+    with pytest.raises(RegistryError) as bad_label:
+        registry.open_member_wallet(member.id, "Savings Account")
+    with pytest.raises(RegistryError) as missing:
+        registry.open_member_wallet(404, "savings")
+    registry.set_member_status(member.id, ParticipantStatus.SUSPENDED)
+    with pytest.raises(RegistryError) as suspended:
+        registry.open_member_wallet(member.id, "savings")
+    assert code_of(bad_label) is Code.WALLET_LABEL_INVALID
+    assert code_of(missing) is Code.MEMBER_NOT_FOUND
+    assert code_of(suspended) is Code.MEMBER_NOT_ACTIVE
+
+
+# Statuses
+
+
+def test_suspending_a_member_freezes_every_wallet_and_reactivating_unfreezes_them(
+    registry: Registry, ledger: Ledger, coop: Coop, member: Member
+) -> None:
+    registry.open_member_wallet(member.id, "savings")
+    suspended = registry.set_member_status(member.id, ParticipantStatus.SUSPENDED)
+    assert suspended.status is ParticipantStatus.SUSPENDED
+    assert wallet_statuses(registry, ledger, member.id) == [AccountStatus.FROZEN] * 2
+    with pytest.raises(LedgerError) as frozen:
+        fund(ledger, coop, member.wallet_account_id, 10, "fund-frozen")
+    assert frozen.value.code is LedgerErrorCode.ACCOUNT_FROZEN
+    active = registry.set_member_status(member.id, "active")
+    assert active.status is ParticipantStatus.ACTIVE
+    assert wallet_statuses(registry, ledger, member.id) == [AccountStatus.ACTIVE] * 2
+    fund(ledger, coop, member.wallet_account_id, 10, "fund-active")
+
+
+def test_a_member_with_money_cannot_be_closed_and_keeps_its_status(
+    registry: Registry, ledger: Ledger, coop: Coop, member: Member
+) -> None:
+    fund(ledger, coop, member.wallet_account_id, 50, "fund")
+    with pytest.raises(RegistryError) as caught:
+        registry.set_member_status(member.id, ParticipantStatus.CLOSED)
+    assert code_of(caught) is Code.WALLET_NOT_EMPTY
+    assert registry.member(member.id, viewer_coop_id=coop.id) == member
+    assert wallet_statuses(registry, ledger, member.id) == [AccountStatus.ACTIVE]
+
+
+def test_closing_an_empty_member_closes_its_wallets_for_good(
+    registry: Registry, ledger: Ledger, coop: Coop, member: Member
+) -> None:
+    fund(ledger, coop, member.wallet_account_id, 50, "fund")
+    cash = ledger.account(coop.cash_account_id)
+    ledger.post(transfer("pay-out", ledger.account(member.wallet_account_id), cash, idr(50)))
+    closed = registry.set_member_status(member.id, ParticipantStatus.CLOSED)
+    assert closed.status is ParticipantStatus.CLOSED
+    assert wallet_statuses(registry, ledger, member.id) == [AccountStatus.CLOSED]
+    assert registry.set_member_status(member.id, "closed") == closed
+    with pytest.raises(RegistryError) as caught:
+        registry.set_member_status(member.id, ParticipantStatus.ACTIVE)
+    assert code_of(caught) is Code.STATUS_TRANSITION_INVALID
+
+
+def test_a_closed_members_nik_may_join_again_under_a_new_number(
+    registry: Registry, coop: Coop, member: Member
+) -> None:
+    registry.set_member_status(member.id, ParticipantStatus.CLOSED)
+    rejoined = registry.register_member(a_member(coop_id=coop.id, member_no="A-777"))
+    assert registry.find_member_by_nik(coop.id, NIK) == rejoined
+
+
+def test_suspending_a_merchant_freezes_its_wallet(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    merchant = registry.register_merchant(a_merchant(coop_id=coop.id))
+    suspended = registry.set_merchant_status(merchant.id, "suspended")
+    assert suspended.status is ParticipantStatus.SUSPENDED
+    assert ledger.account(merchant.wallet_account_id).status is AccountStatus.FROZEN
+    registry.set_merchant_status(merchant.id, ParticipantStatus.ACTIVE)
+    assert ledger.account(merchant.wallet_account_id).status is AccountStatus.ACTIVE
+    registry.set_merchant_status(merchant.id, ParticipantStatus.CLOSED)
+    assert ledger.account(merchant.wallet_account_id).status is AccountStatus.CLOSED
+
+
+def test_a_suspended_coop_still_replays_what_it_registered_and_closed_is_final(
+    registry: Registry, coop: Coop, member: Member
+) -> None:
+    registry.set_coop_status(coop.id, ParticipantStatus.SUSPENDED)
+    assert registry.register_member(a_member(coop_id=coop.id)) == member
+    assert registry.register_coop(a_coop()).status is ParticipantStatus.SUSPENDED
+    assert registry.set_coop_status(coop.id, "closed").status is ParticipantStatus.CLOSED
+    with pytest.raises(RegistryError) as caught:
+        registry.set_coop_status(coop.id, "active")
+    assert code_of(caught) is Code.STATUS_TRANSITION_INVALID
+
+
+def test_an_unknown_status_is_refused(registry: Registry, member: Member) -> None:
+    with pytest.raises(RegistryError) as caught:
+        registry.set_member_status(member.id, "frozen")
+    assert code_of(caught) is Code.STATUS_INVALID
+
+
+# NIK keys
+
+
+def rotated_vault() -> NikVault:
+    return NikVault.development().with_current_key("k2", NEW_KEY)
+
+
+def key_ids_and_tokens(ledger: Ledger) -> dict[int, tuple[str, str]]:
+    m = tables.member.c
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(select(m.id, m.nik_key_id, m.nik_ciphertext)).all()
+    return {row.id: (row.nik_key_id, row.nik_ciphertext) for row in rows}
+
+
+def test_rotation_re_encrypts_every_nik_under_the_current_key(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    niks = [f"32012345678901{n:02d}" for n in range(5)]
+    members = [
+        registry.register_member(a_member(coop_id=coop.id, member_no=f"A-{n}", nik=nik))
+        for n, nik in enumerate(niks)
+    ]
+    before = key_ids_and_tokens(ledger)
+    rotating = Registry(ledger.engine, ledger, rotated_vault())
+    assert rotating.rotate_nik_keys(batch_size=2) == 5
+    after = key_ids_and_tokens(ledger)
+    assert {key_id for key_id, _ in after.values()} == {"k2"}
+    assert all(after[i][1] != before[i][1] for i in before)
+    for member, nik in zip(members, niks, strict=True):
+        seen = rotating.member(member.id, viewer_coop_id=coop.id, include_nik=True)
+        assert isinstance(seen, Member)
+        assert seen.nik == nik
+        assert rotating.find_member_by_nik(coop.id, nik) == member
+    assert rotating.rotate_nik_keys() == 0
+
+
+def test_after_rotation_a_vault_without_the_new_key_cannot_read_niks(
+    registry: Registry, ledger: Ledger, coop: Coop, member: Member
+) -> None:
+    Registry(ledger.engine, ledger, rotated_vault()).rotate_nik_keys()
+    with pytest.raises(NikVaultError) as caught:
+        registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
+    assert caught.value.code is NikVaultErrorCode.NIK_KEY_UNKNOWN
+
+
+def test_a_ciphertext_copied_from_another_member_is_detected(
+    registry: Registry, ledger: Ledger, coop: Coop, member: Member
+) -> None:
+    other = registry.register_member(
+        a_member(coop_id=coop.id, member_no="B-1", nik="3201234567890999")
+    )
+    m = tables.member.c
+    with ledger.engine.begin() as conn:
+        token = conn.execute(select(m.nik_ciphertext).where(m.id == other.id)).scalar_one()
+        conn.execute(update(tables.member).where(m.id == member.id).values(nik_ciphertext=token))
+    with pytest.raises(NikVaultError) as caught:
+        registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
+    assert caught.value.code is NikVaultErrorCode.NIK_TOKEN_INVALID
+
+
+# Concurrency
+
+
+def test_concurrent_registrations_of_one_coop_give_one_coop(registry: Registry) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        coops = list(pool.map(lambda _: registry.register_coop(a_coop()), range(8)))
+    assert len(set(coops)) == 1
+
+
+def test_concurrent_members_with_one_nik_give_one_member(registry: Registry, coop: Coop) -> None:
+    def register(n: int) -> Code | int:
+        try:
+            spec = a_member(coop_id=coop.id, member_no=f"A-{n}", kyc_tier=KycTier.BASIC)
+            return registry.register_member(spec).id
+        except RegistryError as error:
+            return Code(error.code)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(register, range(6)))
+    assert sum(isinstance(r, int) for r in results) == 1
+    assert [r for r in results if not isinstance(r, int)] == [Code.NIK_ALREADY_REGISTERED] * 5

@@ -1,0 +1,140 @@
+"""Opening, freezing and closing accounts, on both engines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.entry import EntryKind, EntryRequest
+from ledger.errors import LedgerError
+from ledger.errors import LedgerErrorCode as Code
+from ledger.service import Ledger
+from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
+
+_SPEC = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET, -1000, 10**9)
+
+
+def _code(call: object) -> Code:
+    assert callable(call)
+    with pytest.raises(LedgerError) as refused:
+        call()
+    return refused.value.code
+
+
+def test_opening_an_account_twice_with_the_same_spec_returns_the_same_account(
+    ledger: Ledger,
+) -> None:
+    first = ledger.open_account(_SPEC)
+    again = ledger.open_account(_SPEC)
+    assert again == first
+    assert (first.status, first.posted_minor, first.posting_count) == (AccountStatus.ACTIVE, 0, 0)
+    assert ledger.account(first.id) == first
+
+
+def test_opening_an_existing_ref_with_any_other_spec_is_a_conflict(ledger: Ledger) -> None:
+    ledger.open_account(_SPEC)
+    variants = {
+        "coop": replace(_SPEC, coop_id=2),
+        "currency": replace(_SPEC, currency="JPY"),
+        "kind": replace(_SPEC, kind=AccountKind.MERCHANT_WALLET),
+        "lower limit": replace(_SPEC, min_balance_minor=0),
+        "upper limit": replace(_SPEC, max_balance_minor=None),
+    }
+    refused = {
+        name: _code(lambda s=spec: ledger.open_account(s)) for name, spec in variants.items()
+    }
+    assert refused == {name: Code.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC for name in variants}
+
+
+def test_an_invalid_spec_is_refused_before_anything_is_written(ledger: Ledger) -> None:
+    assert _code(lambda: ledger.open_account(replace(_SPEC, ref="bad ref"))) is (
+        Code.ACCOUNT_REF_INVALID
+    )
+    assert _code(lambda: ledger.open_account(replace(_SPEC, min_balance_minor=None))) is (
+        Code.ACCOUNT_LIMITS_INVALID
+    )
+    assert ledger.verify().accounts_checked == 0
+
+
+def test_an_unknown_account_is_not_found(ledger: Ledger) -> None:
+    assert _code(lambda: ledger.account(10**9)) is Code.ACCOUNT_NOT_FOUND
+    assert _code(lambda: ledger.set_account_status(10**9, AccountStatus.FROZEN)) is (
+        Code.ACCOUNT_NOT_FOUND
+    )
+
+
+def test_an_account_with_a_balance_or_an_open_hold_cannot_be_closed(ledger: Ledger) -> None:
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(10)))
+    assert _code(lambda: ledger.set_account_status(a["ani"].id, AccountStatus.CLOSED)) is (
+        Code.ACCOUNT_NOT_EMPTY
+    )
+    ledger.post(
+        transfer("hold", a["ani"], a["budi"], idr(10), kind=EntryKind.PENDING, timeout_s=60)
+    )
+    # Budi's balance is zero, but a hold will credit him.
+    assert _code(lambda: ledger.set_account_status(a["budi"].id, AccountStatus.CLOSED)) is (
+        Code.ACCOUNT_NOT_EMPTY
+    )
+    ledger.post(EntryRequest("void", BUSINESS_DATE, kind=EntryKind.VOID_PENDING, target_id="hold"))
+    assert ledger.set_account_status(a["budi"].id, AccountStatus.CLOSED).status is (
+        AccountStatus.CLOSED
+    )
+
+
+def test_a_closed_account_stays_closed_and_refuses_every_movement(ledger: Ledger) -> None:
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(10)))
+    ledger.set_account_status(a["budi"].id, AccountStatus.CLOSED)
+    assert _code(lambda: ledger.post(transfer("pay", a["ani"], a["budi"], idr(1)))) is (
+        Code.ACCOUNT_CLOSED
+    )
+    for status in (AccountStatus.ACTIVE, AccountStatus.FROZEN):
+        assert _code(lambda s=status: ledger.set_account_status(a["budi"].id, s)) is (
+            Code.ACCOUNT_CLOSED
+        )
+    assert ledger.account(a["budi"].id).status is AccountStatus.CLOSED
+
+
+def test_a_frozen_account_refuses_posts_both_ways_until_unfrozen(ledger: Ledger) -> None:
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(10)))
+    ledger.set_account_status(a["ani"].id, AccountStatus.FROZEN)
+    refused = {
+        "debit": _code(lambda: ledger.post(transfer("out", a["ani"], a["budi"], idr(1)))),
+        "credit": _code(lambda: ledger.post(transfer("in", a["cash"], a["ani"], idr(1)))),
+        "hold": _code(
+            lambda: ledger.post(
+                transfer("h", a["ani"], a["budi"], idr(1), kind=EntryKind.PENDING, timeout_s=60)
+            )
+        ),
+        "reversal": _code(
+            lambda: ledger.post(
+                EntryRequest("undo", BUSINESS_DATE, kind=EntryKind.REVERSAL, target_id="fund")
+            )
+        ),
+    }
+    assert refused == dict.fromkeys(refused, Code.ACCOUNT_FROZEN)
+    ledger.set_account_status(a["ani"].id, AccountStatus.ACTIVE)
+    ledger.post(transfer("out", a["ani"], a["budi"], idr(1)))
+    assert ledger.account(a["budi"].id).posted == idr(1)
+
+
+def test_a_hold_on_a_frozen_account_can_be_voided_but_not_posted(ledger: Ledger) -> None:
+    a = open_wallets(ledger, "ani", "toko")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(10)))
+    ledger.post(transfer("hold", a["ani"], a["toko"], idr(7), kind=EntryKind.PENDING, timeout_s=60))
+    ledger.set_account_status(a["ani"].id, AccountStatus.FROZEN)
+    capture = EntryRequest("capture", BUSINESS_DATE, kind=EntryKind.POST_PENDING, target_id="hold")
+    assert _code(lambda: ledger.post(capture)) is Code.ACCOUNT_FROZEN
+    ledger.post(EntryRequest("void", BUSINESS_DATE, kind=EntryKind.VOID_PENDING, target_id="hold"))
+    ani = ledger.account(a["ani"].id)
+    assert (ani.status, ani.available, ani.pending_debit_minor) == (
+        AccountStatus.FROZEN,
+        idr(10),
+        0,
+    )
+    assert ledger.account(a["toko"].id).pending_credit_minor == 0
+    assert ledger.verify().intact

@@ -1,0 +1,142 @@
+"""Single posts from different callers that share one group-commit batch stay independent.
+
+`Ledger.post` hands each request to a group committer, which runs every request queued at
+that moment in one `post_batch`. To make two callers' requests share a batch on purpose,
+these tests stall the only worker on a database lock while both callers queue, then let
+it go. Whatever one caller sends must not change the outcome of the other's request.
+
+All three tests pin defects (see the report in each docstring).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import select
+
+from ledger.db import make_engine
+from ledger.entry import Entry, EntryKind, EntryRequest, Leg
+from ledger.errors import LedgerError
+from ledger.errors import LedgerErrorCode as Code
+from ledger.service import Ledger
+from ledger.tables import account
+from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
+from tests.conftest import TEST_SEAL_KEY
+
+_WAIT_S_MAX = 10.0
+
+
+@pytest.fixture
+def one_worker_ledger(db_url: str) -> Iterator[Ledger]:
+    engine = make_engine(db_url)
+    service = Ledger(engine, seal_key=TEST_SEAL_KEY, group_commit_workers=1)
+    yield service
+    service.close()
+    engine.dispose()
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + _WAIT_S_MAX
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@contextmanager
+def _locked(ledger: Ledger, account_id: int) -> Iterator[None]:
+    """Hold the account's row lock (on SQLite: the database's write lock) until exit."""
+    with ledger.engine.connect() as conn, conn.begin() as transaction:
+        conn.execute(select(account.c.id).where(account.c.id == account_id).with_for_update())
+        yield
+        transaction.rollback()
+
+
+def _post_in_one_batch(
+    ledger: Ledger, stall: EntryRequest, stalled_account_id: int, *requests: EntryRequest
+) -> list[Entry | LedgerError]:
+    """Post `requests` from one thread each so that the committer batches them together."""
+    queued = ledger._committer._queue  # noqa: SLF001 - the only way to see callers queue
+    results: list[Entry | LedgerError | None] = [None] * len(requests)
+
+    def call(index: int) -> None:
+        try:
+            results[index] = ledger.post(requests[index])
+        except LedgerError as error:
+            results[index] = error
+
+    with _locked(ledger, stalled_account_id):
+        staller = threading.Thread(target=ledger.post, args=(stall,))
+        staller.start()
+        _wait_until(lambda: queued.qsize() == 0)
+        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+        callers = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
+        for count, caller in enumerate(callers, start=1):
+            caller.start()
+            _wait_until(lambda n=count: queued.qsize() == n)
+    for thread in (staller, *callers):
+        thread.join(_WAIT_S_MAX)
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def test_a_retry_that_shares_a_batch_with_its_original_is_a_replay(
+    one_worker_ledger: Ledger,
+) -> None:
+    """Defect: the retry gets `entry_id_repeated_in_batch` (ledger/planner.py `seen_ids`
+    spans callers because ledger/service.py `post` shares batches), although a replay of
+    the same id with the same request must return the original result."""
+    ledger = one_worker_ledger
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    pay = transfer("pay", a["ani"], a["budi"], idr(10))
+    stall = transfer("stall", a["cash"], a["budi"], idr(1))
+    original, retry = _post_in_one_batch(ledger, stall, a["cash"].id, pay, pay)
+    assert isinstance(original, Entry)
+    assert retry == original
+    assert ledger.account(a["budi"].id).posted == idr(11)
+
+
+def test_another_callers_failing_linked_entry_does_not_fail_mine(
+    one_worker_ledger: Ledger,
+) -> None:
+    """Defect: `Ledger.post` keeps `linked=True` on a lone request, which then links to
+    whichever caller's request follows it in the batch; that request is refused with
+    `linked_entry_failed` (ledger/service.py `post`; ledger/planner.py `_plan_in_group`)."""
+    ledger = one_worker_ledger
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    theirs = transfer("theirs", a["budi"], a["ani"], idr(1), linked=True)
+    mine = transfer("mine", a["ani"], a["budi"], idr(10))
+    stall = transfer("stall", a["cash"], a["ani"], idr(1))
+    _, my_result = _post_in_one_batch(ledger, stall, a["cash"].id, theirs, mine)
+    assert isinstance(my_result, Entry), my_result
+    assert ledger.account(a["budi"].id).posted == idr(10)
+
+
+def test_another_callers_refused_capture_does_not_stop_mine(one_worker_ledger: Ledger) -> None:
+    """Defect: a capture refused for `pending_amount_exceeded` leaves the hold marked as
+    posted for the rest of the batch, so a correct capture from another caller gets
+    `pending_already_posted` (ledger/planner.py `_check_resolution` marks before
+    `_resolution_legs` and `_apply` can still refuse)."""
+    ledger = one_worker_ledger
+    a = open_wallets(ledger, "ani", "toko")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    ledger.post(
+        transfer("hold", a["ani"], a["toko"], idr(50), kind=EntryKind.PENDING, timeout_s=600)
+    )
+
+    def capture(entry_id: str, rupiah: int) -> EntryRequest:
+        legs = (Leg(a["ani"].id, -idr(rupiah)), Leg(a["toko"].id, idr(rupiah)))
+        return EntryRequest(entry_id, BUSINESS_DATE, legs, EntryKind.POST_PENDING, "hold")
+
+    stall = transfer("stall", a["cash"], a["ani"], idr(1))
+    theirs, mine = _post_in_one_batch(
+        ledger, stall, a["cash"].id, capture("too-much", 51), capture("right", 50)
+    )
+    assert isinstance(theirs, LedgerError) and theirs.code is Code.PENDING_AMOUNT_EXCEEDED
+    assert isinstance(mine, Entry), mine
+    assert ledger.account(a["toko"].id).posted == idr(50)

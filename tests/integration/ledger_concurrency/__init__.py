@@ -1,0 +1,1 @@
+"""Concurrency tests of the ledger on real PostgreSQL: threads and processes racing."""

@@ -1,0 +1,69 @@
+"""Account specs and the balances an account derives from its cached amounts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ledger.account import AccountKind, AccountSpec
+from ledger.errors import LedgerError
+from ledger.errors import LedgerErrorCode as Code
+from ledger.money import AMOUNT_MINOR_MAX, Money
+from tests.unit.ledger.book import make_account
+
+_WALLET = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET)
+
+
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [
+        (replace(_WALLET, ref=""), Code.ACCOUNT_REF_INVALID),
+        (replace(_WALLET, ref="-ani"), Code.ACCOUNT_REF_INVALID),
+        (replace(_WALLET, ref="a" * 65), Code.ACCOUNT_REF_INVALID),
+        (replace(_WALLET, currency="XXX"), Code.CURRENCY_UNKNOWN),
+        (replace(_WALLET, min_balance_minor=None), Code.ACCOUNT_LIMITS_INVALID),
+        (replace(_WALLET, min_balance_minor=1), Code.ACCOUNT_LIMITS_INVALID),
+        (replace(_WALLET, min_balance_minor=-AMOUNT_MINOR_MAX - 1), Code.ACCOUNT_LIMITS_INVALID),
+        (replace(_WALLET, max_balance_minor=-1), Code.ACCOUNT_LIMITS_INVALID),
+        (replace(_WALLET, max_balance_minor=AMOUNT_MINOR_MAX + 1), Code.ACCOUNT_LIMITS_INVALID),
+    ],
+    ids=lambda value: str(getattr(value, "value", "")) or None,
+)
+def test_a_spec_outside_its_limits_is_refused(spec: AccountSpec, code: Code) -> None:
+    with pytest.raises(LedgerError) as refused:
+        spec.validated()
+    assert refused.value.code is code
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        _WALLET,
+        replace(_WALLET, ref="c1:ani.2/x_y-z", min_balance_minor=-AMOUNT_MINOR_MAX),
+        replace(_WALLET, max_balance_minor=0),
+        replace(_WALLET, max_balance_minor=AMOUNT_MINOR_MAX),
+        AccountSpec("c1:cash", 1, "JPY", AccountKind.COOP_CASH, None, None),
+    ],
+)
+def test_a_spec_within_its_limits_is_accepted(spec: AccountSpec) -> None:
+    assert spec.validated() is spec
+
+
+def test_available_is_posted_minus_held_debits_and_pending_is_the_net_of_holds() -> None:
+    account = replace(
+        make_account(1), posted_minor=1_000, pending_debit_minor=300, pending_credit_minor=50
+    )
+    assert account.posted == Money(1_000, "IDR")
+    assert account.available == Money(700, "IDR")
+    assert account.pending == Money(-250, "IDR")
+
+
+def test_a_limit_violation_names_the_limit_broken() -> None:
+    wallet = make_account(1, max_balance_minor=100)
+    assert wallet.limit_violation() is None
+    assert wallet.with_movement(0, 1, 0).limit_violation() is Code.INSUFFICIENT_FUNDS
+    assert wallet.with_movement(100, 0, 1).limit_violation() is Code.BALANCE_LIMIT_EXCEEDED
+    assert wallet.with_movement(100, 100, 0).limit_violation() is None
+    unlimited = make_account(2, min_balance_minor=None)
+    assert unlimited.with_movement(-(10**15), 0, 0).limit_violation() is None

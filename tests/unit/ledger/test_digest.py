@@ -1,0 +1,161 @@
+"""Entry digests and the seal chain: stable, sensitive to every field, and keyed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from ledger.digest import GENESIS_HASH, CanonicalPosting, chain_hash, entry_digest
+from ledger.entry import EntryKind
+from tests.unit.ledger.book import Book, make_account, move, request
+
+KEY = b"unit-test-seal-key"
+COMMITTED_AT = datetime(2026, 11, 23, 8, 0, 0, 123456, tzinfo=UTC)
+POSTINGS: list[CanonicalPosting] = [
+    (1, "IDR", -500, False, 3, 9500),
+    (2, "IDR", 500, False, 1, 500),
+]
+FIELDS: dict[str, Any] = {
+    "entry_id": "pay-1",
+    "kind": "posted",
+    "target_id": None,
+    "business_date": date(2026, 11, 23),
+    "timeout_s": None,
+    "expires_at": None,
+    "metadata_json": '{"note":"kopi"}',
+    "committed_at": COMMITTED_AT,
+    "postings": POSTINGS,
+}
+# Recorded once; a change here means every digest already stored stops verifying.
+KNOWN_DIGEST = "5c58d200c3bfc97d0169f0812f410f5dc031865ad4f3c070b53d63fd1385ea08"
+
+
+def _digest(key: bytes = KEY, **changes: Any) -> str:
+    return entry_digest(key, **{**FIELDS, **changes})
+
+
+def test_the_digest_is_the_hmac_of_the_documented_canonical_form() -> None:
+    micros = (COMMITTED_AT - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    canonical = (
+        '["pay-1","posted",null,"2026-11-23",null,null,"{\\"note\\":\\"kopi\\"}",'
+        f'{micros},[[1,"IDR",-500,false,3,9500],[2,"IDR",500,false,1,500]]]'
+    )
+    expected = hmac.new(KEY, canonical.encode(), hashlib.sha256).hexdigest()
+    assert _digest() == expected == KNOWN_DIGEST
+
+
+def test_equal_inputs_give_equal_digests() -> None:
+    assert _digest() == _digest(postings=[tuple(p) for p in POSTINGS])
+
+
+def test_the_same_instant_in_another_time_zone_gives_the_same_digest() -> None:
+    jakarta = COMMITTED_AT.astimezone(timezone(timedelta(hours=7)))
+    assert _digest(committed_at=jakarta) == _digest()
+
+
+_HOLD_EXPIRES_AT = COMMITTED_AT + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"entry_id": "pay-2"},
+        {"kind": "pending"},
+        {"target_id": "hold-1"},
+        {"target_id": ""},
+        {"business_date": date(2026, 11, 24)},
+        {"timeout_s": 60},
+        {"timeout_s": 0},
+        {"expires_at": _HOLD_EXPIRES_AT},
+        {"metadata_json": None},
+        {"metadata_json": '{"note":"teh"}'},
+        {"committed_at": COMMITTED_AT + timedelta(microseconds=1)},
+        {"postings": list(reversed(POSTINGS))},
+        {"postings": POSTINGS[:1]},
+        {"postings": []},
+        {"postings": [(9, "IDR", -500, False, 3, 9500), POSTINGS[1]]},
+        {"postings": [(1, "JPY", -500, False, 3, 9500), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -501, False, 3, 9500), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -500, True, 3, 9500), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -500, False, 4, 9500), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -500, False, None, 9500), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -500, False, 3, 9501), POSTINGS[1]]},
+        {"postings": [(1, "IDR", -500, False, 3, None), POSTINGS[1]]},
+    ],
+    ids=lambda changes: "-".join(f"{k}={v!r}"[:40] for k, v in changes.items()),
+)
+def test_changing_any_field_changes_the_digest(changes: dict[str, Any]) -> None:
+    assert _digest(**changes) != _digest()
+
+
+def test_the_key_matters() -> None:
+    assert _digest(key=b"another-key") != _digest()
+    assert _digest(key=b"unit-test-seal-kez") != _digest()
+
+
+def test_an_empty_key_or_a_naive_moment_is_a_programmer_error() -> None:
+    with pytest.raises(AssertionError):
+        _digest(key=b"")
+    with pytest.raises(AssertionError):
+        _digest(committed_at=COMMITTED_AT.replace(tzinfo=None))
+    with pytest.raises(AssertionError):
+        _digest(expires_at=COMMITTED_AT.replace(tzinfo=None))
+
+
+def test_the_planner_digests_exactly_what_it_records() -> None:
+    book = Book.of(make_account(1, min_balance_minor=None), make_account(2))
+    book.outcomes(move("hold", 1, 2, 700, kind=EntryKind.PENDING, timeout_s=30))
+    book.outcomes(request("capture", EntryKind.POST_PENDING, "hold"))
+    for entry in book.entries.values():
+        recomputed = entry_digest(
+            b"unit-test-seal-key",
+            entry_id=entry.entry_id,
+            kind=entry.kind.value,
+            target_id=entry.target_id,
+            business_date=entry.business_date,
+            timeout_s=entry.timeout_s,
+            expires_at=entry.expires_at,
+            metadata_json=entry.metadata_json,
+            committed_at=entry.committed_at,
+            postings=[
+                (
+                    p.account_id,
+                    p.amount.currency,
+                    p.amount.amount_minor,
+                    p.is_pending,
+                    p.account_posting_no,
+                    p.balance_after_minor,
+                )
+                for p in entry.postings
+            ],
+        )
+        assert recomputed == entry.digest
+
+
+# The chain.
+
+_D1, _D2 = "11" * 32, "22" * 32
+
+
+def test_a_chain_link_is_the_sha256_of_the_previous_link_and_the_digest() -> None:
+    expected = hashlib.sha256(bytes(32) + bytes.fromhex(_D1)).hexdigest()
+    assert GENESIS_HASH == "0" * 64
+    assert chain_hash(GENESIS_HASH, _D1) == expected
+
+
+def test_the_chain_depends_on_order_and_on_every_earlier_link() -> None:
+    one_two = chain_hash(chain_hash(GENESIS_HASH, _D1), _D2)
+    two_one = chain_hash(chain_hash(GENESIS_HASH, _D2), _D1)
+    only_two = chain_hash(GENESIS_HASH, _D2)
+    assert len({one_two, two_one, only_two}) == 3
+    assert chain_hash(GENESIS_HASH, _D1) != chain_hash("ff" * 32, _D1)
+
+
+@pytest.mark.parametrize(("previous", "digest"), [("0" * 63, _D1), (GENESIS_HASH, "ab")])
+def test_a_link_of_the_wrong_length_is_a_programmer_error(previous: str, digest: str) -> None:
+    with pytest.raises(AssertionError):
+        chain_hash(previous, digest)
