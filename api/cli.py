@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from api.bootstrap import build, migrate
+from api.cli_settle import fees_app, settle_app
 from api.settings import Settings
 from interchange.qr.cli import qr_app
 
@@ -28,6 +29,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
+app.add_typer(settle_app, name="settle")
+app.add_typer(fees_app, name="fees")
 app.add_typer(qr_app, name="qr", help="Encode, decode and render EMVCo / QRIS merchant codes.")
 
 DatabaseUrl = Annotated[
@@ -88,8 +91,16 @@ def audit_verify(
         if seal_first:
             services.ledger.seal()
         report = services.ledger.verify()
+        windows = services.settlement.verify()
     finally:
         services.close()
+    for check in windows:
+        if not check.ok:
+            report.add(
+                "window_positions_mismatch",
+                f"window {check.window_date}",
+                f"sums to zero: {check.sums_to_zero}, equals ledger: {check.equals_ledger}",
+            )
     summary = {
         "intact": report.intact,
         "entries_checked": report.entries_checked,
@@ -98,6 +109,7 @@ def audit_verify(
         "sealed_entries": report.sealed_entries,
         "unsealed_entries": report.unsealed_entries,
         "chain_head_hash": report.chain_head_hash,
+        "windows_checked": len(windows),
         "findings": [
             {"code": f.code, "subject": f.subject, "detail": f.detail} for f in report.findings
         ],

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,8 +42,15 @@ from interchange.payment_model import (
     Void,
 )
 from interchange.qr import MerchantQrSpec, encode_merchant_qr
-from interchange.registry_model import Coop, CoopSpec, KycTier, Member, MemberSpec, Merchant
-from interchange.registry_model import MerchantSpec
+from interchange.registry_model import (
+    Coop,
+    CoopSpec,
+    KycTier,
+    Member,
+    MemberSpec,
+    Merchant,
+    MerchantSpec,
+)
 from ledger.money import Money
 
 __all__ = ["run_demo"]
@@ -233,10 +240,10 @@ def _commands(world: _Network, rng: random.Random) -> Iterator[tuple[str, Paymen
     yield "overdraw attempt", Transfer("big-2", first.id, world.members[1].id, _rupiah(9_000_000))
 
 
-def _run_day(services: Services, world: _Network) -> tuple[Counter[str], object]:
+def _run_day(services: Services, world: _Network) -> tuple[Counter[str], date]:
     rng = random.Random(20261123)  # noqa: S311 - a demo's fixed seed, not security
     counts: Counter[str] = Counter()
-    windows: Counter[object] = Counter()
+    windows: Counter[date] = Counter()
     for label, command in _commands(world, rng):
         outcome = services.payments.submit(command)
         if outcome.ok and outcome.payment is not None:
@@ -265,12 +272,7 @@ def _print_day(services: Services, world: _Network, counts: Counter[str], consol
     console.print(fees)
 
 
-def _close_night(
-    services: Services, world: _Network, window_date: object, console: Console
-) -> bool:
-    from datetime import date
-
-    assert isinstance(window_date, date)
+def _close_night(services: Services, world: _Network, window_date: date, console: Console) -> bool:
     cutoff = services.settlement.calendar.cutoff_at(window_date)
     wait_s = (cutoff - datetime.now(UTC)).total_seconds()
     if wait_s > 0:

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
-from interchange.fee_schedule import MerchantCriteria
+from interchange.criteria import MerchantCriteria
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.registry_model import (
     MAIN_WALLET_LABEL,
@@ -93,6 +93,7 @@ ROTATION_BATCH_SIZE_MAX = 10_000
 # Registering the same coop twice at once can lose a race for its accounts or its row;
 # a fresh attempt then replays the winner's result.
 _ATTEMPTS_MAX = 3
+_ID_DRAWS_MAX = 1000
 _COOP_ID_LOCK = threading.Lock()
 _LEDGER_STATUS = {
     ParticipantStatus.ACTIVE: AccountStatus.ACTIVE,
@@ -446,12 +447,22 @@ def _reserve_coop_id(conn: Connection, code: str) -> int:
     if reserved is not None:
         return int(reserved)
     if conn.dialect.name == "postgresql":
-        sequence = func.pg_get_serial_sequence(tables.coop.name, "id")
-        return int(conn.execute(select(func.nextval(sequence))).scalar_one())
+        return _draw_coop_id(conn)
     # SQLite: above every coop id in use, rows and accounts of unfinished attempts alike.
     top_row = conn.execute(select(func.max(tables.coop.c.id))).scalar() or 0
     top_account = conn.execute(select(func.max(ledger_account.c.coop_id))).scalar() or 0
     return max(int(top_row), int(top_account)) + 1
+
+
+def _draw_coop_id(conn: Connection) -> int:
+    # Each draw is unique across sessions; skipping ids that rows took explicitly (a retry
+    # after a crash inserts the id it reserved) keeps the draw free of races.
+    sequence = func.pg_get_serial_sequence(tables.coop.name, "id")
+    for _ in range(_ID_DRAWS_MAX):
+        drawn = int(conn.execute(select(func.nextval(sequence))).scalar_one())
+        if not _exists(conn, select(tables.coop.c.id).where(tables.coop.c.id == drawn)):
+            return drawn
+    raise AssertionError("the coop id sequence is far behind the table's ids")
 
 
 def _insert_coop(

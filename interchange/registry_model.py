@@ -29,8 +29,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from interchange.criteria import MerchantCriteria
 from interchange.errors import InterchangeError
-from interchange.fee_schedule import MerchantCriteria
 from ledger.money import AMOUNT_MINOR_MAX
 
 __all__ = [

@@ -30,7 +30,16 @@ from ledger.tables import entry, posting
 from settlement.tables import event, position, window
 from settlement.window_rules import WindowStatus, require_actor, require_due
 
-__all__ = ["PositionRow", "WindowSummary", "close_window", "gross_positions", "recompute_window"]
+__all__ = [
+    "PositionRow",
+    "WindowSummary",
+    "close_window",
+    "gross_positions",
+    "ledger_positions",
+    "load_summary",
+    "recompute_window",
+    "stored_positions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +180,9 @@ def load_summary(conn: Connection, window_date: date) -> WindowSummary | None:
     )
 
 
-def recompute_window(conn: Connection, window_date: date, *, actor: str) -> bool:
-    """Recompute positions from the ledger; store and return whether they equal the close's."""
-    require_actor(actor)
-    summary = load_summary(conn, window_date)
-    assert summary is not None, "close the window before recomputing it"
+def ledger_positions(conn: Connection, window_date: date) -> dict[tuple[int, str], int]:
+    """Each cooperative's net position recomputed from the ledger postings on its due account
+    for the window's payments (a due account rises by what its cooperative owes)."""
     query = (
         select(coop.c.id, posting.c.currency, func.sum(posting.c.amount_minor))
         .select_from(payment)
@@ -185,10 +192,21 @@ def recompute_window(conn: Connection, window_date: date, *, actor: str) -> bool
         .where(payment.c.window_date == window_date)
         .group_by(coop.c.id, posting.c.currency)
     )
-    # A due account's balance rises by what its cooperative owes: the position is its negation.
-    recomputed = {(row[0], row[1]): -int(row[2]) for row in conn.execute(query) if row[2]}
-    stored = {(p.coop_id, p.currency): p.net_minor for p in summary.positions if p.net_minor}
-    ok = recomputed == stored
+    return {(row[0], row[1]): -int(row[2]) for row in conn.execute(query) if row[2]}
+
+
+def stored_positions(summary: WindowSummary) -> dict[tuple[int, str], int]:
+    """The close's nonzero positions, keyed like `ledger_positions`."""
+    return {(p.coop_id, p.currency): p.net_minor for p in summary.positions if p.net_minor}
+
+
+def recompute_window(conn: Connection, window_date: date, *, actor: str) -> bool:
+    """Recompute positions from the ledger; store and return whether they equal the close's."""
+    require_actor(actor)
+    summary = load_summary(conn, window_date)
+    assert summary is not None, "close the window before recomputing it"
+    recomputed = ledger_positions(conn, window_date)
+    ok = recomputed == stored_positions(summary)
     now = database_now(conn)
     conn.execute(
         update(window)

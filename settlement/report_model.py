@@ -95,16 +95,18 @@ def _require(condition: bool, code: ReportErrorCode, message: str) -> None:
         raise ReportError(code, message)
 
 
-def _require_amounts(
-    amounts: Iterable[Money], *, currency: str | None = None, positive: bool = False
-) -> None:
-    """Refuse negative amounts (or non-positive ones), or amounts in another currency."""
+def _require_currency(amounts: Iterable[Money], currency: str) -> None:
+    """Refuse amounts in another currency than `currency`."""
     for amount in amounts:
         assert isinstance(amount, Money), "amounts are Money"
-        if currency is not None:
-            mismatch = ReportErrorCode.REPORT_CURRENCY_MISMATCH
-            _require(amount.currency == currency, mismatch, f"{amount} is not in {currency}")
-        low = 1 if positive else 0
+        mismatch = ReportErrorCode.REPORT_CURRENCY_MISMATCH
+        _require(amount.currency == currency, mismatch, f"{amount} is not in {currency}")
+
+
+def _require_amounts(amounts: Iterable[Money], *, positive: bool = False) -> None:
+    """Refuse negative amounts, or with `positive` amounts that are not above zero."""
+    low = 1 if positive else 0
+    for amount in amounts:
         invalid = ReportErrorCode.REPORT_AMOUNT_INVALID
         _require(amount.amount_minor >= low, invalid, f"{amount} is below {low} minor units")
 
@@ -122,8 +124,9 @@ class PositionLine:
 
     def __post_init__(self) -> None:
         gross = (self.payable, self.receivable, self.fee_income, self.fee_cost)
-        _require_amounts((self.net,))
-        _require_amounts(gross, currency=self.net.currency)
+        assert isinstance(self.net, Money), "net is Money"
+        _require_currency(gross, self.net.currency)
+        _require_amounts(gross)
         consistent = self.net == self.receivable - self.payable
         code = ReportErrorCode.REPORT_POSITION_INCONSISTENT
         _require(consistent, code, f"coop {self.coop.coop_id}: net != receivable - payable")
@@ -196,7 +199,7 @@ def _check_currency(currency: str, report: WindowReport | CoopReport) -> None:
     amounts = [p.net for p in positions]
     amounts += [row.amount for row in report.bilateral]
     amounts += [row.amount for row in report.instructions]
-    _require_amounts(amounts, currency=currency)
+    _require_currency(amounts, currency)
 
 
 def _check_parties(known: set[int], report: WindowReport | CoopReport) -> None:

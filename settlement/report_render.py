@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from interchange.safe_text import for_csv
@@ -189,14 +189,9 @@ def _totals_cells(totals: WindowTotals) -> list[str]:
     return ["totals", *(a.format() for a in sums), *(str(c) for c in counts), *tail]
 
 
-def _write_section(
-    writer: Any, first: bool, header: Iterable[str], rows: Sequence[list[str]]
-) -> None:
-    """Write a blank separator (except first), the section header, and its rows."""
-    if not first:
-        writer.writerow([])
-    writer.writerow(["section", *header])
-    writer.writerows(rows)
+def _section(header: Iterable[str], rows: Iterable[list[str]]) -> list[list[str]]:
+    """A blank separator line, the section's header row, and its rows."""
+    return [[], ["section", *header], *rows]
 
 
 def _window_cells(report: WindowReport | CoopReport) -> list[str]:
@@ -208,18 +203,17 @@ def _window_cells(report: WindowReport | CoopReport) -> list[str]:
 
 def report_to_csv(report: WindowReport | CoopReport) -> str:
     """Render a window or coop report as CSV sections; see the module docstring."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
     positions = report.positions if isinstance(report, WindowReport) else (report.position,)
-    _write_section(writer, True, _WINDOW_HEADER, [_window_cells(report)])
-    position_header = (*_POSITION_HEADER, *_FEE_HEADER)
-    _write_section(writer, False, position_header, [_position_cells(p) for p in positions])
-    bilateral_header = (*_BILATERAL_HEADER, *_CREDITOR_HEADER)
-    _write_section(writer, False, bilateral_header, [_bilateral_cells(r) for r in report.bilateral])
-    instruction_header = (*_INSTRUCTION_HEADER, *_INSTRUCTION_TAIL)
-    rows = [_instruction_cells(row) for row in report.instructions]
-    _write_section(writer, False, instruction_header, rows)
+    lines = [["section", *_WINDOW_HEADER], _window_cells(report)]
+    lines += _section((*_POSITION_HEADER, *_FEE_HEADER), map(_position_cells, positions))
+    lines += _section(
+        (*_BILATERAL_HEADER, *_CREDITOR_HEADER), map(_bilateral_cells, report.bilateral)
+    )
+    lines += _section(
+        (*_INSTRUCTION_HEADER, *_INSTRUCTION_TAIL), map(_instruction_cells, report.instructions)
+    )
     if isinstance(report, WindowReport):
-        totals_header = (*_TOTALS_HEADER, *_TOTALS_TAIL)
-        _write_section(writer, False, totals_header, [_totals_cells(report.totals)])
+        lines += _section((*_TOTALS_HEADER, *_TOTALS_TAIL), [_totals_cells(report.totals)])
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows(lines)
     return buffer.getvalue()

@@ -17,6 +17,7 @@ from ledger.account import AccountKind, AccountSpec
 from ledger.db import run_transaction
 from ledger.money import Money
 from ledger.service import Ledger
+from settlement.audit import WindowCheck, verify_windows
 from settlement.closing import WindowSummary, close_window, load_summary, recompute_window
 from settlement.netting import SettlementMode
 from settlement.settling import (
@@ -119,3 +120,8 @@ class Settlement:
     def abort(self, window_date: date, *, actor: str) -> None:
         """Return a settling window to closed, before any payment is booked."""
         run_transaction(self.engine, lambda conn: abort_settlement(conn, window_date, actor=actor))
+
+    def verify(self) -> list[WindowCheck]:
+        """Recheck every closed window against the ledger (read-only)."""
+        with self.engine.connect() as conn:
+            return verify_windows(conn)

@@ -119,21 +119,36 @@ def test_distinct_coops_get_distinct_ids_and_accounts(registry: Registry) -> Non
     assert len({c.cash_account_id for c in coops}) == 3
 
 
-def test_accounts_left_by_a_crashed_registration_are_reused_with_their_coop_id(
-    registry: Registry, ledger: Ledger
-) -> None:
+def open_accounts_of_a_crashed_registration(ledger: Ledger, code: str, coop_id: int) -> list[int]:
     # A first attempt opened the accounts under a reserved id, then died before the row.
-    left = [
-        ledger.open_account(AccountSpec(f"coop:KSP-09:{p}", 41, "IDR", kind, None, cap))
+    return [
+        ledger.open_account(AccountSpec(f"coop:{code}:{p}", coop_id, "IDR", kind, None, cap)).id
         for p, kind, cap in (
             ("cash", AccountKind.COOP_CASH, None),
             ("fee", AccountKind.FEE_INCOME, None),
             ("due", AccountKind.SETTLEMENT, 1_000_000_000),
         )
     ]
+
+
+def test_accounts_left_by_a_crashed_registration_are_reused_with_their_coop_id(
+    registry: Registry, ledger: Ledger
+) -> None:
+    left = open_accounts_of_a_crashed_registration(ledger, "KSP-09", 41)
     coop = registry.register_coop(a_coop(code="KSP-09"))
     assert coop.id == 41
-    assert [coop.cash_account_id, coop.fee_account_id, coop.due_account_id] == [a.id for a in left]
+    assert [coop.cash_account_id, coop.fee_account_id, coop.due_account_id] == left
+
+
+def test_a_fresh_coop_id_skips_the_ids_resumed_registrations_took(
+    registry: Registry, ledger: Ledger
+) -> None:
+    open_accounts_of_a_crashed_registration(ledger, "KSP-09", 1)
+    resumed = registry.register_coop(a_coop(code="KSP-09"))
+    fresh = registry.register_coop(a_coop(code="KSP-10"))
+    assert resumed.id == 1
+    assert fresh.id > 1
+    assert ledger.account(fresh.cash_account_id).coop_id == fresh.id
 
 
 def test_unknown_coops_are_named_as_such(registry: Registry) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from interchange.fee_schedule import MerchantCriteria
+from interchange.criteria import MerchantCriteria
 from interchange.registry_model import CoopSpec, MemberSpec, MerchantSpec
 
 __all__ = ["FORMULA", "NIK", "UNICODE_NAMES", "a_coop", "a_member", "a_merchant"]

@@ -1,0 +1,185 @@
+"""`kopnet settle ...` and `kopnet fees ...`: the operators' nightly and tariff commands.
+
+Caller errors print `{"error": code, "message": ...}` as JSON and exit 2; nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+
+from api.bootstrap import Services, build
+from api.settings import Settings
+from interchange.errors import InterchangeError
+from interchange.fee_schedule_codec import schedule_from_json
+from ledger.errors import LedgerError
+from ledger.money import Money
+from settlement.errors import SettlementError
+from settlement.netting import SettlementMode
+from settlement.settling import InstructionRow
+
+__all__ = ["fees_app", "settle_app"]
+
+T = TypeVar("T")
+
+settle_app = typer.Typer(help="Nightly settlement of a window.", no_args_is_help=True)
+fees_app = typer.Typer(help="Fee schedules.", no_args_is_help=True)
+
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides KOPNET_DATABASE_URL.")
+]
+WindowDate = Annotated[str, typer.Option("--date", help="The window's business date, YYYY-MM-DD.")]
+Actor = Annotated[str, typer.Option("--actor", help="Who takes this step (recorded).")]
+
+
+def _fail(code: str, message: str) -> NoReturn:
+    typer.echo(json.dumps({"error": code, "message": message}))
+    raise typer.Exit(2)
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail("date_invalid", "dates are YYYY-MM-DD")
+
+
+def _run(database_url: str | None, work: Callable[[Services], T]) -> T:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    services = build(settings)
+    try:
+        return work(services)
+    except (InterchangeError, SettlementError, LedgerError) as error:
+        _fail(str(error.code), error.message)
+    finally:
+        services.close()
+
+
+def _echo(document: object) -> None:
+    typer.echo(json.dumps(document, indent=2, default=str))
+
+
+@settle_app.command("close")
+def settle_close(
+    window: WindowDate, actor: Actor = "cli", database_url: DatabaseUrl = None
+) -> None:
+    """Close the window (idempotent) and check its positions against the ledger."""
+    day = _parse_date(window)
+    summary = _run(database_url, lambda s: s.settlement.close(day, actor=actor))
+    _echo(
+        {
+            "window_date": summary.window_date,
+            "status": summary.status,
+            "recompute_ok": summary.recompute_ok,
+            "obligations": summary.obligation_count,
+            "positions": [
+                {
+                    "coop_id": p.coop_id,
+                    "currency": p.currency,
+                    "net_minor": p.net_minor,
+                    "payable_minor": p.payable_minor,
+                    "receivable_minor": p.receivable_minor,
+                }
+                for p in summary.positions
+            ],
+        }
+    )
+
+
+def _instructions_document(rows: list[InstructionRow]) -> list[dict[str, object]]:
+    return [
+        {
+            "reference": r.reference,
+            "payer_coop_id": r.payer_coop_id,
+            "payee_coop_id": r.payee_coop_id,
+            "amount": r.amount.format(),
+            "amount_minor": r.amount.amount_minor,
+            "currency": r.amount.currency,
+            "internal": r.internal,
+            "status": r.status,
+            "bank_reference": r.bank_reference,
+        }
+        for r in rows
+    ]
+
+
+@settle_app.command("start")
+def settle_start(
+    window: WindowDate,
+    actor: Actor = "cli",
+    mode: Annotated[SettlementMode, typer.Option(help="via_network or bilateral")] = (
+        SettlementMode.VIA_NETWORK
+    ),
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue the window's settlement instructions."""
+    day = _parse_date(window)
+    rows = _run(database_url, lambda s: s.settlement.start(day, actor=actor, mode=mode))
+    _echo(_instructions_document(list(rows)))
+
+
+@settle_app.command("instructions")
+def settle_instructions(window: WindowDate, database_url: DatabaseUrl = None) -> None:
+    """Print the window's current instructions and their status."""
+    day = _parse_date(window)
+    _echo(
+        _instructions_document(list(_run(database_url, lambda s: s.settlement.instructions(day))))
+    )
+
+
+@settle_app.command("confirm")
+def settle_confirm(
+    reference: Annotated[str, typer.Argument(help="The instruction's reference.")],
+    bank_reference: Annotated[str, typer.Option(help="The bank's reference for the payment.")],
+    amount: Annotated[str, typer.Option(help="The amount paid, in major units: 409325.20")],
+    currency: str = "IDR",
+    actor: Actor = "cli",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Book the bank's confirmation of one settlement payment."""
+    try:
+        money = Money.parse(amount, currency)
+    except LedgerError as error:
+        _fail(str(error.code), error.message)
+    row = _run(
+        database_url,
+        lambda s: s.settlement.confirm(
+            reference, bank_reference=bank_reference, amount=money, actor=actor
+        ),
+    )
+    _echo(_instructions_document([row])[0])
+
+
+@settle_app.command("abort")
+def settle_abort(
+    window: WindowDate, actor: Actor = "cli", database_url: DatabaseUrl = None
+) -> None:
+    """Return a settling window to closed, before any payment is booked."""
+    day = _parse_date(window)
+    _run(database_url, lambda s: s.settlement.abort(day, actor=actor))
+    _echo({"window_date": day, "status": "closed"})
+
+
+@fees_app.command("publish")
+def fees_publish(
+    path: Annotated[Path, typer.Argument(help="A fee schedule JSON document.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Publish a new fee schedule version (see interchange/fee_schedule_codec.py)."""
+    if not path.is_file() or path.stat().st_size > 200_000:
+        _fail("file_invalid", "expected a fee schedule file of at most 200 kB")
+    try:
+        schedule = schedule_from_json(path.read_text(encoding="utf-8"))
+    except InterchangeError as error:
+        _fail(str(error.code), error.message)
+    _run(database_url, lambda s: s.payments.publish_schedule(schedule))
+    _echo(
+        {"published_version": schedule.version, "effective_from_date": schedule.effective_from_date}
+    )

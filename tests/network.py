@@ -1,0 +1,115 @@
+"""A small payment network for tests: the operator, cooperatives, members, merchants.
+
+`build_network(url)` migrates nothing: give it a fresh migrated database (see conftest).
+Every test network has the launch fee schedule published and a window cut-off a given
+number of seconds after now, so settlement tests can close the window they paid into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from api.bootstrap import Services, build
+from api.settings import Settings
+from interchange.criteria import MerchantCriteria
+from interchange.fee_defaults import launch_schedule
+from interchange.qr import MerchantQrSpec, encode_merchant_qr
+from interchange.registry_model import Coop, CoopSpec, KycTier, Member, MemberSpec, Merchant
+from interchange.registry_model import MerchantSpec
+from ledger.money import Money
+from tests.conftest import TEST_SEAL_KEY
+
+__all__ = ["TestNetwork", "idr", "network_on", "qr_for"]
+
+
+def idr(rupiah: int) -> Money:
+    """Whole rupiah as IDR money."""
+    return Money(rupiah * 100, "IDR")
+
+
+@dataclass
+class TestNetwork:
+    """Services over one database, with the participants registered in it."""
+
+    services: Services
+    network: Coop
+    coops: list[Coop] = field(default_factory=list)
+    members: dict[str, Member] = field(default_factory=dict)
+    merchants: dict[str, Merchant] = field(default_factory=dict)
+
+    def add_coop(self, code: str, cap_rupiah: int = 100_000_000) -> Coop:
+        """Register a cooperative with a net debit cap in whole rupiah."""
+        n = len(self.coops) + 2
+        coop = self.services.registry.register_coop(CoopSpec(
+            code, f"Koperasi {code}", f"AHU-{n:04d}", "BRINIDJA", f"00210{n:05d}",
+            f"{code} Settlement", cap_rupiah * 100))
+        self.coops.append(coop)
+        return coop
+
+    def add_member(
+        self, name: str, coop: Coop, *, tier: KycTier = KycTier.VERIFIED, cash_in: int = 0
+    ) -> Member:
+        """Register a member; fund their wallet with a cash-in at their own coop if asked."""
+        n = len(self.members) + 1
+        member = self.services.registry.register_member(MemberSpec(
+            coop.id, f"M{n:05d}", name, f"0812{n:08d}", f"32730145{n:08d}", tier))
+        self.members[name] = member
+        if cash_in:
+            from interchange.payment_model import CashIn
+
+            self.services.payments.pay(CashIn(f"fund-{name}", member.id, coop.id, idr(cash_in)))
+        return member
+
+    def add_merchant(
+        self, name: str, coop: Coop, criteria: MerchantCriteria = MerchantCriteria.UKE
+    ) -> Merchant:
+        """Register a merchant of `coop`."""
+        n = len(self.merchants) + 1
+        merchant = self.services.registry.register_merchant(MerchantSpec(
+            coop.id, f"S{n:04d}", name, "Bandung", "40111", "5812", criteria))
+        self.merchants[name] = merchant
+        return merchant
+
+    def balance(self, account_id: int) -> Money:
+        """The posted balance of a ledger account."""
+        return self.services.ledger.account(account_id).posted
+
+
+def qr_for(merchant: Merchant, amount: Money | None = None) -> str:
+    """The merchant's static QR payload, or a dynamic one with `amount`."""
+    return encode_merchant_qr(MerchantQrSpec(
+        merchant_network_id=merchant.network_merchant_id, merchant_name=merchant.name,
+        merchant_city=merchant.city, mcc=merchant.mcc, criteria=merchant.criteria,
+        amount=amount))
+
+
+def cutoff_in(seconds: int) -> int:
+    """A window cut-off (seconds after local midnight) `seconds` from now, capped at midnight."""
+    now = datetime.now(ZoneInfo("Asia/Jakarta"))
+    elapsed = int((now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds())
+    return min(86_400, elapsed + seconds)
+
+
+@contextmanager
+def network_on(url: str, *, cutoff_s: int = 86_400) -> Iterator[TestNetwork]:
+    """Services over `url` with the operator registered and the launch tariff published."""
+    settings = Settings(database_url=url, seal_key=TEST_SEAL_KEY.decode(),
+                        window_cutoff_s=cutoff_s)
+    services = build(settings)
+    try:
+        network = services.registry.register_coop(CoopSpec(
+            "KOPNET", "PT Kopnet Nusantara", "AHU-0001", "BMRIIDJA", "0021000000",
+            "Kopnet Settlement", 0, is_network=True))
+        services.payments.publish_schedule(launch_schedule())
+        yield TestNetwork(services, network)
+    finally:
+        services.close()
+
+
+def now_utc() -> datetime:
+    """The current moment, UTC."""
+    return datetime.now(UTC)
