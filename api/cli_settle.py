@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
@@ -19,8 +20,12 @@ from interchange.errors import InterchangeError
 from interchange.fee_schedule_codec import schedule_from_json
 from ledger.errors import LedgerError
 from ledger.money import Money
+from settlement.camt053 import parse_camt053
 from settlement.errors import SettlementError
 from settlement.netting import SettlementMode
+from settlement.recon_statement_csv import parse_statement_csv
+from settlement.report_model import CoopReport, WindowReport, coop_report
+from settlement.report_render import report_to_csv, report_to_json, report_to_pdf
 from settlement.settling import InstructionRow
 
 __all__ = ["fees_app", "settle_app"]
@@ -165,6 +170,89 @@ def settle_abort(
     day = _parse_date(window)
     _run(database_url, lambda s: s.settlement.abort(day, actor=actor))
     _echo({"window_date": day, "status": "closed"})
+
+
+class ReportFormat(StrEnum):
+    """How `settle report` renders."""
+
+    JSON = "json"
+    CSV = "csv"
+    PDF = "pdf"
+
+
+@settle_app.command("report")
+def settle_report(
+    window: WindowDate,
+    report_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.JSON,
+    coop_code: Annotated[str | None, typer.Option("--coop", help="One cooperative's view.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The window's network report, or one cooperative's, as JSON, CSV or PDF."""
+    day = _parse_date(window)
+    report = _run(database_url, lambda s: s.settlement.report(day))
+    document: WindowReport | CoopReport = report
+    if coop_code is not None:
+        found = [p.coop for p in report.positions if p.coop.code == coop_code]
+        if not found:
+            _fail("report_coop_not_found", f"no position for {coop_code!r} in this window")
+        document = coop_report(report, found[0].coop_id)
+    if report_format is ReportFormat.PDF:
+        if out is None:
+            _fail("out_required", "a PDF needs --out FILE")
+        out.write_bytes(report_to_pdf(document))
+        return
+    text = (
+        report_to_json(document) if report_format is ReportFormat.JSON else report_to_csv(document)
+    )
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@settle_app.command("reconcile")
+def settle_reconcile(
+    path: Annotated[Path, typer.Argument(help="The bank statement: CSV or camt.053 XML.")],
+    window: WindowDate,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Match a bank statement with the window's instructions; exit 1 unless all match."""
+    day = _parse_date(window)
+    if not path.is_file() or path.stat().st_size > 64 * 1024 * 1024:
+        _fail("file_invalid", "expected a statement file of at most 64 MiB")
+    raw = path.read_bytes()
+    try:
+        statement = (
+            parse_camt053(raw)
+            if raw.lstrip().startswith(b"<")
+            else parse_statement_csv(raw.decode("utf-8"))
+        )
+    except SettlementError as error:
+        _fail(str(error.code), error.message)
+    except UnicodeDecodeError:
+        _fail("statement_malformed", "a CSV statement is UTF-8 text")
+    result = _run(database_url, lambda s: s.settlement.reconcile(day, statement))
+    _echo(
+        {
+            "clean": result.is_clean,
+            "matched": [m.expected.reference for m in result.matched],
+            "mismatched": [
+                {
+                    "reference": m.expected.reference,
+                    "expected": m.expected.amount.format(),
+                    "statement": m.line.entry.amount.format(),
+                }
+                for m in result.mismatched
+            ],
+            "unmatched_expected": [e.reference for e in result.unmatched_expected],
+            "unmatched_statement": [
+                {"reference": u.line.entry.reference, "reason": u.reason}
+                for u in result.unmatched_statement
+            ],
+        }
+    )
+    raise typer.Exit(0 if result.is_clean else 1)
 
 
 @fees_app.command("publish")

@@ -3,9 +3,9 @@
 `KOPNET_DATABASE_URL` selects the database: an embedded SQLite file by default, so that a
 newcomer needs no server; PostgreSQL (`postgresql://...`, driven by psycopg 3) in
 production. `KOPNET_SEAL_KEY` keys the ledger's entry digests and `KOPNET_NIK_KEYS`
-encrypts members' national ID numbers (format in `interchange.nik.NikVault.from_setting`); the built-in
-development keys are refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_TIME_ZONE` and
-`KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off.
+encrypts members' national ID numbers (format: `interchange.nik.NikVault.from_setting`);
+the built-in development keys are refused when `KOPNET_ENVIRONMENT=production`.
+`KOPNET_TIME_ZONE` and `KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off.
 """
 
 from __future__ import annotations

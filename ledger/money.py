@@ -19,6 +19,9 @@ __all__ = ["AMOUNT_MINOR_MAX", "Money"]
 # Fits a signed 64-bit column with room for sums of many postings: 10^15 minor units is
 # Rp10 trillion at IDR's exponent of 2.
 AMOUNT_MINOR_MAX = 10**15
+_MAJOR_CHARS_MAX = 40
+_DIGITS_MAX = 15
+_ONE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +35,9 @@ class Money:
         if type(self.amount_minor) is not int:
             raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "amount_minor must be an integer")
         if abs(self.amount_minor) > AMOUNT_MINOR_MAX:
+            # The message does not render the amount: it may have thousands of digits.
             raise LedgerError(
-                LedgerErrorCode.AMOUNT_TOO_LARGE,
-                f"amount {self.amount_minor} exceeds {AMOUNT_MINOR_MAX} minor units",
+                LedgerErrorCode.AMOUNT_TOO_LARGE, "amount exceeds 10^15 minor units"
             )
         require_currency(self.currency)
 
@@ -47,21 +50,23 @@ class Money:
     def parse(cls, major: str, currency: str) -> Money:
         """Parse a decimal string of major units ("39000.00") exactly; refuse to round."""
         exponent = currency_exponent(currency)
+        if not isinstance(major, str) or len(major) > _MAJOR_CHARS_MAX:
+            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "amounts are short decimal text")
         try:
             value = Decimal(major)
         except InvalidOperation as exc:
-            raise LedgerError(
-                LedgerErrorCode.AMOUNT_INVALID, f"not a decimal amount: {major!r}"
-            ) from exc
+            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a decimal amount") from exc
         if not value.is_finite():
-            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, f"not a finite amount: {major!r}")
-        scaled = value.scaleb(exponent)
-        if scaled != scaled.to_integral_value():
+            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a finite amount")
+        # Decide from the exponent alone, before any arithmetic can overflow.
+        if value and value.adjusted() + exponent > _DIGITS_MAX:
+            raise LedgerError(LedgerErrorCode.AMOUNT_TOO_LARGE, "amount exceeds 10^15 minor units")
+        if value != value.quantize(_ONE.scaleb(-exponent)):
             raise LedgerError(
                 LedgerErrorCode.AMOUNT_INVALID,
-                f"{major!r} has more than {exponent} decimal places for {currency}",
+                f"more than {exponent} decimal places for {currency}",
             )
-        return cls(int(scaled), currency)
+        return cls(int(value.scaleb(exponent)), currency)
 
     def to_decimal(self) -> Decimal:
         """Return the amount in major units as an exact `Decimal`."""

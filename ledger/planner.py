@@ -6,10 +6,11 @@ planner returns one outcome per request, the entries to insert and the accounts'
 balances. Requests are applied in order; each succeeds or fails on its own unless linked
 into an all-or-nothing group, whose effects are undone together when any member fails.
 
-Checks per request run in this order: shape (`ledger.validation`), id repeated in the
-batch, idempotency against the existing entry, the target, then the accounts leg by leg
-(`account_not_found`, `currency_mismatch`, `account_closed`, `account_frozen`), then the
-limits leg by leg (`insufficient_funds`, `balance_limit_exceeded`).
+Checks per request run in this order: shape (`ledger.validation`), the target,
+idempotency against the entry with the same id recorded earlier or earlier in this batch
+(a replay returns it), then the accounts leg by leg (`account_not_found`,
+`currency_mismatch`, `account_closed`, `account_frozen`), then the limits leg by leg
+(`insufficient_funds`, `balance_limit_exceeded`).
 
 Invariants: every planned entry sums to zero per currency; no planned account breaks a
 limit; each account's running posting number grows by one per posted leg.
@@ -107,7 +108,6 @@ class _Planner:
         self.resolved: dict[str, EntryKind | None] = {
             key: state.resolved_by for key, state in context.targets.items()
         }
-        self.seen_ids: set[str] = set()
         self.group = _Group()
 
     def run(self, requests: Sequence[EntryRequest]) -> BatchPlan:
@@ -162,16 +162,18 @@ class _Planner:
 
     def _plan_one(self, index: int, request: EntryRequest) -> EntryOutcome:
         metadata_json = validate_request(request)
-        if request.entry_id in self.seen_ids:
-            raise LedgerError(_CODE.ENTRY_ID_REPEATED_IN_BATCH, "entry_id twice in one batch")
-        self.seen_ids.add(request.entry_id)
         target = self._target(request)
-        existing = self.ctx.existing.get(request.entry_id)
+        # An id recorded earlier, or earlier in this batch (two callers retrying the same
+        # request can share a group commit), replays or conflicts the same way.
+        existing = self.ctx.existing.get(request.entry_id) or self.new_entries.get(request.entry_id)
         if existing is not None:
             compare_with_existing(request, metadata_json, existing, target)
             return EntryOutcome(request.entry_id, existing, replayed=True)
         effects, posted_legs, pending_legs = self._effects(request, target)
         self._apply(request, effects)
+        # Only now, with every check passed, does the target count as resolved (or reversed).
+        if target is not None:
+            self._mark_resolved(target.entry_id, request.kind)
         entry = self._record(index, request, metadata_json, posted_legs, pending_legs)
         self.new_entries[request.entry_id] = entry
         return EntryOutcome(request.entry_id, entry)
@@ -221,7 +223,6 @@ class _Planner:
             )
         if self.resolved.get(target.entry_id) is not None:
             raise LedgerError(_CODE.ENTRY_ALREADY_REVERSED, "already reversed", field="target_id")
-        self._mark_resolved(target.entry_id, EntryKind.REVERSAL)
         return tuple(Leg(leg.account_id, -leg.amount) for leg in target.legs())
 
     def _check_resolution(self, request: EntryRequest, target: Entry) -> None:
@@ -243,7 +244,6 @@ class _Planner:
             raise LedgerError(_CODE.PENDING_EXPIRED, "hold expired", field="target_id")
         if request.kind is EntryKind.EXPIRE_PENDING and not expired:
             raise LedgerError(_CODE.PENDING_NOT_EXPIRED, "hold has not expired", field="target_id")
-        self._mark_resolved(target.entry_id, request.kind)
 
     def _mark_resolved(self, target_id: str, kind: EntryKind) -> None:
         self.group.resolved_before.setdefault(target_id, self.resolved.get(target_id))

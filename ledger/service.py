@@ -104,7 +104,9 @@ class Ledger:
 
     def post(self, request: EntryRequest) -> Entry:
         """Record one entry (sharing a transaction with concurrent callers); raise on refusal."""
-        (outcome,) = self._committer.submit([request]).result(timeout=_WAIT_S_MAX)
+        # A lone request must not link to whichever caller's request follows it in the batch.
+        alone = _with_link(request, False)
+        (outcome,) = self._committer.submit([alone]).result(timeout=_WAIT_S_MAX)
         return raise_for_outcome(outcome)
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:

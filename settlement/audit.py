@@ -44,7 +44,12 @@ def verify_windows(conn: Connection) -> list[WindowCheck]:
         totals: Counter[str] = Counter()
         for p in summary.positions:
             totals[p.currency] += p.net_minor
-        checks.append(WindowCheck(
-            window_date, summary.status.value, not any(totals.values()),
-            ledger_positions(conn, window_date) == stored_positions(summary)))
+        checks.append(
+            WindowCheck(
+                window_date,
+                summary.status.value,
+                not any(totals.values()),
+                ledger_positions(conn, window_date) == stored_positions(summary),
+            )
+        )
     return checks

@@ -1,8 +1,9 @@
-"""A bank statement of the network's settlement account, and its simple CSV import.
+"""A bank statement of the network's settlement account: entries, balances, and their rules.
 
 `BankStatement` is what the bank says happened on one account: an opening balance, booked
-entries, and a closing balance. Every statement parser in `settlement` (this CSV format and
-`settlement.camt053`) returns one; reconciliation compares it with what we instructed.
+entries, and a closing balance. Every statement parser in `settlement`
+(`settlement.recon_statement_csv`, `settlement.camt053`) returns one; reconciliation
+compares it with what we instructed.
 
 Invariants, checked when a value is built, whoever builds it:
 - an entry's amount is positive and its sign is its `direction`; balances are signed
@@ -11,8 +12,6 @@ Invariants, checked when a value is built, whoever builds it:
 - the statement reconciles: opening + credits - debits = closing, exactly;
 - text is bounded (ISO 20022 lengths), has no control characters and no surrounding
   whitespace; an absent counterparty is `None`, never "".
-
-The simple CSV import is `settlement.recon_statement_csv`; camt.053 is `settlement.camt053`.
 
 Pure: values only.
 """
@@ -58,7 +57,10 @@ _SIGNED_DECIMAL = re.compile(r"-?\d{1,18}(\.\d{1,18})?")
 
 
 class StatementErrorCode(StrEnum):
-    """Stable codes of statement import failures, in the order the checks run."""
+    """Stable codes of statement failures; each parser documents the order of its checks.
+
+    Codes are published and never renamed.
+    """
 
     STATEMENT_TOO_LARGE = "statement_too_large"
     STATEMENT_XML_FORBIDDEN = "statement_xml_forbidden"

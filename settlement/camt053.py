@@ -176,7 +176,9 @@ def _balance(
     reader: _Reader, stmt: ET.Element, codes: tuple[str, ...], currency: str | None
 ) -> tuple[Money, date | None]:
     """Return the first balance of the first of `codes` that the statement has, and its date."""
-    by_code = {reader.text(bal, "Tp/CdOrPrtry/Cd"): bal for bal in reader.findall(stmt, "Bal")}
+    by_code: dict[str | None, ET.Element] = {}
+    for balance in reader.findall(stmt, "Bal"):
+        by_code.setdefault(reader.text(balance, "Tp/CdOrPrtry/Cd"), balance)
     for code in codes:
         if code in by_code:
             balance = by_code[code]

@@ -83,18 +83,23 @@ class _Row:
 
 
 def _rows(text: str) -> Iterator[_Row]:
-    """Yield the header and data rows, skipping blank lines; refuse bad CSV and shapes."""
+    """Yield the header and data rows, skipping blank lines; refuse bad CSV and shapes.
+
+    The first row is the header, whatever its length; `_require_header` judges it.
+    """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    is_header = True
     try:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) != len(CSV_HEADER):
+            if len(cells) != len(CSV_HEADER) and not is_header:
                 raise StatementError(
                     StatementErrorCode.STATEMENT_MALFORMED,
                     f"expected {len(CSV_HEADER)} cells, found {len(cells)}",
                     line=reader.line_num,
                 )
+            is_header = False
             yield _Row(reader.line_num, tuple(cell.strip() for cell in cells))
     except csv.Error as exc:
         code = StatementErrorCode.STATEMENT_MALFORMED

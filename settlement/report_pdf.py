@@ -202,10 +202,16 @@ def _summary(fonts: _Fonts, report: WindowReport | CoopReport) -> list[Flowable]
     ]
     if isinstance(report, WindowReport):
         totals = report.totals
-        money = ("payable", "receivable", "fee_income", "fee_cost", "instructed", "confirmed")
-        identity += [[name, getattr(totals, name).format()] for name in money]
-        identity += [["obligation_count", str(totals.obligation_count)]]
-        identity += [["instruction_count", str(totals.instruction_count)]]
+        identity += [
+            ["Payable", totals.payable.format()],
+            ["Receivable", totals.receivable.format()],
+            ["Fee income", totals.fee_income.format()],
+            ["Fee cost", totals.fee_cost.format()],
+            ["Obligations", str(totals.obligation_count)],
+            ["Instructions", str(totals.instruction_count)],
+            ["Instructed", totals.instructed.format()],
+            ["Confirmed", totals.confirmed.format()],
+        ]
     flow: list[Flowable] = [_heading(fonts, _title(report)), Spacer(1, 4 * mm)]
     flow.append(_table(fonts, ("Field", "Value"), identity))
     if isinstance(report, CoopReport):

@@ -18,8 +18,12 @@ from ledger.db import run_transaction
 from ledger.money import Money
 from ledger.service import Ledger
 from settlement.audit import WindowCheck, verify_windows
+from settlement.bank_statement import BankStatement
 from settlement.closing import WindowSummary, close_window, load_summary, recompute_window
 from settlement.netting import SettlementMode
+from settlement.reconciliation import ReconciliationReport
+from settlement.report_model import WindowReport
+from settlement.reports import build_window_report, reconcile_window
 from settlement.settling import (
     InstructionRow,
     abort_settlement,
@@ -125,3 +129,15 @@ class Settlement:
         """Recheck every closed window against the ledger (read-only)."""
         with self.engine.connect() as conn:
             return verify_windows(conn)
+
+    def report(self, window_date: date, *, currency: str = "IDR") -> WindowReport:
+        """The window's report: positions, bilateral detail, fees, instructions, status."""
+        return run_transaction(
+            self.engine, lambda conn: build_window_report(conn, window_date, currency)
+        )
+
+    def reconcile(self, window_date: date, statement: BankStatement) -> ReconciliationReport:
+        """Match the settlement bank's statement with the window's bank payments."""
+        return run_transaction(
+            self.engine, lambda conn: reconcile_window(conn, window_date, statement)
+        )

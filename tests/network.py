@@ -18,8 +18,15 @@ from api.settings import Settings
 from interchange.criteria import MerchantCriteria
 from interchange.fee_defaults import launch_schedule
 from interchange.qr import MerchantQrSpec, encode_merchant_qr
-from interchange.registry_model import Coop, CoopSpec, KycTier, Member, MemberSpec, Merchant
-from interchange.registry_model import MerchantSpec
+from interchange.registry_model import (
+    Coop,
+    CoopSpec,
+    KycTier,
+    Member,
+    MemberSpec,
+    Merchant,
+    MerchantSpec,
+)
 from ledger.money import Money
 from tests.conftest import TEST_SEAL_KEY
 
@@ -34,6 +41,8 @@ def idr(rupiah: int) -> Money:
 @dataclass
 class TestNetwork:
     """Services over one database, with the participants registered in it."""
+
+    __test__ = False
 
     services: Services
     network: Coop

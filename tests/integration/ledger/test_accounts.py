@@ -45,7 +45,7 @@ def test_opening_an_existing_ref_with_any_other_spec_is_a_conflict(ledger: Ledge
     refused = {
         name: _code(lambda s=spec: ledger.open_account(s)) for name, spec in variants.items()
     }
-    assert refused == {name: Code.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC for name in variants}
+    assert refused == dict.fromkeys(variants, Code.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC)
 
 
 def test_an_invalid_spec_is_refused_before_anything_is_written(ledger: Ledger) -> None:

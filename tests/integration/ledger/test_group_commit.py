@@ -14,6 +14,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
+from queue import Queue
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -46,6 +49,10 @@ def _wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
+def _has_size(queued: Queue[Any], size: int) -> bool:
+    return queued.qsize() == size
+
+
 @contextmanager
 def _locked(ledger: Ledger, account_id: int) -> Iterator[None]:
     """Hold the account's row lock (on SQLite: the database's write lock) until exit."""
@@ -59,7 +66,7 @@ def _post_in_one_batch(
     ledger: Ledger, stall: EntryRequest, stalled_account_id: int, *requests: EntryRequest
 ) -> list[Entry | LedgerError]:
     """Post `requests` from one thread each so that the committer batches them together."""
-    queued = ledger._committer._queue  # noqa: SLF001 - the only way to see callers queue
+    queued = ledger._committer._queue
     results: list[Entry | LedgerError | None] = [None] * len(requests)
 
     def call(index: int) -> None:
@@ -76,7 +83,7 @@ def _post_in_one_batch(
         callers = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
         for count, caller in enumerate(callers, start=1):
             caller.start()
-            _wait_until(lambda n=count: queued.qsize() == n)
+            _wait_until(partial(_has_size, queued, count))
     for thread in (staller, *callers):
         thread.join(_WAIT_S_MAX)
     assert all(result is not None for result in results)

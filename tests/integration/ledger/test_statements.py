@@ -150,7 +150,7 @@ def test_a_page_size_outside_its_limits_is_refused(history: History) -> None:
 def test_a_malformed_cursor_is_refused(history: History) -> None:
     cursors = ["", "p", "1", "x1", "p-1", "p1.5", "p 1", "p" + "1" * 20]
     refused = {cursor: _refusal(history, cursor=cursor) for cursor in cursors}
-    assert refused == {cursor: Code.CURSOR_INVALID for cursor in cursors}
+    assert refused == dict.fromkeys(cursors, Code.CURSOR_INVALID)
 
 
 def test_a_cursor_with_a_non_ascii_digit_is_refused_with_a_code(history: History) -> None:
@@ -167,7 +167,7 @@ def test_a_period_that_is_empty_reversed_or_naive_is_refused(history: History) -
         "naive-end": (_EARLY, _LATE.replace(tzinfo=None)),
     }
     refused = {name: _refusal(history, from_at=f, to_at=t) for name, (f, t) in periods.items()}
-    assert refused == {name: Code.PERIOD_INVALID for name in periods}
+    assert refused == dict.fromkeys(periods, Code.PERIOD_INVALID)
 
 
 def test_statements_and_balances_of_an_unknown_account_are_refused(history: History) -> None:

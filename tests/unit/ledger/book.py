@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from ledger.account import Account, AccountKind, AccountStatus
-from ledger.entry import EntryKind, EntryOutcome, EntryRequest, Leg
-from ledger.entry import Entry as RecordedEntry
+from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, Leg
 from ledger.money import Money
 from ledger.planner import BatchContext, BatchPlan, TargetState, plan_batch
 
@@ -115,7 +114,7 @@ class Book:
     """Accounts and entries between batches, updated only by applying plans."""
 
     accounts: dict[int, Account]
-    entries: dict[str, RecordedEntry] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
     resolved_by: dict[str, EntryKind] = field(default_factory=dict)
     seq_next: int = 1
 

@@ -466,11 +466,40 @@ def test_a_failed_group_leaves_the_hold_it_tried_to_resolve_open() -> None:
 # Ids within a batch, replays and conflicts.
 
 
-def test_an_id_repeated_in_one_batch_is_refused_after_its_first_use() -> None:
+def test_an_id_repeated_in_one_batch_replays_its_first_use_or_conflicts_with_it() -> None:
     book = _book()
-    got = book.outcomes(move("pay", ANI, BUDI, 1), move("pay", ANI, BUDI, 1))
-    assert codes(got) == [None, Code.ENTRY_ID_REPEATED_IN_BATCH]
+    plan = book.plan(
+        [
+            move("pay", ANI, BUDI, 1),
+            move("pay", ANI, BUDI, 1),
+            move("pay", ANI, BUDI, 2),
+        ]
+    )
+    first, again, _ = plan.outcomes
+    assert codes(plan.outcomes) == [None, None, Code.EXISTS_WITH_DIFFERENT_AMOUNT]
+    assert again.replayed and again.entry == first.entry
+    assert [e.entry_id for e in plan.new_entries] == ["pay"]
     assert book.posted(BUDI) == 1
+
+
+def test_an_id_refused_earlier_in_a_batch_can_be_recorded_later_in_it() -> None:
+    book = _book()
+    got = book.outcomes(move("pay", ANI, BUDI, 10_001), move("pay", ANI, BUDI, 10_000))
+    assert codes(got) == [Code.INSUFFICIENT_FUNDS, None]
+    assert not got[1].replayed
+    assert book.posted(BUDI) == 10_000
+
+
+def test_an_id_undone_with_its_failed_group_can_be_recorded_later_in_the_batch() -> None:
+    book = _book()
+    got = book.outcomes(
+        move("pay", ANI, BUDI, 100, linked=True),
+        move("boom", ANI, BUDI, 10**6),
+        move("pay", ANI, BUDI, 100),
+    )
+    assert codes(got) == [Code.LINKED_ENTRY_FAILED, Code.INSUFFICIENT_FUNDS, None]
+    assert not got[2].replayed
+    assert book.posted(BUDI) == 100
 
 
 def test_a_replay_returns_the_recorded_entry_and_plans_nothing() -> None:

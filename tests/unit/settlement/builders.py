@@ -25,7 +25,7 @@ WINDOW_DATE = date(2025, 1, 31)
 GENERATED_AT = datetime(2025, 2, 1, 1, 0, tzinfo=UTC)
 
 
-def testdata(name: str) -> Path:
+def shared_file(name: str) -> Path:
     """Return the path of a shared test data file, failing the test if it is absent."""
     path = TESTDATA / name
     assert path.is_file(), f"missing shared test data: {path}"
