@@ -52,6 +52,10 @@ from interchange.registry_model import (
     MerchantSpec,
 )
 from ledger.money import Money
+from settlement.bank_statement import BankStatement, Direction, StatementEntry
+from settlement.camt053 import parse_camt053, render_camt053
+from settlement.report_render import report_to_csv, report_to_json, report_to_pdf
+from settlement.settling import InstructionRow
 
 __all__ = ["run_demo"]
 
@@ -318,4 +322,51 @@ def _close_night(services: Services, world: _Network, window_date: date, console
     console.print(table)
     final = services.settlement.summary(window_date)
     console.print(f"window {window_date}: [bold]{final.status}[/bold]")
-    return final.status == "settled" and bool(summary.recompute_ok)
+    clean = _reports_and_reconciliation(services, window_date, instructions, console)
+    return final.status == "settled" and bool(summary.recompute_ok) and clean
+
+
+def _reports_and_reconciliation(
+    services: Services, window_date: date, instructions: list[InstructionRow], console: Console
+) -> bool:
+    """Write the window's reports, then reconcile the bank's camt.053 statement with them."""
+    folder = Path(tempfile.mkdtemp(prefix="kopnet-reports-"))
+    report = services.settlement.report(window_date)
+    (folder / "network-report.json").write_text(report_to_json(report), encoding="utf-8")
+    (folder / "network-report.csv").write_text(report_to_csv(report), encoding="utf-8")
+    (folder / "network-report.pdf").write_bytes(report_to_pdf(report))
+    statement_path = folder / "settlement-account.camt053.xml"
+    statement_path.write_bytes(
+        render_camt053(
+            _bank_statement(window_date, instructions),
+            message_id=f"DEMO{window_date:%Y%m%d}",
+            created_at=datetime.now(UTC),
+            version="001.08",
+        )
+    )
+    result = services.settlement.reconcile(window_date, parse_camt053(statement_path.read_bytes()))
+    console.print(f"reports and the bank's statement: {folder}")
+    console.print(
+        f"reconciliation of {statement_path.name}: {len(result.matched)} matched, "
+        f"{len(result.mismatched)} mismatched, {len(result.unmatched_expected)} "
+        f"missing, {len(result.unmatched_statement)} unexpected"
+    )
+    return result.is_clean
+
+
+def _bank_statement(window_date: date, instructions: list[InstructionRow]) -> BankStatement:
+    """What the settlement bank reports for the network's account after the night's payments."""
+    entries = tuple(
+        StatementEntry(
+            window_date,
+            item.amount,
+            Direction.DEBIT if item.payer_coop_id is None else Direction.CREDIT,
+            item.reference,
+            f"BANK{item.reference[-6:]}",
+        )
+        for item in instructions
+        if not item.internal
+    )
+    # The network's fee share stays in its bank account: the statement closes on it.
+    retained = Money(sum(entry.signed_minor for entry in entries), "IDR")
+    return BankStatement("0021000000", "IDR", Money.zero("IDR"), retained, entries)

@@ -50,35 +50,35 @@ def _parties(rows: list[InstructionRow]) -> Counter[int]:
     )
 
 
+def _check_one_per_cooperative_and_the_operators_share(
+    day: BusinessDay, rows: list[InstructionRow]
+) -> None:
+    """Via the network: one instruction per cooperative; debtors pay in what creditors and
+    the operator (booked internally) are paid out; applied, they zero every position."""
+    settlement = day.net.services.settlement
+    summary = settlement.summary(day.window_date)
+    assert summary.status is WindowStatus.SETTLING
+    assert rows == settlement.instructions(day.window_date)
+    assert max(_parties(rows).values()) == 1
+    assert all(r.status == "pending" and r.bank_reference is None for r in rows)
+    assert all((r.payer_coop_id is None) != (r.payee_coop_id is None) for r in rows)
+    paid_in = sum(r.amount.amount_minor for r in rows if r.payer_coop_id is not None)
+    paid_out = sum(r.amount.amount_minor for r in rows if r.payee_coop_id and not r.internal)
+    (share,) = [r for r in rows if r.internal]
+    operator = day.net.network.id
+    assert (share.payer_coop_id, share.payee_coop_id) == (None, operator)
+    assert paid_in == paid_out + share.amount.amount_minor
+    nets = {p.coop_id: p.net_minor for p in summary.positions}
+    assert share.amount.amount_minor == nets[operator]
+    remaining = apply_instructions(positions_of(summary), planned(rows))
+    assert all(m.is_zero() for by_coop in remaining.values() for m in by_coop.values())
+
+
 def _close_and_start(day: BusinessDay) -> tuple[Settlement, list[InstructionRow]]:
     wait_for_cutoff(day.net, day.window_date)
     settlement = day.net.services.settlement
     assert settlement.close(day.window_date, actor="night-job").recompute_ok is True
     return settlement, settlement.start(day.window_date, actor="ops-manager")
-
-
-def test_via_network_gives_each_cooperative_one_instruction_and_the_operator_its_share(
-    db_url: str,
-) -> None:
-    with business_day(db_url) as day:
-        settlement, rows = _close_and_start(day)
-        summary = settlement.summary(day.window_date)
-
-        assert summary.status is WindowStatus.SETTLING
-        assert rows == settlement.instructions(day.window_date)
-        assert max(_parties(rows).values()) == 1
-        assert all(r.status == "pending" and r.bank_reference is None for r in rows)
-        assert all((r.payer_coop_id is None) != (r.payee_coop_id is None) for r in rows)
-        paid_in = sum(r.amount.amount_minor for r in rows if r.payer_coop_id is not None)
-        paid_out = sum(r.amount.amount_minor for r in rows if r.payee_coop_id and not r.internal)
-        (share,) = [r for r in rows if r.internal]
-        operator = day.net.network.id
-        assert (share.payer_coop_id, share.payee_coop_id) == (None, operator)
-        assert paid_in == paid_out + share.amount.amount_minor
-        nets = {p.coop_id: p.net_minor for p in summary.positions}
-        assert share.amount.amount_minor == nets[operator]
-        remaining = apply_instructions(positions_of(summary), planned(rows))
-        assert all(m.is_zero() for by_coop in remaining.values() for m in by_coop.values())
 
 
 def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_nothing(
@@ -124,7 +124,7 @@ def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_n
         assert after_replay == before
 
 
-def test_confirming_every_instruction_settles_the_window_and_restores_the_caps(
+def test_via_network_one_instruction_per_cooperative_settles_the_window_and_restores_caps(
     db_url: str,
 ) -> None:
     with business_day(db_url) as day:
@@ -136,6 +136,7 @@ def test_confirming_every_instruction_settles_the_window_and_restores_the_caps(
         assert over_cap.code == PaymentErrorCode.NET_DEBIT_CAP_EXCEEDED
         dues_before = due_balances(day)
         rows = settlement.start(day.window_date, actor="ops-manager")
+        _check_one_per_cooperative_and_the_operators_share(day, rows)
         bank_rows = [r for r in rows if not r.internal]
 
         for n, row in enumerate(bank_rows, start=1):
