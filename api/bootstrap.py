@@ -55,6 +55,8 @@ def build(settings: Settings) -> Services:
     vault = (
         NikVault.from_setting(nik_keys.get_secret_value()) if nik_keys else NikVault.development()
     )
+    if settings.environment == "production" and vault.is_development:
+        raise ValueError("KOPNET_NIK_KEYS holds the public development keys")
     ledger = Ledger(engine, seal_key=seal_key, group_commit_workers=settings.group_commit_workers)
     return Services(
         settings,

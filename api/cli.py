@@ -68,13 +68,11 @@ def ledger_seal(
 
 @ledger_app.command("expire")
 def ledger_expire(database_url: DatabaseUrl = None) -> None:
-    """Release holds whose timeout has passed."""
+    """Release holds whose timeout has passed and mark their authorizations expired."""
     services = build(_settings(database_url))
     try:
-        total = 0
-        while (expired := services.ledger.expire_holds()) > 0:
-            total += expired
-        console.print(f"expired {total} holds")
+        marked = services.payments.expire_authorizations()
+        console.print(f"released every expired hold; {marked} authorizations marked expired")
     finally:
         services.close()
 
@@ -160,6 +158,33 @@ def bench_ledger(
         with_pgbench=pgbench,
     )
     typer.echo(json.dumps(result))
+
+
+@bench_app.command("interchange")
+def bench_interchange(
+    database_url: Annotated[str, typer.Option("--database-url", help="A PostgreSQL server "
+                                              "URL; the benchmark makes its own database.")],
+    coops: int = 100,
+    duration_s: float = 10.0,
+) -> None:
+    """Measure off-us QR purchases per second (spread and hot merchant); print JSON."""
+    from bench.interchange_bench import run_interchange_bench
+
+    typer.echo(json.dumps(run_interchange_bench(database_url, coops=coops,
+                                                duration_s=duration_s)))
+
+
+@bench_app.command("settlement")
+def bench_settlement(
+    database_url: Annotated[str, typer.Option("--database-url", help="A PostgreSQL server "
+                                              "URL; the benchmark makes its own database.")],
+    coops: int = 100,
+    payments: int = 1_000_000,
+) -> None:
+    """Close, net, recompute and report a window of off-us payments; print JSON."""
+    from bench.settlement_bench import run_settlement_bench
+
+    typer.echo(json.dumps(run_settlement_bench(database_url, coops=coops, payments=payments)))
 
 
 @app.command("demo")

@@ -1,10 +1,11 @@
-"""Benchmark fixtures: a scratch database of the benchmark's own, and a ledger seeded into it.
+"""The database a benchmark runs on: made for it, seeded, checked afterwards, dropped.
 
-Invariants: a scratch database is created under a fresh random name, migrated, and always
-dropped afterwards (a benchmark never reads or writes a database it did not create); on
-SQLite it is a file in a temporary directory. The seeded ledger balances: accounts are
-opened with zero balances, and every member wallet is then funded by one entry from its
-cooperative's cash account, posted through `Ledger.post_batch`.
+Invariants: a scratch database is created under a fresh random name and always dropped
+afterwards (a benchmark never reads or writes a database it did not create); on SQLite it
+is a file in a temporary directory. The seeded ledger balances: accounts are opened with
+zero balances, and every member wallet is then funded by one entry from its cooperative's
+cash account, posted through `Ledger.post_batch`. `check_books` seals and audits the
+ledger and compares what it recorded with what the benchmark saw accepted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,14 +24,14 @@ from types import MappingProxyType
 from typing import Any
 
 import psycopg
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.entry import EntryRequest, Leg
 from ledger.money import Money
 from ledger.service import Ledger
-from ledger.tables import account
+from ledger.tables import account, entry
 from migrations.runner import upgrade
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "NO_METADATA",
     "SEED_BATCH_SIZE",
     "SeededLedger",
+    "check_books",
     "is_sqlite",
     "libpq_url",
     "migrate",
@@ -51,6 +55,8 @@ SEED_BATCH_SIZE = 4000
 WALLET_FUNDING_MINOR = 10_000_000
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _ACCOUNT_INSERT_ROWS_MAX = 5000
+_SEED_THREADS = 2
+_AUDIT_FINDINGS_SHOWN_MAX = 10
 
 
 def is_sqlite(url: str) -> bool:
@@ -108,10 +114,12 @@ def seed_ledger(ledger: Ledger, *, coops: int, wallets_per_coop: int) -> SeededL
         ids[f"c{coop}:w{n}"] for coop in range(1, coops + 1) for n in range(wallets_per_coop)
     )
     funding = _funding_requests(wallet_ids, wallets_per_coop, cash_ids)
-    for start in range(0, len(funding), SEED_BATCH_SIZE):
-        outcomes = ledger.post_batch(funding[start : start + SEED_BATCH_SIZE])
-        refused = [o for o in outcomes if not o.ok]
-        assert not refused, f"seeding was refused: {refused[:3]}"
+    batches = [funding[i : i + SEED_BATCH_SIZE] for i in range(0, len(funding), SEED_BATCH_SIZE)]
+    # Two writers: while one batch commits, the next is planned.
+    with ThreadPoolExecutor(max_workers=_SEED_THREADS) as pool:
+        for outcomes in pool.map(ledger.post_batch, batches):
+            refused = [o for o in outcomes if not o.ok]
+            assert not refused, f"seeding was refused: {refused[:3]}"
     merchant_id = ids["c1:merchant"]
     return SeededLedger(wallet_ids, merchant_id, cash_ids, len(funding), WALLET_FUNDING_MINOR)
 
@@ -173,3 +181,30 @@ def _funding_requests(
         )
         for index, wallet_id in enumerate(wallet_ids)
     ]
+
+
+def check_books(ledger: Ledger, *, expected_entries: int) -> dict[str, object]:
+    """Seal, audit, and check balances and entry count; `invariants_ok` when all hold."""
+    started = time.perf_counter()
+    sealed = ledger.seal()
+    seal_s = time.perf_counter() - started
+    report = ledger.verify()
+    verify_s = time.perf_counter() - started - seal_s
+    totals = select(account.c.currency, func.sum(account.c.posted_minor)).group_by(
+        account.c.currency
+    )
+    with ledger.engine.connect() as conn:
+        sums = {currency: int(total) for currency, total in conn.execute(totals)}
+        recorded = conn.execute(select(func.count()).select_from(entry)).scalar_one()
+    balanced = all(total == 0 for total in sums.values())
+    return {
+        "invariants_ok": report.intact and balanced and recorded == expected_entries,
+        "audit_intact": report.intact,
+        "audit_findings": [f.code for f in report.findings[:_AUDIT_FINDINGS_SHOWN_MAX]],
+        "balance_sums_minor": sums,
+        "entries_recorded": recorded,
+        "entries_expected": expected_entries,
+        "entries_sealed": sealed,
+        "seal_s": round(seal_s, 3),
+        "verify_s": round(verify_s, 3),
+    }

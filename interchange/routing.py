@@ -190,7 +190,7 @@ def _require_amount(amount: Money | None, name: str, *, optional: bool = False) 
 def parse_command(command: PaymentCommand) -> ParsedCommand:
     """Check the command's shape and decode its QR; raise the first violation."""
     payment_id = command.payment_id
-    if not isinstance(payment_id, str) or not PAYMENT_ID_PATTERN.match(payment_id):
+    if not isinstance(payment_id, str) or not PAYMENT_ID_PATTERN.fullmatch(payment_id):
         raise _fail(_CODE.PAYMENT_ID_INVALID, "payment_id: 1-56 of [A-Za-z0-9._:-]", "payment_id")
     qr = None
     if isinstance(command, QrPurchase | Authorize):

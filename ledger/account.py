@@ -77,7 +77,7 @@ class AccountSpec:
 
     def validated(self) -> AccountSpec:
         """Return self if every field is within its limits; raise the first violation."""
-        if not ACCOUNT_REF_PATTERN.match(self.ref):
+        if not ACCOUNT_REF_PATTERN.fullmatch(self.ref):
             raise LedgerError(LedgerErrorCode.ACCOUNT_REF_INVALID, "bad account ref", field="ref")
         assert type(self.coop_id) is int and self.coop_id >= 0, "coop_id must be a natural"
         require_currency(self.currency)

@@ -36,9 +36,7 @@ class Money:
             raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "amount_minor must be an integer")
         if abs(self.amount_minor) > AMOUNT_MINOR_MAX:
             # The message does not render the amount: it may have thousands of digits.
-            raise LedgerError(
-                LedgerErrorCode.AMOUNT_TOO_LARGE, "amount exceeds 10^15 minor units"
-            )
+            raise LedgerError(LedgerErrorCode.AMOUNT_TOO_LARGE, "amount exceeds 10^15 minor units")
         require_currency(self.currency)
 
     @classmethod

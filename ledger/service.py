@@ -31,7 +31,7 @@ from ledger.store import load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX
 
-__all__ = ["Ledger", "raise_for_outcome"]
+__all__ = ["Ledger", "open_account_in", "raise_for_outcome"]
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ class Ledger:
     def open_account(self, spec: AccountSpec) -> Account:
         """Open an account, or return the one already opened with this ref and spec."""
         spec = spec.validated()
-        return self._run(lambda conn: _open_account(conn, spec))
+        return self._run(lambda conn: open_account_in(conn, spec))
 
     def account(self, account_id: int) -> Account:
         """Return the account with its current balances."""
@@ -202,7 +202,9 @@ def _expiry(target_id: str, expires_at: datetime) -> EntryRequest:
     )
 
 
-def _open_account(conn: Connection, spec: AccountSpec) -> Account:
+def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
+    """Open an account inside the caller's transaction (idempotent by `spec.ref`)."""
+    spec = spec.validated()
     row = conn.execute(select(account).where(account.c.ref == spec.ref)).first()
     if row is not None:
         existing = row_to_account(row)

@@ -49,7 +49,7 @@ def _fail(code: LedgerErrorCode, message: str, field: str) -> LedgerError:
 
 def validate_request(request: EntryRequest) -> str | None:
     """Check a request's shape; return its canonical metadata JSON (None when empty)."""
-    if not isinstance(request.entry_id, str) or not ENTRY_ID_PATTERN.match(request.entry_id):
+    if not isinstance(request.entry_id, str) or not ENTRY_ID_PATTERN.fullmatch(request.entry_id):
         raise _fail(
             LedgerErrorCode.ENTRY_ID_INVALID,
             "entry_id must match [A-Za-z0-9._:/-] and be 1-64 characters",
@@ -127,7 +127,7 @@ def canonical_metadata(metadata: object) -> str | None:
             "metadata",
         )
     for key, value in metadata.items():
-        if not isinstance(key, str) or not _METADATA_KEY_PATTERN.match(key):
+        if not isinstance(key, str) or not _METADATA_KEY_PATTERN.fullmatch(key):
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad metadata key {key!r}", "metadata")
         if isinstance(value, float) or not isinstance(value, str | int | bool | None):
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad value for {key!r}", "metadata")

@@ -7,13 +7,13 @@ itself stays as short as the number of cooperative pairs allows.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy import Engine, select
 
 from interchange.tables import coop
 from interchange.window import WindowCalendar
-from ledger.account import AccountKind, AccountSpec
 from ledger.db import run_transaction
 from ledger.money import Money
 from ledger.service import Ledger
@@ -44,34 +44,28 @@ class Settlement:
     ) -> None:
         self.engine = engine
         self.calendar = calendar
-        self._ledger = ledger
         self._seal_key = seal_key
 
-    def _network(self) -> tuple[int, int]:
-        """The network operator's cooperative id and its settlement account id."""
+    def _network_id(self) -> int:
+        """The network operator's cooperative id."""
         found = run_transaction(
             self.engine,
             lambda conn: conn.execute(
-                select(coop.c.id, coop.c.currency).where(coop.c.is_network.is_(True))
-            ).first(),
+                select(coop.c.id).where(coop.c.is_network.is_(True))
+            ).scalar(),
         )
         assert found is not None, "register the network operator first"
-        account = self._ledger.open_account(
-            AccountSpec(
-                "network:settlement", found.id, found.currency, AccountKind.SETTLEMENT, None
-            )
-        )
-        return found.id, account.id
+        return int(found)
 
     def close(self, window_date: date, *, actor: str) -> WindowSummary:
         """Close the window (idempotent), then check its positions against the ledger."""
-        summary = run_transaction(
+        closed = run_transaction(
             self.engine,
             lambda conn: close_window(conn, window_date, actor=actor, calendar=self.calendar),
         )
-        if summary.recompute_ok is None:
+        if closed.recompute_ok is None:
             self.recompute(window_date, actor=actor)
-        return self.summary(window_date)
+        return replace(self.summary(window_date), newly_closed=closed.newly_closed)
 
     def recompute(self, window_date: date, *, actor: str) -> bool:
         """Recompute the window's positions from the ledger and record the result."""
@@ -91,11 +85,16 @@ class Settlement:
         self, window_date: date, *, actor: str, mode: SettlementMode = SettlementMode.VIA_NETWORK
     ) -> list[InstructionRow]:
         """Issue the window's settlement instructions."""
-        network_id, _ = self._network()
+        network_id = self._network_id()
         return run_transaction(
             self.engine,
             lambda conn: start_settlement(
-                conn, window_date, mode=mode, actor=actor, network_coop_id=network_id
+                conn,
+                window_date,
+                mode=mode,
+                actor=actor,
+                network_coop_id=network_id,
+                seal_key=self._seal_key,
             ),
         )
 
@@ -107,7 +106,6 @@ class Settlement:
         self, reference: str, *, bank_reference: str, amount: Money, actor: str
     ) -> InstructionRow:
         """Book the bank's confirmation of one instruction."""
-        _, account_id = self._network()
         return run_transaction(
             self.engine,
             lambda conn: confirm_instruction(
@@ -117,7 +115,6 @@ class Settlement:
                 amount=amount,
                 actor=actor,
                 seal_key=self._seal_key,
-                network_settlement_account_id=account_id,
             ),
         )
 

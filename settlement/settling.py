@@ -26,10 +26,13 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from interchange.payment_store import database_now, load_coops
 from interchange.routing import CoopParty
+from interchange.tables import coop
+from ledger.account import AccountKind, AccountSpec
 from ledger.entry import EntryRequest, Leg
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import Money
 from ledger.posting import post_entries
+from ledger.service import open_account_in
 from settlement.closing import WindowSummary, load_summary, record_event
 from settlement.netting import (
     NETWORK,
@@ -102,8 +105,10 @@ def start_settlement(
     mode: SettlementMode,
     actor: str,
     network_coop_id: int,
+    seal_key: bytes,
 ) -> list[InstructionRow]:
-    """Issue the window's instructions and move it to settling."""
+    """Issue the window's instructions and move it to settling (settled at once when there is
+    nothing to pay through a bank)."""
     require_actor(actor)
     locked = conn.execute(
         select(window).where(window.c.window_date == window_date).with_for_update()
@@ -112,6 +117,7 @@ def start_settlement(
     status = summary.status if summary else None
     require_can_start(status, summary.recompute_ok if summary else None)
     assert summary is not None and locked is not None
+    settlement_account_id = _settlement_account(conn, network_coop_id)
     positions = _positions_by_currency(summary)
     planned = settlement_instructions(positions, mode) if positions else ()
     round_no = 1 + (
@@ -133,6 +139,8 @@ def start_settlement(
         .values(status=WindowStatus.SETTLING.value, mode=mode.value)
     )
     record_event(conn, window_date, "start", actor, now, f"{len(rows)} instructions, {mode}")
+    coops, _ = load_coops(conn)
+    _finish_if_complete(conn, window_date, actor, coops, seal_key, settlement_account_id)
     return window_instructions(conn, window_date)
 
 
@@ -171,7 +179,6 @@ def confirm_instruction(
     amount: Money,
     actor: str,
     seal_key: bytes,
-    network_settlement_account_id: int,
 ) -> InstructionRow:
     """Book a confirmed settlement payment; settle the window when it was the last."""
     require_actor(actor)
@@ -201,13 +208,22 @@ def confirm_instruction(
             f"expected {Money(row.amount_minor, row.currency)}",
             field="amount",
         )
-    coops, _ = load_coops(conn)
-    _book(conn, [row], bank_reference, actor, coops, seal_key, network_settlement_account_id)
-    _finish_if_complete(
-        conn, row.window_date, actor, coops, seal_key, network_settlement_account_id
-    )
+    coops, network = load_coops(conn)
+    settlement_account_id = _settlement_account(conn, network.accounts.coop_id)
+    _book(conn, [row], bank_reference, actor, coops, seal_key, settlement_account_id)
+    _finish_if_complete(conn, row.window_date, actor, coops, seal_key, settlement_account_id)
     confirmed = conn.execute(select(instruction).where(instruction.c.reference == reference))
     return _row(confirmed.one())
+
+
+def _settlement_account(conn: Connection, network_coop_id: int) -> int:
+    """The network's settlement account in the ledger, opened the first time it is needed."""
+    currency = conn.execute(select(coop.c.currency).where(coop.c.id == network_coop_id)).scalar()
+    assert currency is not None, "the network operator is registered"
+    spec = AccountSpec(
+        "network:settlement", network_coop_id, currency, AccountKind.SETTLEMENT, None
+    )
+    return open_account_in(conn, spec).id
 
 
 def _legs(row: Any, coops: Mapping[int, CoopParty], settlement_account_id: int) -> tuple[Leg, ...]:

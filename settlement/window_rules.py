@@ -65,7 +65,7 @@ class WindowError(SettlementError):
 
 def require_actor(actor: str) -> str:
     """Return `actor` (who takes the step) if it is a well-formed name."""
-    if not isinstance(actor, str) or not ACTOR_PATTERN.match(actor):
+    if not isinstance(actor, str) or not ACTOR_PATTERN.fullmatch(actor):
         raise WindowError(
             SettlementErrorCode.ACTOR_INVALID, "actor: 1-64 of [A-Za-z0-9._@:-]", field="actor"
         )
@@ -74,7 +74,7 @@ def require_actor(actor: str) -> str:
 
 def require_bank_reference(reference: str) -> str:
     """Return the bank's reference for a payment if it is well-formed."""
-    if not isinstance(reference, str) or not BANK_REFERENCE_PATTERN.match(reference):
+    if not isinstance(reference, str) or not BANK_REFERENCE_PATTERN.fullmatch(reference):
         raise WindowError(
             SettlementErrorCode.BANK_REFERENCE_INVALID,
             "bank reference: 1-64 of [A-Za-z0-9./ -]",

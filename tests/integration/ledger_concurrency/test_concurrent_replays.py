@@ -62,13 +62,9 @@ def _assert_recorded_once(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger bug: the group committer puts two callers' requests with the same id in"
-    " one batch, and the planner refuses the second as entry_id_repeated_in_batch instead of"
-    " replaying it",
-)
 def test_same_ids_posted_from_threads_of_one_ledger_are_recorded_once(pg_ledger: Ledger) -> None:
+    """Retries from threads of one service share group commits: a request whose id came
+    earlier in the same batch replays it (it was refused as a repeat before c50232a)."""
     book = open_book(pg_ledger, [FUNDING_MINOR] * WALLETS)
     requests = _requests(book)
     tallies = run_together(8, lambda t: post_each(pg_ledger, _shuffled(requests, t), NOTHING))

@@ -265,8 +265,8 @@ def last_due_window(net: TestNetwork) -> date:
 def open_network_settlement(net: TestNetwork) -> int:
     """Open the operator's settlement account the way the service does; return its id.
 
-    The service opens it on first use, even for a step it then refuses; tests that check
-    that a refused step writes nothing open it first (the side effect is pinned apart).
+    The service opens it when settlement first starts; tests that compare snapshots around
+    a refused step open it beforehand so that both snapshots hold it.
     """
     operator = net.network
     spec = AccountSpec(

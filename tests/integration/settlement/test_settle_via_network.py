@@ -181,13 +181,6 @@ def _empty_window_started(url: str) -> tuple[date, WindowStatus]:
         return window_date, settlement.summary(window_date).status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="start_settlement (settlement/settling.py) moves a window with no instruction to "
-    "settle (no obligations, or every position zero) to 'settling' and only "
-    "_finish_if_complete, run by confirm, can settle it: with nothing to confirm it never "
-    "becomes 'settled'",
-)
 def test_a_window_with_nothing_to_settle_is_settled_when_started(sqlite_url: str) -> None:
     _, status = _empty_window_started(sqlite_url)
 

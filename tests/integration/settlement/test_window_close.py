@@ -27,10 +27,6 @@ from tests.integration.settlement.night import (
 )
 from tests.network import idr, network_on, qr_for
 
-NEWLINE_REASON = (
-    "ACTOR_PATTERN and BANK_REFERENCE_PATTERN (settlement/window_rules.py) end in `$`, which "
-    "re.match also matches just before a trailing newline, so a value ending in '\\n' passes"
-)
 BAD_ACTORS = ("", "night job", "-leading-dash", "x" * 65, "n\u00e4me", "ops;drop")
 BAD_BANK_REFERENCES = ("", " BANK1", "BANK_1", "B" * 65, "BANK\u00e91")
 UNKNOWN_REFERENCE = "KN00000000R1N00001"
@@ -122,7 +118,6 @@ def test_malformed_actors_and_bank_references_are_refused_first_and_change_nothi
         assert snapshot(net.services.engine) == before
 
 
-@pytest.mark.xfail(strict=True, reason=NEWLINE_REASON)
 def test_an_actor_with_a_trailing_newline_is_refused(sqlite_url: str) -> None:
     with network_on(sqlite_url, cutoff_s=1) as net:
         window_date = last_due_window(net)
@@ -135,7 +130,6 @@ def test_an_actor_with_a_trailing_newline_is_refused(sqlite_url: str) -> None:
         assert snapshot(net.services.engine) == before
 
 
-@pytest.mark.xfail(strict=True, reason=NEWLINE_REASON)
 def test_a_bank_reference_with_a_trailing_newline_is_refused(sqlite_url: str) -> None:
     with network_on(sqlite_url) as net:
         open_network_settlement(net)
@@ -148,12 +142,6 @@ def test_a_bank_reference_with_a_trailing_newline_is_refused(sqlite_url: str) ->
         assert code_of(refused.value) == Code.BANK_REFERENCE_INVALID
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settlement.start calls self._network() before any check, and that opens the "
-    "network:settlement ledger account: a refused start (or confirm) writes a ledger_account "
-    "row (settlement/service.py, Settlement._network / Settlement.start)",
-)
 def test_a_refused_start_opens_no_ledger_account(sqlite_url: str) -> None:
     with network_on(sqlite_url) as net:
         settlement = net.services.settlement
@@ -226,11 +214,6 @@ def test_closing_nets_the_window_once_and_later_payments_go_to_the_next_window(
         assert code_of(refused.value) == Code.WINDOW_NOT_DUE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Settlement.close returns self.summary(), whose newly_closed is always False "
-    "(settlement/service.py, Settlement.close), dropping close_window's newly_closed=True",
-)
 def test_the_first_close_reports_that_it_closed_the_window(sqlite_url: str) -> None:
     with network_on(sqlite_url, cutoff_s=1) as net:
         summary = net.services.settlement.close(last_due_window(net), actor="night-job")
