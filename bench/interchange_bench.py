@@ -46,7 +46,8 @@ from bench.network_seed import (
     seed_network,
 )
 from bench.seed import BENCH_DATE, CURRENCY, migrate, scratch_database
-from interchange.payment_model import PaymentCommand
+from interchange.payment_model import PaymentCommand, QrPurchase
+from interchange.registry_model import Merchant
 from interchange.window import WindowCalendar
 from ledger.entry import EntryRequest, Leg
 from ledger.errors import LedgerError
@@ -61,6 +62,7 @@ OFFUS_VS_LEDGER_TARGET = 0.8
 _PURCHASE_AMOUNTS_RUPIAH = (1_000, 2_500, 5_000, 10_000, 15_000, 25_000, 50_000)
 _TRANSFER_AMOUNT_MINOR_MAX = 100
 _RANDOM_SEED = 20261123
+_PATHS = ("ledger_single", "offus_spread", "offus_hot")
 # Pools are sized for these rates; a path faster than its ceiling runs out of requests
 # before `duration_s` and is measured over the shorter time (`*_pool_exhausted` says so).
 _OFFUS_RATE_CEILING_PER_S = 10_000
@@ -117,39 +119,41 @@ def _bench(services: NetworkServices, params: _Params) -> dict[str, object]:
         "members": network.member_count,
         "merchants": network.merchant_count,
     }
-    callers, duration_s = params.callers, params.duration_s
     rng = random.Random(_RANDOM_SEED)  # noqa: S311 - reproducible load, not security
-    ledger_stats = _measure(
-        services.engine,
-        _post_transfer(services),
-        _transfer_pools(network, rng, callers, duration_s),
-        duration_s,
-    )
-    result.update(_summary("ledger_single", ledger_stats, unit="transfers_per_s"))
-    accepted = ledger_stats.ok
+    pools = _transfer_pools(network, rng, params.callers, params.duration_s)
+    stats = _measure(services.engine, _post_transfer(services), pools, params.duration_s)
+    del pools
+    result.update(_summary("ledger_single", stats, unit="transfers_per_s"))
+    accepted = stats.ok
     purchases = OffUsPurchases(network, _PURCHASE_AMOUNTS_RUPIAH, rng)
-    hot_merchant = network.merchants[0][0]
     for name in ("offus_spread", "offus_hot"):
-        count = math.ceil(duration_s * _OFFUS_RATE_CEILING_PER_S / callers)
-
-        def make(caller: int, n: int, name: str = name) -> PaymentCommand:
-            payment_id = f"{name}-{caller}-{n}"
-            if name == "offus_hot":
-                return purchases.hot(payment_id, hot_merchant)
-            return purchases.spread(payment_id)
-
-        pools = [[make(c, n) for n in range(count)] for c in range(callers)]
-        stats = _measure(services.engine, _submit(services), pools, duration_s)
-        del pools
+        commands = _purchase_pools(name, purchases, network.merchants[0][0], params)
+        stats = _measure(services.engine, _submit(services), commands, params.duration_s)
+        del commands
         result.update(_summary(name, stats, unit="per_s"))
         accepted += stats.ok
-    result["refused"] = {
-        name: result[f"{name}_refused"] for name in ("ledger_single", "offus_spread", "offus_hot")
-    }
+    result["refused"] = {name: result[f"{name}_refused"] for name in _PATHS}
     result.update(_ratio(result))
     expected = network.funding_payments + accepted
     result.update(check_network(services, expected_entries=expected))
     return result
+
+
+def _purchase_pools(
+    name: str, purchases: OffUsPurchases, hot_merchant: Merchant, params: _Params
+) -> list[list[QrPurchase]]:
+    """`callers` pools of off-us purchases: at random merchants, or all at `hot_merchant`."""
+    count = math.ceil(params.duration_s * _OFFUS_RATE_CEILING_PER_S / params.callers)
+    hot = name == "offus_hot"
+    return [
+        [
+            purchases.hot(f"{name}-{c}-{n}", hot_merchant)
+            if hot
+            else purchases.spread(f"{name}-{c}-{n}")
+            for n in range(count)
+        ]
+        for c in range(params.callers)
+    ]
 
 
 def _ratio(result: dict[str, object]) -> dict[str, object]:

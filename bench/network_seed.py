@@ -16,6 +16,7 @@ every purchase a factory makes is off-us; nothing here reads the environment.
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import random
@@ -236,7 +237,8 @@ class OffUsPurchases:
     """Dynamic-QR purchases from a random member to a merchant of another cooperative.
 
     Payloads are encoded once per merchant and amount, so making a purchase costs only the
-    random draws and the command itself. Not thread-safe: one factory per thread.
+    random draws and the command itself. Not thread-safe: `reseeded` gives each thread its
+    own, sharing the payloads.
     """
 
     def __init__(
@@ -252,6 +254,12 @@ class OffUsPurchases:
             for group in network.merchants
             for merchant in group
         }
+
+    def reseeded(self, rng: random.Random) -> OffUsPurchases:
+        """A factory drawing from `rng` that shares this one's encoded payloads."""
+        twin = copy.copy(self)
+        twin._rng = rng
+        return twin
 
     def spread(self, payment_id: str) -> QrPurchase:
         """A purchase from a random member at a random merchant of another cooperative."""

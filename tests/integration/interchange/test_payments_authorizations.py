@@ -197,9 +197,7 @@ def test_an_authorization_beyond_the_available_balance_is_refused(w: World) -> N
 
 
 @pytest.mark.parametrize("timeout_s", [0, -1, AUTHORIZATION_TIMEOUT_S_MAX + 1])
-def test_an_authorization_with_a_timeout_out_of_range_is_refused(
-    w: World, timeout_s: int
-) -> None:
+def test_an_authorization_with_a_timeout_out_of_range_is_refused(w: World, timeout_s: int) -> None:
     command = Authorize("auth", w.ani.id, qr_for(w.toko), idr(1_000), timeout_s=timeout_s)
     refuse(w.net, command, "timeout_invalid")
 

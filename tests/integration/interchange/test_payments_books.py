@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -39,7 +40,11 @@ from interchange.payment_model import (
 )
 from interchange.registry_model import Coop, KycTier, Member, Merchant
 from ledger import tables as ledger_tables
-from tests.network import TestNetwork, idr, network_on, qr_for
+from tests.network import idr, network_on, qr_for
+
+if TYPE_CHECKING:
+    # Imported for annotations only: pytest would try to collect a module-level Test* class.
+    from tests.network import TestNetwork
 
 __all__ = [
     "Snapshot",

@@ -19,6 +19,7 @@ from interchange.payment_model import (
     Capture,
     CashIn,
     CashOut,
+    PaymentCommand,
     QrPurchase,
     Refund,
     Transfer,
@@ -42,13 +43,13 @@ def w(db_url: str) -> Iterator[World]:
         yield build_world(net)
 
 
-def obligation_change(w: World, command: object) -> dict[tuple[int, int], tuple[int, int]]:
+def obligation_change(w: World, command: PaymentCommand) -> dict[tuple[int, int], tuple[int, int]]:
     """What `command` added to each (debtor, creditor) row: (amount, payment count)."""
     engine = w.net.services.engine
     before = snapshot(engine).obligations
-    w.net.services.payments.pay(command)  # type: ignore[arg-type]
+    w.net.services.payments.pay(command)
     after = snapshot(engine).obligations
-    changes = {}
+    changes: dict[tuple[int, int], tuple[int, int]] = {}
     for pair, (amount, count) in after.items():
         old_amount, old_count = before.get(pair, (0, 0))
         if (amount, count) != (old_amount, old_count):

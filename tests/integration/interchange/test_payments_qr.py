@@ -278,9 +278,7 @@ def test_a_fixed_convenience_fee_is_added_for_the_payer_and_discounted_with_the_
 
 
 def test_a_percentage_convenience_fee_rounds_half_up_to_a_whole_sen(w: World) -> None:
-    payload = merchant_qr(
-        w.toko, fee_rule=FeeRule(TipIndicator.PERCENTAGE_FEE, percentage_bps=150)
-    )
+    payload = merchant_qr(w.toko, fee_rule=FeeRule(TipIndicator.PERCENTAGE_FEE, percentage_bps=150))
     # 3_333_333 × 1.5% = 49_999.995 → 50_000; discount on 3_383_333: 23_683.33 → 23_683,
     # split 9_473.2/9_473.2/4_736.6 → 9_473/9_473/4_737.
     record, deltas = pay(w.net, QrPurchase("p-1", w.ani.id, payload, sen(3_333_333)))
@@ -338,4 +336,3 @@ def test_a_quote_shows_exactly_what_the_purchase_then_charges(w: World) -> None:
     )
     assert deltas[w.ani.wallet_account_id] == -quote.payer_pays.amount_minor
     assert deltas[w.toko.wallet_account_id] == quote.payee_receives.amount_minor
-

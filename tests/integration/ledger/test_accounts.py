@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.entry import EntryKind, EntryRequest
@@ -138,3 +142,36 @@ def test_a_hold_on_a_frozen_account_can_be_voided_but_not_posted(ledger: Ledger)
     )
     assert ledger.account(a["toko"].id).pending_credit_minor == 0
     assert ledger.verify().intact
+
+
+def test_two_callers_opening_the_same_ref_at_once_both_get_the_account(pg_ledger: Ledger) -> None:
+    """Pinned defect (PostgreSQL): ledger/service.py `_open_account` reads by ref, then
+    inserts; when two callers both read nothing, the second insert fails with a raw
+    IntegrityError on `uq_ledger_account_ref` (not a race `run_transaction` retries,
+    see ledger/db.py `_RACE_CONSTRAINTS`) instead of returning the account. A hook holds
+    each caller at its INSERT until both have read, which makes the race certain."""
+    both_read = threading.Barrier(2)
+
+    def hold_at_insert(*args: Any) -> None:
+        statement: str = args[2]
+        if statement.lstrip().upper().startswith("INSERT INTO LEDGER_ACCOUNT"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait(timeout=2)
+
+    event.listen(pg_ledger.engine, "before_cursor_execute", hold_at_insert)
+    results: list[object] = [None, None]
+
+    def open_it(index: int) -> None:
+        try:
+            results[index] = pg_ledger.open_account(_SPEC).id
+        except Exception as error:  # The defect is an error of an unexpected type.
+            results[index] = error
+
+    callers = [threading.Thread(target=open_it, args=(i,)) for i in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    event.remove(pg_ledger.engine, "before_cursor_execute", hold_at_insert)
+    assert results[0] == results[1], results
+    assert isinstance(results[0], int)

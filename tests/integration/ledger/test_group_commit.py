@@ -5,7 +5,7 @@ that moment in one `post_batch`. To make two callers' requests share a batch on 
 these tests stall the only worker on a database lock while both callers queue, then let
 it go. Whatever one caller sends must not change the outcome of the other's request.
 
-All three tests pin defects (see the report in each docstring).
+All three are regressions for defects fixed in c50232a; each docstring says how it failed.
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ def _post_in_one_batch(
 def test_a_retry_that_shares_a_batch_with_its_original_is_a_replay(
     one_worker_ledger: Ledger,
 ) -> None:
-    """Defect: the retry gets `entry_id_repeated_in_batch` (ledger/planner.py `seen_ids`
-    spans callers because ledger/service.py `post` shares batches), although a replay of
-    the same id with the same request must return the original result."""
+    """The retry got `entry_id_repeated_in_batch` (ledger/planner.py `seen_ids` spanned
+    callers, as ledger/service.py `post` shares batches), although a replay of the same id
+    with the same request must return the original result."""
     ledger = one_worker_ledger
     a = open_wallets(ledger, "ani", "budi")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
@@ -110,8 +110,8 @@ def test_a_retry_that_shares_a_batch_with_its_original_is_a_replay(
 def test_another_callers_failing_linked_entry_does_not_fail_mine(
     one_worker_ledger: Ledger,
 ) -> None:
-    """Defect: `Ledger.post` keeps `linked=True` on a lone request, which then links to
-    whichever caller's request follows it in the batch; that request is refused with
+    """`Ledger.post` kept `linked=True` on a lone request, which then linked to whichever
+    caller's request followed it in the batch; that request was refused with
     `linked_entry_failed` (ledger/service.py `post`; ledger/planner.py `_plan_in_group`)."""
     ledger = one_worker_ledger
     a = open_wallets(ledger, "ani", "budi")
@@ -125,10 +125,10 @@ def test_another_callers_failing_linked_entry_does_not_fail_mine(
 
 
 def test_another_callers_refused_capture_does_not_stop_mine(one_worker_ledger: Ledger) -> None:
-    """Defect: a capture refused for `pending_amount_exceeded` leaves the hold marked as
-    posted for the rest of the batch, so a correct capture from another caller gets
-    `pending_already_posted` (ledger/planner.py `_check_resolution` marks before
-    `_resolution_legs` and `_apply` can still refuse)."""
+    """A capture refused for `pending_amount_exceeded` left the hold marked as posted for
+    the rest of the batch, so a correct capture from another caller got
+    `pending_already_posted` (ledger/planner.py `_check_resolution` marked it before
+    `_resolution_legs` and `_apply` could still refuse)."""
     ledger = one_worker_ledger
     a = open_wallets(ledger, "ani", "toko")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))

@@ -102,3 +102,29 @@ def test_same_ids_posted_through_separate_ledgers_are_recorded_once(pg_ledger: L
         for ledger in ledgers:
             ledger.close()
     _assert_recorded_once(pg_ledger, book, requests, Tally().merge(tallies))
+
+
+def test_same_ids_with_different_legs_racing_record_one_winner_each(pg_ledger: Ledger) -> None:
+    """Each caller uses the shared ids for its own pair of wallets: the requests conflict,
+    lock different rows, and race on the unique entry id; the loser must see a conflict,
+    never a database error or exhausted retries."""
+    book = open_book(pg_ledger, [FUNDING_MINOR] * WALLETS)
+    wallets = book.wallet_ids
+    callers = WALLETS // 2
+    plans = [
+        [
+            transfer_minor(f"c-{n}", wallets[2 * c], wallets[2 * c + 1], 1 + n % AMOUNT_MINOR_MAX)
+            for n in random.Random(c).sample(range(IDS), IDS)
+        ]
+        for c in range(callers)
+    ]
+    conflict = frozenset({LedgerErrorCode.EXISTS_WITH_DIFFERENT_LEGS})
+    tally = Tally().merge(run_together(callers, lambda c: post_each(pg_ledger, plans[c], conflict)))
+    assert not tally.unexpected, tally.unexpected[:5]
+    assert len(tally.seqs) == IDS and all(len(seqs) == 1 for seqs in tally.seqs.values())
+    assert tally.refused == {"exists_with_different_legs": (callers - 1) * IDS}
+    assert_ledger_matches(
+        pg_ledger,
+        expected_posted=expected_balances(book.opening, tally.effects.values()),
+        recorded_ids=[*book.funding_ids, *tally.seqs],
+    )

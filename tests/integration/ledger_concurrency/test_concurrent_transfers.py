@@ -79,7 +79,7 @@ class _Sealer:
 
 @pytest.mark.parametrize(
     ("hot_share", "transfers"),
-    [pytest.param(0.0, 160, id="random-wallets"), pytest.param(1.0, 120, id="hot-merchant")],
+    [pytest.param(0.0, 120, id="random-wallets"), pytest.param(1.0, 100, id="hot-merchant")],
 )
 def test_sixteen_writers_post_every_transfer_once_and_balances_add_up(
     pg_ledger: Ledger, hot_share: float, transfers: int

@@ -68,7 +68,15 @@ def movements(draw: st.DrawFn) -> Movement:
     debit = credit + source_fee + dest_fee + network_fee
     currency = draw(st.sampled_from(CURRENCIES))
     return Movement(
-        currency, source_coop, source, debit, dest_coop, dest, credit, source_fee, dest_fee,
+        currency,
+        source_coop,
+        source,
+        debit,
+        dest_coop,
+        dest,
+        credit,
+        source_fee,
+        dest_fee,
         network_fee,
     )
 
@@ -94,9 +102,8 @@ def check_books(movement: Movement) -> None:
         payable = sum(o.amount_minor for o in owed if o.debtor_coop_id == coop.coop_id)
         receivable = sum(o.amount_minor for o in owed if o.creditor_coop_id == coop.coop_id)
         assert by_account.get(coop.due_account_id, 0) == payable - receivable
-    assert by_account.get(movement.source_account_id, 0) <= 0 or (
-        movement.source_account_id == COOPS[movement.source_coop_id].cash_account_id
-    )
+    assert by_account[movement.source_account_id] == -movement.debit_minor
+    assert by_account[movement.dest_account_id] == movement.credit_minor
 
 
 @given(movement=movements())
@@ -106,7 +113,9 @@ def test_random_movements_keep_every_cooperatives_books_balanced(movement: Movem
 
 @given(movement=movements())
 def test_the_fees_land_on_the_fee_accounts_of_whoever_earned_them(movement: Movement) -> None:
-    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)}
+    legs = {
+        leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)
+    }
     source, dest = COOPS[movement.source_coop_id], COOPS[movement.dest_coop_id]
     expected: defaultdict[int, int] = defaultdict(int)
     expected[source.fee_account_id] += movement.source_fee_minor
@@ -155,15 +164,29 @@ def movement_of(p: Priced, q: Quote) -> Movement:
     currency = p.amount.currency
     if p.payment_type is PaymentType.CASH_IN:
         return Movement(
-            currency, p.acquirer, COOPS[p.acquirer].cash_account_id, p.amount.amount_minor,
-            p.issuer, wallet(p.issuer, 0), p.amount.amount_minor - q.fee.amount_minor,
-            shares.acquirer.amount_minor, shares.issuer.amount_minor, shares.network.amount_minor,
+            currency,
+            p.acquirer,
+            COOPS[p.acquirer].cash_account_id,
+            p.amount.amount_minor,
+            p.issuer,
+            wallet(p.issuer, 0),
+            p.amount.amount_minor - q.fee.amount_minor,
+            shares.acquirer.amount_minor,
+            shares.issuer.amount_minor,
+            shares.network.amount_minor,
         )
     dest = COOPS[p.acquirer].cash_account_id if p.payment_type is PaymentType.CASH_OUT else None
     return Movement(
-        currency, p.issuer, wallet(p.issuer, 0), q.payer_pays.amount_minor,
-        p.acquirer, dest or wallet(p.acquirer, 1), q.payee_receives.amount_minor,
-        shares.issuer.amount_minor, shares.acquirer.amount_minor, shares.network.amount_minor,
+        currency,
+        p.issuer,
+        wallet(p.issuer, 0),
+        q.payer_pays.amount_minor,
+        p.acquirer,
+        dest or wallet(p.acquirer, 1),
+        q.payee_receives.amount_minor,
+        shares.issuer.amount_minor,
+        shares.acquirer.amount_minor,
+        shares.network.amount_minor,
     )
 
 
@@ -185,7 +208,11 @@ def test_a_purchase_discount_is_split_forty_forty_twenty_to_within_a_unit(p: Pri
     if p.payment_type is not PaymentType.QR_PURCHASE:
         return
     fee = q.fee.amount_minor
-    for share, bps in ((q.shares.issuer, 4000), (q.shares.acquirer, 4000), (q.shares.network, 2000)):
+    for share, bps in (
+        (q.shares.issuer, 4000),
+        (q.shares.acquirer, 4000),
+        (q.shares.network, 2000),
+    ):
         assert abs(share.amount_minor * BPS_WHOLE - fee * bps) < BPS_WHOLE
 
 
@@ -194,7 +221,9 @@ def test_a_quoted_payment_moves_exactly_what_the_quote_says(p: Priced) -> None:
     q = priced_quote(p)
     movement = movement_of(p, q)
     check_books(movement)
-    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)}
+    legs = {
+        leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)
+    }
     if p.payment_type is PaymentType.CASH_IN:
         assert legs[movement.dest_account_id] == p.amount.amount_minor - q.fee.amount_minor
     else:

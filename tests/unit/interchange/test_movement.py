@@ -37,7 +37,9 @@ def legs(movement: Movement) -> tuple[Leg, ...]:
 
 def purchase(source: int, dest: int, dest_wallet: int) -> Movement:
     """Rp10.000 at 0.7%: 70 rupiah split 28/28/14, in sen."""
-    return Movement("IDR", source, WALLET_1, 1_000_000, dest, dest_wallet, 993_000, 2_800, 2_800, 1_400)
+    return Movement(
+        "IDR", source, WALLET_1, 1_000_000, dest, dest_wallet, 993_000, 2_800, 2_800, 1_400
+    )
 
 
 def test_an_off_us_movement_has_one_leg_per_account_in_a_fixed_order() -> None:
@@ -73,7 +75,12 @@ def test_an_on_us_movement_without_fees_drops_the_zero_legs() -> None:
 
 def test_an_off_us_movement_without_fees_moves_through_both_due_accounts_only() -> None:
     refund = Movement("IDR", 2, WALLET_2, 500_000, 1, WALLET_1, 500_000)
-    assert legs_of(refund) == [(WALLET_2, -500_000), (23, 500_000), (WALLET_1, 500_000), (13, -500_000)]
+    assert legs_of(refund) == [
+        (WALLET_2, -500_000),
+        (23, 500_000),
+        (WALLET_1, 500_000),
+        (13, -500_000),
+    ]
 
 
 def test_a_cash_in_moves_from_the_counters_cash_account() -> None:
@@ -161,7 +168,9 @@ def test_a_movement_out_of_the_network_owes_nobody_the_networks_share() -> None:
 def test_each_cooperatives_due_legs_equal_what_it_owes_minus_what_it_is_owed(
     source: int, dest: int
 ) -> None:
-    movement = Movement("IDR", source, WALLET_1, 1_000_007, dest, WALLET_2, 993_000, 2_803, 2_801, 1_403)
+    movement = Movement(
+        "IDR", source, WALLET_1, 1_000_007, dest, WALLET_2, 993_000, 2_803, 2_801, 1_403
+    )
     due = {leg.account_id: leg.amount.amount_minor for leg in legs(movement)}
     owed = movement_obligations(movement, NETWORK.coop_id)
     for coop in COOPS.values():

@@ -144,6 +144,16 @@ def test_a_bad_payment_id_is_reported_before_a_bad_amount_and_a_bad_code() -> No
     assert code_of_parse(command) == ("payment_id_invalid", "payment_id")
 
 
+@pytest.mark.parametrize("payment_id", ["", "-x", "has space", "x" * 57, "ü", "p-1\n", 7])
+def test_a_payment_id_must_be_one_to_56_safe_characters(payment_id: Any) -> None:
+    command = Transfer(payment_id, ANI.member_id, BUDI.member_id, idr(1))
+    assert code_of_parse(command) == ("payment_id_invalid", "payment_id")
+
+
+def test_a_payment_id_of_56_safe_characters_is_valid() -> None:
+    assert parse_command(Transfer("A" + "b.:-_9" * 9 + "z", 1, 2, idr(1))).command.payment_id
+
+
 def test_a_bad_amount_is_reported_before_a_bad_tip_and_a_bad_code() -> None:
     command = QrPurchase("p-1", ANI.member_id, GARBAGE, idr(0), idr(0))
     assert code_of_parse(command) == ("amount_invalid", "amount")
@@ -158,7 +168,9 @@ def test_an_amount_over_the_limit_is_reported_before_a_bad_code() -> None:
 
 
 def test_the_limit_itself_is_within_the_limit() -> None:
-    parse_command(Transfer("p-1", ANI.member_id, BUDI.member_id, Money(TRANSACTION_MAX_MINOR, "IDR")))
+    parse_command(
+        Transfer("p-1", ANI.member_id, BUDI.member_id, Money(TRANSACTION_MAX_MINOR, "IDR"))
+    )
 
 
 def test_a_bad_tip_is_reported_before_a_bad_code() -> None:

@@ -7,7 +7,6 @@ local calendar day; with a 23:00 cut-off, 23:00 local already belongs to the nex
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
-
 from zoneinfo import ZoneInfoNotFoundError
 
 import pytest

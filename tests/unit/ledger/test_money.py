@@ -185,21 +185,21 @@ def test_equal_amounts_in_different_currencies_are_not_equal() -> None:
     assert len({Money(100, "IDR"), Money(100, "IDR"), Money(100, "KWD")}) == 2
 
 
-# Pinned defects in Money.parse / Money.__post_init__ (ledger/money.py): parsing must refuse
-# rather than round, and every refusal must be a LedgerError with a code.
+# Regressions (ledger/money.py, fixed in c50232a): parsing must refuse rather than round, and
+# every refusal must be a LedgerError with a code. The comments say how each input failed.
 
 
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        # 31 significant digits: `Decimal.scaleb` rounds to the 28-digit context first,
-        # so this parses as exactly Rp1.00 instead of being refused.
+        # 31 significant digits: `Decimal.scaleb` rounded to the 28-digit context first,
+        # so this parsed as exactly Rp1.00 instead of being refused.
         pytest.param("1.000000000000000000000000000001", Code.AMOUNT_INVALID, id="rounded"),
-        # Underflows to zero in `scaleb` and parses as Rp0.00.
+        # Underflowed to zero in `scaleb` and parsed as Rp0.00.
         pytest.param("1e-9999999", Code.AMOUNT_INVALID, id="underflow"),
-        # `scaleb` raises decimal.Overflow.
+        # `scaleb` raised decimal.Overflow.
         pytest.param("1e999999", Code.AMOUNT_TOO_LARGE, id="overflow"),
-        # The error message renders a >4300-digit int: ValueError from int-to-str limits.
+        # The error message rendered a >4300-digit int: ValueError from int-to-str limits.
         pytest.param("1e5000", Code.AMOUNT_TOO_LARGE, id="huge"),
     ],
 )
@@ -213,5 +213,5 @@ def test_an_amount_too_large_to_print_is_refused_with_a_code() -> None:
 
 @pytest.mark.parametrize("major", [1.5, True], ids=repr)
 def test_parsing_takes_only_text_and_refuses_floats_and_bools(major: object) -> None:
-    # `Decimal(1.5)` and `Decimal(True)` are exact, so these parse today as 1.50 and 1.00.
+    # `Decimal(1.5)` and `Decimal(True)` are exact, so these used to parse as 1.50 and 1.00.
     assert _code(lambda: Money.parse(major, "IDR")) is Code.AMOUNT_INVALID  # type: ignore[arg-type]

@@ -618,11 +618,11 @@ def test_metadata_is_compared_canonically_so_key_order_does_not_matter() -> None
     assert again.ok and again.replayed
 
 
-# Pinned defect: a failed, unlinked resolution leaks its "resolved" mark into the rest of
-# the batch (ledger/planner.py marks the target resolved in `_check_resolution` and
-# `_reversal_legs` before the later checks that can still refuse the request, and only
-# linked groups undo the mark). Single posts share batches through the group committer, so
-# one caller's bad capture can make another caller's good capture fail.
+# Regression (ledger/planner.py, fixed in c50232a): a refused, unlinked resolution leaked its
+# "resolved" mark into the rest of the batch (the target was marked in `_check_resolution`
+# and `_reversal_legs`, before later checks could still refuse, and only linked groups undid
+# the mark). Single posts share batches through the group committer, so one caller's bad
+# capture made another caller's good capture fail.
 
 
 def test_a_refused_capture_does_not_resolve_the_hold_for_the_rest_of_the_batch() -> None:
