@@ -3,7 +3,7 @@
 Findings are returned as values so one pass reports every problem, not just the first.
 Checks: each entry's keyed digest (an altered, added or removed posting, or an entry
 written behind the ledger's back, changes or lacks it); each entry sums to zero per
-currency; the seal chain is gapless and every link recomputes (a deleted or reordered
+currency and its postings carry its commit moment; the seal chain is gapless and every link recomputes (a deleted or reordered
 sealed entry breaks it); each account's posted legs are numbered 1..n with running
 balances that add up; each cached balance equals its postings; the open holds equal the
 cached pending amounts; all balances of one currency sum to zero. Read-only.
@@ -112,6 +112,7 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
     canonical = [
         (
             p.account_id,
+            p.coop_id,
             p.currency,
             p.amount_minor,
             bool(p.is_pending),
@@ -140,6 +141,10 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
         totals[p.currency] += p.amount_minor
     if any(totals.values()):
         report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
+    # A posting carries its entry's commit moment; statements and balances as of a moment
+    # read it, so a posting moved in time is tampering too.
+    if any(p.committed_at != row.committed_at for p in rows):
+        report.add("posting_time_mismatch", subject, "a posting's time differs from its entry's")
 
 
 def _check_chain(conn: Connection, digests: dict[int, str], report: AuditReport) -> None:

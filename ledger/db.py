@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -26,7 +27,9 @@ __all__ = ["is_retryable", "make_engine", "normalise_url", "run_transaction"]
 T = TypeVar("T")
 
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-_RACE_CONSTRAINTS = frozenset({"uq_ledger_entry_entry_id", "uq_ledger_entry_target_seq"})
+_RACE_CONSTRAINTS = frozenset(
+    {"uq_ledger_entry_entry_id", "uq_ledger_entry_target_seq", "uq_ledger_account_ref"}
+)
 
 
 def normalise_url(url: str) -> str:
@@ -45,7 +48,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per transaction; a connection found dead is
+    # invalidated and the unit of work retried (`is_retryable`).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -63,9 +68,12 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_retryable(error: DBAPIError) -> bool:
-    """True when the failure is a lost race that a fresh attempt can win."""
-    orig = error.orig
+def is_retryable(error: Exception) -> bool:
+    """True when the failure is a lost race (or a dropped connection) that a fresh attempt
+    can win. Takes SQLAlchemy's wrapped errors and psycopg's own (raised by pipelines)."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    orig = error.orig if isinstance(error, DBAPIError) else error
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True
@@ -83,7 +91,7 @@ def run_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts
         try:
             with engine.begin() as conn:
                 return work(conn)
-        except DBAPIError as error:
+        except (DBAPIError, psycopg.Error) as error:
             if not is_retryable(error) or attempt == attempts_max:
                 if is_retryable(error):
                     raise LedgerError(

@@ -2,7 +2,7 @@
 
 An entry's digest is HMAC-SHA256, under the ledger's sealing key, of a canonical rendering
 of everything the entry recorded (id, kind, target, dates, metadata, every posting with its
-running number and balance after). Without the key nobody can forge a digest for an entry
+account, cooperative, running number and balance after). Without the key nobody can forge a digest for an entry
 written behind the ledger's back. The chain links sealed entries: `chain_hash[n] =
 SHA-256(chain_hash[n-1] || digest[n])`, starting from `GENESIS_HASH`, so deleting or
 reordering a sealed entry breaks every later link. Pure functions; no I/O.
@@ -21,8 +21,9 @@ __all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_hash", "entry_digest"]
 GENESIS_HASH = "0" * 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# (account_id, currency, amount_minor, is_pending, account_posting_no, balance_after_minor)
-CanonicalPosting = tuple[int, str, int, bool, int | None, int | None]
+# (account_id, coop_id, currency, amount_minor, is_pending, account_posting_no,
+#  balance_after_minor)
+CanonicalPosting = tuple[int, int, str, int, bool, int | None, int | None]
 
 
 def entry_digest(

@@ -19,6 +19,9 @@ class LedgerErrorCode(StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"
     BATCH_EMPTY = "batch_empty"
     ENTRY_ID_INVALID = "entry_id_invalid"
+    # Published in the first release; no longer returned since an id repeated within a
+    # batch replays or conflicts like any other. Kept because codes are never removed.
+    ENTRY_ID_REPEATED_IN_BATCH = "entry_id_repeated_in_batch"
     PENDING_ID_REQUIRED = "pending_id_required"
     PENDING_ID_NOT_ALLOWED = "pending_id_not_allowed"
     TIMEOUT_INVALID = "timeout_invalid"

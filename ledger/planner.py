@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ledger.account import Account, AccountStatus
-from ledger.digest import entry_digest
+from ledger.digest import CanonicalPosting, entry_digest
 from ledger.entry import (
     RESOLUTION_KINDS,
     Entry,
@@ -419,9 +419,10 @@ def _resolution_legs(requested: tuple[Leg, ...], held: tuple[Leg, ...]) -> tuple
     return requested
 
 
-def _canonical(posting: Posting) -> tuple[int, str, int, bool, int | None, int | None]:
+def _canonical(posting: Posting) -> CanonicalPosting:
     return (
         posting.account_id,
+        posting.coop_id,
         posting.amount.currency,
         posting.amount.amount_minor,
         posting.is_pending,

@@ -5,7 +5,8 @@ committer all end here, and so can a caller that records its own rows (an interc
 payment, a settlement) in the same transaction. Order of work: load targets (immutable),
 lock every account involved in ascending id order, read the clock and allocate sequence
 numbers, load the ids already recorded, plan (pure), write. A request that fails changes
-nothing; the others in the batch are unaffected unless linked to it.
+nothing; the others in the batch are unaffected unless linked to it. On PostgreSQL the
+read and write phases go through `ledger.store_pg`, one round trip each.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from sqlalchemy import Connection
 from ledger.entry import EntryOutcome, EntryRequest
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.planner import BatchContext, plan_batch
-from ledger.store import allocate_seqs, load_entries, load_targets, lock_accounts, write_plan
+from ledger.store import (
+    ACCOUNT_ID_MAX,
+    allocate_seqs,
+    load_entries,
+    load_targets,
+    lock_accounts,
+    write_plan,
+)
+from ledger.store_pg import read_phase, write_phase
 from ledger.validation import BATCH_SIZE_MAX
 
 __all__ = ["post_entries"]
@@ -37,9 +46,15 @@ def post_entries(
     target_entries = load_entries(conn, target_ids)
     account_ids = {leg.account_id for r in requests for leg in r.legs}
     account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
-    accounts = lock_accounts(conn, account_ids)
-    now, seqs = allocate_seqs(conn, len(requests))
-    existing = load_entries(conn, {r.entry_id for r in requests if isinstance(r.entry_id, str)})
+    entry_ids = {r.entry_id for r in requests if isinstance(r.entry_id, str)}
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        read = read_phase(conn, _valid_ids(account_ids), entry_ids, len(requests))
+        accounts, now, seqs, existing = read.accounts, read.now, read.seqs, read.existing
+    else:
+        accounts = lock_accounts(conn, account_ids)
+        now, seqs = allocate_seqs(conn, len(requests))
+        existing = load_entries(conn, entry_ids)
     context = BatchContext(
         accounts=accounts,
         existing=existing,
@@ -49,5 +64,13 @@ def post_entries(
         seal_key=seal_key,
     )
     plan = plan_batch(requests, context)
-    write_plan(conn, plan, now)
+    if postgres:
+        write_phase(conn, plan, now)
+    else:
+        write_plan(conn, plan, now)
     return plan.outcomes
+
+
+def _valid_ids(account_ids: set[int]) -> list[int]:
+    """Ids that can name an account at all; the planner reports the others as not found."""
+    return [i for i in account_ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX]

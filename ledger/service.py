@@ -183,7 +183,12 @@ class Ledger:
 
     def verify(self) -> AuditReport:
         """Recompute digests, the chain and every balance; report all discrepancies."""
-        with self.engine.connect() as conn:
+        # One snapshot for every query of the audit, so that entries committed while it
+        # runs cannot look like tampering.
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        if self.engine.dialect.name != "postgresql":
+            options = {}
+        with self.engine.connect().execution_options(**options) as conn, conn.begin():
             return verify_ledger(conn, seal_key=self._seal_key)
 
 

@@ -10,6 +10,7 @@ so nothing is re-summed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 PAGE_SIZE_MAX = 1000
+_CURSOR_PATTERN = re.compile(r"p[0-9]{1,18}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ def balance_as_of(conn: Connection, account_id: int, moment: datetime) -> Money:
 def _parse_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.startswith("p") or not cursor[1:].isdigit() or len(cursor) > 20:
+    if not isinstance(cursor, str) or not _CURSOR_PATTERN.fullmatch(cursor):
         raise LedgerError(LedgerErrorCode.CURSOR_INVALID, "malformed cursor", field="cursor")
     return int(cursor[1:])
 

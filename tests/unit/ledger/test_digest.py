@@ -16,8 +16,8 @@ from tests.unit.ledger.book import Book, make_account, move, request
 KEY = b"unit-test-seal-key"
 COMMITTED_AT = datetime(2026, 11, 23, 8, 0, 0, 123456, tzinfo=UTC)
 POSTINGS: list[CanonicalPosting] = [
-    (1, "IDR", -500, False, 3, 9500),
-    (2, "IDR", 500, False, 1, 500),
+    (1, 7, "IDR", -500, False, 3, 9500),
+    (2, 8, "IDR", 500, False, 1, 500),
 ]
 FIELDS: dict[str, Any] = {
     "entry_id": "pay-1",
@@ -31,7 +31,7 @@ FIELDS: dict[str, Any] = {
     "postings": POSTINGS,
 }
 # Recorded once; a change here means every digest already stored stops verifying.
-KNOWN_DIGEST = "5c58d200c3bfc97d0169f0812f410f5dc031865ad4f3c070b53d63fd1385ea08"
+KNOWN_DIGEST = "ab7ee8d8b4642002f4db42132216a5881955a6a5e0d54d088aabcf2ecdb47f91"
 
 
 def _digest(key: bytes = KEY, **changes: Any) -> str:
@@ -42,7 +42,7 @@ def test_the_digest_is_the_hmac_of_the_documented_canonical_form() -> None:
     micros = (COMMITTED_AT - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     canonical = (
         '["pay-1","posted",null,"2026-11-23",null,null,"{\\"note\\":\\"kopi\\"}",'
-        f'{micros},[[1,"IDR",-500,false,3,9500],[2,"IDR",500,false,1,500]]]'
+        f'{micros},[[1,7,"IDR",-500,false,3,9500],[2,8,"IDR",500,false,1,500]]]'
     )
     expected = hmac.new(KEY, canonical.encode(), hashlib.sha256).hexdigest()
     assert _digest() == expected == KNOWN_DIGEST
@@ -124,6 +124,7 @@ def test_the_planner_digests_exactly_what_it_records() -> None:
             postings=[
                 (
                     p.account_id,
+                    p.coop_id,
                     p.amount.currency,
                     p.amount.amount_minor,
                     p.is_pending,
