@@ -162,22 +162,29 @@ def bench_ledger(
 
 @bench_app.command("interchange")
 def bench_interchange(
-    database_url: Annotated[str, typer.Option("--database-url", help="A PostgreSQL server "
-                                              "URL; the benchmark makes its own database.")],
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url", help="A PostgreSQL server URL; the benchmark makes its own database."
+        ),
+    ],
     coops: int = 100,
     duration_s: float = 10.0,
 ) -> None:
     """Measure off-us QR purchases per second (spread and hot merchant); print JSON."""
     from bench.interchange_bench import run_interchange_bench
 
-    typer.echo(json.dumps(run_interchange_bench(database_url, coops=coops,
-                                                duration_s=duration_s)))
+    typer.echo(json.dumps(run_interchange_bench(database_url, coops=coops, duration_s=duration_s)))
 
 
 @bench_app.command("settlement")
 def bench_settlement(
-    database_url: Annotated[str, typer.Option("--database-url", help="A PostgreSQL server "
-                                              "URL; the benchmark makes its own database.")],
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url", help="A PostgreSQL server URL; the benchmark makes its own database."
+        ),
+    ],
     coops: int = 100,
     payments: int = 1_000_000,
 ) -> None:

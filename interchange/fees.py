@@ -57,6 +57,7 @@ __all__ = [
     "PaymentType",
     "Quote",
     "compute_fee",
+    "deducted",
     "quote",
     "schedule_in_force",
     "select_rule",
@@ -221,4 +222,21 @@ def quote(
         payer_pays=payer_pays,
         payee_receives=payee_receives,
         schedule_version=schedule.version,
+    )
+
+
+def deducted(priced: Quote) -> Quote:
+    """The same fee taken out of the amount instead: what a cash-in costs.
+
+    A member hands over `amount` at the counter and the wallet receives `amount - fee`,
+    whoever the schedule names as bearer; the shares are unchanged.
+    """
+    return Quote(
+        amount=priced.amount,
+        fee=priced.fee,
+        bearer=priced.bearer,
+        shares=priced.shares,
+        payer_pays=priced.amount,
+        payee_receives=priced.amount - priced.fee,
+        schedule_version=priced.schedule_version,
     )

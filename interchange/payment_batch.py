@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection
 
@@ -40,7 +40,9 @@ from interchange.payment_store import (
     enter_window,
     insert_payments,
     load_coops,
+    load_hold_expiry,
     load_members,
+    load_merchant_criteria,
     load_merchants,
     load_payments,
     lock_daily,
@@ -56,7 +58,7 @@ from interchange.routing import (
 )
 from interchange.window import WindowCalendar
 from ledger.entry import EntryOutcome
-from ledger.errors import LedgerErrorCode
+from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.posting import post_entries
 
 __all__ = ["BatchSettings", "process_payments"]
@@ -82,7 +84,7 @@ class BatchSettings:
     schedules: Callable[[Connection], Sequence[FeeSchedule]]
 
 
-def _refused(payment_id: str, error: InterchangeError) -> PaymentOutcome:
+def _refused(payment_id: str, error: InterchangeError | LedgerError) -> PaymentOutcome:
     return PaymentOutcome(payment_id, None, error.code, error.message)
 
 
@@ -95,13 +97,12 @@ def process_payments(
     for index, command in enumerate(commands):
         try:
             parsed[index] = parse_command(command)
-        except InterchangeError as error:
+        except (InterchangeError, LedgerError) as error:
             outcomes[index] = _refused(str(command.payment_id), error)
     now, window_date = enter_window(conn, settings.calendar)
-    ctx = _context(conn, list(parsed.values()), window_date, settings)
+    ctx = _context(conn, list(parsed.values()), now, window_date, settings)
     plans = _plan_all(parsed, ctx, outcomes)
-    _hold_daily_limits(conn, plans, ctx, window_date, outcomes)
-    accepted = _post(conn, plans, settings.seal_key, ctx, outcomes)
+    accepted = _post_within_daily_limits(conn, plans, ctx, settings.seal_key, outcomes)
     records = insert_payments(conn, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
@@ -112,7 +113,11 @@ def process_payments(
 
 
 def _context(
-    conn: Connection, parsed: list[ParsedCommand], window_date: date, settings: BatchSettings
+    conn: Connection,
+    parsed: list[ParsedCommand],
+    now: datetime,
+    window_date: date,
+    settings: BatchSettings,
 ) -> RoutingContext:
     member_ids: set[int] = set()
     merchant_ids: set[str] = set()
@@ -142,6 +147,11 @@ def _context(
         payments=payments,
         schedules=settings.schedules(conn),
         business_date=window_date,
+        now=now,
+        merchant_criteria=load_merchant_criteria(
+            conn, {p.merchant_id for p in payments.values() if p.merchant_id is not None}
+        ),
+        hold_expires_at=load_hold_expiry(conn, payments.values()),
     )
 
 
@@ -161,7 +171,7 @@ def _plan_all(
         seen.add(payment_id)
         try:
             planned = plan_payment(item, replace(ctx, payments=payments))
-        except InterchangeError as error:
+        except (InterchangeError, LedgerError) as error:
             outcomes[index] = _refused(payment_id, error)
             continue
         if isinstance(planned, PaymentRecord):
@@ -180,31 +190,56 @@ def _note_effects(plan: PaymentPlan, payments: dict[str, PaymentRecord]) -> None
         payments[plan.resolves] = replace(payments[plan.resolves], status=plan.resolution)
 
 
-def _hold_daily_limits(
+def _post_within_daily_limits(
     conn: Connection,
     plans: dict[int, PaymentPlan],
     ctx: RoutingContext,
-    day: date,
+    seal_key: bytes,
     outcomes: list[PaymentOutcome | None],
-) -> None:
-    """Refuse the plans that would take a member past their tier's daily limit."""
+) -> list[int]:
+    """Post the plans that fit their payer's daily limit; return the indexes accepted.
+
+    The plans are counted in order against what each member spent today. Those that do
+    not fit get a second chance once the ledger has refused some of the others (their
+    amounts then do not count), still in this transaction; what still does not fit is
+    refused with `daily_limit_exceeded`.
+    """
     spenders = {p.daily_member_id for p in plans.values() if p.daily_member_id is not None}
-    spent = defaultdict(int, lock_daily(conn, spenders, day))
+    spent: defaultdict[int, int] = defaultdict(int, lock_daily(conn, spenders, ctx.business_date))
+    fit, over = _split_by_daily_limit(plans, ctx, dict(spent))
+    accepted = _post(conn, fit, seal_key, ctx, outcomes)
+    if over:
+        for index in accepted:
+            member_id = plans[index].daily_member_id
+            if member_id is not None:
+                spent[member_id] += plans[index].daily_minor
+        fit, over = _split_by_daily_limit(over, ctx, dict(spent))
+        accepted = sorted(accepted + _post(conn, fit, seal_key, ctx, outcomes))
+    for index, plan in over.items():
+        outcomes[index] = PaymentOutcome(
+            plan.payment_id, None, _CODE.DAILY_LIMIT_EXCEEDED, "over the member's daily limit"
+        )
+    return accepted
+
+
+def _split_by_daily_limit(
+    plans: dict[int, PaymentPlan], ctx: RoutingContext, spent: dict[int, int]
+) -> tuple[dict[int, PaymentPlan], dict[int, PaymentPlan]]:
+    """Plans that fit, counted in order from `spent`, and plans that do not."""
+    fit: dict[int, PaymentPlan] = {}
+    over: dict[int, PaymentPlan] = {}
     for index in sorted(plans):
-        plan = plans[index]
-        if plan.daily_member_id is None:
+        plan, member_id = plans[index], plans[index].daily_member_id
+        if member_id is None:
+            fit[index] = plan
             continue
-        tier = KycTier(ctx.members[plan.daily_member_id].kyc_tier)
-        if spent[plan.daily_member_id] + plan.daily_minor > tier_limits(tier).daily_out_max_minor:
-            del plans[index]
-            outcomes[index] = PaymentOutcome(
-                plan.payment_id,
-                None,
-                _CODE.DAILY_LIMIT_EXCEEDED,
-                f"over the {tier} tier's daily limit",
-            )
+        limit = tier_limits(KycTier(ctx.members[member_id].kyc_tier)).daily_out_max_minor
+        if spent.get(member_id, 0) + plan.daily_minor > limit:
+            over[index] = plan
             continue
-        spent[plan.daily_member_id] += plan.daily_minor
+        spent[member_id] = spent.get(member_id, 0) + plan.daily_minor
+        fit[index] = plan
+    return fit, over
 
 
 def _post(

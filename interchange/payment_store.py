@@ -35,6 +35,7 @@ from interchange.tables import (
 )
 from interchange.window import WindowCalendar
 from ledger.money import Money
+from ledger.tables import entry as ledger_entry
 
 __all__ = [
     "add_daily",
@@ -42,7 +43,9 @@ __all__ = [
     "enter_window",
     "insert_payments",
     "load_coops",
+    "load_hold_expiry",
     "load_members",
+    "load_merchant_criteria",
     "load_merchants",
     "load_payments",
     "load_schedules",
@@ -370,3 +373,32 @@ def window_obligations(conn: Connection, window_date: date) -> list[ObligationDe
         for row in conn.execute(query)
         if row.amount_minor > 0
     ]
+
+
+def load_merchant_criteria(conn: Connection, merchant_ids: Collection[int]) -> dict[int, str]:
+    """The QRIS criteria of the named merchants, by merchant id."""
+    if not merchant_ids:
+        return {}
+    query = select(merchant.c.id, merchant.c.criteria).where(
+        merchant.c.id.in_(sorted(merchant_ids))
+    )
+    return {row.id: row.criteria for row in conn.execute(query)}
+
+
+def load_hold_expiry(
+    conn: Connection, authorizations: Iterable[PaymentRecord]
+) -> dict[str, datetime]:
+    """When each authorization's hold expires, by payment id."""
+    by_entry = {
+        a.entry_id: a.payment_id for a in authorizations if a.kind is PaymentKind.AUTHORIZATION
+    }
+    if not by_entry:
+        return {}
+    query = select(ledger_entry.c.entry_id, ledger_entry.c.expires_at).where(
+        ledger_entry.c.entry_id.in_(sorted(by_entry))
+    )
+    return {
+        by_entry[row.entry_id]: row.expires_at
+        for row in conn.execute(query)
+        if row.expires_at is not None
+    }

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
 from interchange.fee_schedule_codec import schedule_to_json
-from interchange.fees import Quote, quote, schedule_in_force
+from interchange.fees import Quote, deducted, quote, schedule_in_force
 from interchange.payment_batch import BatchSettings, process_payments
 from interchange.payment_model import (
     PaymentCommand,
@@ -41,6 +41,8 @@ from ledger.tables import entry
 __all__ = ["BATCH_COMMANDS_MAX", "Payments"]
 
 BATCH_COMMANDS_MAX = 2000
+# A payment recorded by a concurrent transaction after this one looked: retrying replays it.
+_PAYMENT_RACES = frozenset({"uq_interchange_payment_payment_id"})
 _WAIT_S_MAX = 60.0
 
 
@@ -89,7 +91,9 @@ class Payments:
         """Process up to `BATCH_COMMANDS_MAX` commands in one transaction."""
         assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
         return run_transaction(
-            self.engine, lambda conn: process_payments(conn, commands, self._settings)
+            self.engine,
+            lambda conn: process_payments(conn, commands, self._settings),
+            race_constraints=_PAYMENT_RACES,
         )
 
     def payment(self, payment_id: str) -> PaymentRecord:
@@ -112,7 +116,7 @@ class Payments:
         """What a payment would cost, before the payer confirms it."""
         day = business_date or self._settings.calendar.window_date(datetime.now(UTC))
         schedules = run_transaction(self.engine, self._current_schedules)
-        return quote(
+        priced = quote(
             amount,
             payment_type,
             schedule_in_force(schedules, day),
@@ -120,6 +124,7 @@ class Payments:
             acquirer_coop_id,
             merchant_criteria,
         )
+        return deducted(priced) if payment_type is PaymentType.CASH_IN else priced
 
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
         """Publish a new schedule version (idempotent for an identical document)."""

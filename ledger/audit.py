@@ -3,10 +3,11 @@
 Findings are returned as values so one pass reports every problem, not just the first.
 Checks: each entry's keyed digest (an altered, added or removed posting, or an entry
 written behind the ledger's back, changes or lacks it); each entry sums to zero per
-currency and its postings carry its commit moment; the seal chain is gapless and every link recomputes (a deleted or reordered
-sealed entry breaks it); each account's posted legs are numbered 1..n with running
-balances that add up; each cached balance equals its postings; the open holds equal the
-cached pending amounts; all balances of one currency sum to zero. Read-only.
+currency and its postings carry its commit moment; the seal chain is gapless and every link
+recomputes (a deleted or reordered sealed entry breaks it); each account's posted legs are
+numbered 1..n with running balances that add up; each cached balance equals its postings;
+the open holds equal the cached pending amounts; all balances of one currency sum to zero.
+Read-only.
 """
 
 from __future__ import annotations

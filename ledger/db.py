@@ -68,7 +68,7 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_retryable(error: Exception) -> bool:
+def is_retryable(error: Exception, race_constraints: frozenset[str] = frozenset()) -> bool:
     """True when the failure is a lost race (or a dropped connection) that a fresh attempt
     can win. Takes SQLAlchemy's wrapped errors and psycopg's own (raised by pipelines)."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
@@ -79,21 +79,32 @@ def is_retryable(error: Exception) -> bool:
         return True
     if sqlstate == "23505":
         diag = getattr(orig, "diag", None)
-        return getattr(diag, "constraint_name", None) in _RACE_CONSTRAINTS
+        name = getattr(diag, "constraint_name", None)
+        return name in _RACE_CONSTRAINTS or name in race_constraints
     message = str(orig).lower()
     return "database is locked" in message or "database is busy" in message
 
 
-def run_transaction(engine: Engine, work: Callable[[Connection], T], *, attempts_max: int = 8) -> T:
-    """Run `work` in one transaction, committing on return; retry lost races, boundedly."""
+def run_transaction(
+    engine: Engine,
+    work: Callable[[Connection], T],
+    *,
+    attempts_max: int = 8,
+    race_constraints: frozenset[str] = frozenset(),
+) -> T:
+    """Run `work` in one transaction, committing on return; retry lost races, boundedly.
+
+    `race_constraints` names unique constraints of the caller's own tables whose violation
+    means a concurrent writer got there first (a retry then sees its row)."""
     assert attempts_max >= 1
     for attempt in range(1, attempts_max + 1):
         try:
             with engine.begin() as conn:
                 return work(conn)
         except (DBAPIError, psycopg.Error) as error:
-            if not is_retryable(error) or attempt == attempts_max:
-                if is_retryable(error):
+            retryable = is_retryable(error, race_constraints)
+            if not retryable or attempt == attempts_max:
+                if retryable:
                     raise LedgerError(
                         LedgerErrorCode.CONTENTION_RETRIES_EXHAUSTED,
                         f"gave up after {attempts_max} attempts: the database stayed busy",

@@ -2,10 +2,10 @@
 
 An entry's digest is HMAC-SHA256, under the ledger's sealing key, of a canonical rendering
 of everything the entry recorded (id, kind, target, dates, metadata, every posting with its
-account, cooperative, running number and balance after). Without the key nobody can forge a digest for an entry
-written behind the ledger's back. The chain links sealed entries: `chain_hash[n] =
-SHA-256(chain_hash[n-1] || digest[n])`, starting from `GENESIS_HASH`, so deleting or
-reordering a sealed entry breaks every later link. Pure functions; no I/O.
+account, cooperative, running number and balance after). Without the key nobody can forge a
+digest for an entry written behind the ledger's back. The chain links sealed entries:
+`chain_hash[n] = SHA-256(chain_hash[n-1] || digest[n])`, starting from `GENESIS_HASH`, so
+deleting or reordering a sealed entry breaks every later link. Pure functions; no I/O.
 """
 
 from __future__ import annotations

@@ -53,9 +53,17 @@ class TestNetwork:
     def add_coop(self, code: str, cap_rupiah: int = 100_000_000) -> Coop:
         """Register a cooperative with a net debit cap in whole rupiah."""
         n = len(self.coops) + 2
-        coop = self.services.registry.register_coop(CoopSpec(
-            code, f"Koperasi {code}", f"AHU-{n:04d}", "BRINIDJA", f"00210{n:05d}",
-            f"{code} Settlement", cap_rupiah * 100))
+        coop = self.services.registry.register_coop(
+            CoopSpec(
+                code,
+                f"Koperasi {code}",
+                f"AHU-{n:04d}",
+                "BRINIDJA",
+                f"00210{n:05d}",
+                f"{code} Settlement",
+                cap_rupiah * 100,
+            )
+        )
         self.coops.append(coop)
         return coop
 
@@ -64,8 +72,9 @@ class TestNetwork:
     ) -> Member:
         """Register a member; fund their wallet with a cash-in at their own coop if asked."""
         n = len(self.members) + 1
-        member = self.services.registry.register_member(MemberSpec(
-            coop.id, f"M{n:05d}", name, f"0812{n:08d}", f"32730145{n:08d}", tier))
+        member = self.services.registry.register_member(
+            MemberSpec(coop.id, f"M{n:05d}", name, f"0812{n:08d}", f"32730145{n:08d}", tier)
+        )
         self.members[name] = member
         if cash_in:
             from interchange.payment_model import CashIn
@@ -78,8 +87,9 @@ class TestNetwork:
     ) -> Merchant:
         """Register a merchant of `coop`."""
         n = len(self.merchants) + 1
-        merchant = self.services.registry.register_merchant(MerchantSpec(
-            coop.id, f"S{n:04d}", name, "Bandung", "40111", "5812", criteria))
+        merchant = self.services.registry.register_merchant(
+            MerchantSpec(coop.id, f"S{n:04d}", name, "Bandung", "40111", "5812", criteria)
+        )
         self.merchants[name] = merchant
         return merchant
 
@@ -90,10 +100,16 @@ class TestNetwork:
 
 def qr_for(merchant: Merchant, amount: Money | None = None) -> str:
     """The merchant's static QR payload, or a dynamic one with `amount`."""
-    return encode_merchant_qr(MerchantQrSpec(
-        merchant_network_id=merchant.network_merchant_id, merchant_name=merchant.name,
-        merchant_city=merchant.city, mcc=merchant.mcc, criteria=merchant.criteria,
-        amount=amount))
+    return encode_merchant_qr(
+        MerchantQrSpec(
+            merchant_network_id=merchant.network_merchant_id,
+            merchant_name=merchant.name,
+            merchant_city=merchant.city,
+            mcc=merchant.mcc,
+            criteria=merchant.criteria,
+            amount=amount,
+        )
+    )
 
 
 def cutoff_in(seconds: int) -> int:
@@ -106,13 +122,21 @@ def cutoff_in(seconds: int) -> int:
 @contextmanager
 def network_on(url: str, *, cutoff_s: int = 86_400) -> Iterator[TestNetwork]:
     """Services over `url` with the operator registered and the launch tariff published."""
-    settings = Settings(database_url=url, seal_key=TEST_SEAL_KEY.decode(),
-                        window_cutoff_s=cutoff_s)
+    settings = Settings(database_url=url, seal_key=TEST_SEAL_KEY.decode(), window_cutoff_s=cutoff_s)
     services = build(settings)
     try:
-        network = services.registry.register_coop(CoopSpec(
-            "KOPNET", "PT Kopnet Nusantara", "AHU-0001", "BMRIIDJA", "0021000000",
-            "Kopnet Settlement", 0, is_network=True))
+        network = services.registry.register_coop(
+            CoopSpec(
+                "KOPNET",
+                "PT Kopnet Nusantara",
+                "AHU-0001",
+                "BMRIIDJA",
+                "0021000000",
+                "Kopnet Settlement",
+                0,
+                is_network=True,
+            )
+        )
         services.payments.publish_schedule(launch_schedule())
         yield TestNetwork(services, network)
     finally:

@@ -9,8 +9,8 @@ negated sum of the postings on its due account made by that window's payments, a
 positions sum to zero; every payment id is recorded once, with one ledger entry; every
 wallet holds its funding plus what the accepted payments moved; the sealed ledger verifies.
 
-A replay that races its still-uncommitted original is pinned separately, deterministically:
-it fails today (see the xfail test at the end).
+A replay that races its still-uncommitted original is tested separately, deterministically
+(the last test): it must come back as the replayed outcome.
 """
 
 from __future__ import annotations
@@ -264,14 +264,6 @@ def test_concurrent_payments_keep_positions_ledger_and_ids_consistent(town: Town
     assert report.unsealed_entries == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="payment_batch loads payments before the ledger locks its accounts; a replay "
-    "submitted while its original is uncommitted sees the original's ledger entry as a "
-    "replay, then inserts a second payment row: uq_interchange_payment_payment_id is not a "
-    "retryable race (ledger.db._RACE_CONSTRAINTS), so the caller gets an IntegrityError",
-)
 def test_a_replay_racing_its_uncommitted_original_returns_the_replayed_outcome(
     town: Town,
 ) -> None:

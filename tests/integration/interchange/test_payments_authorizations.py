@@ -122,12 +122,6 @@ def test_a_capture_for_less_posts_the_smaller_purchase_and_releases_the_rest(w: 
     assert status(w, "auth") is PaymentStatus.CAPTURED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="routing._plan_capture quotes a capture for less without the merchant's criteria, "
-    "so a micro merchant (UMI, 0.3%) is charged the general 0.7% discount",
-)
 def test_a_capture_for_less_keeps_a_micro_merchants_lower_discount(w: World) -> None:
     pay(w.net, Authorize("auth", w.ani.id, qr_for(w.mikro), idr(100_000)))
     record, deltas = pay(w.net, Capture("cap", "auth", idr(50_000)))
@@ -228,13 +222,6 @@ def test_an_authorization_past_its_timeout_cannot_be_captured_before_the_sweep(
     assert status(w, "auth") is PaymentStatus.AUTHORIZED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="routing._plan_capture captures for less by voiding the hold and posting a new "
-    "entry; the ledger lets a void release an expired hold, so an authorization past its "
-    "timeout (not yet swept) is captured for any amount below the full one",
-)
 def test_an_authorization_past_its_timeout_cannot_be_captured_for_less_before_the_sweep(
     w: World,
 ) -> None:

@@ -216,13 +216,6 @@ def test_a_cash_in_quote_has_the_fee_and_shares_the_deposit_then_carries(w: Worl
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Payments.quote prices a cash-in like a payer-borne fee (payer_pays = deposit + "
-    "fee, payee_receives = deposit) but the cash-in deducts the fee: the member hands over "
-    "the deposit and the wallet receives the deposit less the fee",
-)
 def test_a_cash_in_quote_shows_what_the_member_hands_over_and_what_reaches_the_wallet(
     w: World,
 ) -> None:

@@ -129,13 +129,6 @@ def test_a_refused_payment_does_not_use_up_the_daily_limit(w: World) -> None:
     assert daily_spent(w, citra) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="payment_batch._hold_daily_limits counts a plan against the daily limit before "
-    "the ledger has accepted it; a plan the ledger then refuses still pushes later plans of "
-    "the same member in the same batch (or group commit) over the limit",
-)
 def test_a_payment_the_ledger_refuses_does_not_use_up_the_daily_limit_of_its_batch(
     w: World,
 ) -> None:

@@ -20,7 +20,6 @@ from interchange.qr import FeeRule, MerchantQrSpec, TipIndicator, encode_merchan
 from interchange.qr.crc import crc_hex
 from interchange.qr.tlv import serialize
 from interchange.registry_model import Merchant
-from ledger.errors import LedgerError
 from ledger.money import Money
 from tests.integration.interchange.test_payments_books import (
     World,
@@ -202,12 +201,6 @@ def test_an_amount_in_another_currency_is_refused(w: World) -> None:
     refuse(w.net, command, "currency_not_supported")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="routing._qr_total ignores a static code's currency (tag 53): a USD code is "
-    "paid in IDR instead of refused with currency_not_supported",
-)
 def test_a_static_code_in_another_currency_is_refused_whatever_the_payer_enters(
     w: World,
 ) -> None:
@@ -299,12 +292,6 @@ def test_a_dynamic_code_with_a_convenience_fee_charges_both(w: World) -> None:
     assert deltas[w.ani.wallet_account_id] == -1_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=LedgerError,
-    reason="routing._plan_qr adds a tip (or a code's fixed fee) in another currency to the "
-    "amount unchecked: Money raises LedgerError(currency_mismatch) and the whole batch fails",
-)
 def test_a_tip_in_another_currency_is_refused_without_failing_the_rest_of_the_batch(
     w: World,
 ) -> None:

@@ -114,6 +114,9 @@ def context(
         payments={p.payment_id: p for p in payments},
         schedules=[launch_schedule()],
         business_date=DAY,
+        now=datetime(DAY.year, DAY.month, DAY.day, 3, tzinfo=UTC),
+        merchant_criteria={m.merchant_id: m.criteria for m in merchants},
+        hold_expires_at={},
     )
 
 

@@ -1,0 +1,184 @@
+"""Checks and builders shared by the routing of every kind of payment.
+
+Parties are looked up found-then-active; the fee comes from the schedule in force on the
+batch's business date; a draft is the payment row to write if the ledger accepts. Pure.
+"""
+
+from __future__ import annotations
+
+from interchange.fee_schedule import MerchantCriteria, PaymentType
+from interchange.fees import Quote, quote, schedule_in_force
+from interchange.movement import (
+    CoopAccounts,
+    Movement,
+    movement_legs,
+)
+from interchange.payment_model import (
+    TRANSACTION_MAX_MINOR,
+    PaymentError,
+    PaymentErrorCode,
+    PaymentKind,
+    PaymentRecord,
+    PaymentStatus,
+    entry_id_for,
+)
+from interchange.qr.kopnet import KopnetPaymentRequest
+from interchange.routing_model import (
+    CoopParty,
+    MemberParty,
+    MerchantParty,
+    PaymentDraft,
+    RoutingContext,
+)
+from ledger.entry import EntryKind, EntryRequest
+from ledger.money import Money
+
+__all__ = [
+    "coop_accounts",
+    "coop_party",
+    "draft_for",
+    "entry_for",
+    "fee_quote",
+    "member_party",
+    "merchant_party",
+    "recorded_payment",
+    "refuse",
+    "require_amount",
+]
+
+
+_CODE = PaymentErrorCode
+
+
+def refuse(code: PaymentErrorCode, message: str, field_name: str | None = None) -> PaymentError:
+    return PaymentError(code, message, field=field_name)
+
+
+def require_amount(amount: Money | None, name: str, *, optional: bool = False) -> None:
+    if amount is None:
+        if not optional:
+            raise refuse(_CODE.AMOUNT_INVALID, f"{name} is required", name)
+        return
+    if not isinstance(amount, Money) or not amount.is_positive():
+        raise refuse(_CODE.AMOUNT_INVALID, f"{name} must be positive", name)
+    if amount.amount_minor > TRANSACTION_MAX_MINOR:
+        raise refuse(_CODE.AMOUNT_OVER_LIMIT, f"{name} is over the per-payment limit", name)
+
+
+def member_party(ctx: RoutingContext, member_id: int) -> tuple[MemberParty, CoopParty]:
+    member = ctx.members.get(member_id)
+    if member is None:
+        raise refuse(_CODE.MEMBER_NOT_FOUND, f"no member {member_id}", "member_id")
+    coop = coop_party(ctx, member.coop_id)
+    if not member.active:
+        raise refuse(_CODE.MEMBER_NOT_ACTIVE, f"member {member_id} is not active", "member_id")
+    return member, coop
+
+
+def coop_party(ctx: RoutingContext, coop_id: int) -> CoopParty:
+    coop = ctx.coops.get(coop_id)
+    if coop is None:
+        raise refuse(_CODE.COOP_NOT_FOUND, f"no cooperative {coop_id}", "coop_id")
+    if not coop.active:
+        raise refuse(_CODE.COOP_NOT_ACTIVE, f"cooperative {coop_id} is not active", "coop_id")
+    return coop
+
+
+def merchant_party(
+    ctx: RoutingContext, qr: KopnetPaymentRequest
+) -> tuple[MerchantParty, CoopParty]:
+    merchant = ctx.merchants.get(qr.merchant_network_id)
+    if merchant is None:
+        raise refuse(_CODE.MERCHANT_NOT_FOUND, "no merchant with that id", "qr_payload")
+    coop = coop_party(ctx, merchant.coop_id)
+    if not merchant.active:
+        raise refuse(_CODE.MERCHANT_NOT_ACTIVE, "the merchant is not active", "qr_payload")
+    return merchant, coop
+
+
+def fee_quote(
+    ctx: RoutingContext,
+    amount: Money,
+    payment_type: PaymentType,
+    issuer: CoopParty,
+    acquirer: CoopParty,
+    criteria: str | None = None,
+) -> Quote:
+    if amount.currency != issuer.currency or amount.currency != acquirer.currency:
+        raise refuse(_CODE.CURRENCY_NOT_SUPPORTED, f"{amount.currency} is not settled here")
+    schedule = schedule_in_force(ctx.schedules, ctx.business_date)
+    return quote(
+        amount,
+        payment_type,
+        schedule,
+        issuer.accounts.coop_id,
+        acquirer.accounts.coop_id,
+        MerchantCriteria(criteria) if criteria else None,
+    )
+
+
+def draft_for(
+    kind: PaymentKind,
+    status: PaymentStatus,
+    movement: Movement,
+    issuer_coop_id: int,
+    acquirer_coop_id: int,
+    amount: Money,
+    extra: Money,
+    fee_quote: Quote | None,
+    entry_id: str,
+    *,
+    merchant_id: int | None = None,
+    original: str | None = None,
+) -> PaymentDraft:
+    zero = Money.zero(amount.currency)
+    shares = fee_quote.shares if fee_quote else None
+    return PaymentDraft(
+        kind=kind,
+        status=status,
+        issuer_coop_id=issuer_coop_id,
+        acquirer_coop_id=acquirer_coop_id,
+        payer_account_id=movement.source_account_id,
+        payee_account_id=movement.dest_account_id,
+        merchant_id=merchant_id,
+        amount=amount,
+        extra=extra,
+        fee=fee_quote.fee if fee_quote else zero,
+        fee_bearer=fee_quote.bearer.value if fee_quote else "none",
+        issuer_fee=shares.issuer if shares else zero,
+        acquirer_fee=shares.acquirer if shares else zero,
+        network_fee=shares.network if shares else zero,
+        schedule_version=fee_quote.schedule_version if fee_quote else None,
+        entry_id=entry_id,
+        original_payment_id=original,
+    )
+
+
+def coop_accounts(ctx: RoutingContext) -> dict[int, CoopAccounts]:
+    return {coop_id: party.accounts for coop_id, party in ctx.coops.items()}
+
+
+def entry_for(
+    ctx: RoutingContext,
+    payment_id: str,
+    movement: Movement,
+    *,
+    kind: EntryKind = EntryKind.POSTED,
+    timeout_s: int | None = None,
+) -> EntryRequest:
+    """The ledger entry of a movement; what the payer pays, fee included, stays in the limit."""
+    if movement.debit_minor > TRANSACTION_MAX_MINOR:
+        raise refuse(
+            _CODE.AMOUNT_OVER_LIMIT, "with its fee the payment is over the limit", "amount"
+        )
+    legs = movement_legs(movement, coop_accounts(ctx), ctx.network.accounts)
+    return EntryRequest(
+        entry_id_for(payment_id), ctx.business_date, legs, kind=kind, timeout_s=timeout_s
+    )
+
+
+def recorded_payment(ctx: RoutingContext, payment_id: str, code: PaymentErrorCode) -> PaymentRecord:
+    original = ctx.payments.get(payment_id)
+    if original is None:
+        raise refuse(code, f"no payment {payment_id!r}", "original_payment_id")
+    return original
