@@ -24,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api.bootstrap import Services, build, migrate
@@ -272,7 +273,8 @@ def _print_day(services: Services, world: _Network, counts: Counter[str], consol
     for coop in [world.network, *world.coops]:
         income = services.ledger.account(coop.fee_account_id).posted
         due = services.ledger.account(coop.due_account_id).posted
-        fees.add_row(f"{coop.code} {coop.legal_name}", income.format(), due.format())
+        # Names are shown as given: escaped, so markup in a name is printed, never applied.
+        fees.add_row(escape(f"{coop.code} {coop.legal_name}"), income.format(), due.format())
     console.print(fees)
 
 
@@ -283,7 +285,7 @@ def _close_night(services: Services, world: _Network, window_date: date, console
         console.print(f"waiting {wait_s:.0f} s for the cut-off at {cutoff.isoformat()}")
         time.sleep(wait_s + 0.2)
     summary = services.settlement.close(window_date, actor="demo-night-job")
-    names = {c.id: c.code for c in [world.network, *world.coops]}
+    names = {c.id: escape(c.code) for c in [world.network, *world.coops]}
     positions = Table(
         title=f"Net positions, window {window_date} (recomputed from the "
         f"ledger: {'equal' if summary.recompute_ok else 'DIFFERENT'})"
