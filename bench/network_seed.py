@@ -311,8 +311,8 @@ def check_network(services: NetworkServices, *, expected_entries: int) -> dict[s
     with services.engine.connect() as conn:
         sums = _balance_sums(conn)
         recorded = conn.execute(select(func.count()).select_from(entry)).scalar_one()
-        mismatched = [str(day) for day in _window_dates(conn) if not _positions_agree(conn, day)]
-        windows = len(_window_dates(conn))
+        windows = _window_dates(conn)
+        mismatched = [str(day) for day in windows if not _positions_agree(conn, day)]
     balanced = all(total == 0 for total in sums.values())
     intact = report.intact and balanced and recorded == expected_entries and not mismatched
     return {
@@ -324,7 +324,7 @@ def check_network(services: NetworkServices, *, expected_entries: int) -> dict[s
         "entries_expected": expected_entries,
         "entries_sealed": sealed,
         "positions_match": not mismatched,
-        "windows_checked": windows,
+        "windows_checked": len(windows),
         "windows_mismatched": mismatched,
         "seal_s": round(seal_s, 3),
         "verify_s": round(verify_s, 3),

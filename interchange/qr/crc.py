@@ -7,6 +7,8 @@ value of b"123456789" is 0x29B1. The prefix covered is everything up to and incl
 
 from __future__ import annotations
 
+import binascii
+
 __all__ = ["CRC_POLYNOMIAL", "crc16_ccitt_false", "crc_hex"]
 
 CRC_POLYNOMIAL = 0x1021
@@ -15,13 +17,13 @@ _CRC_MASK = 0xFFFF
 
 
 def crc16_ccitt_false(data: bytes) -> int:
-    """Return the CRC-16/CCITT-FALSE of `data` as an integer in [0, 0xFFFF]."""
-    crc = _CRC_INITIAL
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = (crc << 1) ^ CRC_POLYNOMIAL if crc & 0x8000 else crc << 1
-            crc &= _CRC_MASK
+    """Return the CRC-16/CCITT-FALSE of `data` as an integer in [0, 0xFFFF].
+
+    `binascii.crc_hqx` is exactly this CRC (polynomial 0x1021, MSB first, no reflection, no
+    final XOR) in C; the initial value 0xFFFF makes it the CCITT-FALSE variant. Every
+    payment decodes a QR, so the checksum is on the payment path.
+    """
+    crc = binascii.crc_hqx(data, _CRC_INITIAL)
     assert 0 <= crc <= _CRC_MASK
     return crc
 

@@ -13,6 +13,7 @@ PACKAGE_DIR = Path(interchange.qr.__file__).resolve().parent
 SHELL_MODULES = {"render.py", "cli.py"}
 ALLOWED_ROOTS = {
     "__future__",
+    "binascii",
     "collections",
     "dataclasses",
     "decimal",
