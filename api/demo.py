@@ -31,6 +31,7 @@ from api.bootstrap import Services, build, migrate
 from api.settings import Settings
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import MerchantCriteria
+from interchange.merchant_qr import merchant_qr
 from interchange.payment_model import (
     Authorize,
     Capture,
@@ -42,7 +43,6 @@ from interchange.payment_model import (
     Transfer,
     Void,
 )
-from interchange.qr import MerchantQrSpec, encode_merchant_qr
 from interchange.registry_model import (
     Coop,
     CoopSpec,
@@ -192,19 +192,6 @@ def _register(services: Services) -> _Network:
     return _Network(network, coops, members, merchants)
 
 
-def _qr(merchant: Merchant, amount: Money | None = None) -> str:
-    return encode_merchant_qr(
-        MerchantQrSpec(
-            merchant_network_id=merchant.network_merchant_id,
-            merchant_name=merchant.name,
-            merchant_city=merchant.city,
-            mcc=merchant.mcc,
-            criteria=merchant.criteria,
-            amount=amount,
-        )
-    )
-
-
 def _commands(world: _Network, rng: random.Random) -> Iterator[tuple[str, PaymentCommand]]:
     for n, member in enumerate(world.members):
         counter = rng.choice(world.coops)
@@ -216,12 +203,15 @@ def _commands(world: _Network, rng: random.Random) -> Iterator[tuple[str, Paymen
         member, shop = rng.choice(world.members), rng.choice(world.merchants)
         price = _rupiah(rng.randrange(2, 80) * 1_000)
         if n % 3 == 0:
-            yield "purchase (dynamic QR)", QrPurchase(f"qr-{n}", member.id, _qr(shop, price))
+            yield (
+                "purchase (dynamic QR)",
+                QrPurchase(f"qr-{n}", member.id, merchant_qr(shop, price)),
+            )
         else:
-            yield "purchase (static QR)", QrPurchase(f"qr-{n}", member.id, _qr(shop), price)
+            yield "purchase (static QR)", QrPurchase(f"qr-{n}", member.id, merchant_qr(shop), price)
     for n in range(30):
         member, shop = rng.choice(world.members), rng.choice(world.merchants)
-        yield "authorization", Authorize(f"au-{n}", member.id, _qr(shop), _rupiah(50_000))
+        yield "authorization", Authorize(f"au-{n}", member.id, merchant_qr(shop), _rupiah(50_000))
         if n % 3 == 0:
             yield "void", Void(f"vd-{n}", f"au-{n}")
         else:
@@ -241,7 +231,10 @@ def _commands(world: _Network, rng: random.Random) -> Iterator[tuple[str, Paymen
     for n in range(0, 240, 24):
         yield "refund", Refund(f"rf-{n}", f"qr-{n}", _rupiah(1_000))
     first, shop = world.members[0], world.merchants[-1]
-    yield "over-limit attempt", QrPurchase("big-1", first.id, _qr(shop), _rupiah(10_000_001))
+    yield (
+        "over-limit attempt",
+        QrPurchase("big-1", first.id, merchant_qr(shop), _rupiah(10_000_001)),
+    )
     yield "overdraw attempt", Transfer("big-2", first.id, world.members[1].id, _rupiah(9_000_000))
 
 

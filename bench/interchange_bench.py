@@ -18,23 +18,15 @@ The result is a JSON-serialisable dict.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-import os
 import random
-import statistics
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TypeVar
 
-import sqlalchemy
-from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from bench.load import Outcome, PhaseStats, measure, percentiles_ms
 from bench.network_seed import (
     NetworkServices,
     OffUsPurchases,
@@ -56,7 +48,6 @@ from ledger.money import Money
 __all__ = ["OFFUS_VS_LEDGER_TARGET", "run_interchange_bench"]
 
 T = TypeVar("T")
-Outcome = tuple[int, tuple[str, ...]]
 
 OFFUS_VS_LEDGER_TARGET = 0.8
 _PURCHASE_AMOUNTS_RUPIAH = (1_000, 2_500, 5_000, 10_000, 15_000, 25_000, 50_000)
@@ -121,14 +112,14 @@ def _bench(services: NetworkServices, params: _Params) -> dict[str, object]:
     }
     rng = random.Random(_RANDOM_SEED)  # noqa: S311 - reproducible load, not security
     pools = _transfer_pools(network, rng, params.callers, params.duration_s)
-    stats = _measure(services.engine, _post_transfer(services), pools, params.duration_s)
+    stats = measure(services.engine, _post_transfer(services), pools, params.duration_s)
     del pools
     result.update(_summary("ledger_single", stats, unit="transfers_per_s"))
     accepted = stats.ok
     purchases = OffUsPurchases(network, _PURCHASE_AMOUNTS_RUPIAH, rng)
     for name in ("offus_spread", "offus_hot"):
         commands = _purchase_pools(name, purchases, network.merchants[0][0], params)
-        stats = _measure(services.engine, _submit(services), commands, params.duration_s)
+        stats = measure(services.engine, _submit(services), commands, params.duration_s)
         del commands
         result.update(_summary(name, stats, unit="per_s"))
         accepted += stats.ok
@@ -215,122 +206,10 @@ def _submit(services: NetworkServices) -> Callable[[PaymentCommand], Outcome]:
     return call
 
 
-@dataclass(slots=True)
-class _PhaseStats:
-    """What one measured path did: accepted requests, refusals, call latencies, CPU."""
-
-    ok: int = 0
-    refused: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    latencies_s: list[float] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    exhausted: bool = False
-    process_cpu_s: float = 0.0
-    system_cpu_s: float | None = None
-
-
-@dataclass(slots=True)
-class _Clock:
-    """Set by the start barrier's action, once every worker is ready."""
-
-    start: float = 0.0
-    deadline: float = 0.0
-
-
-class _Worker(Generic[T]):
-    """One load thread: calls `call` on each item of its pool until the deadline."""
-
-    def __init__(self, call: Callable[[T], Outcome], pool: Sequence[T]) -> None:
-        self.call, self.pool = call, pool
-        self.stats = _PhaseStats()
-        self.finished_at = 0.0
-
-    def run(self, barrier: threading.Barrier, clock: _Clock) -> None:
-        barrier.wait()
-        stats, call, latencies = self.stats, self.call, self.stats.latencies_s
-        stats.exhausted = True
-        for item in self.pool:
-            started = time.perf_counter()
-            if started >= clock.deadline:
-                stats.exhausted = False
-                break
-            try:
-                ok, refused = call(item)
-            except Exception as error:  # Counted and reported, never hidden.
-                stats.errors[type(error).__name__] += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            stats.ok += ok
-            stats.refused.update(refused)
-        self.finished_at = time.perf_counter()
-
-
-def _measure(
-    engine: Engine, call: Callable[[T], Outcome], pools: Sequence[Sequence[T]], duration_s: float
-) -> _PhaseStats:
-    """Run one worker thread per pool, all starting together, for `duration_s`."""
-    _settle(engine)
-    clock = _Clock()
-
-    def start() -> None:
-        clock.start = time.perf_counter()
-        clock.deadline = clock.start + duration_s
-
-    barrier = threading.Barrier(len(pools), action=start)
-    workers = [_Worker(call, pool) for pool in pools]
-    threads = [threading.Thread(target=w.run, args=(barrier, clock)) for w in workers]
-    # The pools are the load generator's: keep them out of the collector's full passes,
-    # which would otherwise add pauses to the measured latencies.
-    gc.freeze()
-    cpu_started, system_started = time.process_time(), _system_busy_s()
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        gc.unfreeze()
-    total = _PhaseStats(elapsed_s=max(w.finished_at for w in workers) - clock.start)
-    total.process_cpu_s = time.process_time() - cpu_started
-    system_finished = _system_busy_s()
-    if system_started is not None and system_finished is not None:
-        total.system_cpu_s = system_finished - system_started
-    for worker in workers:
-        total.ok += worker.stats.ok
-        total.refused.update(worker.stats.refused)
-        total.errors.update(worker.stats.errors)
-        total.latencies_s.extend(worker.stats.latencies_s)
-        total.exhausted = total.exhausted or worker.stats.exhausted
-    return total
-
-
-def _system_busy_s() -> float | None:
-    """CPU seconds the whole machine has been busy (database server included); Linux only."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _settle(engine: Engine) -> None:
-    """Start each path from the same state: statistics fresh, dirty pages flushed."""
-    gc.collect()
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-        # Without the right to checkpoint, the run is only a little noisier.
-        with contextlib.suppress(sqlalchemy.exc.DBAPIError):
-            conn.execute(text("CHECKPOINT"))
-
-
-def _summary(name: str, stats: _PhaseStats, *, unit: str) -> dict[str, object]:
+def _summary(name: str, stats: PhaseStats, *, unit: str) -> dict[str, object]:
     """Rate, counts, latencies and CPU of one path, under keys prefixed with `name`."""
     elapsed_s = max(stats.elapsed_s, 1e-9)
-    p50, p99 = _percentiles_ms(stats.latencies_s)
+    p50, p99 = percentiles_ms(stats.latencies_s)
     return {
         f"{name}_{unit}": round(stats.ok / elapsed_s, 1),
         f"{name}_count": stats.ok,
@@ -347,10 +226,3 @@ def _summary(name: str, stats: _PhaseStats, *, unit: str) -> dict[str, object]:
             None if stats.system_cpu_s is None else round(stats.system_cpu_s / elapsed_s, 3)
         ),
     }
-
-
-def _percentiles_ms(latencies_s: Sequence[float]) -> tuple[float | None, float | None]:
-    if len(latencies_s) < 2:
-        return None, None
-    cuts = statistics.quantiles(latencies_s, n=100, method="inclusive")
-    return round(cuts[49] * 1000, 3), round(cuts[98] * 1000, 3)

@@ -14,25 +14,21 @@ The result is a JSON-serialisable dict.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 import os
 import platform
 import random
-import statistics
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TypeVar
 
 import psycopg
 import sqlalchemy
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from bench.load import Outcome, PhaseStats, measure, percentiles_ms
 from bench.pgbench import pgbench_path, run_pgbench
 from bench.seed import (
     BENCH_DATE,
@@ -63,8 +59,6 @@ _RANDOM_SEED = 20261123
 # before `duration_s` and is measured over the shorter time (`*_pool_exhausted` says so).
 _SINGLE_RATE_CEILING_PER_S = 20_000
 _BATCH_RATE_CEILING_PER_S = 60_000
-
-Outcome = tuple[int, list[str]]
 
 
 def run_ledger_bench(
@@ -127,13 +121,13 @@ def _run_paths(
         pools = [
             factory.transfers(f"{name}{c}", per_caller, hot=name == "hot") for c in range(callers)
         ]
-        stats = _measure(ledger.engine, _post_one(ledger), pools, duration_s)
+        stats = measure(ledger.engine, _post_one(ledger), pools, duration_s)
         del pools
         result.update(_phase_summary(name, stats, committer=True))
         accepted += stats.ok
     per_thread = math.ceil(duration_s * _BATCH_RATE_CEILING_PER_S / (batch_size * _BATCH_THREADS))
     batches = [factory.batches(f"batch{t}", per_thread, batch_size) for t in range(_BATCH_THREADS)]
-    stats = _measure(ledger.engine, _post_many(ledger), batches, duration_s)
+    stats = measure(ledger.engine, _post_many(ledger), batches, duration_s)
     del batches
     result.update(_phase_summary("batch", stats, committer=False))
     result["p50_ms"], result["p99_ms"] = result["single_p50_ms"], result["single_p99_ms"]
@@ -198,124 +192,7 @@ def _post_many(ledger: Ledger) -> Callable[[list[EntryRequest]], Outcome]:
     return call
 
 
-@dataclass(slots=True)
-class _PhaseStats:
-    """What one measured path did: accepted transfers, refusals, call latencies."""
-
-    ok: int = 0
-    refused: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    latencies_s: list[float] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    exhausted: bool = False
-    load_cpu_s: float = 0.0
-    process_cpu_s: float = 0.0
-    system_cpu_s: float | None = None
-
-
-@dataclass(slots=True)
-class _Clock:
-    """Set by the start barrier's action, once every worker is ready."""
-
-    start: float = 0.0
-    deadline: float = 0.0
-
-
-class _Worker(Generic[T]):
-    """One load thread: calls `call` on each item of its pool until the deadline."""
-
-    def __init__(self, call: Callable[[T], Outcome], pool: Sequence[T]) -> None:
-        self.call, self.pool = call, pool
-        self.stats = _PhaseStats()
-        self.finished_at = 0.0
-
-    def run(self, barrier: threading.Barrier, clock: _Clock) -> None:
-        barrier.wait()
-        cpu_started = time.thread_time()
-        stats, call, latencies = self.stats, self.call, self.stats.latencies_s
-        stats.exhausted = True
-        for item in self.pool:
-            started = time.perf_counter()
-            if started >= clock.deadline:
-                stats.exhausted = False
-                break
-            try:
-                ok, refused = call(item)
-            except Exception as error:  # Counted and reported, never hidden.
-                stats.errors[type(error).__name__] += 1
-                continue
-            latencies.append(time.perf_counter() - started)
-            stats.ok += ok
-            stats.refused.update(refused)
-        self.finished_at = time.perf_counter()
-        # CPU this load thread used itself, waits excluded: what the generator costs.
-        stats.load_cpu_s = time.thread_time() - cpu_started
-
-
-def _measure(
-    engine: Engine, call: Callable[[T], Outcome], pools: Sequence[Sequence[T]], duration_s: float
-) -> _PhaseStats:
-    """Run one worker thread per pool, all starting together, for `duration_s`."""
-    _settle(engine)
-    clock = _Clock()
-
-    def start() -> None:
-        clock.start = time.perf_counter()
-        clock.deadline = clock.start + duration_s
-
-    barrier = threading.Barrier(len(pools), action=start)
-    workers = [_Worker(call, pool) for pool in pools]
-    threads = [threading.Thread(target=w.run, args=(barrier, clock)) for w in workers]
-    # The pools are the load generator's, not the ledger's: keep them out of the
-    # collector's full passes, which would otherwise add pauses to the measured latencies.
-    gc.freeze()
-    cpu_started, system_started = time.process_time(), _system_busy_s()
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        gc.unfreeze()
-    total = _PhaseStats(elapsed_s=max(w.finished_at for w in workers) - clock.start)
-    total.process_cpu_s = time.process_time() - cpu_started
-    system_finished = _system_busy_s()
-    if system_started is not None and system_finished is not None:
-        total.system_cpu_s = system_finished - system_started
-    for worker in workers:
-        total.load_cpu_s += worker.stats.load_cpu_s
-        total.ok += worker.stats.ok
-        total.refused.update(worker.stats.refused)
-        total.errors.update(worker.stats.errors)
-        total.latencies_s.extend(worker.stats.latencies_s)
-        total.exhausted = total.exhausted or worker.stats.exhausted
-    return total
-
-
-def _system_busy_s() -> float | None:
-    """CPU seconds the whole machine has been busy (database server included); Linux only."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _settle(engine: Engine) -> None:
-    """Start each path from the same state: statistics fresh, dirty pages flushed."""
-    gc.collect()
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-        # Without the right to checkpoint, the run is only a little noisier.
-        with contextlib.suppress(sqlalchemy.exc.DBAPIError):
-            conn.execute(text("CHECKPOINT"))
-
-
-def _phase_summary(name: str, stats: _PhaseStats, *, committer: bool) -> dict[str, object]:
+def _phase_summary(name: str, stats: PhaseStats, *, committer: bool) -> dict[str, object]:
     """Rates, counts and CPU of one path; latencies and load CPU for the paths whose load
     threads only submit and wait (through the group committer)."""
     elapsed_s = max(stats.elapsed_s, 1e-9)
@@ -335,17 +212,10 @@ def _phase_summary(name: str, stats: _PhaseStats, *, committer: bool) -> dict[st
         ),
     }
     if committer:
-        p50, p99 = _percentiles_ms(stats.latencies_s)
+        p50, p99 = percentiles_ms(stats.latencies_s)
         summary.update({f"{name}_p50_ms": p50, f"{name}_p99_ms": p99})
         summary[f"{name}_load_cpu_cores"] = round(stats.load_cpu_s / elapsed_s, 3)
     return summary
-
-
-def _percentiles_ms(latencies_s: Sequence[float]) -> tuple[float | None, float | None]:
-    if len(latencies_s) < 2:
-        return None, None
-    cuts = statistics.quantiles(latencies_s, n=100, method="inclusive")
-    return round(cuts[49] * 1000, 3), round(cuts[98] * 1000, 3)
 
 
 def _machine_facts(engine: Engine) -> dict[str, object]:

@@ -32,11 +32,11 @@ from sqlalchemy import Engine, func, select, text
 
 from interchange.criteria import MerchantCriteria
 from interchange.fee_defaults import launch_schedule
+from interchange.merchant_qr import merchant_qr
 from interchange.nik import NikVault
 from interchange.payment_model import CashIn, QrPurchase
 from interchange.payment_store import window_obligations
 from interchange.payments import BATCH_COMMANDS_MAX, Payments
-from interchange.qr import MerchantQrSpec, encode_merchant_qr
 from interchange.registry import Registry
 from interchange.registry_model import (
     Coop,
@@ -250,7 +250,7 @@ class OffUsPurchases:
         self._rng = rng
         self._coop_index = {m.id: i for i, group in enumerate(network.merchants) for m in group}
         self._payloads = {
-            merchant.id: tuple(_dynamic_qr(merchant, rupiah(a)) for a in amounts_rupiah)
+            merchant.id: tuple(merchant_qr(merchant, rupiah(a)) for a in amounts_rupiah)
             for group in network.merchants
             for merchant in group
         }
@@ -282,19 +282,6 @@ class OffUsPurchases:
         payer = payers[self._rng.randrange(len(payers))]
         assert payer.coop_id != merchant.coop_id, "off-us by construction"
         return QrPurchase(payment_id, payer.id, payloads[self._rng.randrange(len(payloads))])
-
-
-def _dynamic_qr(merchant: Merchant, amount: Money) -> str:
-    return encode_merchant_qr(
-        MerchantQrSpec(
-            merchant_network_id=merchant.network_merchant_id,
-            merchant_name=merchant.name,
-            merchant_city=merchant.city,
-            mcc=merchant.mcc,
-            criteria=merchant.criteria,
-            amount=amount,
-        )
-    )
 
 
 def check_network(services: NetworkServices, *, expected_entries: int) -> dict[str, object]:

@@ -17,7 +17,7 @@ from api.bootstrap import Services, build
 from api.settings import Settings
 from interchange.criteria import MerchantCriteria
 from interchange.fee_defaults import launch_schedule
-from interchange.qr import MerchantQrSpec, encode_merchant_qr
+from interchange.merchant_qr import merchant_qr
 from interchange.registry_model import (
     Coop,
     CoopSpec,
@@ -100,16 +100,7 @@ class TestNetwork:
 
 def qr_for(merchant: Merchant, amount: Money | None = None) -> str:
     """The merchant's static QR payload, or a dynamic one with `amount`."""
-    return encode_merchant_qr(
-        MerchantQrSpec(
-            merchant_network_id=merchant.network_merchant_id,
-            merchant_name=merchant.name,
-            merchant_city=merchant.city,
-            mcc=merchant.mcc,
-            criteria=merchant.criteria,
-            amount=amount,
-        )
-    )
+    return merchant_qr(merchant, amount)
 
 
 def cutoff_in(seconds: int) -> int:
