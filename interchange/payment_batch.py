@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Connection
 
@@ -45,9 +45,11 @@ from interchange.payment_store import (
     load_merchant_criteria,
     load_merchants,
     load_payments,
+    load_schedule_version,
     lock_daily,
     resolve_payments,
 )
+from interchange.payment_store_pg import BatchLoad, load_batch
 from interchange.registry_model import KycTier, tier_limits
 from interchange.routing import (
     ParsedCommand,
@@ -81,7 +83,8 @@ class BatchSettings:
 
     seal_key: bytes
     calendar: WindowCalendar
-    schedules: Callable[[Connection], Sequence[FeeSchedule]]
+    # The schedules published up to the given newest version.
+    schedules: Callable[[Connection, int], Sequence[FeeSchedule]]
 
 
 def _refused(payment_id: str, error: InterchangeError | LedgerError) -> PaymentOutcome:
@@ -99,10 +102,24 @@ def process_payments(
             parsed[index] = parse_command(command)
         except (InterchangeError, LedgerError) as error:
             outcomes[index] = _refused(str(command.payment_id), error)
-    now, window_date = enter_window(conn, settings.calendar)
-    ctx = _context(conn, list(parsed.values()), now, window_date, settings)
+    load = _load(conn, list(parsed.values()), settings.calendar)
+    ctx = RoutingContext(
+        coops=load.coops,
+        network=load.network,
+        members=load.members,
+        merchants=load.merchants,
+        payments=load.payments,
+        schedules=settings.schedules(conn, load.schedule_version),
+        business_date=load.window_date,
+        now=load.now,
+        merchant_criteria=load_merchant_criteria(
+            conn, {p.merchant_id for p in load.payments.values() if p.merchant_id is not None}
+        ),
+        hold_expires_at=load_hold_expiry(conn, load.payments.values()),
+    )
+    now, window_date = load.now, load.window_date
     plans = _plan_all(parsed, ctx, outcomes)
-    accepted = _post_within_daily_limits(conn, plans, ctx, settings.seal_key, outcomes)
+    accepted = _post_within_daily_limits(conn, plans, ctx, load.spent, settings.seal_key, outcomes)
     records = insert_payments(conn, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
@@ -112,13 +129,8 @@ def process_payments(
     return [o for o in outcomes if o is not None]
 
 
-def _context(
-    conn: Connection,
-    parsed: list[ParsedCommand],
-    now: datetime,
-    window_date: date,
-    settings: BatchSettings,
-) -> RoutingContext:
+def _load(conn: Connection, parsed: list[ParsedCommand], calendar: WindowCalendar) -> BatchLoad:
+    """Join the window and load what the commands name: two round trips on PostgreSQL."""
     member_ids: set[int] = set()
     merchant_ids: set[str] = set()
     referenced: set[str] = set()
@@ -136,22 +148,30 @@ def _context(
             referenced.add(command.authorization_id)
         if item.qr is not None:
             merchant_ids.add(item.qr.merchant_network_id)
+    requested = {p.command.payment_id for p in parsed}
+    if conn.dialect.name == "postgresql":
+        return load_batch(
+            conn,
+            calendar,
+            referenced=referenced,
+            requested=requested,
+            member_ids=member_ids,
+            merchant_ids=merchant_ids,
+        )
+    now, window_date = enter_window(conn, calendar)
     payments = load_payments(conn, referenced, lock=True)
-    payments.update(load_payments(conn, {p.command.payment_id for p in parsed} - referenced))
+    payments.update(load_payments(conn, requested - referenced))
     coops, network = load_coops(conn)
-    return RoutingContext(
-        coops=coops,
-        network=network,
-        members=load_members(conn, member_ids),
-        merchants=load_merchants(conn, merchant_ids),
-        payments=payments,
-        schedules=settings.schedules(conn),
-        business_date=window_date,
-        now=now,
-        merchant_criteria=load_merchant_criteria(
-            conn, {p.merchant_id for p in payments.values() if p.merchant_id is not None}
-        ),
-        hold_expires_at=load_hold_expiry(conn, payments.values()),
+    return BatchLoad(
+        now,
+        window_date,
+        payments,
+        coops,
+        network,
+        load_members(conn, member_ids),
+        load_merchants(conn, merchant_ids),
+        load_schedule_version(conn),
+        lock_daily(conn, member_ids, window_date),
     )
 
 
@@ -194,6 +214,7 @@ def _post_within_daily_limits(
     conn: Connection,
     plans: dict[int, PaymentPlan],
     ctx: RoutingContext,
+    spent_today: dict[int, int],
     seal_key: bytes,
     outcomes: list[PaymentOutcome | None],
 ) -> list[int]:
@@ -204,8 +225,7 @@ def _post_within_daily_limits(
     amounts then do not count), still in this transaction; what still does not fit is
     refused with `daily_limit_exceeded`.
     """
-    spenders = {p.daily_member_id for p in plans.values() if p.daily_member_id is not None}
-    spent: defaultdict[int, int] = defaultdict(int, lock_daily(conn, spenders, ctx.business_date))
+    spent: defaultdict[int, int] = defaultdict(int, spent_today)
     fit, over = _split_by_daily_limit(plans, ctx, dict(spent))
     accepted = _post(conn, fit, seal_key, ctx, outcomes)
     if over:

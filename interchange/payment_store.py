@@ -38,6 +38,7 @@ from ledger.money import Money
 from ledger.tables import entry as ledger_entry
 
 __all__ = [
+    "WINDOW_LOCK_CLASS",
     "add_daily",
     "add_obligations",
     "enter_window",
@@ -48,15 +49,18 @@ __all__ = [
     "load_merchant_criteria",
     "load_merchants",
     "load_payments",
+    "load_schedule_version",
     "load_schedules",
     "lock_daily",
     "lock_window_exclusively",
     "mark_window_closed",
+    "record_from_row",
     "resolve_payments",
+    "window_key",
     "window_obligations",
 ]
 
-_WINDOW_LOCK_CLASS = 0x6B6E  # "kn": the namespace of window advisory locks
+WINDOW_LOCK_CLASS = 0x6B6E  # "kn": the namespace of window advisory locks
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -71,7 +75,8 @@ def database_now(conn: Connection) -> datetime:
     return datetime.now(UTC)
 
 
-def _window_key(window_date: date) -> int:
+def window_key(window_date: date) -> int:
+    """The advisory lock key of a window: its date as YYYYMMDD."""
     return window_date.year * 10_000 + window_date.month * 100 + window_date.day
 
 
@@ -89,7 +94,7 @@ def enter_window(conn: Connection, calendar: WindowCalendar) -> tuple[datetime, 
         if _is_postgres(conn):
             conn.execute(
                 select(
-                    func.pg_advisory_xact_lock_shared(_WINDOW_LOCK_CLASS, _window_key(window_date))
+                    func.pg_advisory_xact_lock_shared(WINDOW_LOCK_CLASS, window_key(window_date))
                 )
             )
         closed = conn.execute(
@@ -102,9 +107,7 @@ def enter_window(conn: Connection, calendar: WindowCalendar) -> tuple[datetime, 
 def lock_window_exclusively(conn: Connection, window_date: date) -> None:
     """Wait for every payment transaction in the window to finish (PostgreSQL only)."""
     if _is_postgres(conn):
-        conn.execute(
-            select(func.pg_advisory_xact_lock(_WINDOW_LOCK_CLASS, _window_key(window_date)))
-        )
+        conn.execute(select(func.pg_advisory_xact_lock(WINDOW_LOCK_CLASS, window_key(window_date))))
 
 
 def load_coops(conn: Connection) -> tuple[dict[int, CoopParty], CoopParty]:
@@ -169,7 +172,8 @@ def load_merchants(conn: Connection, network_ids: Collection[str]) -> dict[str, 
     }
 
 
-def _record(row: Any) -> PaymentRecord:
+def record_from_row(row: Any) -> PaymentRecord:
+    """The `PaymentRecord` of an `interchange_payment` row."""
     currency = row.currency
 
     def money(value: int) -> Money:
@@ -211,7 +215,12 @@ def load_payments(
     query = select(payment).where(payment.c.payment_id.in_(sorted(payment_ids)))
     if lock:
         query = query.order_by(payment.c.id).with_for_update()
-    return {row.payment_id: _record(row) for row in conn.execute(query)}
+    return {row.payment_id: record_from_row(row) for row in conn.execute(query)}
+
+
+def load_schedule_version(conn: Connection) -> int:
+    """The newest published fee schedule version (0 when none is)."""
+    return int(conn.execute(select(func.max(fee_schedule.c.version))).scalar() or 0)
 
 
 def load_schedules(conn: Connection) -> list[FeeSchedule]:
@@ -294,7 +303,7 @@ def insert_payments(
     rows = [_payment_row(plan, now, window_date) for plan in plans]
     if rows:
         conn.execute(insert(payment), rows)
-    return [_record(_Row(row)) for row in rows]
+    return [record_from_row(_Row(row)) for row in rows]
 
 
 class _Row:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
 from interchange.fee_schedule_codec import schedule_to_json
@@ -28,7 +28,7 @@ from interchange.payment_model import (
     PaymentRecord,
     PaymentStatus,
 )
-from interchange.payment_store import load_payments, load_schedules
+from interchange.payment_store import load_payments, load_schedule_version, load_schedules
 from interchange.tables import fee_schedule, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
@@ -137,8 +137,9 @@ class Payments:
             pass
         return run_transaction(self.engine, _mark_expired)
 
-    def _current_schedules(self, conn: Connection) -> list[FeeSchedule]:
-        newest = conn.execute(select(func.max(fee_schedule.c.version))).scalar() or 0
+    def _current_schedules(self, conn: Connection, newest: int | None = None) -> list[FeeSchedule]:
+        if newest is None:
+            newest = load_schedule_version(conn)
         with self._schedules_lock:
             if self._schedules[0] != newest:
                 self._schedules = (newest, load_schedules(conn))
