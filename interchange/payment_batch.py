@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection
 
@@ -37,6 +37,7 @@ from interchange.payment_model import (
 from interchange.payment_store import (
     add_daily,
     add_obligations,
+    daily_rows,
     enter_window,
     insert_payments,
     load_coops,
@@ -47,9 +48,12 @@ from interchange.payment_store import (
     load_payments,
     load_schedule_version,
     lock_daily,
+    obligation_rows,
+    payment_rows,
+    records_of,
     resolve_payments,
 )
-from interchange.payment_store_pg import BatchLoad, load_batch
+from interchange.payment_store_pg import BatchLoad, load_batch, write_batch
 from interchange.registry_model import KycTier, tier_limits
 from interchange.routing import (
     ParsedCommand,
@@ -120,10 +124,9 @@ def process_payments(
     now, window_date = load.now, load.window_date
     plans = _plan_all(parsed, ctx, outcomes)
     accepted = _post_within_daily_limits(conn, plans, ctx, load.spent, settings.seal_key, outcomes)
-    records = insert_payments(conn, [plans[i] for i in accepted], now, window_date)
+    records = _write(conn, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
-    _write_effects(conn, [plans[i] for i in accepted], window_date)
     _fill_repeats(parsed, outcomes)
     assert all(o is not None for o in outcomes)
     return [o for o in outcomes if o is not None]
@@ -305,8 +308,10 @@ def _ledger_refusal(
     return PaymentOutcome(payment_id, None, mapped or ledger_code, cause.message)
 
 
-def _write_effects(conn: Connection, plans: list[PaymentPlan], window_date: date) -> None:
-    add_obligations(conn, (d for plan in plans for d in plan.obligations), window_date)
+def _write(
+    conn: Connection, plans: list[PaymentPlan], now: datetime, window_date: date
+) -> list[PaymentRecord]:
+    """Record the accepted payments and their effects; return the payment records."""
     spent: defaultdict[int, int] = defaultdict(int)
     refunds: defaultdict[str, int] = defaultdict(int)
     statuses: dict[str, PaymentStatus] = {}
@@ -317,8 +322,18 @@ def _write_effects(conn: Connection, plans: list[PaymentPlan], window_date: date
             refunds[plan.refund_of] += plan.draft.amount.amount_minor
         if plan.resolves is not None and plan.resolution is not None:
             statuses[plan.resolves] = plan.resolution
-    add_daily(conn, spent, window_date)
+    rows = payment_rows(plans, now, window_date)
+    owed = obligation_rows((d for plan in plans for d in plan.obligations), window_date)
+    daily = daily_rows(spent, window_date)
+    if conn.dialect.name == "postgresql":
+        write_batch(conn, rows, owed, daily)
+        records = records_of(rows)
+    else:
+        records = insert_payments(conn, rows)
+        add_obligations(conn, owed)
+        add_daily(conn, daily)
     resolve_payments(conn, refunds, statuses)
+    return records
 
 
 def _fill_repeats(parsed: dict[int, ParsedCommand], outcomes: list[PaymentOutcome | None]) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "WINDOW_LOCK_CLASS",
     "add_daily",
     "add_obligations",
+    "daily_rows",
     "enter_window",
     "insert_payments",
     "load_coops",
@@ -54,7 +55,10 @@ __all__ = [
     "lock_daily",
     "lock_window_exclusively",
     "mark_window_closed",
+    "obligation_rows",
+    "payment_rows",
     "record_from_row",
+    "records_of",
     "resolve_payments",
     "window_key",
     "window_obligations",
@@ -248,13 +252,17 @@ def _upsert(conn: Connection, table: Any) -> Any:
     return (pg_insert if _is_postgres(conn) else sqlite_insert)(table)
 
 
-def add_daily(conn: Connection, spent: Mapping[int, int], day: date) -> None:
-    """Add to the members' daily totals for `day`, creating rows as needed."""
-    rows = [
+def daily_rows(spent: Mapping[int, int], day: date) -> list[dict[str, Any]]:
+    """What each member spent in the batch, as rows for `day`, in member order."""
+    return [
         {"member_id": m, "business_date": day, "spent_minor": v}
         for m, v in sorted(spent.items())
         if v > 0
     ]
+
+
+def add_daily(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add `daily_rows` to the members' daily totals, creating rows as needed."""
     if not rows:
         return
     statement = _upsert(conn, member_daily).values(rows)
@@ -265,16 +273,14 @@ def add_daily(conn: Connection, spent: Mapping[int, int], day: date) -> None:
     conn.execute(statement)
 
 
-def add_obligations(conn: Connection, deltas: Iterable[ObligationDelta], window_date: date) -> None:
-    """Add the deltas to the window's running obligations, one row per ordered pair."""
+def obligation_rows(deltas: Iterable[ObligationDelta], window_date: date) -> list[dict[str, Any]]:
+    """The deltas summed per ordered pair and currency, as rows, in key order."""
     totals: defaultdict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
     for delta in deltas:
         total = totals[(delta.debtor_coop_id, delta.creditor_coop_id, delta.currency)]
         total[0] += delta.amount_minor
         total[1] += 1
-    if not totals:
-        return
-    rows = [
+    return [
         {
             "window_date": window_date,
             "debtor_coop_id": d,
@@ -285,6 +291,12 @@ def add_obligations(conn: Connection, deltas: Iterable[ObligationDelta], window_
         }
         for (d, c, cur), (amount, count) in sorted(totals.items())
     ]
+
+
+def add_obligations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add `obligation_rows` to the window's running obligations."""
+    if not rows:
+        return
     statement = _upsert(conn, obligation).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["window_date", "debtor_coop_id", "creditor_coop_id", "currency"],
@@ -296,13 +308,22 @@ def add_obligations(conn: Connection, deltas: Iterable[ObligationDelta], window_
     conn.execute(statement)
 
 
-def insert_payments(
-    conn: Connection, plans: Sequence[PaymentPlan], now: datetime, window_date: date
-) -> list[PaymentRecord]:
-    """Insert one row per plan and return them as records."""
-    rows = [_payment_row(plan, now, window_date) for plan in plans]
+def payment_rows(
+    plans: Sequence[PaymentPlan], now: datetime, window_date: date
+) -> list[dict[str, Any]]:
+    """One `interchange_payment` row per plan."""
+    return [_payment_row(plan, now, window_date) for plan in plans]
+
+
+def insert_payments(conn: Connection, rows: list[dict[str, Any]]) -> list[PaymentRecord]:
+    """Insert `payment_rows` and return them as records."""
     if rows:
         conn.execute(insert(payment), rows)
+    return records_of(rows)
+
+
+def records_of(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
+    """The records of freshly written payment rows."""
     return [record_from_row(_Row(row)) for row in rows]
 
 

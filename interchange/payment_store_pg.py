@@ -24,7 +24,7 @@ from interchange.payment_store import WINDOW_LOCK_CLASS, record_from_row, window
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 
-__all__ = ["BatchLoad", "load_batch"]
+__all__ = ["BatchLoad", "load_batch", "write_batch"]
 
 _ENTER = (
     "SELECT ts, d, pg_advisory_xact_lock_shared(%s,"
@@ -139,3 +139,69 @@ def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad
     version = cursors[6].fetchone()[0] or 0
     spent = {row.member_id: row.spent_minor for row in cursors[7].fetchall()}
     return BatchLoad(now, window_date, payments, coops, network, members, merchants, version, spent)
+
+
+_PAYMENT_COLUMNS = (
+    "payment_id",
+    "kind",
+    "status",
+    "issuer_coop_id",
+    "acquirer_coop_id",
+    "payer_account_id",
+    "payee_account_id",
+    "merchant_id",
+    "currency",
+    "amount_minor",
+    "extra_minor",
+    "fee_minor",
+    "fee_bearer",
+    "issuer_fee_minor",
+    "acquirer_fee_minor",
+    "network_fee_minor",
+    "schedule_version",
+    "entry_id",
+    "original_payment_id",
+    "refunded_minor",
+    "business_date",
+    "window_date",
+    "request_json",
+    "created_at",
+)
+_INSERT_PAYMENT = (
+    f"INSERT INTO interchange_payment ({', '.join(_PAYMENT_COLUMNS)})"
+    f" VALUES ({', '.join(['%s'] * len(_PAYMENT_COLUMNS))})"
+)
+_ADD_OBLIGATION = (
+    "INSERT INTO interchange_obligation (window_date, debtor_coop_id, creditor_coop_id,"
+    " currency, amount_minor, payment_count) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (window_date, debtor_coop_id, creditor_coop_id, currency) DO UPDATE SET"
+    " amount_minor = interchange_obligation.amount_minor + EXCLUDED.amount_minor,"
+    " payment_count = interchange_obligation.payment_count + EXCLUDED.payment_count"
+)
+_ADD_DAILY = (
+    "INSERT INTO interchange_member_daily (member_id, business_date, spent_minor)"
+    " VALUES (%s, %s, %s) ON CONFLICT (member_id, business_date) DO UPDATE SET"
+    " spent_minor = interchange_member_daily.spent_minor + EXCLUDED.spent_minor"
+)
+
+
+def write_batch(
+    conn: Connection,
+    payments: list[dict[str, Any]],
+    obligations: list[dict[str, Any]],
+    daily: list[dict[str, Any]],
+) -> None:
+    """Insert the payment rows and add the obligations and daily totals: one round trip.
+
+    Obligation and daily rows come sorted by key (`obligation_rows`, `daily_rows`), so
+    concurrent batches update them in the same order."""
+    pg: Any = conn.connection.driver_connection
+    with pg.pipeline(), pg.cursor() as cursor:
+        if payments:
+            cursor.executemany(
+                _INSERT_PAYMENT, [tuple(r[c] for c in _PAYMENT_COLUMNS) for r in payments]
+            )
+        if obligations:
+            cursor.executemany(_ADD_OBLIGATION, [tuple(r.values()) for r in obligations])
+        if daily:
+            cursor.executemany(_ADD_DAILY, [tuple(r.values()) for r in daily])
