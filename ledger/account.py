@@ -14,7 +14,7 @@ both again.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 from ledger.currency import require_currency
@@ -129,11 +129,38 @@ class Account:
 
     def with_movement(self, posted_delta: int, debit_delta: int, credit_delta: int) -> Account:
         """Return the account after a movement; `posting_count` grows with posted legs."""
-        return replace(
-            self,
-            posted_minor=self.posted_minor + posted_delta,
-            pending_debit_minor=self.pending_debit_minor + debit_delta,
-            pending_credit_minor=self.pending_credit_minor + credit_delta,
+        return self._with(
+            self.posted_minor + posted_delta,
+            self.pending_debit_minor + debit_delta,
+            self.pending_credit_minor + credit_delta,
+            self.posting_count,
+        )
+
+    def with_posting(self) -> Account:
+        """Return the account with one more posting counted; balances unchanged."""
+        return self._with(
+            self.posted_minor,
+            self.pending_debit_minor,
+            self.pending_credit_minor,
+            self.posting_count + 1,
+        )
+
+    def _with(self, posted: int, pending_debit: int, pending_credit: int, count: int) -> Account:
+        # Positional construction: the planner's hot path, several times cheaper than
+        # `dataclasses.replace`.
+        return Account(
+            self.id,
+            self.ref,
+            self.coop_id,
+            self.currency,
+            self.kind,
+            self.status,
+            self.min_balance_minor,
+            self.max_balance_minor,
+            posted,
+            pending_debit,
+            pending_credit,
+            count,
         )
 
     def limit_violation(self) -> LedgerErrorCode | None:

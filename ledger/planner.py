@@ -19,7 +19,7 @@ limit; each account's running posting number grows by one per posted leg.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ledger.account import Account, AccountStatus
@@ -346,7 +346,7 @@ class _Planner:
         account = self.accounts[leg.account_id]
         if is_pending:
             return Posting(leg.account_id, account.coop_id, leg.amount, True, None, None)
-        account = replace(account, posting_count=account.posting_count + 1)
+        account = account.with_posting()
         self.accounts[leg.account_id] = account
         # The account was moved by `_apply` already and appears once per entry, so its
         # posted balance now is the balance after this posting.
