@@ -67,7 +67,7 @@ from ledger.entry import EntryOutcome
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.posting import post_entries
 
-__all__ = ["BatchSettings", "process_payments"]
+__all__ = ["BatchSettings", "parse_or_refuse", "process_parsed"]
 
 _CODE = PaymentErrorCode
 _LEDGER = LedgerErrorCode
@@ -95,17 +95,30 @@ def _refused(payment_id: str, error: InterchangeError | LedgerError) -> PaymentO
     return PaymentOutcome(payment_id, None, error.code, error.message)
 
 
-def process_payments(
-    conn: Connection, commands: Sequence[PaymentCommand], settings: BatchSettings
+def parse_or_refuse(command: PaymentCommand) -> ParsedCommand | PaymentOutcome:
+    """The command checked and its QR decoded, or its refusal: pure, no database."""
+    try:
+        return parse_command(command)
+    except (InterchangeError, LedgerError) as error:
+        return _refused(str(command.payment_id), error)
+
+
+def process_parsed(
+    conn: Connection,
+    items: Sequence[ParsedCommand | PaymentOutcome],
+    settings: BatchSettings,
 ) -> list[PaymentOutcome]:
-    """Process a batch in the caller's transaction; one outcome per command, in order."""
-    outcomes: list[PaymentOutcome | None] = [None] * len(commands)
+    """Process a batch in the caller's transaction; one outcome per item, in order.
+
+    Items come from `parse_or_refuse`, called before the transaction (decoding then does
+    not lengthen it); a refusal among them is passed through as its outcome."""
+    outcomes: list[PaymentOutcome | None] = [None] * len(items)
     parsed: dict[int, ParsedCommand] = {}
-    for index, command in enumerate(commands):
-        try:
-            parsed[index] = parse_command(command)
-        except (InterchangeError, LedgerError) as error:
-            outcomes[index] = _refused(str(command.payment_id), error)
+    for index, item in enumerate(items):
+        if isinstance(item, PaymentOutcome):
+            outcomes[index] = item
+        else:
+            parsed[index] = item
     load = _load(conn, list(parsed.values()), settings.calendar)
     ctx = RoutingContext(
         coops=load.coops,

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
 from interchange.fee_schedule_codec import schedule_to_json
 from interchange.fees import Quote, deducted, quote, schedule_in_force
-from interchange.payment_batch import BatchSettings, process_payments
+from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
     PaymentCommand,
     PaymentError,
@@ -29,6 +29,7 @@ from interchange.payment_model import (
     PaymentStatus,
 )
 from interchange.payment_store import load_payments, load_schedule_version, load_schedules
+from interchange.routing_model import ParsedCommand
 from interchange.tables import fee_schedule, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
@@ -63,8 +64,8 @@ class Payments:
         self._schedules: tuple[int, list[FeeSchedule]] = (0, [])
         self._schedules_lock = threading.Lock()
         self._settings = BatchSettings(seal_key, calendar, self._current_schedules)
-        self._committer: GroupCommitter[PaymentCommand, PaymentOutcome] = GroupCommitter(
-            self.submit_batch,
+        self._committer: GroupCommitter[ParsedCommand, PaymentOutcome] = GroupCommitter(
+            self._submit_parsed,
             batch_size_max=BATCH_COMMANDS_MAX,
             workers=workers,
             name="payment-commit",
@@ -76,7 +77,12 @@ class Payments:
 
     def submit(self, command: PaymentCommand) -> PaymentOutcome:
         """Process one command, sharing a transaction with concurrent callers."""
-        (outcome,) = self._committer.submit([command]).result(timeout=_WAIT_S_MAX)
+        # Checked and decoded here, in the caller's thread: a malformed command is refused
+        # without a transaction, and the shared transaction does not wait on decoding.
+        item = parse_or_refuse(command)
+        if isinstance(item, PaymentOutcome):
+            return item
+        (outcome,) = self._committer.submit([item]).result(timeout=_WAIT_S_MAX)
         return outcome
 
     def pay(self, command: PaymentCommand) -> PaymentRecord:
@@ -90,9 +96,14 @@ class Payments:
     def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:
         """Process up to `BATCH_COMMANDS_MAX` commands in one transaction."""
         assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
+        return self._submit_parsed([parse_or_refuse(c) for c in commands])
+
+    def _submit_parsed(
+        self, items: Sequence[ParsedCommand | PaymentOutcome]
+    ) -> list[PaymentOutcome]:
         return run_transaction(
             self.engine,
-            lambda conn: process_payments(conn, commands, self._settings),
+            lambda conn: process_parsed(conn, items, self._settings),
             race_constraints=_PAYMENT_RACES,
         )
 
