@@ -96,7 +96,11 @@ class Payments:
     def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:
         """Process up to `BATCH_COMMANDS_MAX` commands in one transaction."""
         assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
-        return self._submit_parsed([parse_or_refuse(c) for c in commands])
+        items = [parse_or_refuse(c) for c in commands]
+        refusals = [i for i in items if isinstance(i, PaymentOutcome)]
+        if len(refusals) == len(items):
+            return refusals  # nothing well-formed: no transaction, as in `submit`
+        return self._submit_parsed(items)
 
     def _submit_parsed(
         self, items: Sequence[ParsedCommand | PaymentOutcome]

@@ -346,7 +346,7 @@ class _Planner:
         account = self.accounts[leg.account_id]
         if is_pending:
             return Posting(leg.account_id, account.coop_id, leg.amount, True, None, None)
-        account = account.with_posting()
+        account = account.with_movement(0, 0, 0, postings=1)
         self.accounts[leg.account_id] = account
         # The account was moved by `_apply` already and appears once per entry, so its
         # posted balance now is the balance after this posting.

@@ -2,10 +2,10 @@
 
 The statements are fixed texts with bound parameters (arrays for whole batches, sent in
 binary, which psycopg encodes several times faster than text), so psycopg prepares them
-once per connection, and they are sent in pipeline mode: the read
-phase (lock the accounts in id order, read the clock and draw sequence numbers, find the
-ids already recorded) and the write phase (postings, entries, account balances) each cost
-one round trip instead of one per statement. Semantics are those of `ledger.store`; the
+once per connection, and they are sent in pipeline mode: the read phase (lock the
+accounts in id order, read the clock and draw sequence numbers, find the ids already
+recorded) and the write phase (postings, entries, account balances) each cost one round
+trip instead of one per statement. Semantics are those of `ledger.store`; the
 SQLite path stays there. Runs inside the caller's transaction and never commits.
 """
 

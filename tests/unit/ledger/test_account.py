@@ -67,3 +67,18 @@ def test_a_limit_violation_names_the_limit_broken() -> None:
     assert wallet.with_movement(100, 100, 0).limit_violation() is None
     unlimited = make_account(2, min_balance_minor=None)
     assert unlimited.with_movement(-(10**15), 0, 0).limit_violation() is None
+
+
+def test_a_movement_changes_only_the_balances_and_the_posting_count() -> None:
+    account = make_account(1, max_balance_minor=500)
+    moved = account.with_movement(100, 20, 30, postings=1)
+    assert (moved.posted_minor, moved.pending_debit_minor, moved.pending_credit_minor) == (
+        account.posted_minor + 100,
+        account.pending_debit_minor + 20,
+        account.pending_credit_minor + 30,
+    )
+    assert moved.posting_count == account.posting_count + 1
+    assert account.with_movement(0, 0, 0) == account
+    unchanged = ("id", "ref", "coop_id", "currency", "kind", "status")
+    assert all(getattr(moved, name) == getattr(account, name) for name in unchanged)
+    assert (moved.min_balance_minor, moved.max_balance_minor) == (account.min_balance_minor, 500)
