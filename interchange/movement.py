@@ -8,8 +8,12 @@ network; negative: what the network owes it):
 
     S: source -debit    fee_S +source_fee    due_S +(debit - source_fee)
     T: dest   +credit   fee_T +dest_fee      due_T -(credit + dest_fee)
-    N: fee_N  +network_fee                   due_N -network_fee
+    N: fee_N[S] +network_fee                 due_N[S] -network_fee
 
+The network keeps a fee and a due account per source cooperative (`fee_N[S]`, `due_N[S]`,
+owned by the network): no row is shared by every payment, so payments of different
+cooperatives never wait on each other's locks. The network's fee income and due balance
+are the sums over these accounts (the network's own pair is its `[S]` for S = N).
 Legs on the same account are summed (an on-us payment has S = T) and zero legs dropped.
 The obligations follow: S owes T `credit + dest_fee` and S owes the network
 `network_fee`, skipping any a party would owe itself. Invariants: the legs sum to zero;
@@ -30,12 +34,14 @@ __all__ = ["CoopAccounts", "Movement", "ObligationDelta", "movement_legs", "move
 
 @dataclass(frozen=True, slots=True)
 class CoopAccounts:
-    """A participant's ledger accounts."""
+    """A participant's ledger accounts, and the network's fee and due accounts for its payments."""
 
     coop_id: int
     cash_account_id: int
     fee_account_id: int
     due_account_id: int
+    network_fee_account_id: int
+    network_due_account_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +77,7 @@ class ObligationDelta:
     amount_minor: int
 
 
-def movement_legs(
-    movement: Movement, coops: Mapping[int, CoopAccounts], network: CoopAccounts
-) -> tuple[Leg, ...]:
+def movement_legs(movement: Movement, coops: Mapping[int, CoopAccounts]) -> tuple[Leg, ...]:
     """The ledger legs of `movement`, summed per account, zero legs dropped, in a fixed order."""
     source, dest = coops[movement.source_coop_id], coops[movement.dest_coop_id]
     amounts: defaultdict[int, int] = defaultdict(int)
@@ -83,8 +87,8 @@ def movement_legs(
     amounts[movement.dest_account_id] += movement.credit_minor
     amounts[dest.fee_account_id] += movement.dest_fee_minor
     amounts[dest.due_account_id] -= movement.credit_minor + movement.dest_fee_minor
-    amounts[network.fee_account_id] += movement.network_fee_minor
-    amounts[network.due_account_id] -= movement.network_fee_minor
+    amounts[source.network_fee_account_id] += movement.network_fee_minor
+    amounts[source.network_due_account_id] -= movement.network_fee_minor
     legs = tuple(
         Leg(account_id, Money(amount, movement.currency))
         for account_id, amount in amounts.items()

@@ -41,6 +41,7 @@ __all__ = [
     "WINDOW_LOCK_CLASS",
     "add_daily",
     "add_obligations",
+    "coop_party",
     "daily_rows",
     "enter_window",
     "insert_payments",
@@ -114,16 +115,25 @@ def lock_window_exclusively(conn: Connection, window_date: date) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(WINDOW_LOCK_CLASS, window_key(window_date))))
 
 
+def coop_party(row: Any) -> CoopParty:
+    """What routing needs of a coop row (its accounts, whether it is active, its currency)."""
+    accounts = CoopAccounts(
+        row.id,
+        row.cash_account_id,
+        row.fee_account_id,
+        row.due_account_id,
+        row.network_fee_account_id,
+        row.network_due_account_id,
+    )
+    return CoopParty(accounts, row.status == "active", row.currency)
+
+
 def load_coops(conn: Connection) -> tuple[dict[int, CoopParty], CoopParty]:
     """Every participant, and the network operator among them."""
     parties: dict[int, CoopParty] = {}
     network: CoopParty | None = None
     for row in conn.execute(select(coop)):
-        party = CoopParty(
-            CoopAccounts(row.id, row.cash_account_id, row.fee_account_id, row.due_account_id),
-            row.status == "active",
-            row.currency,
-        )
+        party = coop_party(row)
         parties[row.id] = party
         if row.is_network:
             network = party

@@ -18,9 +18,8 @@ from typing import Any
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
-from interchange.movement import CoopAccounts
 from interchange.payment_model import PaymentRecord
-from interchange.payment_store import WINDOW_LOCK_CLASS, record_from_row, window_key
+from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, record_from_row, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 
@@ -36,8 +35,8 @@ _CLOSED = "SELECT 1 FROM interchange_window_close WHERE window_date = %s"
 _PAYMENTS = "SELECT * FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 _PAYMENTS_LOCKED = _PAYMENTS + " ORDER BY id FOR UPDATE"
 _COOPS = (
-    "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id"
-    " FROM interchange_coop"
+    "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
+    " network_fee_account_id, network_due_account_id FROM interchange_coop"
 )
 _MEMBERS = (
     "SELECT m.id, m.coop_id, m.status, m.kyc_tier, w.account_id FROM interchange_member m"
@@ -114,8 +113,7 @@ def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad
     coops: dict[int, CoopParty] = {}
     network = None
     for row in cursors[3].fetchall():
-        accounts = CoopAccounts(row.id, row.cash_account_id, row.fee_account_id, row.due_account_id)
-        coops[row.id] = CoopParty(accounts, row.status == "active", row.currency)
+        coops[row.id] = coop_party(row)
         if row.is_network:
             network = coops[row.id]
     assert network is not None, "the network operator must be registered first"

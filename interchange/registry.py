@@ -52,6 +52,7 @@ from interchange.registry_model import (
     mask_name,
     member_wallet_ref,
     merchant_wallet_ref,
+    network_share_ref,
     parse_status,
     tier_limits,
     validate_coop_spec,
@@ -63,6 +64,7 @@ from interchange.registry_model import (
 from interchange.registry_store import (
     COOP_ID_LOCK,
     LEDGER_STATUS,
+    CoopAccountIds,
     check_transition,
     find_wallet,
     insert_coop,
@@ -79,6 +81,7 @@ from interchange.registry_store import (
     replay_coop,
     replay_member,
     replay_merchant,
+    require_network,
     reserve_coop_id,
     reveal_nik,
     rotate_batch,
@@ -103,6 +106,7 @@ ROTATION_BATCH_SIZE_MAX = 10_000
 # a fresh attempt then replays the winner's result.
 _ATTEMPTS_MAX = 3
 _Status = ParticipantStatus | str
+_FEE, _DUE = AccountKind.FEE_INCOME, AccountKind.SETTLEMENT
 
 
 def _utc_now() -> datetime:
@@ -136,7 +140,11 @@ class Registry:
     # Cooperatives
 
     def register_coop(self, spec: CoopSpec) -> Coop:
-        """Register a cooperative and open its cash, fee and due accounts; idempotent by code."""
+        """Register a cooperative and open its cash, fee and due accounts; idempotent by code.
+
+        The network operator registers first (else `network_not_registered`): each other
+        cooperative also gets the network's fee and due accounts for its payments.
+        """
         spec = validate_coop_spec(spec)
         for attempt in range(1, _ATTEMPTS_MAX + 1):
             try:
@@ -150,34 +158,43 @@ class Registry:
         existing = self._run(lambda conn: replay_coop(conn, spec))
         if existing is not None:
             return existing
+        network = None if spec.is_network else self._run(require_network)
         with COOP_ID_LOCK:
             coop_id = self._run(lambda conn: reserve_coop_id(conn, spec.code))
-            account_ids = self._open_coop_accounts(spec, coop_id)
+            cash, fee, due = self._open_coop_accounts(spec, coop_id)
+            shares = (fee, due) if network is None else self._open_network_shares(spec, network)
+            account_ids = CoopAccountIds(cash, fee, due, *shares)
             now = self._now()
             return self._run(lambda conn: insert_coop(conn, spec, coop_id, account_ids, now))
 
     def _open_coop_accounts(self, spec: CoopSpec, coop_id: int) -> tuple[int, int, int]:
         # The due account's positive balance is what the coop owes the network: the cap
-        # is its upper limit. Cash and fee accounts are unlimited.
+        # is its upper limit. Cash and fee accounts are unlimited, and so are the network's
+        # due accounts: they are the other side of everyone's, and settlement passes
+        # through them.
+        cap = None if spec.is_network else spec.net_debit_cap_minor
         plan = (
             ("cash", AccountKind.COOP_CASH, None),
-            ("fee", AccountKind.FEE_INCOME, None),
-            ("due", AccountKind.SETTLEMENT, spec.net_debit_cap_minor),
+            ("fee", _FEE, None),
+            ("due", _DUE, cap),
         )
         cash, fee, due = (
-            self._ledger.open_account(
-                AccountSpec(
-                    coop_account_ref(spec.code, purpose),
-                    coop_id,
-                    spec.currency,
-                    kind,
-                    None,
-                    max_minor,
-                )
-            ).id
+            self._open(coop_account_ref(spec.code, purpose), coop_id, spec, kind, max_minor)
             for purpose, kind, max_minor in plan
         )
         return cash, fee, due
+
+    def _open_network_shares(self, spec: CoopSpec, network: Coop) -> tuple[int, int]:
+        # The network's fee and due accounts for this coop's payments, owned by the network.
+        fee = self._open(network_share_ref(spec.code, "fee"), network.id, spec, _FEE, None)
+        due = self._open(network_share_ref(spec.code, "due"), network.id, spec, _DUE, None)
+        return fee, due
+
+    def _open(
+        self, ref: str, owner: int, spec: CoopSpec, kind: AccountKind, max_minor: int | None
+    ) -> int:
+        account_spec = AccountSpec(ref, owner, spec.currency, kind, None, max_minor)
+        return self._ledger.open_account(account_spec).id
 
     def set_coop_status(self, coop_id: int, status: _Status) -> Coop:
         """Set a coop active, suspended or closed; closed is final."""

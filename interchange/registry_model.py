@@ -54,6 +54,7 @@ __all__ = [
     "member_wallet_ref",
     "merchant_wallet_ref",
     "network_merchant_id",
+    "network_share_ref",
     "normalise_phone",
     "parse_status",
     "tier_limits",
@@ -120,6 +121,7 @@ class RegistryErrorCode(StrEnum):
     STATUS_INVALID = "status_invalid"
     # What the request refers to.
     COOP_NOT_FOUND = "coop_not_found"
+    NETWORK_NOT_REGISTERED = "network_not_registered"
     MEMBER_NOT_FOUND = "member_not_found"
     MERCHANT_NOT_FOUND = "merchant_not_found"
     COOP_NOT_ACTIVE = "coop_not_active"
@@ -194,7 +196,8 @@ class CoopSpec:
 
 @dataclass(frozen=True, slots=True)
 class Coop:
-    """A registered cooperative with its three ledger accounts (cash, fee income, due)."""
+    """A registered cooperative with its three ledger accounts (cash, fee income, due), and
+    the network's fee income and due accounts for its payments (for the network: its own)."""
 
     id: int
     code: str
@@ -210,6 +213,8 @@ class Coop:
     cash_account_id: int
     fee_account_id: int
     due_account_id: int
+    network_fee_account_id: int
+    network_due_account_id: int
     created_at: datetime
 
     @property
@@ -477,6 +482,12 @@ def coop_account_ref(code: str, purpose: str) -> str:
     """Ledger ref of a coop account: `coop:{code}:{purpose}` (cash, fee or due)."""
     assert purpose in ("cash", "fee", "due")
     return f"coop:{code}:{purpose}"
+
+
+def network_share_ref(code: str, purpose: str) -> str:
+    """Ledger ref of the network's account for coop `code`'s payments (fee or due)."""
+    assert purpose in ("fee", "due")
+    return f"network:{code}:{purpose}"
 
 
 def member_wallet_ref(coop_id: int, member_no: str, member_id: int | None, label: str) -> str:

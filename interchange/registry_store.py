@@ -8,7 +8,7 @@ checks and the lock order are described in `interchange.registry`.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +58,7 @@ __all__ = [
     "COOP_ID_LOCK",
     "ID_DRAWS_MAX",
     "LEDGER_STATUS",
+    "CoopAccountIds",
     "check_transition",
     "columns",
     "draw_coop_id",
@@ -79,6 +80,7 @@ __all__ = [
     "replay_member",
     "replay_merchant",
     "require_active",
+    "require_network",
     "reserve_coop_id",
     "reveal_nik",
     "rotate_batch",
@@ -237,22 +239,42 @@ def draw_coop_id(conn: Connection) -> int:
     raise AssertionError("the coop id sequence is far behind the table's ids")
 
 
+@dataclass(frozen=True, slots=True)
+class CoopAccountIds:
+    """The ledger accounts a coop row points at."""
+
+    cash_account_id: int
+    fee_account_id: int
+    due_account_id: int
+    network_fee_account_id: int
+    network_due_account_id: int
+
+
+def require_network(conn: Connection) -> Coop:
+    """The network operator; `network_not_registered` while there is none."""
+    row = conn.execute(select(tables.coop).where(tables.coop.c.is_network.is_(True))).first()
+    if row is None:
+        code = RegistryErrorCode.NETWORK_NOT_REGISTERED
+        raise fail(code, "register the network operator before any cooperative", "is_network")
+    return row_to_coop(row)
+
+
 def insert_coop(
-    conn: Connection, spec: CoopSpec, coop_id: int, accounts: tuple[int, int, int], now: datetime
+    conn: Connection, spec: CoopSpec, coop_id: int, accounts: CoopAccountIds, now: datetime
 ) -> Coop:
     """Insert the coop row with its account ids."""
     existing = replay_coop(conn, spec)
     if existing is not None:
         return existing
-    cash, fee, due = accounts
-    values = columns(spec) | {
-        "id": coop_id,
-        "status": ParticipantStatus.ACTIVE.value,
-        "cash_account_id": cash,
-        "fee_account_id": fee,
-        "due_account_id": due,
-        "created_at": now,
-    }
+    values = (
+        columns(spec)
+        | asdict(accounts)
+        | {
+            "id": coop_id,
+            "status": ParticipantStatus.ACTIVE.value,
+            "created_at": now,
+        }
+    )
     return row_to_coop(
         conn.execute(insert(tables.coop).values(values).returning(tables.coop)).one()
     )

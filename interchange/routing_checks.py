@@ -171,7 +171,7 @@ def entry_for(
         raise refuse(
             _CODE.AMOUNT_OVER_LIMIT, "with its fee the payment is over the limit", "amount"
         )
-    legs = movement_legs(movement, coop_accounts(ctx), ctx.network.accounts)
+    legs = movement_legs(movement, coop_accounts(ctx))
     return EntryRequest(
         entry_id_for(payment_id), ctx.business_date, legs, kind=kind, timeout_s=timeout_s
     )

@@ -65,6 +65,9 @@ coop = Table(
     Column("cash_account_id", BigInteger, ForeignKey(ledger_account.c.id), nullable=False),
     Column("fee_account_id", BigInteger, ForeignKey(ledger_account.c.id), nullable=False),
     Column("due_account_id", BigInteger, ForeignKey(ledger_account.c.id), nullable=False),
+    # The network's fee and due accounts for this coop's payments (the network's own for it).
+    Column("network_fee_account_id", BigInteger, ForeignKey(ledger_account.c.id), nullable=False),
+    Column("network_due_account_id", BigInteger, ForeignKey(ledger_account.c.id), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint(_STATUS, name="status"),
     CheckConstraint("net_debit_cap_minor >= 0", name="cap"),

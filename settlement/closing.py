@@ -24,9 +24,10 @@ from interchange.payment_store import (
     mark_window_closed,
     window_obligations,
 )
-from interchange.tables import coop, payment
+from interchange.tables import payment
 from interchange.window import WindowCalendar
-from ledger.tables import entry, posting
+from ledger.account import AccountKind
+from ledger.tables import account, entry, posting
 from settlement.tables import event, position, window
 from settlement.window_rules import WindowStatus, require_actor, require_due
 
@@ -181,16 +182,19 @@ def load_summary(conn: Connection, window_date: date) -> WindowSummary | None:
 
 
 def ledger_positions(conn: Connection, window_date: date) -> dict[tuple[int, str], int]:
-    """Each cooperative's net position recomputed from the ledger postings on its due account
-    for the window's payments (a due account rises by what its cooperative owes)."""
+    """Each cooperative's net position recomputed from the ledger postings on its due
+    accounts for the window's payments (a due account rises by what its owner owes).
+
+    Payments post to no settlement-kind account but due accounts: a cooperative's own, and
+    the network's one per cooperative, all owned by the network."""
     query = (
-        select(coop.c.id, posting.c.currency, func.sum(posting.c.amount_minor))
+        select(account.c.coop_id, posting.c.currency, func.sum(posting.c.amount_minor))
         .select_from(payment)
         .join(entry, entry.c.entry_id == payment.c.entry_id)
         .join(posting, posting.c.entry_seq == entry.c.seq)
-        .join(coop, coop.c.due_account_id == posting.c.account_id)
-        .where(payment.c.window_date == window_date)
-        .group_by(coop.c.id, posting.c.currency)
+        .join(account, account.c.id == posting.c.account_id)
+        .where(payment.c.window_date == window_date, account.c.kind == AccountKind.SETTLEMENT)
+        .group_by(account.c.coop_id, posting.c.currency)
     )
     return {(row[0], row[1]): -int(row[2]) for row in conn.execute(query) if row[2]}
 

@@ -97,6 +97,16 @@ class TestNetwork:
         """The posted balance of a ledger account."""
         return self.services.ledger.account(account_id).posted
 
+    def due_accounts(self, coop: Coop) -> dict[int, int]:
+        """Due account id → owner: the coop's own, or for the network one per participant."""
+        if not coop.is_network:
+            return {coop.due_account_id: coop.id}
+        return {c.network_due_account_id: coop.id for c in [self.network, *self.coops]}
+
+    def due_balance(self, coop: Coop) -> int:
+        """What the coop owes the network (negative: is owed), over all its due accounts."""
+        return sum(self.balance(a).amount_minor for a in self.due_accounts(coop))
+
 
 def qr_for(merchant: Merchant, amount: Money | None = None) -> str:
     """The merchant's static QR payload, or a dynamic one with `amount`."""

@@ -1,5 +1,6 @@
-"""Migrations, on both engines: an empty database goes up to head, down to base and up again,
-and the ledger's tables as migrated match `ledger.tables.metadata`.
+"""Migrations, on both engines: an empty database goes up to head, down to base and up again;
+the tables as migrated match the packages' models; data written before a migration is
+carried over.
 
 The databases here are made empty by the test (not copied from the migrated template) and
 removed afterwards.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, MetaData, String, inspect, text
 
+from interchange.tables import metadata as interchange_metadata
 from ledger.db import make_engine
 from ledger.tables import metadata
 from migrations.runner import alembic_config, downgrade, upgrade
+from settlement.tables import metadata as settlement_metadata
 from tests.databases import PostgresServer
 
 LEDGER_TABLES = {"ledger_account", "ledger_entry", "ledger_posting", "ledger_chain"}
@@ -155,33 +159,148 @@ def test_an_empty_database_migrates_up_down_and_up_again(empty_url: str) -> None
     assert _schema(empty_url) == first
 
 
-def test_the_migrated_ledger_tables_match_the_models(empty_url: str) -> None:
+def every_model() -> MetaData:
+    """The ledger's, the interchange's and settlement's tables, in one metadata."""
+    combined = MetaData(naming_convention=metadata.naming_convention)
+    for package in (metadata, interchange_metadata, settlement_metadata):
+        for table in package.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
+def test_the_migrated_tables_match_the_models(empty_url: str) -> None:
     upgrade(empty_url)
     engine = make_engine(empty_url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(
-                conn,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": True,
-                    # Later revisions add other packages' tables (interchange_*,
-                    # settlement_*), which `ledger.tables.metadata` rightly does not
-                    # describe. Any table named ledger_* is compared, so a ledger table
-                    # that a migration creates but the models lack is still reported.
-                    "include_name": lambda name, kind, _parent: (
-                        kind != "table" or str(name).startswith("ledger_")
-                    ),
-                },
+                conn, opts={"compare_type": True, "compare_server_default": True}
             )
-            differences = compare_metadata(context, metadata)
+            differences = compare_metadata(context, every_model())
             # The negative space: a model that drifted from the migration is noticed.
-            drifted = MetaData(naming_convention=metadata.naming_convention)
-            for table in metadata.tables.values():
-                table.to_metadata(drifted)
+            drifted = every_model()
             drifted.tables["ledger_account"].append_column(Column("nickname", String(32)))
             drifted_differences = compare_metadata(context, drifted)
     finally:
         engine.dispose()
     assert differences == []
     assert [d[0] for d in drifted_differences] == ["add_column"]
+
+
+def _insert(conn: Connection, table: str, **values: object) -> int:
+    names = ", ".join(values)
+    marks = ", ".join(f":{name}" for name in values)
+    query = text(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id")
+    return int(conn.execute(query, values).scalar_one())
+
+
+def _account(conn: Connection, ref: str, coop_id: int, kind: str, cap: int | None) -> int:
+    return _insert(
+        conn,
+        "ledger_account",
+        ref=ref,
+        coop_id=coop_id,
+        currency="IDR",
+        kind=kind,
+        status="active",
+        min_balance_minor=None,
+        max_balance_minor=cap,
+        posted_minor=0,
+        pending_debit_minor=0,
+        pending_credit_minor=0,
+        posting_count=0,
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
+
+
+def _coop_at_0003(conn: Connection, coop_id: int, code: str, *, is_network: bool) -> None:
+    cap = 0 if is_network else 5_000_000
+    accounts = {
+        f"{purpose}_account_id": _account(conn, f"coop:{code}:{purpose}", coop_id, kind, limit)
+        for purpose, kind, limit in (
+            ("cash", "coop_cash", None),
+            ("fee", "fee_income", None),
+            ("due", "settlement", cap),
+        )
+    }
+    _insert(
+        conn,
+        "interchange_coop",
+        id=coop_id,
+        code=code,
+        legal_name=f"Koperasi {code}",
+        registration_no=f"AHU-{code}",
+        settlement_bank_code="014",
+        settlement_account_no="1234567890",
+        settlement_account_name=code,
+        status="active",
+        is_network=is_network,
+        currency="IDR",
+        net_debit_cap_minor=cap,
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
+        **accounts,
+    )
+
+
+def _shares(url: str) -> dict[str, tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = text(
+                "SELECT c.code, c.fee_account_id, c.due_account_id, f.id, f.ref, f.coop_id,"
+                " f.kind, d.id, d.ref, d.coop_id, d.kind, d.max_balance_minor"
+                " FROM interchange_coop c"
+                " JOIN ledger_account f ON f.id = c.network_fee_account_id"
+                " JOIN ledger_account d ON d.id = c.network_due_account_id"
+            )
+            return {row[0]: tuple(row[1:]) for row in conn.execute(query)}
+    finally:
+        engine.dispose()
+
+
+def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_url: str) -> None:
+    upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            _coop_at_0003(conn, 1, "KOPNET", is_network=True)
+            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
+    finally:
+        engine.dispose()
+
+    upgrade(empty_url)
+    shares = _shares(empty_url)
+    fee, due, *_ = shares["KOPNET"]
+    assert shares["KOPNET"] == (
+        fee,
+        due,
+        fee,
+        "coop:KOPNET:fee",
+        1,
+        "fee_income",
+        due,
+        "coop:KOPNET:due",
+        1,
+        "settlement",
+        None,
+    )
+    # (own fee, own due, then id, ref, owner, kind of the network's fee and due accounts)
+    ksp = shares["KSP-01"]
+    assert ksp[3:6] == ("network:KSP-01:fee", 1, "fee_income")
+    assert ksp[7:] == ("network:KSP-01:due", 1, "settlement", None)
+
+    downgrade(empty_url, "0003")
+    upgrade(empty_url)
+    assert _shares(empty_url) == shares, "a second upgrade reuses the accounts the first opened"
+
+
+def test_0004_refuses_coops_without_a_network_operator(empty_url: str) -> None:
+    upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
+    finally:
+        engine.dispose()
+    with pytest.raises(RuntimeError, match="network operator"):
+        upgrade(empty_url)

@@ -173,9 +173,13 @@ def run_threads(town: Town, tally: Tally) -> None:
 
 
 def due_postings_by_window(town: Town) -> dict[tuple[object, int], int]:
-    """Per (window, coop): the sum of postings on its due account by that window's payments."""
+    """Per (window, coop): the sum of postings on its due accounts by that window's payments."""
     payment, entry, posting = tables.payment, ledger_tables.entry, ledger_tables.posting
-    due_of = {c.due_account_id: c.id for c in [town.net.network, *town.coops]}
+    due_of = {
+        a: owner
+        for c in [town.net.network, *town.coops]
+        for a, owner in town.net.due_accounts(c).items()
+    }
     query = (
         select(payment.c.window_date, posting.c.account_id, func.sum(posting.c.amount_minor))
         .join(entry, entry.c.entry_id == payment.c.entry_id)
@@ -183,11 +187,11 @@ def due_postings_by_window(town: Town) -> dict[tuple[object, int], int]:
         .where(payment.c.window_date.is_not(None), posting.c.account_id.in_(sorted(due_of)))
         .group_by(payment.c.window_date, posting.c.account_id)
     )
+    totals: defaultdict[tuple[object, int], int] = defaultdict(int)
     with town.net.services.engine.connect() as conn:
-        return {
-            (window, due_of[account_id]): int(total)
-            for window, account_id, total in conn.execute(query)
-        }
+        for window, account_id, total in conn.execute(query):
+            totals[(window, due_of[account_id])] += int(total)
+    return dict(totals)
 
 
 def positions_by_window(town: Town) -> dict[tuple[object, int], int]:
@@ -273,9 +277,10 @@ def test_a_replay_racing_its_uncommitted_original_returns_the_replayed_outcome(
     command = QrPurchase("race", payer.id, town.qr_codes[shop.id], idr(1_000))
     account = ledger_tables.account
     with ThreadPoolExecutor(max_workers=2) as pool, engine.connect() as blocker:
-        # Hold the network's fee account, which every off-us payment locks, so both
-        # submissions load the payments (finding none) and then wait behind the original.
-        network_fee = town.net.network.fee_account_id
+        # Hold the network's fee account for the payer's cooperative, which the payment
+        # locks, so both submissions load the payments (finding none) and then wait behind
+        # the original.
+        network_fee = town.coops[0].network_fee_account_id
         blocker.execute(select(account.c.id).where(account.c.id == network_fee).with_for_update())
         first = pool.submit(payments.submit, command)
         time.sleep(0.5)
@@ -290,3 +295,29 @@ def test_a_replay_racing_its_uncommitted_original_returns_the_replayed_outcome(
                 outcomes.append(error)
     assert all(isinstance(o, PaymentOutcome) for o in outcomes), outcomes
     assert sorted(o.replayed for o in outcomes if isinstance(o, PaymentOutcome)) == [False, True]
+
+
+def test_no_network_account_makes_one_cooperatives_payments_wait_for_anothers(
+    town: Town,
+) -> None:
+    payments, engine = town.net.services.payments, town.net.services.engine
+    first, second, third = town.coops[:3]
+    shop = town.merchants[third.id][0]
+    held = QrPurchase("held", town.members[first.id][0].id, town.qr_codes[shop.id], idr(1_000))
+    free = QrPurchase("free", town.members[second.id][0].id, town.qr_codes[shop.id], idr(1_000))
+    account = ledger_tables.account
+    mine = (first.network_fee_account_id, first.network_due_account_id)
+    with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as blocker:
+        # Hold the network's accounts for the first cooperative's payments, as a long
+        # transaction of that cooperative would.
+        blocker.execute(select(account.c.id).where(account.c.id.in_(mine)).with_for_update())
+        waiting = pool.submit(payments.submit, held)
+        time.sleep(0.5)
+        started = time.monotonic()
+        passed = payments.submit(free)
+        took_s = time.monotonic() - started
+        assert not waiting.done(), "the first cooperative's payment waits for its accounts"
+        blocker.rollback()
+        assert waiting.result(timeout=START_TIMEOUT_S).code is None
+    assert passed.code is None and passed.payment is not None
+    assert took_s < START_TIMEOUT_S / 2

@@ -88,8 +88,8 @@ def test_a_full_capture_posts_the_purchase_and_releases_the_hold(w: World) -> No
         w.toko.wallet_account_id: 4_000_000 - 28_000,
         w.ksb.fee_account_id: 11_200,
         w.ksb.due_account_id: -(4_000_000 - 28_000 + 11_200),
-        w.network.fee_account_id: 5_600,
-        w.network.due_account_id: -5_600,
+        w.ksa.network_fee_account_id: 5_600,
+        w.ksa.network_due_account_id: -5_600,
     }
     assert account(w, w.ani.wallet_account_id).pending_debit_minor == 0
     assert account(w, w.toko.wallet_account_id).pending_credit_minor == 0
@@ -113,8 +113,8 @@ def test_a_capture_for_less_posts_the_smaller_purchase_and_releases_the_rest(w: 
         w.toko.wallet_account_id: 3_000_000 - 21_000,
         w.ksb.fee_account_id: 8_400,
         w.ksb.due_account_id: -(3_000_000 - 21_000 + 8_400),
-        w.network.fee_account_id: 4_200,
-        w.network.due_account_id: -4_200,
+        w.ksa.network_fee_account_id: 4_200,
+        w.ksa.network_due_account_id: -4_200,
     }
     wallet = account(w, w.ani.wallet_account_id)
     assert wallet.pending_debit_minor == 0

@@ -293,7 +293,7 @@ def test_each_cooperatives_due_balance_is_what_it_owes_minus_what_it_is_owed(
     for coop in (world.network, world.ksa, world.ksb):
         payable = sum(amount for (debtor, _), amount in owed.items() if debtor == coop.id)
         receivable = sum(amount for (_, creditor), amount in owed.items() if creditor == coop.id)
-        assert world.net.balance(coop.due_account_id).amount_minor == payable - receivable
+        assert world.net.due_balance(coop) == payable - receivable
 
 
 def test_a_snapshot_sees_a_payment_and_a_refused_one_leaves_it_equal(world: World) -> None:

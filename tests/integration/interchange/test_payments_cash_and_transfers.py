@@ -52,8 +52,8 @@ def test_cash_in_at_another_cooperatives_counter_credits_the_deposit_less_the_fe
         w.budi.wallet_account_id: 25_000_000 - CASH_IN_FEE,
         w.ksb.fee_account_id: 50_000,
         w.ksb.due_account_id: -(25_000_000 - CASH_IN_FEE + 50_000),
-        w.network.fee_account_id: 20_000,
-        w.network.due_account_id: -20_000,
+        w.ksa.network_fee_account_id: 20_000,
+        w.ksa.network_due_account_id: -20_000,
     }
 
 
@@ -64,8 +64,8 @@ def test_cash_in_at_the_members_own_counter_owes_only_the_networks_share(w: Worl
         w.ani.wallet_account_id: 1_000_000 - CASH_IN_FEE,
         w.ksa.fee_account_id: 80_000,
         w.ksa.due_account_id: 20_000,
-        w.network.fee_account_id: 20_000,
-        w.network.due_account_id: -20_000,
+        w.ksa.network_fee_account_id: 20_000,
+        w.ksa.network_due_account_id: -20_000,
     }
 
 
@@ -110,8 +110,8 @@ def test_cash_out_at_another_cooperatives_counter_charges_the_amount_plus_the_fe
         w.ksb.cash_account_id: 10_000_000,
         w.ksb.fee_account_id: 75_000,
         w.ksb.due_account_id: -(10_000_000 + 75_000),
-        w.network.fee_account_id: 50_000,
-        w.network.due_account_id: -50_000,
+        w.ksa.network_fee_account_id: 50_000,
+        w.ksa.network_due_account_id: -50_000,
     }
 
 
@@ -148,8 +148,8 @@ def test_a_transfer_across_cooperatives_charges_the_payer_the_fee(w: World) -> N
         w.budi.wallet_account_id: 7_500_000,
         w.ksb.fee_account_id: 75_000,
         w.ksb.due_account_id: -(7_500_000 + 75_000),
-        w.network.fee_account_id: 50_000,
-        w.network.due_account_id: -50_000,
+        w.ksa.network_fee_account_id: 50_000,
+        w.ksa.network_due_account_id: -50_000,
     }
 
 
@@ -160,8 +160,8 @@ def test_a_transfer_within_one_cooperative_sums_its_legs_per_account(w: World) -
         w.citra.wallet_account_id: 7_500_000,
         w.ksa.fee_account_id: 125_000 + 75_000,
         w.ksa.due_account_id: 50_000,
-        w.network.fee_account_id: 50_000,
-        w.network.due_account_id: -50_000,
+        w.ksa.network_fee_account_id: 50_000,
+        w.ksa.network_due_account_id: -50_000,
     }
 
 

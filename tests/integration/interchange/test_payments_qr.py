@@ -87,8 +87,8 @@ def test_an_on_us_static_purchase_keeps_the_whole_fee_but_the_networks_share_at_
         w.warung.wallet_account_id: 1_234_567 - 8_642,
         w.ksa.fee_account_id: 3_457 + 3_457,
         w.ksa.due_account_id: 1_728,
-        w.network.fee_account_id: 1_728,
-        w.network.due_account_id: -1_728,
+        w.ksa.network_fee_account_id: 1_728,
+        w.ksa.network_due_account_id: -1_728,
     }
 
 
@@ -113,8 +113,8 @@ def test_an_off_us_dynamic_purchase_moves_money_through_both_due_accounts(w: Wor
         w.toko.wallet_account_id: 6_789_000 - 47_523,
         w.ksb.fee_account_id: 19_009,
         w.ksb.due_account_id: -(6_789_000 - 47_523 + 19_009),
-        w.network.fee_account_id: 9_505,
-        w.network.due_account_id: -9_505,
+        w.ksa.network_fee_account_id: 9_505,
+        w.ksa.network_due_account_id: -9_505,
     }
 
 
@@ -230,8 +230,8 @@ def test_a_tip_prompt_adds_the_tip_to_what_the_payer_pays_and_the_discount_base(
         w.toko.wallet_account_id: 2_500_000 - 17_500,
         w.ksb.fee_account_id: 7_000,
         w.ksb.due_account_id: -(2_500_000 - 17_500 + 7_000),
-        w.network.fee_account_id: 3_500,
-        w.network.due_account_id: -3_500,
+        w.ksa.network_fee_account_id: 3_500,
+        w.ksa.network_due_account_id: -3_500,
     }
 
 
@@ -267,7 +267,7 @@ def test_a_fixed_convenience_fee_is_added_for_the_payer_and_discounted_with_the_
     assert (record.amount, record.extra, record.fee) == (idr(48_000), idr(2_000), sen(35_000))
     assert deltas[w.ani.wallet_account_id] == -5_000_000
     assert deltas[w.toko.wallet_account_id] == 5_000_000 - 35_000
-    assert deltas[w.network.fee_account_id] == 7_000
+    assert deltas[w.ksa.network_fee_account_id] == 7_000
 
 
 def test_a_percentage_convenience_fee_rounds_half_up_to_a_whole_sen(w: World) -> None:

@@ -26,14 +26,26 @@ from tests.unit.interchange.registry_builders import (
     a_coop,
     a_member,
     a_merchant,
+    the_network,
 )
 
 MARKUP = "<script>alert('x')</script>"
 
 
 @pytest.fixture
-def registry(ledger: Ledger) -> Registry:
+def bare_registry(ledger: Ledger) -> Registry:
     return Registry(ledger.engine, ledger, NikVault.development())
+
+
+@pytest.fixture
+def network(bare_registry: Registry) -> Coop:
+    return bare_registry.register_coop(the_network())
+
+
+@pytest.fixture
+def registry(bare_registry: Registry, network: Coop) -> Registry:
+    """A registry with the network operator registered."""
+    return bare_registry
 
 
 @pytest.fixture
@@ -57,7 +69,7 @@ def raw_member_row(ledger: Ledger, member_id: int) -> dict[str, object]:
 
 
 def test_registering_a_coop_opens_its_cash_fee_and_due_accounts(
-    registry: Registry, ledger: Ledger
+    registry: Registry, ledger: Ledger, network: Coop
 ) -> None:
     coop = registry.register_coop(a_coop(net_debit_cap_minor=5_000_000))
     assert coop.status is ParticipantStatus.ACTIVE
@@ -78,6 +90,21 @@ def test_registering_a_coop_opens_its_cash_fee_and_due_accounts(
     assert (cash.min_balance_minor, fee.min_balance_minor, due.min_balance_minor) == (None,) * 3
     assert (cash.max_balance_minor, fee.max_balance_minor) == (None, None)
     assert due.max_balance_minor == 5_000_000
+    network_fee, network_due = (
+        ledger.account(i) for i in (coop.network_fee_account_id, coop.network_due_account_id)
+    )
+    assert (network_fee.ref, network_due.ref) == ("network:KSP-01:fee", "network:KSP-01:due")
+    assert (network_fee.kind, network_due.kind) == (AccountKind.FEE_INCOME, AccountKind.SETTLEMENT)
+    assert network_fee.coop_id == network_due.coop_id == network.id
+    assert (network_fee.max_balance_minor, network_due.max_balance_minor) == (None, None)
+
+
+def test_the_network_operator_books_its_own_payments_on_its_own_accounts(
+    network: Coop, ledger: Ledger
+) -> None:
+    assert network.network_fee_account_id == network.fee_account_id
+    assert network.network_due_account_id == network.due_account_id
+    assert ledger.account(network.due_account_id).max_balance_minor is None
 
 
 def test_registering_the_same_coop_twice_returns_the_first_registration(
@@ -102,15 +129,20 @@ def test_a_registration_number_belongs_to_one_coop(registry: Registry, coop: Coo
     assert code_of(caught) is Code.COOP_REGISTRATION_NO_TAKEN
 
 
-def test_there_is_exactly_one_network_coop(registry: Registry, coop: Coop) -> None:
+def test_the_network_operator_registers_first_and_once(bare_registry: Registry) -> None:
+    registry = bare_registry
     with pytest.raises(RegistryError) as missing:
         registry.network_coop()
     assert code_of(missing) is Code.COOP_NOT_FOUND
-    network = registry.register_coop(a_coop(code="KOPNET", is_network=True))
+    with pytest.raises(RegistryError) as early:
+        registry.register_coop(a_coop())
+    assert code_of(early) is Code.NETWORK_NOT_REGISTERED
+    network = registry.register_coop(the_network())
     assert registry.network_coop() == network
     with pytest.raises(RegistryError) as second:
         registry.register_coop(a_coop(code="KOPNET-2", is_network=True))
     assert code_of(second) is Code.NETWORK_COOP_EXISTS
+    assert registry.register_coop(a_coop()).code == "KSP-01"
 
 
 def test_distinct_coops_get_distinct_ids_and_accounts(registry: Registry) -> None:
@@ -141,13 +173,14 @@ def test_accounts_left_by_a_crashed_registration_are_reused_with_their_coop_id(
 
 
 def test_a_fresh_coop_id_skips_the_ids_resumed_registrations_took(
-    registry: Registry, ledger: Ledger
+    registry: Registry, ledger: Ledger, network: Coop
 ) -> None:
-    open_accounts_of_a_crashed_registration(ledger, "KSP-09", 1)
+    next_id = network.id + 1
+    open_accounts_of_a_crashed_registration(ledger, "KSP-09", next_id)
     resumed = registry.register_coop(a_coop(code="KSP-09"))
     fresh = registry.register_coop(a_coop(code="KSP-10"))
-    assert resumed.id == 1
-    assert fresh.id > 1
+    assert resumed.id == next_id
+    assert fresh.id > next_id
     assert ledger.account(fresh.cash_account_id).coop_id == fresh.id
 
 

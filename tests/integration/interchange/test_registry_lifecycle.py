@@ -22,14 +22,17 @@ from ledger.account import AccountKind, AccountStatus
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.service import Ledger
 from tests.builders import idr, transfer
-from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant
+from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant, the_network
 
 NEW_KEY = bytes(range(100, 132))
 
 
 @pytest.fixture
 def registry(ledger: Ledger) -> Registry:
-    return Registry(ledger.engine, ledger, NikVault.development())
+    """A registry with the network operator registered."""
+    registry = Registry(ledger.engine, ledger, NikVault.development())
+    registry.register_coop(the_network())
+    return registry
 
 
 @pytest.fixture

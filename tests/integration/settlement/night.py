@@ -186,7 +186,7 @@ def events(engine: Engine, window_date: date) -> list[tuple[str, str]]:
 def due_balances(day: BusinessDay) -> dict[int, int]:
     """Each participant's (network operator included) posted due-account balance."""
     parties = [day.net.network, *day.coops.values()]
-    return {c.id: day.net.balance(c.due_account_id).amount_minor for c in parties}
+    return {c.id: day.net.due_balance(c) for c in parties}
 
 
 def network_settlement_balance(engine: Engine) -> tuple[int, int]:
@@ -219,16 +219,22 @@ def ledger_nets(engine: Engine, window_date: date) -> dict[tuple[int, str], int]
     """Each cooperative's net (positive: it is owed) from the due-account postings of the
     window's payments; zero nets left out."""
     query = (
-        select(coop.c.id, posting.c.currency, func.sum(posting.c.amount_minor))
+        select(posting.c.account_id, posting.c.currency, posting.c.amount_minor)
         .select_from(payment)
         .join(entry, entry.c.entry_id == payment.c.entry_id)
         .join(posting, posting.c.entry_seq == entry.c.seq)
-        .join(coop, coop.c.due_account_id == posting.c.account_id)
         .where(payment.c.window_date == window_date)
-        .group_by(coop.c.id, posting.c.currency)
     )
+    nets: defaultdict[tuple[int, str], int] = defaultdict(int)
     with engine.connect() as conn:
-        return {(r[0], r[1]): -int(r[2]) for r in conn.execute(query) if int(r[2]) != 0}
+        rows = conn.execute(select(coop)).all()
+        network_id = next(r.id for r in rows if r.is_network)
+        owner = {r.due_account_id: r.id for r in rows if not r.is_network}
+        owner |= {r.network_due_account_id: network_id for r in rows}
+        for account_id, currency, amount_minor in conn.execute(query):
+            if account_id in owner:
+                nets[(owner[account_id], currency)] -= amount_minor
+    return {key: net for key, net in nets.items() if net != 0}
 
 
 def positions_of(summary: WindowSummary) -> Positions:

@@ -29,12 +29,25 @@ AMOUNT_MINOR_TOP = 10**12
 
 
 def coop_accounts(coop_id: int) -> CoopAccounts:
+    """Own accounts coop × 10 + 1, 2, 3; the network's for it 5000 + coop × 10 + 2, 3."""
     base = coop_id * 10
-    return CoopAccounts(coop_id, base + 1, base + 2, base + 3)
+    if coop_id == NETWORK_ID:
+        return CoopAccounts(coop_id, base + 1, base + 2, base + 3, base + 2, base + 3)
+    return CoopAccounts(coop_id, base + 1, base + 2, base + 3, 5_000 + base + 2, 5_000 + base + 3)
 
 
 COOPS = {coop_id: coop_accounts(coop_id) for coop_id in (*COOP_IDS, NETWORK_ID)}
 NETWORK = COOPS[NETWORK_ID]
+FEE_ACCOUNTS = {a.fee_account_id for a in COOPS.values()} | {
+    a.network_fee_account_id for a in COOPS.values()
+}
+
+
+def due_accounts(coop_id: int) -> set[int]:
+    """A cooperative's due account; the network's are one per cooperative."""
+    if coop_id == NETWORK_ID:
+        return {a.network_due_account_id for a in COOPS.values()}
+    return {COOPS[coop_id].due_account_id}
 
 
 def wallet(coop_id: int, n: int) -> int:
@@ -47,6 +60,11 @@ OWNER = {
     for accounts in COOPS.values()
     for account_id in (accounts.cash_account_id, accounts.fee_account_id, accounts.due_account_id)
 } | {wallet(c, n): c for c in COOP_IDS for n in range(WALLETS_PER_COOP)}
+OWNER |= {
+    account_id: NETWORK_ID
+    for accounts in COOPS.values()
+    for account_id in (accounts.network_fee_account_id, accounts.network_due_account_id)
+}
 
 
 @st.composite
@@ -89,7 +107,7 @@ def per_coop(legs: tuple[Leg, ...]) -> dict[int, int]:
 
 
 def check_books(movement: Movement) -> None:
-    legs = movement_legs(movement, COOPS, NETWORK)
+    legs = movement_legs(movement, COOPS)
     assert sum(leg.amount.amount_minor for leg in legs) == 0
     assert len({leg.account_id for leg in legs}) == len(legs), "one leg per account"
     assert all(leg.amount.amount_minor != 0 for leg in legs), "no zero legs"
@@ -101,7 +119,13 @@ def check_books(movement: Movement) -> None:
     for coop in COOPS.values():
         payable = sum(o.amount_minor for o in owed if o.debtor_coop_id == coop.coop_id)
         receivable = sum(o.amount_minor for o in owed if o.creditor_coop_id == coop.coop_id)
-        assert by_account.get(coop.due_account_id, 0) == payable - receivable
+        due = sum(by_account.get(a, 0) for a in due_accounts(coop.coop_id))
+        assert due == payable - receivable
+    network_legs = {a for a in by_account if OWNER[a] == NETWORK_ID}
+    source = COOPS[movement.source_coop_id]
+    assert network_legs <= {source.network_fee_account_id, source.network_due_account_id}, (
+        "the network's share lands on its accounts for the paying cooperative only"
+    )
     assert by_account[movement.source_account_id] == -movement.debit_minor
     assert by_account[movement.dest_account_id] == movement.credit_minor
 
@@ -113,14 +137,12 @@ def test_random_movements_keep_every_cooperatives_books_balanced(movement: Movem
 
 @given(movement=movements())
 def test_the_fees_land_on_the_fee_accounts_of_whoever_earned_them(movement: Movement) -> None:
-    legs = {
-        leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)
-    }
+    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS)}
     source, dest = COOPS[movement.source_coop_id], COOPS[movement.dest_coop_id]
     expected: defaultdict[int, int] = defaultdict(int)
     expected[source.fee_account_id] += movement.source_fee_minor
     expected[dest.fee_account_id] += movement.dest_fee_minor
-    expected[NETWORK.fee_account_id] += movement.network_fee_minor
+    expected[source.network_fee_account_id] += movement.network_fee_minor
     for account_id, amount in expected.items():
         assert legs.get(account_id, 0) == amount
 
@@ -221,13 +243,11 @@ def test_a_quoted_payment_moves_exactly_what_the_quote_says(p: Priced) -> None:
     q = priced_quote(p)
     movement = movement_of(p, q)
     check_books(movement)
-    legs = {
-        leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS, NETWORK)
-    }
+    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS)}
     if p.payment_type is PaymentType.CASH_IN:
         assert legs[movement.dest_account_id] == p.amount.amount_minor - q.fee.amount_minor
     else:
         assert legs[movement.source_account_id] == -q.payer_pays.amount_minor
         assert legs[movement.dest_account_id] == q.payee_receives.amount_minor
-    fee_legs = sum(legs.get(c.fee_account_id, 0) for c in COOPS.values())
+    fee_legs = sum(legs.get(a, 0) for a in FEE_ACCOUNTS)
     assert fee_legs == q.fee.amount_minor

@@ -30,6 +30,11 @@ def a_coop(**overrides: Any) -> CoopSpec:
     return replace(spec, **overrides)
 
 
+def the_network() -> CoopSpec:
+    """The network operator's spec (code KOPNET, no net debit cap)."""
+    return a_coop(code="KOPNET", net_debit_cap_minor=0, is_network=True)
+
+
 def a_member(**overrides: Any) -> MemberSpec:
     """A valid basic-tier member spec of coop 1."""
     spec = MemberSpec(

@@ -1,7 +1,9 @@
 """Movement legs and obligations, by hand: pure, no database.
 
 Cooperatives 1 and 2 trade; 9 is the network. Each owns accounts numbered coop × 10 +
-(1 cash, 2 fee, 3 due); wallets are numbered 100 and up.
+(1 cash, 2 fee, 3 due); the network's fee and due accounts for cooperative c's payments are
+900 + c × 10 + (2 fee, 3 due), and for its own, its own 92 and 93. Wallets are numbered
+100 and up.
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from interchange.movement import (
 from ledger.entry import Leg
 from ledger.money import Money
 
-NETWORK = CoopAccounts(9, 91, 92, 93)
+NETWORK = CoopAccounts(9, 91, 92, 93, 92, 93)
 COOPS = {
-    1: CoopAccounts(1, 11, 12, 13),
-    2: CoopAccounts(2, 21, 22, 23),
+    1: CoopAccounts(1, 11, 12, 13, 912, 913),
+    2: CoopAccounts(2, 21, 22, 23, 922, 923),
     9: NETWORK,
 }
 WALLET_1, WALLET_1B, WALLET_2 = 101, 102, 201
+
+
+def due_accounts(coop: CoopAccounts) -> set[int]:
+    """The cooperative's due account; the network's are one per cooperative."""
+    if coop is NETWORK:
+        return {c.network_due_account_id for c in COOPS.values()}
+    return {coop.due_account_id}
 
 
 def legs_of(movement: Movement) -> list[tuple[int, int]]:
@@ -32,7 +41,7 @@ def legs_of(movement: Movement) -> list[tuple[int, int]]:
 
 
 def legs(movement: Movement) -> tuple[Leg, ...]:
-    return movement_legs(movement, COOPS, NETWORK)
+    return movement_legs(movement, COOPS)
 
 
 def purchase(source: int, dest: int, dest_wallet: int) -> Movement:
@@ -50,8 +59,8 @@ def test_an_off_us_movement_has_one_leg_per_account_in_a_fixed_order() -> None:
         (WALLET_2, 993_000),
         (22, 2_800),
         (23, -(993_000 + 2_800)),
-        (92, 1_400),
-        (93, -1_400),
+        (912, 1_400),
+        (913, -1_400),
     ]
 
 
@@ -63,8 +72,8 @@ def test_an_on_us_movement_sums_its_legs_per_account() -> None:
         (12, 2_800 + 2_800),
         (13, 1_400),
         (WALLET_1B, 993_000),
-        (92, 1_400),
-        (93, -1_400),
+        (912, 1_400),
+        (913, -1_400),
     ]
 
 
@@ -93,9 +102,18 @@ def test_a_cash_in_moves_from_the_counters_cash_account() -> None:
         (WALLET_2, 24_900_000),
         (22, 50_000),
         (23, -(24_900_000 + 50_000)),
-        (92, 20_000),
-        (93, -20_000),
+        (912, 20_000),
+        (913, -20_000),
     ]
+
+
+def test_the_networks_share_lands_on_its_accounts_for_the_paying_cooperative() -> None:
+    # No account is touched by every payment: payments of cooperatives 1 and 2 meet on no
+    # account of the network's, so neither waits on the other's locks there.
+    network_owned = {92, 93, 912, 913, 922, 923}
+    from_1 = {leg.account_id for leg in legs(purchase(1, 1, WALLET_1B))} & network_owned
+    from_2 = {leg.account_id for leg in legs(purchase(2, 2, WALLET_2))} & network_owned
+    assert (from_1, from_2) == ({912, 913}, {922, 923})
 
 
 @pytest.mark.parametrize("source", [1, 2])
@@ -176,4 +194,4 @@ def test_each_cooperatives_due_legs_equal_what_it_owes_minus_what_it_is_owed(
     for coop in COOPS.values():
         payable = sum(o.amount_minor for o in owed if o.debtor_coop_id == coop.coop_id)
         receivable = sum(o.amount_minor for o in owed if o.creditor_coop_id == coop.coop_id)
-        assert due.get(coop.due_account_id, 0) == payable - receivable
+        assert sum(due.get(a, 0) for a in due_accounts(coop)) == payable - receivable

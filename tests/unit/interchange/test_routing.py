@@ -46,10 +46,10 @@ from interchange.routing import (
 from ledger.money import Money
 
 DAY = date(2026, 11, 23)
-NETWORK = CoopParty(CoopAccounts(9, 91, 92, 93), True, "IDR")
+NETWORK = CoopParty(CoopAccounts(9, 91, 92, 93, 92, 93), True, "IDR")
 COOPS = {
-    1: CoopParty(CoopAccounts(1, 11, 12, 13), True, "IDR"),
-    2: CoopParty(CoopAccounts(2, 21, 22, 23), True, "IDR"),
+    1: CoopParty(CoopAccounts(1, 11, 12, 13, 912, 913), True, "IDR"),
+    2: CoopParty(CoopAccounts(2, 21, 22, 23, 922, 923), True, "IDR"),
     9: NETWORK,
 }
 ANI = MemberParty(1, 1, True, "verified", 101)
@@ -297,7 +297,7 @@ def test_a_member_of_an_unknown_cooperative_is_refused() -> None:
 
 
 def test_a_cooperative_settling_another_currency_is_refused() -> None:
-    coops = {**COOPS, 2: CoopParty(CoopAccounts(2, 21, 22, 23), True, "USD")}
+    coops = {**COOPS, 2: CoopParty(CoopAccounts(2, 21, 22, 23, 922, 923), True, "USD")}
     command = Transfer("t-1", ANI.member_id, BUDI.member_id, idr(1))
     assert code_of_plan(command, context(coops=coops)) == "currency_not_supported"
 
