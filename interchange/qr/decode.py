@@ -77,6 +77,9 @@ def _check_text(payload: str) -> None:
             QrErrorCode.PAYLOAD_TOO_LONG,
             f"payload has {len(payload)} characters, more than {PAYLOAD_CHARS_MAX_SCANNED}",
         )
+    # Printable ASCII, what nearly every code holds, has neither; only other text is scanned.
+    if payload.isascii() and payload.isprintable():
+        return
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in payload):
         raise QrError(
             QrErrorCode.CHARACTERS_INVALID, "payload holds a control character or a surrogate"

@@ -24,7 +24,6 @@ __all__ = [
 ]
 
 VALUE_CHARS_MAX = 99
-_DIGITS = frozenset("0123456789")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,5 +101,5 @@ def serialize(objects: Iterable[tuple[str, str]]) -> str:
 
 
 def _is_two_digits(text: str) -> bool:
-    # str.isdigit() would accept "²" and Arabic-Indic digits; EMVCo means ASCII only.
-    return len(text) == 2 and all(char in _DIGITS for char in text)
+    # str.isdigit() alone would accept "²" and Arabic-Indic digits; EMVCo means ASCII only.
+    return len(text) == 2 and text.isascii() and text.isdigit()
