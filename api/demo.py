@@ -265,20 +265,22 @@ def _print_day(services: Services, world: _Network, counts: Counter[str], consol
         fees.add_column(column, justify="left" if column == "cooperative" else "right")
     everyone = [world.network, *world.coops]
     for coop in everyone:
-        # The network's fee income and dues sit on its accounts for each participant.
-        shares = everyone if coop.is_network else []
-        income = _total(
-            services, [p.network_fee_account_id for p in shares] or [coop.fee_account_id]
-        )
-        due = _total(services, [p.network_due_account_id for p in shares] or [coop.due_account_id])
+        if coop.is_network:
+            # The network's fee income and dues sit on its accounts for each participant.
+            income = _total(services, [p.network_fee_account_id for p in everyone])
+            due = _total(services, [p.network_due_account_id for p in everyone])
+        else:
+            income = services.ledger.account(coop.fee_account_id).posted
+            due = services.ledger.account(coop.due_account_id).posted
         # Names are shown as given: escaped, so markup in a name is printed, never applied.
         fees.add_row(escape(f"{coop.code} {coop.legal_name}"), income.format(), due.format())
     console.print(fees)
 
 
 def _total(services: Services, account_ids: list[int]) -> Money:
-    balances = [services.ledger.account(account_id).posted for account_id in account_ids]
-    return sum(balances[1:], balances[0])
+    """The sum of the accounts' posted balances (at least one account)."""
+    first, *rest = (services.ledger.account(account_id).posted for account_id in account_ids)
+    return sum(rest, first)
 
 
 def _close_night(services: Services, world: _Network, window_date: date, console: Console) -> bool:

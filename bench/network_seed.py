@@ -288,7 +288,8 @@ def check_network(services: NetworkServices, *, expected_entries: int) -> dict[s
     """Seal and audit the ledger; check balances, the entry count and every window's positions.
 
     A window's positions are netted from its running obligations and recomputed from the
-    ledger postings on the cooperatives' due accounts; `positions_match` when they agree.
+    ledger postings on the due accounts (`settlement.closing.ledger_positions`);
+    `positions_match` when they agree.
     """
     clock = Stopwatch()
     sealed = services.ledger.seal()

@@ -7,6 +7,10 @@ accounts are opened first through `Ledger.open_account`, itself idempotent by re
 the row that points at them is inserted after, in its own unit of work that checks the
 natural key again. A crash in between leaves only an empty account, which the retry reuses.
 
+The network operator registers first: every other coop row also points at the network's
+fee and due accounts for that coop's payments, opened (owned by the network) with the
+coop's own accounts. A coop registered before the network is `network_not_registered`.
+
 A coop row needs its account ids and the accounts need the coop id, so the id is reserved
 first: PostgreSQL draws it from the table's sequence; SQLite (the single-process engine)
 takes one above every coop id in use, under a process-wide lock. An account left by a
@@ -106,7 +110,6 @@ ROTATION_BATCH_SIZE_MAX = 10_000
 # a fresh attempt then replays the winner's result.
 _ATTEMPTS_MAX = 3
 _Status = ParticipantStatus | str
-_FEE, _DUE = AccountKind.FEE_INCOME, AccountKind.SETTLEMENT
 
 
 def _utc_now() -> datetime:
@@ -142,8 +145,9 @@ class Registry:
     def register_coop(self, spec: CoopSpec) -> Coop:
         """Register a cooperative and open its cash, fee and due accounts; idempotent by code.
 
-        The network operator registers first (else `network_not_registered`): each other
-        cooperative also gets the network's fee and due accounts for its payments.
+        The network operator registers first: each other cooperative also gets the
+        network's fee and due accounts for its payments. Order: the spec's own checks,
+        `replay_coop`'s conflicts, then `network_not_registered`.
         """
         spec = validate_coop_spec(spec)
         for attempt in range(1, _ATTEMPTS_MAX + 1):
@@ -175,8 +179,8 @@ class Registry:
         cap = None if spec.is_network else spec.net_debit_cap_minor
         plan = (
             ("cash", AccountKind.COOP_CASH, None),
-            ("fee", _FEE, None),
-            ("due", _DUE, cap),
+            ("fee", AccountKind.FEE_INCOME, None),
+            ("due", AccountKind.SETTLEMENT, cap),
         )
         cash, fee, due = (
             self._open(coop_account_ref(spec.code, purpose), coop_id, spec, kind, max_minor)
@@ -186,8 +190,10 @@ class Registry:
 
     def _open_network_shares(self, spec: CoopSpec, network: Coop) -> tuple[int, int]:
         # The network's fee and due accounts for this coop's payments, owned by the network.
-        fee = self._open(network_share_ref(spec.code, "fee"), network.id, spec, _FEE, None)
-        due = self._open(network_share_ref(spec.code, "due"), network.id, spec, _DUE, None)
+        fee, due = (
+            self._open(network_share_ref(spec.code, purpose), network.id, spec, kind, None)
+            for purpose, kind in (("fee", AccountKind.FEE_INCOME), ("due", AccountKind.SETTLEMENT))
+        )
         return fee, due
 
     def _open(

@@ -341,6 +341,10 @@ def validate_coop_spec(spec: CoopSpec) -> CoopSpec:
         message = f"the net debit cap must be an integer in 0..{AMOUNT_MINOR_MAX}"
         raise RegistryError(RegistryErrorCode.CAP_INVALID, message, field="net_debit_cap_minor")
     assert type(spec.is_network) is bool, "is_network must be a bool"
+    if spec.is_network and cap != 0:
+        # The network's due accounts are the other side of everyone's: nothing to cap.
+        message = "the network operator has no net debit cap: it must be 0"
+        raise RegistryError(RegistryErrorCode.CAP_INVALID, message, field="net_debit_cap_minor")
     if spec.currency != "IDR":
         # Tier limits and the QR codes are rupiah; another currency needs its own limits.
         code = RegistryErrorCode.CURRENCY_UNSUPPORTED

@@ -73,6 +73,15 @@ coop = Table(
     CheckConstraint("net_debit_cap_minor >= 0", name="cap"),
 )
 
+# One network operator: a second `is_network` row is refused by the database too.
+Index(
+    "uq_interchange_coop_network",
+    coop.c.is_network,
+    unique=True,
+    postgresql_where=coop.c.is_network,
+    sqlite_where=coop.c.is_network,
+)
+
 member = Table(
     "interchange_member",
     metadata,

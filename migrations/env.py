@@ -13,9 +13,27 @@ from ledger.db import make_engine
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    context.configure(connection=connection, render_as_batch=sqlite)
+    if not sqlite:
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # SQLite changes a table by copying it into a new one and dropping the old: with foreign
+    # keys enforced, dropping a table other rows point at fails. They are switched off for
+    # the migration (only possible outside a transaction) and every reference is checked
+    # before they are switched on again.
+    driver = connection.connection.driver_connection
+    assert driver is not None and not connection.in_transaction()
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration left broken references: {broken[:5]}")
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
 
 
 def run_migrations_online() -> None:

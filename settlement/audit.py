@@ -1,8 +1,8 @@
 """Audit of settlement windows: every closed window's positions, recomputed from the ledger.
 
 Read-only. For each closed window: positions sum to zero per currency, and equal the
-positions recomputed from the ledger postings on the cooperatives' due accounts for the
-window's payments.
+positions recomputed from the ledger postings on the due accounts (a cooperative's own,
+the network's one per cooperative) for the window's payments.
 """
 
 from __future__ import annotations

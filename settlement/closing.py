@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, not_, select, union_all, update
 
 from interchange.movement import ObligationDelta
 from interchange.payment_store import (
@@ -24,10 +24,9 @@ from interchange.payment_store import (
     mark_window_closed,
     window_obligations,
 )
-from interchange.tables import payment
+from interchange.tables import coop, payment
 from interchange.window import WindowCalendar
-from ledger.account import AccountKind
-from ledger.tables import account, entry, posting
+from ledger.tables import entry, posting
 from settlement.tables import event, position, window
 from settlement.window_rules import WindowStatus, require_actor, require_due
 
@@ -185,16 +184,22 @@ def ledger_positions(conn: Connection, window_date: date) -> dict[tuple[int, str
     """Each cooperative's net position recomputed from the ledger postings on its due
     accounts for the window's payments (a due account rises by what its owner owes).
 
-    Payments post to no settlement-kind account but due accounts: a cooperative's own, and
-    the network's one per cooperative, all owned by the network."""
+    A cooperative has one due account; the network has one per cooperative (for the
+    network itself, its own)."""
+    network_id = select(coop.c.id).where(coop.c.is_network).scalar_subquery()
+    owned = select(coop.c.due_account_id.label("account_id"), coop.c.id.label("owner_id"))
+    dues = union_all(
+        owned.where(not_(coop.c.is_network)),
+        select(coop.c.network_due_account_id, network_id),
+    ).subquery()
     query = (
-        select(account.c.coop_id, posting.c.currency, func.sum(posting.c.amount_minor))
+        select(dues.c.owner_id, posting.c.currency, func.sum(posting.c.amount_minor))
         .select_from(payment)
         .join(entry, entry.c.entry_id == payment.c.entry_id)
         .join(posting, posting.c.entry_seq == entry.c.seq)
-        .join(account, account.c.id == posting.c.account_id)
-        .where(payment.c.window_date == window_date, account.c.kind == AccountKind.SETTLEMENT)
-        .group_by(account.c.coop_id, posting.c.currency)
+        .join(dues, dues.c.account_id == posting.c.account_id)
+        .where(payment.c.window_date == window_date)
+        .group_by(dues.c.owner_id, posting.c.currency)
     )
     return {(row[0], row[1]): -int(row[2]) for row in conn.execute(query) if row[2]}
 

@@ -12,7 +12,9 @@ books one ledger entry in the same transaction:
 
 so each cooperative's due account (and with it its net debit cap) is restored as it
 settles. The network operator's own share (its fee income) is booked internally once every
-bank payment is confirmed, which brings the network settlement account back to zero.
+bank payment is confirmed, which brings the network settlement account back to zero. The
+network's side is booked on its own due account while its dues sit on its due accounts
+for each cooperative: its total over all of them is what is restored.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ branch_labels = None
 depends_on = None
 
 _COOP = "interchange_coop"
+_ONE_NETWORK = "uq_interchange_coop_network"
 _SHARES = (
     ("network_fee_account_id", "fee", "fee_income"),
     ("network_due_account_id", "due", "settlement"),
@@ -44,6 +45,14 @@ def upgrade() -> None:
             batch.create_foreign_key(
                 f"fk_{_COOP}_{column}_ledger_account", "ledger_account", [column], ["id"]
             )
+    op.create_index(
+        _ONE_NETWORK,
+        _COOP,
+        ["is_network"],
+        unique=True,
+        postgresql_where=sa.text("is_network"),
+        sqlite_where=sa.text("is_network"),
+    )
 
 
 _ACCOUNT_COLUMNS = (
@@ -110,7 +119,8 @@ def _open(
     found = conn.execute(sa.select(_account.c.id).where(_account.c.ref == ref)).scalar()
     if found is not None:
         return int(found)
-    values = dict.fromkeys(_ACCOUNT_COLUMNS[7:11], 0) | {
+    counters = ("posted_minor", "pending_debit_minor", "pending_credit_minor", "posting_count")
+    values = dict.fromkeys(counters, 0) | {
         "ref": ref,
         "coop_id": owner,
         "currency": currency,
@@ -126,7 +136,25 @@ def _open(
 
 
 def downgrade() -> None:
-    """Drop the columns; the accounts stay, being ledger history."""
+    """Drop the columns and give the network's due account its cap back; the accounts stay,
+    being ledger history. Refused once a payment has posted to them: the code before this
+    revision would not count those postings."""
+    conn = op.get_bind()
+    shares = [
+        sa.select(_coop.c[column]).where(sa.not_(_coop.c.is_network)) for column, _, _ in _SHARES
+    ]
+    used = conn.execute(
+        sa.select(_account.c.ref).where(
+            _account.c.id.in_(sa.union_all(*shares)), _account.c.posting_count > 0
+        )
+    ).first()
+    if used is not None:
+        raise RuntimeError(f"cannot downgrade: payments were booked on {used.ref}")
+    network_due = sa.select(_coop.c.due_account_id).where(_coop.c.is_network).scalar_subquery()
+    conn.execute(
+        sa.update(_account).where(_account.c.id == network_due).values(max_balance_minor=0)
+    )
+    op.drop_index(_ONE_NETWORK, _COOP)
     with op.batch_alter_table(_COOP) as batch:
         for column, _, _ in _SHARES:
             batch.drop_constraint(f"fk_{_COOP}_{column}_ledger_account", type_="foreignkey")

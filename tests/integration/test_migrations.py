@@ -258,6 +258,23 @@ def _shares(url: str) -> dict[str, tuple[Any, ...]]:
         engine.dispose()
 
 
+def _member_at_0003(conn: Connection, coop_id: int) -> None:
+    _insert(
+        conn,
+        "interchange_member",
+        coop_id=coop_id,
+        member_no="A-001",
+        name="Siti Aminah",
+        phone="081234567890",
+        nik_ciphertext="ciphertext",
+        nik_key_id="k1",
+        nik_lookup="0" * 64,
+        kyc_tier="basic",
+        status="active",
+        created_at=datetime(2026, 11, 23, tzinfo=UTC),
+    )
+
+
 def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_url: str) -> None:
     upgrade(empty_url, "0003")
     engine = make_engine(empty_url)
@@ -265,15 +282,16 @@ def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_u
         with engine.begin() as conn:
             _coop_at_0003(conn, 1, "KOPNET", is_network=True)
             _coop_at_0003(conn, 2, "KSP-01", is_network=False)
+            # A row pointing at a coop: SQLite rebuilds the coop table, which must keep it.
+            _member_at_0003(conn, 2)
     finally:
         engine.dispose()
 
     upgrade(empty_url)
     shares = _shares(empty_url)
+    # (own fee, own due, then id, ref, owner, kind of the network's fee and due accounts)
     fee, due, *_ = shares["KOPNET"]
-    assert shares["KOPNET"] == (
-        fee,
-        due,
+    assert shares["KOPNET"][2:] == (
         fee,
         "coop:KOPNET:fee",
         1,
@@ -284,7 +302,6 @@ def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_u
         "settlement",
         None,
     )
-    # (own fee, own due, then id, ref, owner, kind of the network's fee and due accounts)
     ksp = shares["KSP-01"]
     assert ksp[3:6] == ("network:KSP-01:fee", 1, "fee_income")
     assert ksp[7:] == ("network:KSP-01:due", 1, "settlement", None)
@@ -292,6 +309,33 @@ def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_u
     downgrade(empty_url, "0003")
     upgrade(empty_url)
     assert _shares(empty_url) == shares, "a second upgrade reuses the accounts the first opened"
+    engine = make_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            members = conn.execute(text("SELECT coop_id FROM interchange_member")).scalars()
+            assert list(members) == [2]
+    finally:
+        engine.dispose()
+
+
+def test_0004_is_not_undone_once_payments_used_the_networks_accounts(empty_url: str) -> None:
+    upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            _coop_at_0003(conn, 1, "KOPNET", is_network=True)
+            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
+        upgrade(empty_url)
+        with engine.begin() as conn:
+            # What a payment's posting does to the account's counter.
+            conn.execute(
+                text("UPDATE ledger_account SET posting_count = 1 WHERE ref = 'network:KSP-01:fee'")
+            )
+        with pytest.raises(RuntimeError, match="network:KSP-01:fee"):
+            downgrade(empty_url, "0003")
+    finally:
+        engine.dispose()
+    assert _schema(empty_url)["version"] == [_head()]
 
 
 def test_0004_refuses_coops_without_a_network_operator(empty_url: str) -> None:

@@ -307,6 +307,8 @@ def test_no_network_account_makes_one_cooperatives_payments_wait_for_anothers(
     free = QrPurchase("free", town.members[second.id][0].id, town.qr_codes[shop.id], idr(1_000))
     account = ledger_tables.account
     mine = (first.network_fee_account_id, first.network_due_account_id)
+    # The held payment occupies one committer thread; the free one needs the other.
+    assert town.net.services.settings.group_commit_workers >= 2
     with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as blocker:
         # Hold the network's accounts for the first cooperative's payments, as a long
         # transaction of that cooperative would.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
 from interchange.nik import NikVault
@@ -140,9 +141,20 @@ def test_the_network_operator_registers_first_and_once(bare_registry: Registry) 
     network = registry.register_coop(the_network())
     assert registry.network_coop() == network
     with pytest.raises(RegistryError) as second:
-        registry.register_coop(a_coop(code="KOPNET-2", is_network=True))
+        registry.register_coop(a_coop(code="KOPNET-2", net_debit_cap_minor=0, is_network=True))
     assert code_of(second) is Code.NETWORK_COOP_EXISTS
     assert registry.register_coop(a_coop()).code == "KSP-01"
+
+
+def test_the_database_itself_refuses_a_second_network_operator(
+    ledger: Ledger, network: Coop
+) -> None:
+    c = tables.coop.c
+    with ledger.engine.connect() as conn:
+        row = dict(conn.execute(select(tables.coop).where(c.id == network.id)).one()._mapping)
+    row |= {"id": network.id + 100, "code": "KOPNET-2", "registration_no": "AHU-KOPNET-2"}
+    with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
+        conn.execute(insert(tables.coop).values(row))
 
 
 def test_distinct_coops_get_distinct_ids_and_accounts(registry: Registry) -> None:

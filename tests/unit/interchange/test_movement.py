@@ -107,6 +107,17 @@ def test_a_cash_in_moves_from_the_counters_cash_account() -> None:
     ]
 
 
+def test_a_movement_out_of_the_network_books_its_share_on_its_own_accounts() -> None:
+    payout = Movement("IDR", 9, 91, 1_010, 1, WALLET_1, 1_000, 0, 0, 10)
+    assert legs_of(payout) == [
+        (91, -1_010),
+        (92, 10),
+        (93, 1_010 - 10),
+        (WALLET_1, 1_000),
+        (13, -1_000),
+    ]
+
+
 def test_the_networks_share_lands_on_its_accounts_for_the_paying_cooperative() -> None:
     # No account is touched by every payment: payments of cooperatives 1 and 2 meet on no
     # account of the network's, so neither waits on the other's locks there.

@@ -94,6 +94,7 @@ def test_a_valid_coop_spec_is_returned_unchanged() -> None:
         ({"net_debit_cap_minor": 10**15 + 1}, (Code.CAP_INVALID, "net_debit_cap_minor")),
         ({"net_debit_cap_minor": True}, (Code.CAP_INVALID, "net_debit_cap_minor")),
         ({"net_debit_cap_minor": 1.5}, (Code.CAP_INVALID, "net_debit_cap_minor")),
+        ({"is_network": True}, (Code.CAP_INVALID, "net_debit_cap_minor")),
         ({"currency": "USD"}, (Code.CURRENCY_UNSUPPORTED, "currency")),
     ],
 )
