@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, MetaData, String, inspect, text
+from sqlalchemy import Column, Connection, Engine, MetaData, String, inspect, text
 
 from interchange.tables import metadata as interchange_metadata
 from ledger.db import make_engine
@@ -187,6 +188,15 @@ def test_the_migrated_tables_match_the_models(empty_url: str) -> None:
     assert [d[0] for d in drifted_differences] == ["add_column"]
 
 
+@contextmanager
+def _engine_of(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def _insert(conn: Connection, table: str, **values: object) -> int:
     names = ", ".join(values)
     marks = ", ".join(f":{name}" for name in values)
@@ -243,19 +253,15 @@ def _coop_at_0003(conn: Connection, coop_id: int, code: str, *, is_network: bool
 
 
 def _shares(url: str) -> dict[str, tuple[Any, ...]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            query = text(
-                "SELECT c.code, c.fee_account_id, c.due_account_id, f.id, f.ref, f.coop_id,"
-                " f.kind, d.id, d.ref, d.coop_id, d.kind, d.max_balance_minor"
-                " FROM interchange_coop c"
-                " JOIN ledger_account f ON f.id = c.network_fee_account_id"
-                " JOIN ledger_account d ON d.id = c.network_due_account_id"
-            )
-            return {row[0]: tuple(row[1:]) for row in conn.execute(query)}
-    finally:
-        engine.dispose()
+    query = text(
+        "SELECT c.code, c.fee_account_id, c.due_account_id, f.id, f.ref, f.coop_id,"
+        " f.kind, d.id, d.ref, d.coop_id, d.kind, d.max_balance_minor"
+        " FROM interchange_coop c"
+        " JOIN ledger_account f ON f.id = c.network_fee_account_id"
+        " JOIN ledger_account d ON d.id = c.network_due_account_id"
+    )
+    with _engine_of(url) as engine, engine.connect() as conn:
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query)}
 
 
 def _member_at_0003(conn: Connection, coop_id: int) -> None:
@@ -275,18 +281,20 @@ def _member_at_0003(conn: Connection, coop_id: int) -> None:
     )
 
 
-def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_url: str) -> None:
-    upgrade(empty_url, "0003")
-    engine = make_engine(empty_url)
-    try:
-        with engine.begin() as conn:
+def _at_0003(url: str, *, with_network: bool) -> None:
+    """Migrate to 0003 and write what its code wrote: the network operator (if asked), a
+    coop (id 2, KSP-01) and a member of it."""
+    upgrade(url, "0003")
+    with _engine_of(url) as engine, engine.begin() as conn:
+        if with_network:
             _coop_at_0003(conn, 1, "KOPNET", is_network=True)
-            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
-            # A row pointing at a coop: SQLite rebuilds the coop table, which must keep it.
-            _member_at_0003(conn, 2)
-    finally:
-        engine.dispose()
+        _coop_at_0003(conn, 2, "KSP-01", is_network=False)
+        # A row pointing at a coop: SQLite rebuilds the coop table, which must keep it.
+        _member_at_0003(conn, 2)
 
+
+def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_url: str) -> None:
+    _at_0003(empty_url, with_network=True)
     upgrade(empty_url)
     shares = _shares(empty_url)
     # (own fee, own due, then id, ref, owner, kind of the network's fee and due accounts)
@@ -309,42 +317,25 @@ def test_coops_registered_before_0004_get_the_networks_accounts_for_them(empty_u
     downgrade(empty_url, "0003")
     upgrade(empty_url)
     assert _shares(empty_url) == shares, "a second upgrade reuses the accounts the first opened"
-    engine = make_engine(empty_url)
-    try:
-        with engine.connect() as conn:
-            members = conn.execute(text("SELECT coop_id FROM interchange_member")).scalars()
-            assert list(members) == [2]
-    finally:
-        engine.dispose()
+    with _engine_of(empty_url) as engine, engine.connect() as conn:
+        members = conn.execute(text("SELECT coop_id FROM interchange_member")).scalars()
+        assert list(members) == [2]
 
 
 def test_0004_is_not_undone_once_payments_used_the_networks_accounts(empty_url: str) -> None:
-    upgrade(empty_url, "0003")
-    engine = make_engine(empty_url)
-    try:
-        with engine.begin() as conn:
-            _coop_at_0003(conn, 1, "KOPNET", is_network=True)
-            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
-        upgrade(empty_url)
-        with engine.begin() as conn:
-            # What a payment's posting does to the account's counter.
-            conn.execute(
-                text("UPDATE ledger_account SET posting_count = 1 WHERE ref = 'network:KSP-01:fee'")
-            )
-        with pytest.raises(RuntimeError, match="network:KSP-01:fee"):
-            downgrade(empty_url, "0003")
-    finally:
-        engine.dispose()
+    _at_0003(empty_url, with_network=True)
+    upgrade(empty_url)
+    with _engine_of(empty_url) as engine, engine.begin() as conn:
+        # What a payment's posting does to the account's counter.
+        conn.execute(
+            text("UPDATE ledger_account SET posting_count = 1 WHERE ref = 'network:KSP-01:fee'")
+        )
+    with pytest.raises(RuntimeError, match="network:KSP-01:fee"):
+        downgrade(empty_url, "0003")
     assert _schema(empty_url)["version"] == [_head()]
 
 
 def test_0004_refuses_coops_without_a_network_operator(empty_url: str) -> None:
-    upgrade(empty_url, "0003")
-    engine = make_engine(empty_url)
-    try:
-        with engine.begin() as conn:
-            _coop_at_0003(conn, 2, "KSP-01", is_network=False)
-    finally:
-        engine.dispose()
+    _at_0003(empty_url, with_network=False)
     with pytest.raises(RuntimeError, match="network operator"):
         upgrade(empty_url)
