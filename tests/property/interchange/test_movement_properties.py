@@ -69,15 +69,20 @@ OWNER |= {
 
 @st.composite
 def endpoints(draw: st.DrawFn, coop_id: int) -> int:
-    """A member or merchant wallet of the coop, or its cash account (a teller's counter)."""
+    """A member or merchant wallet of the coop, or its cash account (a teller's counter);
+    the network has only its cash account."""
     n = draw(st.integers(min_value=-1, max_value=WALLETS_PER_COOP - 1))
-    return COOPS[coop_id].cash_account_id if n < 0 else wallet(coop_id, n)
+    if n < 0 or coop_id == NETWORK_ID:
+        return COOPS[coop_id].cash_account_id
+    return wallet(coop_id, n)
 
 
 @st.composite
 def movements(draw: st.DrawFn) -> Movement:
-    source_coop = draw(st.sampled_from(COOP_IDS))
-    dest_coop = draw(st.sampled_from(COOP_IDS))
+    # Now and then the network itself is a side (a payout from, or a payment to, it).
+    parties = st.sampled_from(COOP_IDS) | st.just(NETWORK_ID)
+    source_coop = draw(parties)
+    dest_coop = draw(parties.filter(lambda c: c != NETWORK_ID or source_coop != NETWORK_ID))
     source = draw(endpoints(source_coop))
     dest = draw(endpoints(dest_coop).filter(lambda account_id: account_id != source))
     credit = draw(st.integers(min_value=1, max_value=AMOUNT_MINOR_TOP))
@@ -123,7 +128,10 @@ def check_books(movement: Movement) -> None:
         assert due == payable - receivable
     network_legs = {a for a in by_account if OWNER[a] == NETWORK_ID}
     source = COOPS[movement.source_coop_id]
-    assert network_legs <= {source.network_fee_account_id, source.network_due_account_id}, (
+    allowed = {source.network_fee_account_id, source.network_due_account_id}
+    if NETWORK_ID in (movement.source_coop_id, movement.dest_coop_id):
+        allowed |= {NETWORK.cash_account_id, NETWORK.fee_account_id, NETWORK.due_account_id}
+    assert network_legs <= allowed, (
         "the network's share lands on its accounts for the paying cooperative only"
     )
     assert by_account[movement.source_account_id] == -movement.debit_minor
