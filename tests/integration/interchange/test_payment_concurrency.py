@@ -248,12 +248,18 @@ def test_concurrent_payments_keep_positions_ledger_and_ids_consistent(town: Town
         )
     assert entry_ids == {r.entry_id for r in records}
 
+    assert_books_agree(town, records)
+
+
+def assert_books_agree(town: Town, records: list[PaymentRecord]) -> None:
+    """Every window's positions equal the negated due-account postings of its payments and
+    sum to zero; wallets hold what `records` moved; the sealed ledger verifies."""
     postings = due_postings_by_window(town)
     positions = positions_by_window(town)
     windows = {window for window, _ in positions}
     assert windows == {r.window_date for r in records}
+    coop_ids = [c.id for c in [town.net.network, *town.coops]]
     for window in windows:
-        coop_ids = [c.id for c in [town.net.network, *town.coops]]
         for coop_id in coop_ids:
             assert positions.get((window, coop_id), 0) == -postings.get((window, coop_id), 0)
         assert sum(positions.get((window, coop_id), 0) for coop_id in coop_ids) == 0

@@ -11,12 +11,10 @@ moved; the sealed ledger verifies.
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -27,13 +25,12 @@ from tests.conftest import TEST_SEAL_KEY
 from tests.integration.interchange.test_payment_concurrency import (
     Town,
     a_command,
+    assert_books_agree,
     build_town,
-    due_postings_by_window,
-    expected_wallets,
-    positions_by_window,
 )
 from tests.integration.interchange.test_payments_books import load_records
 from tests.network import network_on
+from tests.processes import run_in_processes, wait_for_the_others
 
 pytestmark = pytest.mark.postgres
 
@@ -46,20 +43,12 @@ _RESULT_WAIT_S = 180.0
 # (payment id, refusal code or None, replayed) of one submission.
 Seen = tuple[str, str | None, bool]
 
-_start: Any = None
-
-
-def _init_process(start: Any) -> None:
-    # A barrier reaches a worker process only through its initializer.
-    global _start
-    _start = start
-
 
 def _submit_all(url: str, per_thread: list[list[PaymentCommand]]) -> list[Seen]:
     """In a worker process: build the services, wait for the others, submit every command."""
     services = build(Settings(database_url=url, seal_key=TEST_SEAL_KEY.decode()))
     try:
-        _start.wait(timeout=_RESULT_WAIT_S)
+        wait_for_the_others(_RESULT_WAIT_S)
 
         def submit(commands: list[PaymentCommand]) -> list[Seen]:
             outcomes = (services.payments.submit(command) for command in commands)
@@ -103,13 +92,8 @@ def test_payments_from_separate_processes_are_recorded_once_and_keep_the_books(
     town: Town, pg_url: str
 ) -> None:
     plans, shared = _plans(town)
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(PROCESSES)
-    with ProcessPoolExecutor(
-        PROCESSES, mp_context=context, initializer=_init_process, initargs=(start,)
-    ) as pool:
-        futures = [pool.submit(_submit_all, pg_url, plans[p]) for p in range(PROCESSES)]
-        seen = [s for f in futures for s in f.result(timeout=_RESULT_WAIT_S)]
+    results = run_in_processes(_submit_all, [(pg_url, plan) for plan in plans], _RESULT_WAIT_S)
+    seen = [s for result in results for s in result]
 
     assert len(seen) == PROCESSES * (THREADS * COMMANDS_PER_THREAD + SHARED_COMMANDS)
     codes = Counter(code for _, code, _ in seen)
@@ -130,17 +114,4 @@ def test_payments_from_separate_processes_are_recorded_once_and_keep_the_books(
     accepted = {s[0] for s in seen if s[1] is None}
     assert sorted(r.payment_id for r in paid) == sorted(accepted)
 
-    postings = due_postings_by_window(town)
-    positions = positions_by_window(town)
-    coop_ids = [c.id for c in [town.net.network, *town.coops]]
-    for window in {window for window, _ in positions}:
-        for coop_id in coop_ids:
-            assert positions.get((window, coop_id), 0) == -postings.get((window, coop_id), 0)
-        assert sum(positions.get((window, coop_id), 0) for coop_id in coop_ids) == 0
-
-    for account_id, balance in expected_wallets(records).items():
-        assert town.net.balance(account_id).amount_minor == balance, account_id
-    ledger = town.net.services.ledger
-    ledger.seal()
-    report = ledger.verify()
-    assert report.intact, report.findings
+    assert_books_agree(town, records)

@@ -6,10 +6,7 @@ transfer recorded once, the scarce wallet within its funds, and the books balanc
 
 from __future__ import annotations
 
-import multiprocessing
 import random
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -28,6 +25,7 @@ from tests.integration.ledger_concurrency.harness import (
     run_together,
     transfer_minor,
 )
+from tests.processes import run_in_processes, wait_for_the_others
 
 pytestmark = pytest.mark.postgres
 
@@ -42,21 +40,13 @@ FUNDING_MINOR = 20_000
 ALLOWED = frozenset({LedgerErrorCode.INSUFFICIENT_FUNDS})
 _RESULT_WAIT_S = 120.0
 
-_start: Any = None
-
-
-def _init_process(start: Any) -> None:
-    # A barrier reaches a worker process only through its initializer.
-    global _start
-    _start = start
-
 
 def _write(url: str, plans: list[list[EntryRequest]]) -> Tally:
     """In a worker process: build an engine and a ledger, wait for the others, post."""
     engine = make_engine(url, pool_size=THREADS + 2)
     ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
     try:
-        _start.wait(timeout=_RESULT_WAIT_S)
+        wait_for_the_others(_RESULT_WAIT_S)
         return Tally().merge(run_together(THREADS, lambda t: post_each(ledger, plans[t], ALLOWED)))
     finally:
         ledger.close()
@@ -96,13 +86,8 @@ def test_writers_in_separate_processes_record_each_transfer_once(
     book = open_book(pg_ledger, [FUNDING_MINOR] * WALLETS + [SCARCE_FUNDING_MINOR])
     scarce_id = book.wallets[-1].id
     plans = _plans(book, scarce_id)
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(PROCESSES)
-    with ProcessPoolExecutor(
-        PROCESSES, mp_context=context, initializer=_init_process, initargs=(start,)
-    ) as pool:
-        futures = [pool.submit(_write, pg_url, plans[p]) for p in range(PROCESSES)]
-        tally = Tally().merge(f.result(timeout=_RESULT_WAIT_S) for f in futures)
+    results = run_in_processes(_write, [(pg_url, plan) for plan in plans], _RESULT_WAIT_S)
+    tally = Tally().merge(results)
     assert not tally.unexpected
     attempts = PROCESSES * THREADS * (TRANSFERS + SCARCE_TRIES)
     assert len(tally.seqs) + sum(tally.refused.values()) == attempts
