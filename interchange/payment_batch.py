@@ -67,7 +67,7 @@ from ledger.entry import EntryOutcome
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.posting import post_entries
 
-__all__ = ["BatchSettings", "parse_or_refuse", "process_parsed"]
+__all__ = ["BatchSettings", "load_named", "parse_or_refuse", "process_parsed"]
 
 _CODE = PaymentErrorCode
 _LEDGER = LedgerErrorCode
@@ -119,7 +119,7 @@ def process_parsed(
             outcomes[index] = item
         else:
             parsed[index] = item
-    load = _load(conn, list(parsed.values()), settings.calendar)
+    load = load_named(conn, list(parsed.values()), settings.calendar)
     ctx = RoutingContext(
         coops=load.coops,
         network=load.network,
@@ -145,17 +145,23 @@ def process_parsed(
     return [o for o in outcomes if o is not None]
 
 
-def _load(conn: Connection, parsed: list[ParsedCommand], calendar: WindowCalendar) -> BatchLoad:
-    """Join the window and load what the commands name: two round trips on PostgreSQL."""
+def load_named(
+    conn: Connection, parsed: Sequence[ParsedCommand], calendar: WindowCalendar
+) -> BatchLoad:
+    """Join the window and load what the commands name, and nothing else: their members,
+    merchants and payments, and only the coops these (or cash counters) belong to, with the
+    network. Two round trips on PostgreSQL."""
     member_ids: set[int] = set()
     merchant_ids: set[str] = set()
     referenced: set[str] = set()
+    counter_coop_ids: set[int] = set()
     for item in parsed:
         command = item.command
         if isinstance(command, QrPurchase | Authorize):
             member_ids.add(command.payer_member_id)
         elif isinstance(command, CashIn | CashOut):
             member_ids.add(command.member_id)
+            counter_coop_ids.add(command.counter_coop_id)
         elif isinstance(command, Transfer):
             member_ids.update((command.payer_member_id, command.payee_member_id))
         elif isinstance(command, Refund):
@@ -173,19 +179,26 @@ def _load(conn: Connection, parsed: list[ParsedCommand], calendar: WindowCalenda
             requested=requested,
             member_ids=member_ids,
             merchant_ids=merchant_ids,
+            coop_ids=counter_coop_ids,
         )
     now, window_date = enter_window(conn, calendar)
     payments = load_payments(conn, referenced, lock=True)
+    originals = [payments[p] for p in referenced if p in payments]
     payments.update(load_payments(conn, requested - referenced))
-    coops, network = load_coops(conn)
+    members = load_members(conn, member_ids)
+    merchants = load_merchants(conn, merchant_ids)
+    named = counter_coop_ids | {m.coop_id for m in members.values()}
+    named.update(m.coop_id for m in merchants.values())
+    named.update(c for p in originals for c in (p.issuer_coop_id, p.acquirer_coop_id))
+    coops, network = load_coops(conn, named)
     return BatchLoad(
         now,
         window_date,
         payments,
         coops,
         network,
-        load_members(conn, member_ids),
-        load_merchants(conn, merchant_ids),
+        members,
+        merchants,
         load_schedule_version(conn),
         lock_daily(conn, member_ids, window_date),
     )

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -128,11 +128,18 @@ def coop_party(row: Any) -> CoopParty:
     return CoopParty(accounts, row.status == "active", row.currency)
 
 
-def load_coops(conn: Connection) -> tuple[dict[int, CoopParty], CoopParty]:
-    """Every participant, and the network operator among them."""
+def load_coops(
+    conn: Connection, coop_ids: Collection[int] | None = None
+) -> tuple[dict[int, CoopParty], CoopParty]:
+    """The participants `coop_ids` (every one when None) and the network operator, which is
+    among them too."""
+    query = select(coop)
+    if coop_ids is not None:
+        wanted = sorted({i for i in coop_ids if type(i) is int and 0 < i < 2**63})
+        query = query.where(or_(coop.c.is_network, coop.c.id.in_(wanted)))
     parties: dict[int, CoopParty] = {}
     network: CoopParty | None = None
-    for row in conn.execute(select(coop)):
+    for row in conn.execute(query):
         party = coop_party(row)
         parties[row.id] = party
         if row.is_network:

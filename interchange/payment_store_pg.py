@@ -34,9 +34,17 @@ _ENTER = (
 _CLOSED = "SELECT 1 FROM interchange_window_close WHERE window_date = %s"
 _PAYMENTS = "SELECT * FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 _PAYMENTS_LOCKED = _PAYMENTS + " ORDER BY id FOR UPDATE"
+# Only the coops the batch names (and the network): the work per batch must not grow with
+# the number of coops in the network.
 _COOPS = (
     "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
-    " network_fee_account_id, network_due_account_id FROM interchange_coop"
+    " network_fee_account_id, network_due_account_id FROM interchange_coop WHERE id IN ("
+    " SELECT id FROM interchange_coop WHERE is_network"
+    " UNION SELECT unnest(%s::bigint[])"
+    " UNION SELECT coop_id FROM interchange_member WHERE id = ANY(%s::bigint[])"
+    " UNION SELECT coop_id FROM interchange_merchant WHERE network_merchant_id = ANY(%s::text[])"
+    " UNION SELECT issuer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
+    " UNION SELECT acquirer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[]))"
 )
 _MEMBERS = (
     "SELECT m.id, m.coop_id, m.status, m.kyc_tier, w.account_id FROM interchange_member m"
@@ -77,20 +85,26 @@ def load_batch(
     requested: Collection[str],
     member_ids: Collection[int],
     merchant_ids: Collection[str],
+    coop_ids: Collection[int],
 ) -> BatchLoad:
-    """Join the window and load the batch's parties and payments, locked where needed."""
+    """Join the window and load the batch's parties and payments, locked where needed.
+
+    The coops loaded are the network, `coop_ids` and those of the members, merchants and
+    referenced payments."""
     pg: Any = conn.connection.driver_connection
     members = sorted(i for i in member_ids if type(i) is int and 0 < i < 2**63)
+    coops = sorted(i for i in coop_ids if type(i) is int and 0 < i < 2**63)
+    shops, originals = sorted(merchant_ids), sorted(referenced)
     while True:
         now, window_date = _enter(pg, calendar)
         with pg.pipeline():
             cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(8)]
             cursors[0].execute(_CLOSED, (window_date,))
-            cursors[1].execute(_PAYMENTS_LOCKED, (sorted(referenced),))
+            cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
             cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
-            cursors[3].execute(_COOPS)
+            cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
             cursors[4].execute(_MEMBERS, (members,))
-            cursors[5].execute(_MERCHANTS, (sorted(merchant_ids),))
+            cursors[5].execute(_MERCHANTS, (shops,))
             cursors[6].execute(_SCHEDULE_VERSION)
             cursors[7].execute(_DAILY, (members, window_date))
         if cursors[0].fetchone() is None:

@@ -1,0 +1,45 @@
+"""What a payment batch loads, on both engines: the parties its commands name, and only the
+cooperatives those belong to (with the network), however many others the network has."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from interchange.payment_batch import load_named
+from interchange.payment_model import CashIn, PaymentCommand, QrPurchase, Refund
+from interchange.routing import ParsedCommand, parse_command
+from tests.integration.interchange.test_payments_books import World, build_world
+from tests.network import idr, network_on, qr_for
+
+
+@pytest.fixture
+def w(db_url: str) -> Iterator[World]:
+    with network_on(db_url) as net:
+        yield build_world(net)
+
+
+def loaded_coops(w: World, *commands: PaymentCommand) -> set[int]:
+    parsed = [parse_command(c) for c in commands]
+    assert all(isinstance(p, ParsedCommand) for p in parsed)
+    calendar = w.net.services.settlement.calendar
+    with w.net.services.engine.begin() as conn:
+        return set(load_named(conn, parsed, calendar).coops)
+
+
+def test_a_purchase_loads_the_payers_and_the_merchants_cooperatives_only(w: World) -> None:
+    bystander = w.net.add_coop("KSC")
+    purchase = QrPurchase("p-1", w.ani.id, qr_for(w.toko), idr(10_000))
+    loaded = loaded_coops(w, purchase)
+    assert loaded == {w.network.id, w.ksa.id, w.ksb.id}
+    assert bystander.id not in loaded
+
+
+def test_a_cash_counter_and_a_refunds_original_bring_their_cooperatives(w: World) -> None:
+    counter = w.net.add_coop("KSC")
+    w.net.services.payments.pay(QrPurchase("p-1", w.ani.id, qr_for(w.toko), idr(10_000)))
+    cash_in = CashIn("c-1", w.budi.id, counter.id, idr(50_000))
+    refund = Refund("r-1", "p-1", idr(1_000))
+    assert loaded_coops(w, cash_in) == {w.network.id, w.ksb.id, counter.id}
+    assert loaded_coops(w, refund) == {w.network.id, w.ksa.id, w.ksb.id}
