@@ -102,11 +102,13 @@ def load_batch(
             cursors[0].execute(_CLOSED, (window_date,))
             cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
             cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
-            cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
             cursors[4].execute(_MEMBERS, (members,))
             cursors[5].execute(_MERCHANTS, (shops,))
             cursors[6].execute(_SCHEDULE_VERSION)
             cursors[7].execute(_DAILY, (members, window_date))
+            # Last: each statement sees what had committed when it started, so a member or
+            # merchant found above is sure to find its coop (coops are never deleted).
+            cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
         if cursors[0].fetchone() is None:
             return _assemble(now, window_date, cursors)
 

@@ -1,7 +1,8 @@
 """Alembic environment: runs migrations on the connection or URL the caller configured.
 
 The URL comes from the Alembic config (`sqlalchemy.url`), set by `migrations.runner`; a
-connection passed in `config.attributes["connection"]` is used as is (tests do this).
+connection passed in `config.attributes["connection"]` (not in a transaction) is used as
+is. On SQLite all migrations of a run share one transaction, with foreign keys off.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ from ledger.db import make_engine
 
 
 def _run(connection: Connection) -> None:
-    sqlite = connection.dialect.name == "sqlite"
-    context.configure(connection=connection, render_as_batch=sqlite)
-    if not sqlite:
+    if connection.dialect.name != "sqlite":
+        context.configure(connection=connection)
         with context.begin_transaction():
             context.run_migrations()
         return
     # SQLite changes a table by copying it into a new one and dropping the old: with foreign
     # keys enforced, dropping a table other rows point at fails. They are switched off for
-    # the migration (only possible outside a transaction) and every reference is checked
-    # before they are switched on again.
+    # the run (only possible outside a transaction); every reference is checked before the
+    # one transaction of the run commits, and they are switched on again after it.
+    if connection.in_transaction():
+        raise RuntimeError("SQLite migrations need a connection outside a transaction")
     driver = connection.connection.driver_connection
-    assert driver is not None and not connection.in_transaction()
+    assert driver is not None
     driver.execute("PRAGMA foreign_keys = OFF")
     try:
+        context.configure(connection=connection, render_as_batch=True, transactional_ddl=True)
         with context.begin_transaction():
             context.run_migrations()
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

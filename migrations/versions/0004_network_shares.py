@@ -151,6 +151,14 @@ def downgrade() -> None:
     if used is not None:
         raise RuntimeError(f"cannot downgrade: payments were booked on {used.ref}")
     network_due = sa.select(_coop.c.due_account_id).where(_coop.c.is_network).scalar_subquery()
+    over = conn.execute(
+        sa.select(_account.c.ref).where(
+            _account.c.id == network_due,
+            _account.c.posted_minor + _account.c.pending_credit_minor > 0,
+        )
+    ).first()
+    if over is not None:
+        raise RuntimeError(f"cannot downgrade: {over.ref} is above the cap 0 it had before")
     conn.execute(
         sa.update(_account).where(_account.c.id == network_due).values(max_balance_minor=0)
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -333,6 +334,13 @@ def test_0004_is_not_undone_once_payments_used_the_networks_accounts(empty_url: 
     with pytest.raises(RuntimeError, match="network:KSP-01:fee"):
         downgrade(empty_url, "0003")
     assert _schema(empty_url)["version"] == [_head()]
+
+
+def test_a_sqlite_connection_keeps_its_foreign_keys_on_after_migrating(tmp_path: Path) -> None:
+    with _engine_of(f"sqlite:///{tmp_path / 'fk.db'}") as engine, engine.connect() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+        assert not conn.in_transaction(), "the run committed its one transaction"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 def test_0004_refuses_coops_without_a_network_operator(empty_url: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from interchange.payment_batch import load_named
-from interchange.payment_model import CashIn, PaymentCommand, QrPurchase, Refund
+from interchange.payment_model import CashIn, PaymentCommand, QrPurchase, Refund, Transfer
 from interchange.routing import ParsedCommand, parse_command
 from tests.integration.interchange.test_payments_books import World, build_world
 from tests.network import idr, network_on, qr_for
@@ -29,11 +29,9 @@ def loaded_coops(w: World, *commands: PaymentCommand) -> set[int]:
 
 
 def test_a_purchase_loads_the_payers_and_the_merchants_cooperatives_only(w: World) -> None:
-    bystander = w.net.add_coop("KSC")
+    w.net.add_coop("KSC")  # a bystander, not named by the purchase
     purchase = QrPurchase("p-1", w.ani.id, qr_for(w.toko), idr(10_000))
-    loaded = loaded_coops(w, purchase)
-    assert loaded == {w.network.id, w.ksa.id, w.ksb.id}
-    assert bystander.id not in loaded
+    assert loaded_coops(w, purchase) == {w.network.id, w.ksa.id, w.ksb.id}
 
 
 def test_a_cash_counter_and_a_refunds_original_bring_their_cooperatives(w: World) -> None:
@@ -43,3 +41,6 @@ def test_a_cash_counter_and_a_refunds_original_bring_their_cooperatives(w: World
     refund = Refund("r-1", "p-1", idr(1_000))
     assert loaded_coops(w, cash_in) == {w.network.id, w.ksb.id, counter.id}
     assert loaded_coops(w, refund) == {w.network.id, w.ksa.id, w.ksb.id}
+    transfer = Transfer("t-1", w.citra.id, w.ani.id, idr(1_000))
+    assert loaded_coops(w, transfer) == {w.network.id, w.ksa.id}
+    assert loaded_coops(w, transfer, cash_in) == {w.network.id, w.ksa.id, w.ksb.id, counter.id}

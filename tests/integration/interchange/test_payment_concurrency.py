@@ -9,8 +9,8 @@ negated sum of the postings on its due account made by that window's payments, a
 positions sum to zero; every payment id is recorded once, with one ledger entry; every
 wallet holds its funding plus what the accepted payments moved; the sealed ledger verifies.
 
-A replay that races its still-uncommitted original is tested separately, deterministically
-(the last test): it must come back as the replayed outcome.
+A replay that races its still-uncommitted original is tested separately, deterministically:
+it must come back as the replayed outcome.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
 
 from interchange import tables
 from interchange.payment_model import (
@@ -303,29 +303,54 @@ def test_a_replay_racing_its_uncommitted_original_returns_the_replayed_outcome(
     assert sorted(o.replayed for o in outcomes if isinstance(o, PaymentOutcome)) == [False, True]
 
 
+def wait_until_a_session_waits_for_a_lock(engine: Engine) -> None:
+    """Return once a session of this test's database waits for a lock; fail after a while."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one():
+                return
+        time.sleep(0.02)
+    raise AssertionError("no session ever waited for a lock")
+
+
 def test_no_network_account_makes_one_cooperatives_payments_wait_for_anothers(
     town: Town,
 ) -> None:
     payments, engine = town.net.services.payments, town.net.services.engine
-    first, second, third = town.coops[:3]
-    shop = town.merchants[third.id][0]
-    held = QrPurchase("held", town.members[first.id][0].id, town.qr_codes[shop.id], idr(1_000))
-    free = QrPurchase("free", town.members[second.id][0].id, town.qr_codes[shop.id], idr(1_000))
+    first, second, third, fourth = town.coops[:4]
+    # Different payers' and merchants' cooperatives: the two payments share no account
+    # but through the network, and the network's accounts are split per cooperative.
+    held = QrPurchase(
+        "held",
+        town.members[first.id][0].id,
+        town.qr_codes[town.merchants[third.id][0].id],
+        idr(1_000),
+    )
+    free = QrPurchase(
+        "free",
+        town.members[second.id][0].id,
+        town.qr_codes[town.merchants[fourth.id][0].id],
+        idr(1_000),
+    )
     account = ledger_tables.account
     mine = (first.network_fee_account_id, first.network_due_account_id)
     # The held payment occupies one committer thread; the free one needs the other.
     assert town.net.services.settings.group_commit_workers >= 2
-    with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as blocker:
+    with ThreadPoolExecutor(max_workers=2) as pool, engine.connect() as blocker:
         # Hold the network's accounts for the first cooperative's payments, as a long
         # transaction of that cooperative would.
         blocker.execute(select(account.c.id).where(account.c.id.in_(mine)).with_for_update())
-        waiting = pool.submit(payments.submit, held)
-        time.sleep(0.5)
-        started = time.monotonic()
-        passed = payments.submit(free)
-        took_s = time.monotonic() - started
-        assert not waiting.done(), "the first cooperative's payment waits for its accounts"
-        blocker.rollback()
+        try:
+            waiting = pool.submit(payments.submit, held)
+            wait_until_a_session_waits_for_a_lock(engine)
+            passed = pool.submit(payments.submit, free).result(timeout=START_TIMEOUT_S / 4)
+            assert not waiting.done(), "the first cooperative's payment waits for its accounts"
+        finally:
+            blocker.rollback()
         assert waiting.result(timeout=START_TIMEOUT_S).code is None
     assert passed.code is None and passed.payment is not None
-    assert took_s < START_TIMEOUT_S / 2
