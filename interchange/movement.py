@@ -23,7 +23,6 @@ the obligations of each cooperative equal the change of its due account. Pure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ledger.entry import Leg
@@ -77,9 +76,10 @@ class ObligationDelta:
     amount_minor: int
 
 
-def movement_legs(movement: Movement, coops: Mapping[int, CoopAccounts]) -> tuple[Leg, ...]:
-    """The ledger legs of `movement`, summed per account, zero legs dropped, in a fixed order."""
-    source, dest = coops[movement.source_coop_id], coops[movement.dest_coop_id]
+def movement_legs(movement: Movement, source: CoopAccounts, dest: CoopAccounts) -> tuple[Leg, ...]:
+    """The ledger legs of `movement` between the accounts of its source and destination
+    cooperatives, summed per account, zero legs dropped, in a fixed order."""
+    assert (source.coop_id, dest.coop_id) == (movement.source_coop_id, movement.dest_coop_id)
     amounts: defaultdict[int, int] = defaultdict(int)
     amounts[movement.source_account_id] -= movement.debit_minor
     amounts[source.fee_account_id] += movement.source_fee_minor

@@ -61,6 +61,7 @@ __all__ = [
     "record_from_row",
     "records_of",
     "resolve_payments",
+    "row_ids",
     "window_key",
     "window_obligations",
 ]
@@ -115,6 +116,11 @@ def lock_window_exclusively(conn: Connection, window_date: date) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(WINDOW_LOCK_CLASS, window_key(window_date))))
 
 
+def row_ids(ids: Collection[object]) -> list[int]:
+    """The ids that can name a row (positive 64-bit integers), each once, in order."""
+    return sorted({i for i in ids if type(i) is int and 0 < i < 2**63})
+
+
 def coop_party(row: Any) -> CoopParty:
     """What routing needs of a coop row (its accounts, whether it is active, its currency)."""
     accounts = CoopAccounts(
@@ -135,8 +141,7 @@ def load_coops(
     among them too."""
     query = select(coop)
     if coop_ids is not None:
-        wanted = sorted({i for i in coop_ids if type(i) is int and 0 < i < 2**63})
-        query = query.where(or_(coop.c.is_network, coop.c.id.in_(wanted)))
+        query = query.where(or_(coop.c.is_network, coop.c.id.in_(row_ids(coop_ids))))
     parties: dict[int, CoopParty] = {}
     network: CoopParty | None = None
     for row in conn.execute(query):
@@ -150,7 +155,7 @@ def load_coops(
 
 def load_members(conn: Connection, member_ids: Collection[int]) -> dict[int, MemberParty]:
     """The named members with their main wallet."""
-    wanted = sorted({i for i in member_ids if type(i) is int and 0 < i < 2**63})
+    wanted = row_ids(member_ids)
     if not wanted:
         return {}
     query = (

@@ -19,7 +19,13 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
 from interchange.payment_model import PaymentRecord
-from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, record_from_row, window_key
+from interchange.payment_store import (
+    WINDOW_LOCK_CLASS,
+    coop_party,
+    record_from_row,
+    row_ids,
+    window_key,
+)
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 
@@ -92,8 +98,7 @@ def load_batch(
     The coops loaded are the network, `coop_ids` and those of the members, merchants and
     referenced payments."""
     pg: Any = conn.connection.driver_connection
-    members = sorted(i for i in member_ids if type(i) is int and 0 < i < 2**63)
-    coops = sorted(i for i in coop_ids if type(i) is int and 0 < i < 2**63)
+    members, coops = row_ids(member_ids), row_ids(coop_ids)
     shops, originals = sorted(merchant_ids), sorted(referenced)
     while True:
         now, window_date = _enter(pg, calendar)

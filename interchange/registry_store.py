@@ -252,11 +252,12 @@ class CoopAccountIds:
 
 def require_network(conn: Connection) -> Coop:
     """The network operator; `network_not_registered` while there is none."""
-    row = conn.execute(select(tables.coop).where(tables.coop.c.is_network.is_(True))).first()
-    if row is None:
+    try:
+        return load_coop(conn, tables.coop.c.is_network.is_(True))
+    except RegistryError as missing:
         code = RegistryErrorCode.NETWORK_NOT_REGISTERED
-        raise fail(code, "register the network operator before any cooperative", "is_network")
-    return row_to_coop(row)
+        message = "register the network operator before any cooperative"
+        raise fail(code, message, "is_network") from missing
 
 
 def insert_coop(

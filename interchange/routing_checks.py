@@ -9,7 +9,6 @@ from __future__ import annotations
 from interchange.fee_schedule import MerchantCriteria, PaymentType
 from interchange.fees import Quote, quote, schedule_in_force
 from interchange.movement import (
-    CoopAccounts,
     Movement,
     movement_legs,
 )
@@ -34,7 +33,6 @@ from ledger.entry import EntryKind, EntryRequest
 from ledger.money import Money
 
 __all__ = [
-    "coop_accounts",
     "coop_party",
     "draft_for",
     "entry_for",
@@ -154,10 +152,6 @@ def draft_for(
     )
 
 
-def coop_accounts(ctx: RoutingContext) -> dict[int, CoopAccounts]:
-    return {coop_id: party.accounts for coop_id, party in ctx.coops.items()}
-
-
 def entry_for(
     ctx: RoutingContext,
     payment_id: str,
@@ -171,7 +165,8 @@ def entry_for(
         raise refuse(
             _CODE.AMOUNT_OVER_LIMIT, "with its fee the payment is over the limit", "amount"
         )
-    legs = movement_legs(movement, coop_accounts(ctx))
+    source, dest = ctx.coops[movement.source_coop_id], ctx.coops[movement.dest_coop_id]
+    legs = movement_legs(movement, source.accounts, dest.accounts)
     return EntryRequest(
         entry_id_for(payment_id), ctx.business_date, legs, kind=kind, timeout_s=timeout_s
     )

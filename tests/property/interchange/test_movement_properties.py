@@ -104,6 +104,10 @@ def movements(draw: st.DrawFn) -> Movement:
     )
 
 
+def legs_of(movement: Movement) -> tuple[Leg, ...]:
+    return movement_legs(movement, COOPS[movement.source_coop_id], COOPS[movement.dest_coop_id])
+
+
 def per_coop(legs: tuple[Leg, ...]) -> dict[int, int]:
     totals: defaultdict[int, int] = defaultdict(int)
     for leg in legs:
@@ -112,7 +116,7 @@ def per_coop(legs: tuple[Leg, ...]) -> dict[int, int]:
 
 
 def check_books(movement: Movement) -> None:
-    legs = movement_legs(movement, COOPS)
+    legs = legs_of(movement)
     assert sum(leg.amount.amount_minor for leg in legs) == 0
     assert len({leg.account_id for leg in legs}) == len(legs), "one leg per account"
     assert all(leg.amount.amount_minor != 0 for leg in legs), "no zero legs"
@@ -145,7 +149,7 @@ def test_random_movements_keep_every_cooperatives_books_balanced(movement: Movem
 
 @given(movement=movements())
 def test_the_fees_land_on_the_fee_accounts_of_whoever_earned_them(movement: Movement) -> None:
-    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS)}
+    legs = {leg.account_id: leg.amount.amount_minor for leg in legs_of(movement)}
     source, dest = COOPS[movement.source_coop_id], COOPS[movement.dest_coop_id]
     expected: defaultdict[int, int] = defaultdict(int)
     expected[source.fee_account_id] += movement.source_fee_minor
@@ -251,7 +255,7 @@ def test_a_quoted_payment_moves_exactly_what_the_quote_says(p: Priced) -> None:
     q = priced_quote(p)
     movement = movement_of(p, q)
     check_books(movement)
-    legs = {leg.account_id: leg.amount.amount_minor for leg in movement_legs(movement, COOPS)}
+    legs = {leg.account_id: leg.amount.amount_minor for leg in legs_of(movement)}
     if p.payment_type is PaymentType.CASH_IN:
         assert legs[movement.dest_account_id] == p.amount.amount_minor - q.fee.amount_minor
     else:

@@ -41,7 +41,7 @@ def legs_of(movement: Movement) -> list[tuple[int, int]]:
 
 
 def legs(movement: Movement) -> tuple[Leg, ...]:
-    return movement_legs(movement, COOPS)
+    return movement_legs(movement, COOPS[movement.source_coop_id], COOPS[movement.dest_coop_id])
 
 
 def purchase(source: int, dest: int, dest_wallet: int) -> Movement:
