@@ -23,16 +23,14 @@ depends_on = None
 _LEGGED_KINDS = "('posted', 'pending', 'post_pending', 'reversal')"
 _HISTORY = ("ledger_entry", "ledger_posting", "ledger_chain")
 
-_PG_REFUSE_FUNCTION = """
+_PG_FUNCTIONS = [
+    """
     CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         RAISE EXCEPTION 'ledger history is append-only: % on % refused', TG_OP, TG_TABLE_NAME
             USING ERRCODE = 'restrict_violation';
     END $$
-    """
-
-# 0005 replaces these two and puts this text back on its downgrade.
-PG_CHECK_FUNCTIONS = [
+    """,
     """
     CREATE FUNCTION ledger_check_new_postings() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -252,8 +250,7 @@ def upgrade() -> None:
     _create_entry()
     _create_posting()
     _create_chain()
-    pg_statements = [_PG_REFUSE_FUNCTION, *PG_CHECK_FUNCTIONS, *_PG_TRIGGERS]
-    statements = pg_statements if is_postgres else _SQLITE_TRIGGERS
+    statements = [*_PG_FUNCTIONS, *_PG_TRIGGERS] if is_postgres else _SQLITE_TRIGGERS
     if is_postgres:
         # Balances change on every posting: room on each page lets PostgreSQL update an
         # account in place (a HOT update) instead of touching its indexes.

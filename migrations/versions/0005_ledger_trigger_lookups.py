@@ -17,8 +17,6 @@ Create Date: 2026-11-30
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import op
 
 revision = "0005"
@@ -72,6 +70,42 @@ _FUNCTIONS = [
     """,
 ]
 
+# A revision imports nothing, so that it stays what it was: 0001's text, as 0001 wrote it.
+_FUNCTIONS_OF_0001 = [
+    """
+    CREATE OR REPLACE FUNCTION ledger_check_new_postings() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM new_postings n JOIN ledger_entry e ON e.seq = n.entry_seq) THEN
+            RAISE EXCEPTION 'postings cannot be added to a recorded entry'
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    f"""
+    CREATE OR REPLACE FUNCTION ledger_check_new_entries() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF EXISTS (
+            SELECT 1 FROM new_entries n JOIN ledger_posting p ON p.entry_seq = n.seq
+            GROUP BY p.entry_seq, p.currency HAVING sum(p.amount_minor) <> 0
+        ) THEN
+            RAISE EXCEPTION 'entry_unbalanced: postings must sum to zero per currency'
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF EXISTS (
+            SELECT 1 FROM new_entries n WHERE n.kind IN {_LEGGED_KINDS}
+            AND (SELECT count(*) FROM ledger_posting p WHERE p.entry_seq = n.seq) < 2
+        ) THEN
+            RAISE EXCEPTION 'legs_too_few: an entry of this kind needs two postings'
+                USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+]
+
 
 def upgrade() -> None:
     """Replace the two check functions; the triggers that call them stay as they are."""
@@ -85,6 +119,5 @@ def downgrade() -> None:
     """Put back 0001's text of the two check functions."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    ledger_revision = importlib.import_module("migrations.versions.0001_ledger")
-    for statement in ledger_revision.PG_CHECK_FUNCTIONS:
-        op.execute(statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    for statement in _FUNCTIONS_OF_0001:
+        op.execute(statement)

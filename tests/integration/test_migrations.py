@@ -347,3 +347,22 @@ def test_0004_refuses_coops_without_a_network_operator(empty_url: str) -> None:
     _at_0003(empty_url, with_network=False)
     with pytest.raises(RuntimeError, match="network operator"):
         upgrade(empty_url)
+
+
+def test_0005_rewrites_the_insert_checks_and_its_downgrade_puts_0001s_back(pg_url: str) -> None:
+    """PostgreSQL only: 0005 changes nothing on SQLite, whose triggers run per row."""
+
+    def check_texts() -> set[str]:
+        names = ["ledger_check_new_postings", "ledger_check_new_entries"]
+        query = text("SELECT prosrc FROM pg_proc WHERE proname = ANY(:names)")
+        with _engine_of(pg_url) as engine, engine.connect() as conn:
+            return set(conn.execute(query, {"names": names}).scalars())
+
+    at_head = check_texts()
+    downgrade(pg_url, "0004")
+    at_0004 = check_texts()
+    upgrade(pg_url)
+    assert len(at_head) == len(at_0004) == 2
+    assert all("LATERAL" in source for source in at_head)
+    assert not any("LATERAL" in source for source in at_0004)
+    assert check_texts() == at_head
