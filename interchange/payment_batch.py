@@ -2,10 +2,13 @@
 
 Each command succeeds or fails on its own; a failed one records nothing, neither in the
 ledger nor here. Steps: parse (QR decoded once), join the window, load the parties and the
-payments named, plan each command (pure), hold the daily limits, post every planned entry
-through the ledger in one call, then write payment rows, obligations, daily totals,
-refunded amounts and authorization states for the payments the ledger accepted. A command
-repeated within the batch gets the first one's outcome (or a conflict if it differs).
+payments named, plan each command (pure), hold the daily limits, plan every entry through
+the ledger in one call (which locks its accounts), then write the ledger's entries, the
+payment rows, obligations, daily totals, refunded amounts and authorization states for the
+payments the ledger accepted, and commit. On PostgreSQL the ledger's writes, the payment
+rows and the COMMIT go in one round trip, so the accounts stay locked for one trip after
+planning instead of three. A command repeated within the batch gets the first one's
+outcome (or a conflict if it differs).
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ from interchange.routing import (
     plan_payment,
 )
 from interchange.window import WindowCalendar
+from ledger.db import commit_with
 from ledger.entry import EntryOutcome
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.posting import post_entries
+from ledger.posting import PlannedEntries, plan_entries, write_planned
 
 __all__ = ["BatchSettings", "load_named", "parse_or_refuse", "process_parsed"]
 
@@ -108,7 +112,8 @@ def process_parsed(
     items: Sequence[ParsedCommand | PaymentOutcome],
     settings: BatchSettings,
 ) -> list[PaymentOutcome]:
-    """Process a batch in the caller's transaction; one outcome per item, in order.
+    """Process a batch in the caller's transaction and commit it; one outcome per item, in
+    order. Nothing may use `conn` afterwards but the caller's own commit.
 
     Items come from `parse_or_refuse`, called before the transaction (decoding then does
     not lengthen it); a refusal among them is passed through as its outcome."""
@@ -136,8 +141,10 @@ def process_parsed(
     )
     now, window_date = load.now, load.window_date
     plans = _plan_all(parsed, ctx, outcomes)
-    accepted = _post_within_daily_limits(conn, plans, ctx, load.spent, settings.seal_key, outcomes)
-    records = _write(conn, [plans[i] for i in accepted], now, window_date)
+    accepted, planned = _post_within_daily_limits(
+        conn, plans, ctx, load.spent, settings.seal_key, outcomes
+    )
+    records = _write(conn, planned, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
     _fill_repeats(parsed, outcomes)
@@ -246,29 +253,34 @@ def _post_within_daily_limits(
     spent_today: dict[int, int],
     seal_key: bytes,
     outcomes: list[PaymentOutcome | None],
-) -> list[int]:
-    """Post the plans that fit their payer's daily limit; return the indexes accepted.
+) -> tuple[list[int], PlannedEntries | None]:
+    """Plan the entries of the plans that fit their payer's daily limit; return the
+    indexes accepted and the ledger batch still to write (`write_planned`).
 
     The plans are counted in order against what each member spent today. Those that do
     not fit get a second chance once the ledger has refused some of the others (their
-    amounts then do not count), still in this transaction; what still does not fit is
-    refused with `daily_limit_exceeded`.
+    amounts then do not count), still in this transaction, after the first batch is
+    written; what still does not fit is refused with `daily_limit_exceeded`.
     """
     spent: defaultdict[int, int] = defaultdict(int, spent_today)
     fit, over = _split_by_daily_limit(plans, ctx, dict(spent))
-    accepted = _post(conn, fit, seal_key, ctx, outcomes)
+    accepted, planned = _post(conn, fit, seal_key, ctx, outcomes)
     if over:
         for index in accepted:
             member_id = plans[index].daily_member_id
             if member_id is not None:
                 spent[member_id] += plans[index].daily_minor
         fit, over = _split_by_daily_limit(over, ctx, dict(spent))
-        accepted = sorted(accepted + _post(conn, fit, seal_key, ctx, outcomes))
+        if planned is not None:
+            # The second plan must read the balances the first one leaves.
+            write_planned(conn, planned)
+        more, planned = _post(conn, fit, seal_key, ctx, outcomes)
+        accepted = sorted(accepted + more)
     for index, plan in over.items():
         outcomes[index] = PaymentOutcome(
             plan.payment_id, None, _CODE.DAILY_LIMIT_EXCEEDED, "over the member's daily limit"
         )
-    return accepted
+    return accepted, planned
 
 
 def _split_by_daily_limit(
@@ -297,13 +309,15 @@ def _post(
     seal_key: bytes,
     ctx: RoutingContext,
     outcomes: list[PaymentOutcome | None],
-) -> list[int]:
-    """Post every plan's entries in one ledger call; return the indexes the ledger took."""
+) -> tuple[list[int], PlannedEntries | None]:
+    """Plan every plan's entries in one ledger call; return the indexes the ledger took
+    and the planned batch, to be written before the commit."""
     order = sorted(plans)
     entries = [entry for i in order for entry in plans[i].entries]
     if not entries:
-        return []
-    results = iter(post_entries(conn, entries, seal_key=seal_key))
+        return [], None
+    planned = plan_entries(conn, entries, seal_key=seal_key)
+    results = iter(planned.outcomes)
     due_accounts = {party.accounts.due_account_id for party in ctx.coops.values()}
     accepted = []
     for index in order:
@@ -314,7 +328,7 @@ def _post(
             accepted.append(index)
             continue
         outcomes[index] = _ledger_refusal(plan.payment_id, failed, due_accounts)
-    return accepted
+    return accepted, planned
 
 
 def _ledger_refusal(
@@ -335,9 +349,14 @@ def _ledger_refusal(
 
 
 def _write(
-    conn: Connection, plans: list[PaymentPlan], now: datetime, window_date: date
+    conn: Connection,
+    planned: PlannedEntries | None,
+    plans: list[PaymentPlan],
+    now: datetime,
+    window_date: date,
 ) -> list[PaymentRecord]:
-    """Record the accepted payments and their effects; return the payment records."""
+    """Write the ledger's planned batch, record the accepted payments and their effects,
+    and commit; return the payment records."""
     spent: defaultdict[int, int] = defaultdict(int)
     refunds: defaultdict[str, int] = defaultdict(int)
     statuses: dict[str, PaymentStatus] = {}
@@ -351,14 +370,22 @@ def _write(
     rows = payment_rows(plans, now, window_date)
     owed = obligation_rows((d for plan in plans for d in plan.obligations), window_date)
     daily = daily_rows(spent, window_date)
-    if conn.dialect.name == "postgresql":
-        write_batch(conn, rows, owed, daily)
-        records = records_of(rows)
-    else:
-        records = insert_payments(conn, rows)
-        add_obligations(conn, owed)
-        add_daily(conn, daily)
+    # Through SQLAlchemy, so before the pipeline `commit_with` opens on PostgreSQL.
     resolve_payments(conn, refunds, statuses)
+    if conn.dialect.name == "postgresql":
+
+        def writes() -> None:
+            if planned is not None:
+                write_planned(conn, planned)
+            write_batch(conn, rows, owed, daily)
+
+        commit_with(conn, writes)
+        return records_of(rows)
+    if planned is not None:
+        write_planned(conn, planned)
+    records = insert_payments(conn, rows)
+    add_obligations(conn, owed)
+    add_daily(conn, daily)
     return records
 
 

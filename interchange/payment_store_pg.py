@@ -28,6 +28,7 @@ from interchange.payment_store import (
 )
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
+from ledger.db import driver, pipelined
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
 
@@ -97,7 +98,7 @@ def load_batch(
 
     The coops loaded are the network, `coop_ids` and those of the members, merchants and
     referenced payments."""
-    pg: Any = conn.connection.driver_connection
+    pg = driver(conn)
     members, coops = row_ids(member_ids), row_ids(coop_ids)
     shops, originals = sorted(merchant_ids), sorted(referenced)
     while True:
@@ -119,9 +120,10 @@ def load_batch(
 
 
 def _enter(pg: Any, calendar: WindowCalendar) -> tuple[datetime, date]:
-    moment, window_date, _ = pg.execute(
-        _ENTER, (WINDOW_LOCK_CLASS, calendar.time_zone, calendar.cutoff_s)
-    ).fetchone()
+    # In a pipeline, the transaction's BEGIN travels with the statement: one round trip.
+    with pg.pipeline():
+        cursor = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, calendar.time_zone, calendar.cutoff_s))
+    moment, window_date, _ = cursor.fetchone()
     moment = moment.astimezone(UTC)
     assert window_date == calendar.window_date(moment), "SQL and Python windows agree"
     assert window_key(window_date) > 0
@@ -210,12 +212,14 @@ def write_batch(
     obligations: list[dict[str, Any]],
     daily: list[dict[str, Any]],
 ) -> None:
-    """Insert the payment rows and add the obligations and daily totals: one round trip.
+    """Insert the payment rows and add the obligations and daily totals: one round trip,
+    or queued in the caller's pipeline if one is open (`ledger.db.commit_with`).
 
     Obligation and daily rows come sorted by key (`obligation_rows`, `daily_rows`), so
     concurrent batches update them in the same order."""
-    pg: Any = conn.connection.driver_connection
-    with pg.pipeline(), pg.cursor() as cursor:
+    pg = driver(conn)
+    with pipelined(pg):
+        cursor = pg.cursor()
         if payments:
             cursor.executemany(
                 _INSERT_PAYMENT, [tuple(r[c] for c in _PAYMENT_COLUMNS) for r in payments]

@@ -5,8 +5,10 @@ binary, which psycopg encodes several times faster than text), so psycopg prepar
 once per connection, and they are sent in pipeline mode: the read phase (lock the
 accounts in id order, read the clock and draw sequence numbers, find the ids already
 recorded) and the write phase (postings, entries, account balances) each cost one round
-trip instead of one per statement. Semantics are those of `ledger.store`; the
-SQLite path stays there. Runs inside the caller's transaction and never commits.
+trip instead of one per statement. A caller that already holds a pipeline open (to send
+its own rows and the COMMIT with the ledger's writes, `ledger.db.commit_with`) gets the
+write phase queued in it instead. Semantics are those of `ledger.store`; the SQLite path
+stays there. Runs inside the caller's transaction and never commits.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.account import Account, AccountKind, AccountStatus
+from ledger.db import driver, pipelined
 from ledger.entry import Entry, EntryKind, Posting
 from ledger.money import Money
 from ledger.planner import BatchPlan
@@ -82,16 +85,12 @@ class ReadPhase:
     existing: dict[str, Entry]
 
 
-def _driver(conn: Connection) -> Any:
-    return conn.connection.driver_connection
-
-
 def read_phase(
     conn: Connection, account_ids: Collection[int], entry_ids: Collection[str], count: int
 ) -> ReadPhase:
     """Lock the accounts, read the clock, draw `count` seqs and load recorded ids: one trip."""
     assert count > 0
-    pg = _driver(conn)
+    pg = driver(conn)
     ids, names = sorted(account_ids), sorted(entry_ids)
     with pg.pipeline():
         locked = pg.execute(_LOCK, (ids,))
@@ -155,11 +154,11 @@ def write_phase(conn: Connection, plan: BatchPlan, committed_at: datetime) -> No
     """Insert the plan's postings and entries and store its accounts' balances: one trip."""
     entries = plan.new_entries
     seq_of = {e.entry_id: e.seq for e in entries}
-    pg = _driver(conn)
+    pg = driver(conn)
     missing = sorted({e.target_id for e in entries if e.target_id and e.target_id not in seq_of})
     if missing:
         seq_of.update(dict(pg.execute(_TARGET_SEQS, (missing,)).fetchall()))
-    with pg.pipeline():
+    with pipelined(pg):
         if entries:
             pg.execute(_INSERT_POSTINGS, (committed_at, *_posting_arrays(entries)))
             pg.execute(_INSERT_ENTRIES, (committed_at, *_entry_arrays(entries, seq_of)))

@@ -142,6 +142,26 @@ def test_a_payment_the_ledger_refuses_does_not_use_up_the_daily_limit_of_its_bat
     assert [o.code for o in outcomes] == ["insufficient_funds", None]
 
 
+def test_a_second_chance_in_a_batch_posts_after_what_the_first_pass_posted(w: World) -> None:
+    """d-2 is over Citra's daily limit until the ledger refuses d-1; it is then planned in
+    a second pass, which must see the balances d-0 left at Toko's and the coops' accounts."""
+    citra = w.citra.id  # Rp999.000 in the wallet, nothing sent today
+    toko_wallet = w.toko.wallet_account_id
+    outcomes = w.net.services.payments.submit_batch(
+        [
+            QrPurchase("d-0", w.ani.id, qr_for(w.toko), idr(100_000)),
+            QrPurchase("d-1", citra, qr_for(w.toko), idr(1_500_000)),
+            QrPurchase("d-2", citra, qr_for(w.toko), idr(600_000)),
+        ]
+    )
+    assert [o.code for o in outcomes] == [None, "insufficient_funds", None]
+    assert w.net.services.ledger.account(toko_wallet).posting_count == 2
+    ledger = w.net.services.ledger
+    ledger.seal()
+    report = ledger.verify()
+    assert report.intact, report.findings
+
+
 # Wallet balances
 
 
