@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from ledger.account import AccountKind, AccountSpec
-from ledger.db import commit_with, make_engine, run_transaction
+from ledger.db import commit_with, driver, make_engine, run_transaction
 from ledger.posting import plan_entries, write_planned
 from ledger.service import open_account_in
 from ledger.tables import account, entry
@@ -60,7 +60,7 @@ def test_a_write_that_fails_raises_and_nothing_of_the_transaction_is_committed(
 
         def writes() -> None:
             write_planned(conn, planned)
-            conn.connection.driver_connection.execute("SELECT * FROM no_such_table")
+            driver(conn).execute("SELECT * FROM no_such_table")
 
         commit_with(conn, writes)
 
