@@ -26,84 +26,72 @@ depends_on = None
 
 _LEGGED_KINDS = "('posted', 'pending', 'post_pending', 'reversal')"
 
-_FUNCTIONS = [
+
+def _refuse_if(query: str, message: str) -> str:
+    return f"""
+        IF EXISTS ({query}) THEN
+            RAISE EXCEPTION '{message}' USING ERRCODE = 'check_violation';
+        END IF;"""
+
+
+def _function(name: str, *checks: str) -> str:
+    return f"""
+    CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN{"".join(checks)}
+        RETURN NULL;
+    END $$
     """
-    CREATE OR REPLACE FUNCTION ledger_check_new_postings() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM (SELECT DISTINCT entry_seq FROM new_postings) n
-            CROSS JOIN LATERAL (
-                SELECT 1 FROM ledger_entry e WHERE e.seq = n.entry_seq LIMIT 1
-            ) recorded
-        ) THEN
-            RAISE EXCEPTION 'postings cannot be added to a recorded entry'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
-    END $$
-    """,
-    f"""
-    CREATE OR REPLACE FUNCTION ledger_check_new_entries() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM new_entries n
-            CROSS JOIN LATERAL (
-                SELECT sum(p.amount_minor) AS total FROM ledger_posting p
-                WHERE p.entry_seq = n.seq GROUP BY p.currency
-            ) per_currency
-            WHERE per_currency.total <> 0
-        ) THEN
-            RAISE EXCEPTION 'entry_unbalanced: postings must sum to zero per currency'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        IF EXISTS (
-            SELECT 1 FROM new_entries n WHERE n.kind IN {_LEGGED_KINDS}
-            AND (SELECT count(*) FROM ledger_posting p WHERE p.entry_seq = n.seq) < 2
-        ) THEN
-            RAISE EXCEPTION 'legs_too_few: an entry of this kind needs two postings'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
-    END $$
-    """,
+
+
+_ADDED_TO_RECORDED = "postings cannot be added to a recorded entry"
+_UNBALANCED = "entry_unbalanced: postings must sum to zero per currency"
+_TOO_FEW_LEGS = _refuse_if(
+    f"SELECT 1 FROM new_entries n WHERE n.kind IN {_LEGGED_KINDS}"
+    " AND (SELECT count(*) FROM ledger_posting p WHERE p.entry_seq = n.seq) < 2",
+    "legs_too_few: an entry of this kind needs two postings",
+)
+
+_FUNCTIONS = [
+    _function(
+        "ledger_check_new_postings",
+        _refuse_if(
+            "SELECT 1 FROM (SELECT DISTINCT entry_seq FROM new_postings) n"
+            " CROSS JOIN LATERAL ("
+            "SELECT 1 FROM ledger_entry e WHERE e.seq = n.entry_seq LIMIT 1) recorded",
+            _ADDED_TO_RECORDED,
+        ),
+    ),
+    _function(
+        "ledger_check_new_entries",
+        _refuse_if(
+            "SELECT 1 FROM new_entries n CROSS JOIN LATERAL ("
+            "SELECT sum(p.amount_minor) AS total FROM ledger_posting p"
+            " WHERE p.entry_seq = n.seq GROUP BY p.currency) per_currency"
+            " WHERE per_currency.total <> 0",
+            _UNBALANCED,
+        ),
+        _TOO_FEW_LEGS,
+    ),
 ]
 
-# A revision imports nothing, so that it stays what it was: 0001's text, as 0001 wrote it.
+# A revision imports nothing, so that it stays what it was: 0001's checks, as 0001 wrote them.
 _FUNCTIONS_OF_0001 = [
-    """
-    CREATE OR REPLACE FUNCTION ledger_check_new_postings() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (SELECT 1 FROM new_postings n JOIN ledger_entry e ON e.seq = n.entry_seq) THEN
-            RAISE EXCEPTION 'postings cannot be added to a recorded entry'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
-    END $$
-    """,
-    f"""
-    CREATE OR REPLACE FUNCTION ledger_check_new_entries() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM new_entries n JOIN ledger_posting p ON p.entry_seq = n.seq
-            GROUP BY p.entry_seq, p.currency HAVING sum(p.amount_minor) <> 0
-        ) THEN
-            RAISE EXCEPTION 'entry_unbalanced: postings must sum to zero per currency'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        IF EXISTS (
-            SELECT 1 FROM new_entries n WHERE n.kind IN {_LEGGED_KINDS}
-            AND (SELECT count(*) FROM ledger_posting p WHERE p.entry_seq = n.seq) < 2
-        ) THEN
-            RAISE EXCEPTION 'legs_too_few: an entry of this kind needs two postings'
-                USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NULL;
-    END $$
-    """,
+    _function(
+        "ledger_check_new_postings",
+        _refuse_if(
+            "SELECT 1 FROM new_postings n JOIN ledger_entry e ON e.seq = n.entry_seq",
+            _ADDED_TO_RECORDED,
+        ),
+    ),
+    _function(
+        "ledger_check_new_entries",
+        _refuse_if(
+            "SELECT 1 FROM new_entries n JOIN ledger_posting p ON p.entry_seq = n.seq"
+            " GROUP BY p.entry_seq, p.currency HAVING sum(p.amount_minor) <> 0",
+            _UNBALANCED,
+        ),
+        _TOO_FEW_LEGS,
+    ),
 ]
 
 
