@@ -1,11 +1,14 @@
-"""PostgreSQL's fast path for loading a payment batch: two round trips instead of nine.
+"""PostgreSQL's fast path for loading a payment batch: one round trip instead of nine.
 
-The first statement reads the clock, works out its window in SQL (the same rule as
-`interchange.window.WindowCalendar`) and takes the window's shared advisory lock. The
-second trip, pipelined, checks the window is still open, locks the payments named as
-originals, and loads the payments, cooperatives, members, merchants, the newest fee
-schedule version and the members' daily totals (locked). Statements are fixed texts with
-bound parameters. Lock order as in `interchange.payment_store`. Never commits.
+One pipeline, sent with the transaction's BEGIN: the first statement works out the
+window of the transaction's clock (`now()`, the same in every statement of it) in SQL, by
+the same rule as `interchange.window.WindowCalendar`, and takes the window's shared
+advisory lock; the next check the window is still open, lock the payments named as
+originals, and load the payments, cooperatives, members, merchants, the newest fee
+schedule version and the members' daily totals (locked). If the window closed while the
+batch waited for its lock, the batch starts again in a new transaction, whose clock is
+past the cut-off (`RetryTransaction`). Statements are fixed texts with bound parameters.
+Lock order as in `interchange.payment_store`. Never commits.
 """
 
 from __future__ import annotations
@@ -28,17 +31,18 @@ from interchange.payment_store import (
 )
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
-from ledger.db import driver, pipelined
+from ledger.db import RetryTransaction, driver, pipelined
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
 
+# The window of the transaction's clock; parameters: time zone, cut-off in seconds.
+_WINDOW = "(((now() AT TIME ZONE %s) - make_interval(secs => %s))::date + 1)"
 _ENTER = (
-    "SELECT ts, d, pg_advisory_xact_lock_shared(%s,"
+    f"SELECT now(), d, pg_advisory_xact_lock_shared(%s,"
     " (extract(year FROM d) * 10000 + extract(month FROM d) * 100 + extract(day FROM d))::int)"
-    " FROM (SELECT ts, ((ts AT TIME ZONE %s) - make_interval(secs => %s))::date + 1 AS d"
-    " FROM (SELECT clock_timestamp() AS ts) AS c) AS w"
+    f" FROM (SELECT {_WINDOW} AS d) AS w"
 )
-_CLOSED = "SELECT 1 FROM interchange_window_close WHERE window_date = %s"
+_CLOSED = f"SELECT 1 FROM interchange_window_close WHERE window_date = {_WINDOW}"
 _PAYMENTS = "SELECT * FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 _PAYMENTS_LOCKED = _PAYMENTS + " ORDER BY id FOR UPDATE"
 # Only the coops the batch names (and the network): the work per batch must not grow with
@@ -65,7 +69,8 @@ _MERCHANTS = (
 _SCHEDULE_VERSION = "SELECT max(version) FROM interchange_fee_schedule"
 _DAILY = (
     "SELECT member_id, spent_minor FROM interchange_member_daily"
-    " WHERE member_id = ANY(%s::bigint[]) AND business_date = %s ORDER BY member_id FOR UPDATE"
+    f" WHERE member_id = ANY(%s::bigint[]) AND business_date = {_WINDOW}"
+    " ORDER BY member_id FOR UPDATE"
 )
 
 
@@ -101,33 +106,27 @@ def load_batch(
     pg = driver(conn)
     members, coops = row_ids(member_ids), row_ids(coop_ids)
     shops, originals = sorted(merchant_ids), sorted(referenced)
-    while True:
-        now, window_date = _enter(pg, calendar)
-        with pg.pipeline():
-            cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(8)]
-            cursors[0].execute(_CLOSED, (window_date,))
-            cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
-            cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
-            cursors[4].execute(_MEMBERS, (members,))
-            cursors[5].execute(_MERCHANTS, (shops,))
-            cursors[6].execute(_SCHEDULE_VERSION)
-            cursors[7].execute(_DAILY, (members, window_date))
-            # Last: each statement sees what had committed when it started, so a member or
-            # merchant found above is sure to find its coop (coops are never deleted).
-            cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
-        if cursors[0].fetchone() is None:
-            return _assemble(now, window_date, cursors)
-
-
-def _enter(pg: Any, calendar: WindowCalendar) -> tuple[datetime, date]:
-    # In a pipeline, the transaction's BEGIN travels with the statement: one round trip.
+    window = (calendar.time_zone, calendar.cutoff_s)
     with pg.pipeline():
-        cursor = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, calendar.time_zone, calendar.cutoff_s))
-    moment, window_date, _ = cursor.fetchone()
-    moment = moment.astimezone(UTC)
-    assert window_date == calendar.window_date(moment), "SQL and Python windows agree"
+        enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
+        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(8)]
+        cursors[0].execute(_CLOSED, window)
+        cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
+        cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
+        cursors[4].execute(_MEMBERS, (members,))
+        cursors[5].execute(_MERCHANTS, (shops,))
+        cursors[6].execute(_SCHEDULE_VERSION)
+        cursors[7].execute(_DAILY, (members, *window))
+        # Last: each statement sees what had committed when it started, so a member or
+        # merchant found above is sure to find its coop (coops are never deleted).
+        cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
+    moment, window_date, _ = enter.fetchone()
+    now = moment.astimezone(UTC)
+    assert window_date == calendar.window_date(now), "SQL and Python windows agree"
     assert window_key(window_date) > 0
-    return moment, window_date
+    if cursors[0].fetchone() is not None:
+        raise RetryTransaction(f"window {window_date} closed while the batch waited for it")
+    return _assemble(now, window_date, cursors)
 
 
 def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad:

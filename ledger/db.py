@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.errors import LedgerError, LedgerErrorCode
 
 __all__ = [
+    "RetryTransaction",
     "commit_with",
     "driver",
     "is_retryable",
@@ -111,6 +112,11 @@ def commit_with(conn: Connection, writes: Callable[[], None]) -> None:
         pg.execute("COMMIT")
 
 
+class RetryTransaction(Exception):
+    """Raised by a unit of work that must start again in a fresh transaction (one that
+    sees a later clock); `run_transaction` rolls back and runs it again, boundedly."""
+
+
 def is_retryable(error: Exception, race_constraints: frozenset[str] = frozenset()) -> bool:
     """True when the failure is a lost race (or a dropped connection) that a fresh attempt
     can win. Takes SQLAlchemy's wrapped errors and psycopg's own (raised by pipelines)."""
@@ -144,8 +150,10 @@ def run_transaction(
         try:
             with engine.begin() as conn:
                 return work(conn)
-        except (DBAPIError, psycopg.Error) as error:
-            retryable = is_retryable(error, race_constraints)
+        except (DBAPIError, psycopg.Error, RetryTransaction) as error:
+            retryable = isinstance(error, RetryTransaction) or is_retryable(
+                error, race_constraints
+            )
             if not retryable or attempt == attempts_max:
                 if retryable:
                     raise LedgerError(

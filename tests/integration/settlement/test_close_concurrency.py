@@ -11,17 +11,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from interchange.payment_model import PaymentCommand, PaymentOutcome, QrPurchase, Transfer
+from interchange.payment_store import WINDOW_LOCK_CLASS, window_key
 from interchange.registry_model import Member, Merchant
 from interchange.tables import payment, window_close
 from settlement import tables as st
 from settlement.closing import WindowSummary
 from settlement.window_rules import SettlementErrorCode, WindowError
+from tests.integration.interchange.test_payment_concurrency import (
+    wait_until_a_session_waits_for_a_lock,
+)
 from tests.integration.settlement.night import (
     last_due_window,
     ledger_nets,
@@ -188,3 +193,34 @@ def test_concurrent_closes_of_one_window_close_it_once(pg_url: str) -> None:
             windows = conn.execute(select(func.count()).select_from(st.window)).scalar_one()
             assert list(actions).count("close") == 1
         assert (closes, windows) == (1, 1)
+
+
+def test_a_payment_that_waited_for_a_window_being_closed_lands_in_the_next_one(
+    pg_url: str,
+) -> None:
+    """The payment's transaction starts before the cut-off, in the window a closer holds;
+    once the closer has closed it, the payment starts again in a new transaction, whose
+    clock is past the cut-off, and lands in the next window."""
+    with network_on(pg_url, cutoff_s=cutoff_in(2)) as net:
+        ksa, ksb = net.add_coop("KSA"), net.add_coop("KSB")
+        ani = net.add_member("ani", ksa, cash_in=100_000)
+        toko = net.add_merchant("Toko", ksb)
+        engine, calendar = net.services.engine, net.services.settlement.calendar
+        window_date = calendar.window_date(datetime.now(UTC))
+        cutoff = calendar.cutoff_at(window_date)
+        late = QrPurchase("late", ani.id, qr_for(toko), idr(1_000))
+        with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as closer:
+            key = window_key(window_date)
+            closer.execute(select(func.pg_advisory_xact_lock(WINDOW_LOCK_CLASS, key)))
+            assert datetime.now(UTC) < cutoff, "the payment must start inside the window"
+            waiting = pool.submit(net.services.payments.submit, late)
+            wait_until_a_session_waits_for_a_lock(engine)
+            time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds()) + 0.05)
+            closer.execute(
+                insert(window_close).values(window_date=window_date, closed_at=datetime.now(UTC))
+            )
+            closer.commit()
+            outcome = waiting.result(timeout=30)
+    assert outcome.code is None and outcome.payment is not None
+    assert outcome.payment.window_date == next_day(window_date)
+    assert outcome.payment.created_at >= cutoff
