@@ -7,7 +7,7 @@ advisory lock; the next check the window is still open, lock the payments named 
 originals, and load the payments, cooperatives, members, merchants, the newest fee
 schedule version and the members' daily totals (locked). If the window closed while the
 batch waited for its lock, the batch starts again in a new transaction, whose clock is
-past the cut-off (`RetryTransaction`). Statements are fixed texts with bound parameters.
+past the cut-off (`TransactionRetryError`). Statements are fixed texts with bound parameters.
 Lock order as in `interchange.payment_store`. Never commits.
 """
 
@@ -31,7 +31,7 @@ from interchange.payment_store import (
 )
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
-from ledger.db import RetryTransaction, driver, pipelined
+from ledger.db import TransactionRetryError, driver, pipelined
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
 
@@ -125,7 +125,7 @@ def load_batch(
     assert window_date == calendar.window_date(now), "SQL and Python windows agree"
     assert window_key(window_date) > 0
     if cursors[0].fetchone() is not None:
-        raise RetryTransaction(f"window {window_date} closed while the batch waited for it")
+        raise TransactionRetryError(f"window {window_date} closed while the batch waited for it")
     return _assemble(now, window_date, cursors)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from ledger.errors import LedgerError, LedgerErrorCode
 
 __all__ = [
-    "RetryTransaction",
+    "TransactionRetryError",
     "commit_with",
     "driver",
     "is_retryable",
@@ -112,7 +112,7 @@ def commit_with(conn: Connection, writes: Callable[[], None]) -> None:
         pg.execute("COMMIT")
 
 
-class RetryTransaction(Exception):
+class TransactionRetryError(Exception):
     """Raised by a unit of work that must start again in a fresh transaction (one that
     sees a later clock); `run_transaction` rolls back and runs it again, boundedly."""
 
@@ -150,8 +150,8 @@ def run_transaction(
         try:
             with engine.begin() as conn:
                 return work(conn)
-        except (DBAPIError, psycopg.Error, RetryTransaction) as error:
-            retryable = isinstance(error, RetryTransaction) or is_retryable(
+        except (DBAPIError, psycopg.Error, TransactionRetryError) as error:
+            retryable = isinstance(error, TransactionRetryError) or is_retryable(
                 error, race_constraints
             )
             if not retryable or attempt == attempts_max:
