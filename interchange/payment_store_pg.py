@@ -38,7 +38,7 @@ __all__ = ["BatchLoad", "load_batch", "write_batch"]
 # The window of the transaction's clock; parameters: time zone, cut-off in seconds.
 _WINDOW = "(((now() AT TIME ZONE %s) - make_interval(secs => %s))::date + 1)"
 _ENTER = (
-    f"SELECT now(), d, pg_advisory_xact_lock_shared(%s,"
+    "SELECT now(), d, pg_advisory_xact_lock_shared(%s,"
     " (extract(year FROM d) * 10000 + extract(month FROM d) * 100 + extract(day FROM d))::int)"
     f" FROM (SELECT {_WINDOW} AS d) AS w"
 )
