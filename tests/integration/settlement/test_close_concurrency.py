@@ -201,7 +201,8 @@ def test_a_payment_that_waited_for_a_window_being_closed_lands_in_the_next_one(
     """The payment's transaction starts before the cut-off, in the window a closer holds;
     once the closer has closed it, the payment starts again in a new transaction, whose
     clock is past the cut-off, and lands in the next window."""
-    with network_on(pg_url, cutoff_s=cutoff_in(2)) as net:
+    # Room for the registrations below before the cut-off, on a loaded machine too.
+    with network_on(pg_url, cutoff_s=cutoff_in(5)) as net:
         ksa, ksb = net.add_coop("KSA"), net.add_coop("KSB")
         ani = net.add_member("ani", ksa, cash_in=100_000)
         toko = net.add_merchant("Toko", ksb)
