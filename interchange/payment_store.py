@@ -35,6 +35,7 @@ from interchange.tables import (
 )
 from interchange.window import WindowCalendar
 from ledger.money import Money
+from ledger.store import row_ids
 from ledger.tables import entry as ledger_entry
 
 __all__ = [
@@ -61,7 +62,6 @@ __all__ = [
     "record_from_row",
     "records_of",
     "resolve_payments",
-    "row_ids",
     "window_key",
     "window_obligations",
 ]
@@ -114,11 +114,6 @@ def lock_window_exclusively(conn: Connection, window_date: date) -> None:
     """Wait for every payment transaction in the window to finish (PostgreSQL only)."""
     if _is_postgres(conn):
         conn.execute(select(func.pg_advisory_xact_lock(WINDOW_LOCK_CLASS, window_key(window_date))))
-
-
-def row_ids(ids: Collection[object]) -> list[int]:
-    """The ids that can name a row (positive 64-bit integers), each once, in order."""
-    return sorted({i for i in ids if type(i) is int and 0 < i < 2**63})
 
 
 def coop_party(row: Any) -> CoopParty:

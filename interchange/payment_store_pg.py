@@ -26,12 +26,12 @@ from interchange.payment_store import (
     WINDOW_LOCK_CLASS,
     coop_party,
     record_from_row,
-    row_ids,
     window_key,
 )
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, driver, pipelined
+from ledger.store import row_ids
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
 

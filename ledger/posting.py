@@ -24,11 +24,11 @@ from ledger.entry import EntryOutcome, EntryRequest
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.planner import BatchContext, BatchPlan, plan_batch
 from ledger.store import (
-    ACCOUNT_ID_MAX,
     allocate_seqs,
     load_entries,
     load_targets,
     lock_accounts,
+    row_ids,
     write_plan,
 )
 from ledger.store_pg import read_phase, write_phase
@@ -77,7 +77,8 @@ def plan_entries(
     entry_ids = {r.entry_id for r in requests if isinstance(r.entry_id, str)}
     postgres = conn.dialect.name == "postgresql"
     if postgres:
-        read = read_phase(conn, _valid_ids(account_ids), entry_ids, len(requests))
+        # Ids that cannot name an account are left out; the planner reports them not found.
+        read = read_phase(conn, row_ids(account_ids), entry_ids, len(requests))
         accounts, now, seqs, existing = read.accounts, read.now, read.seqs, read.existing
     else:
         accounts = lock_accounts(conn, account_ids)
@@ -100,8 +101,3 @@ def write_planned(conn: Connection, planned: PlannedEntries) -> None:
         write_phase(conn, planned.plan, planned.committed_at)
     else:
         write_plan(conn, planned.plan, planned.committed_at)
-
-
-def _valid_ids(account_ids: set[int]) -> list[int]:
-    """Ids that can name an account at all; the planner reports the others as not found."""
-    return [i for i in account_ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX]

@@ -44,11 +44,18 @@ __all__ = [
     "load_entries",
     "load_targets",
     "lock_accounts",
+    "row_ids",
     "row_to_account",
     "write_plan",
 ]
 
 ACCOUNT_ID_MAX = 2**63 - 1
+
+
+def row_ids(ids: Collection[object]) -> list[int]:
+    """The ids that can name a row (positive 64-bit integers), each once, in order; any
+    other value names nothing, so lookups skip it instead of failing on it."""
+    return sorted({i for i in ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX})
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -75,7 +82,7 @@ def row_to_account(row: Row[Any]) -> Account:
 
 def lock_accounts(conn: Connection, account_ids: Collection[int]) -> dict[int, Account]:
     """Lock the named accounts in ascending id order and return them; unknown ids are absent."""
-    wanted = sorted(i for i in account_ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX)
+    wanted = row_ids(account_ids)
     if not wanted:
         return {}
     query = select(account).where(account.c.id.in_(wanted)).order_by(account.c.id).with_for_update()
