@@ -318,7 +318,6 @@ def _post(
         return [], None
     planned = plan_entries(conn, entries, seal_key=seal_key)
     results = iter(planned.outcomes)
-    due_accounts = {party.accounts.due_account_id for party in ctx.coops.values()}
     accepted = []
     for index in order:
         plan = plans[index]
@@ -327,12 +326,12 @@ def _post(
         if not failed:
             accepted.append(index)
             continue
-        outcomes[index] = _ledger_refusal(plan.payment_id, failed, due_accounts)
+        outcomes[index] = _ledger_refusal(plan.payment_id, failed, ctx)
     return accepted, planned
 
 
 def _ledger_refusal(
-    payment_id: str, failed: list[EntryOutcome], due_accounts: set[int]
+    payment_id: str, failed: list[EntryOutcome], ctx: RoutingContext
 ) -> PaymentOutcome:
     cause = next((o for o in failed if o.code != _LEDGER.LINKED_ENTRY_FAILED), failed[0])
     assert cause.code is not None
@@ -340,7 +339,7 @@ def _ledger_refusal(
     if ledger_code is _LEDGER.BALANCE_LIMIT_EXCEEDED:
         code = (
             _CODE.NET_DEBIT_CAP_EXCEEDED
-            if cause.account_id in due_accounts
+            if any(p.accounts.due_account_id == cause.account_id for p in ctx.coops.values())
             else _CODE.PAYEE_BALANCE_LIMIT_EXCEEDED
         )
         return PaymentOutcome(payment_id, None, code, cause.message)
@@ -372,20 +371,20 @@ def _write(
     daily = daily_rows(spent, window_date)
     # Through SQLAlchemy, so before the pipeline `commit_with` opens on PostgreSQL.
     resolve_payments(conn, refunds, statuses)
-    if conn.dialect.name == "postgresql":
+    records: list[PaymentRecord] = []
 
-        def writes() -> None:
-            if planned is not None:
-                write_planned(conn, planned)
+    def writes() -> None:
+        if planned is not None:
+            write_planned(conn, planned)
+        if conn.dialect.name == "postgresql":
             write_batch(conn, rows, owed, daily)
+            records.extend(records_of(rows))
+            return
+        records.extend(insert_payments(conn, rows))
+        add_obligations(conn, owed)
+        add_daily(conn, daily)
 
-        commit_with(conn, writes)
-        return records_of(rows)
-    if planned is not None:
-        write_planned(conn, planned)
-    records = insert_payments(conn, rows)
-    add_obligations(conn, owed)
-    add_daily(conn, daily)
+    commit_with(conn, writes)
     return records
 
 
