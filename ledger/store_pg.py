@@ -40,20 +40,18 @@ _CLOCK_AND_SEQS = (
     "SELECT clock_timestamp(),"
     " array(SELECT nextval('ledger_entry_seq') FROM generate_series(1, %b))"
 )
+# A replay's entries with their postings, one row per posting (one with no posting columns
+# for an entry that has none). The postings are looked up by their key for each entry
+# found: a join would leave its method to the planner, and with stale statistics (after a
+# bulk load) it chose a parallel scan of every posting, milliseconds on every call.
 _EXISTING = (
     "SELECT e.seq, e.entry_id, e.kind, t.entry_id, e.business_date, e.timeout_s,"
-    " e.expires_at, e.metadata_json, e.committed_at, e.digest"
+    " e.expires_at, e.metadata_json, e.committed_at, e.digest, p.account_id, p.coop_id,"
+    " p.currency, p.amount_minor, p.is_pending, p.account_posting_no, p.balance_after_minor"
     " FROM ledger_entry e LEFT JOIN ledger_entry t ON t.seq = e.target_seq"
-    " WHERE e.entry_id = ANY(%b::text[])"
-)
-# Postings by their key, with the seqs looked up first: a join here left the join method
-# to the planner, and a plan cached from a large batch (a parallel hash join over every
-# posting) then cost milliseconds on every later call.
-_EXISTING_POSTINGS = (
-    "SELECT p.entry_seq, p.account_id, p.coop_id, p.currency, p.amount_minor, p.is_pending,"
-    " p.account_posting_no, p.balance_after_minor FROM ledger_posting p"
-    " WHERE p.entry_seq = ANY(array(SELECT seq FROM ledger_entry WHERE entry_id = ANY(%b::text[])))"
-    " ORDER BY p.entry_seq, p.leg_no"
+    " LEFT JOIN LATERAL (SELECT * FROM ledger_posting q WHERE q.entry_seq = e.seq"
+    " ORDER BY q.leg_no) p ON true"
+    " WHERE e.entry_id = ANY(%b::text[]) ORDER BY e.seq, p.leg_no"
 )
 _INSERT_POSTINGS = (
     "INSERT INTO ledger_posting (entry_seq, leg_no, account_id, coop_id, currency,"
@@ -61,19 +59,19 @@ _INSERT_POSTINGS = (
     " SELECT *, %b::timestamptz FROM unnest(%b::bigint[], %b::smallint[], %b::bigint[],"
     " %b::bigint[], %b::varchar[], %b::bigint[], %b::boolean[], %b::bigint[], %b::bigint[])"
 )
-_INSERT_ENTRIES = (
-    "INSERT INTO ledger_entry (seq, entry_id, kind, target_seq, business_date, timeout_s,"
+# The entries go in after their postings (the postings' check refuses additions to an
+# entry already recorded); the accounts' new balances ride along in the same statement.
+_INSERT_ENTRIES_AND_MOVE_ACCOUNTS = (
+    "WITH moved AS (UPDATE ledger_account a SET posted_minor = v.posted,"
+    " pending_debit_minor = v.debit, pending_credit_minor = v.credit, posting_count = v.count"
+    " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])"
+    " AS v(id, posted, debit, credit, count)"
+    # The id filter lets the planner use the primary key instead of scanning every account.
+    " WHERE a.id = v.id AND a.id = ANY(%b::bigint[]))"
+    " INSERT INTO ledger_entry (seq, entry_id, kind, target_seq, business_date, timeout_s,"
     " expires_at, metadata_json, digest, committed_at)"
     " SELECT *, %b::timestamptz FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[],"
     " %b::bigint[], %b::date[], %b::integer[], %b::timestamptz[], %b::text[], %b::varchar[])"
-)
-# The id filter lets the planner use the primary key instead of scanning every account.
-_UPDATE_ACCOUNTS = (
-    "UPDATE ledger_account a SET posted_minor = v.posted, pending_debit_minor = v.debit,"
-    " pending_credit_minor = v.credit, posting_count = v.count"
-    " FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[])"
-    " AS v(id, posted, debit, credit, count)"
-    " WHERE a.id = v.id AND a.id = ANY(%b::bigint[])"
 )
 _TARGET_SEQS = "SELECT entry_id, seq FROM ledger_entry WHERE entry_id = ANY(%b::text[])"
 
@@ -99,15 +97,9 @@ def read_phase(
         locked = pg.execute(_LOCK, (ids,))
         clock = pg.execute(_CLOCK_AND_SEQS, (count,))
         existing = pg.execute(_EXISTING, (names,))
-        postings = pg.execute(_EXISTING_POSTINGS, (names,))
     accounts = {row[0]: _account(row) for row in locked.fetchall()}
     moment, seqs = clock.fetchone()
-    return ReadPhase(
-        accounts,
-        moment.astimezone(UTC),
-        list(seqs),
-        _entries(existing.fetchall(), postings.fetchall()),
-    )
+    return ReadPhase(accounts, moment.astimezone(UTC), list(seqs), _entries(existing.fetchall()))
 
 
 def _account(row: Sequence[Any]) -> Account:
@@ -127,10 +119,14 @@ def _account(row: Sequence[Any]) -> Account:
     )
 
 
-def _entries(rows: Sequence[Any], posting_rows: Sequence[Any]) -> dict[str, Entry]:
-    by_seq: dict[int, list[Posting]] = {row[0]: [] for row in rows}
-    for p in posting_rows:
-        by_seq[p[0]].append(Posting(p[1], p[2], Money(p[4], p[3]), p[5], p[6], p[7]))
+def _entries(rows: Sequence[Any]) -> dict[str, Entry]:
+    postings: dict[int, list[Posting]] = {}
+    heads: dict[int, Sequence[Any]] = {}
+    for row in rows:
+        heads.setdefault(row[0], row)
+        legs = postings.setdefault(row[0], [])
+        if row[10] is not None:
+            legs.append(Posting(row[10], row[11], Money(row[13], row[12]), *row[14:17]))
     return {
         row[1]: Entry(
             row[0],
@@ -143,9 +139,9 @@ def _entries(rows: Sequence[Any], posting_rows: Sequence[Any]) -> dict[str, Entr
             row[7],
             row[8].astimezone(UTC),
             row[9],
-            tuple(by_seq[row[0]]),
+            tuple(postings[seq]),
         )
-        for row in rows
+        for seq, row in heads.items()
     }
 
 
@@ -161,12 +157,19 @@ def write_phase(conn: Connection, plan: BatchPlan, committed_at: datetime) -> No
     missing = sorted({e.target_id for e in entries if e.target_id and e.target_id not in seq_of})
     if missing:
         seq_of.update(dict(pg.execute(_TARGET_SEQS, (missing,)).fetchall()))
+    if not entries and not plan.changed_accounts:
+        return
     with pipelined(pg):
         if entries:
             pg.execute(_INSERT_POSTINGS, (committed_at, *_posting_arrays(entries)))
-            pg.execute(_INSERT_ENTRIES, (committed_at, *_entry_arrays(entries, seq_of)))
-        if plan.changed_accounts:
-            pg.execute(_UPDATE_ACCOUNTS, _account_arrays(plan.changed_accounts))
+        pg.execute(
+            _INSERT_ENTRIES_AND_MOVE_ACCOUNTS,
+            (
+                *_account_arrays(plan.changed_accounts),
+                committed_at,
+                *_entry_arrays(entries, seq_of),
+            ),
+        )
 
 
 def _posting_arrays(entries: Sequence[Entry]) -> tuple[list[Any], ...]:
