@@ -5,10 +5,12 @@ window of the transaction's clock (`now()`, the same in every statement of it) i
 the same rule as `interchange.window.WindowCalendar`, and takes the window's shared
 advisory lock; the next check the window is still open, lock the payments named as
 originals, and load the payments, cooperatives, members, merchants, the newest fee
-schedule version and the members' daily totals (locked). If the window closed while the
-batch waited for its lock, the batch starts again in a new transaction, whose clock is
-past the cut-off (`TransactionRetryError`). Statements are fixed texts with bound parameters.
-Lock order as in `interchange.payment_store`. Never commits.
+schedule version and the members' daily totals (created at zero where missing, then
+locked, so that two batches with one member's first payments of the day wait for each
+other). If the window closed while the batch waited for its lock, the batch starts again
+in a new transaction, whose clock is past the cut-off (`TransactionRetryError`).
+Statements are fixed texts with bound parameters. Lock order as in
+`interchange.payment_store`. Never commits.
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ _MERCHANTS = (
     " FROM interchange_merchant WHERE network_merchant_id = ANY(%s::text[])"
 )
 _SCHEDULE_VERSION = "SELECT max(version) FROM interchange_fee_schedule"
+# Every member's total for the day exists before it is locked: a total that is missing
+# would lock nothing, and a concurrent batch of the same member could create it, commit,
+# and leave this batch counting from zero (past the daily limit). Creating it waits for
+# a concurrent batch that is creating it; both statements go in member order.
+_OPEN_DAILY = (
+    "INSERT INTO interchange_member_daily (member_id, business_date, spent_minor)"
+    f" SELECT id, {_WINDOW}, 0 FROM interchange_member WHERE id = ANY(%s::bigint[])"
+    " ORDER BY id ON CONFLICT (member_id, business_date) DO NOTHING"
+)
 _DAILY = (
     "SELECT member_id, spent_minor FROM interchange_member_daily"
     f" WHERE member_id = ANY(%s::bigint[]) AND business_date = {_WINDOW}"
@@ -116,6 +127,7 @@ def load_batch(
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
         cursors[6].execute(_SCHEDULE_VERSION)
+        pg.execute(_OPEN_DAILY, (*window, members))
         cursors[7].execute(_DAILY, (members, *window))
         # Last: each statement sees what had committed when it started, so a member or
         # merchant found above is sure to find its coop (coops are never deleted).

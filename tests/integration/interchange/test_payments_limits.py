@@ -8,17 +8,20 @@ and cooperatives, and frozen wallets, take part in no payment. Amounts in sen.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from interchange import tables
+from interchange import payment_batch, tables
 from interchange.payment_model import (
     Authorize,
     CashIn,
     CashOut,
     PaymentCommand,
+    PaymentOutcome,
     QrPurchase,
     Refund,
     Transfer,
@@ -160,6 +163,57 @@ def test_a_second_chance_in_a_batch_posts_after_what_the_first_pass_posted(w: Wo
     ledger.seal()
     report = ledger.verify()
     assert report.intact, report.findings
+
+
+def test_a_day_begun_in_two_transactions_at_once_stays_within_the_daily_limit(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Citra has sent nothing today, so she has no daily total yet. One batch loads that,
+    and is held there while another pays Rp1.000.000 and Citra cashes in again. The
+    first batch then pays Rp1.100.000: one of the two payments must be refused, whichever
+    waits for the other, or the day's total would pass Rp2.000.000. (A daily total that
+    did not exist when a batch loaded used to lock nothing, and the batch counted it as
+    zero.)"""
+    citra = w.citra.id
+    top_up(w, "d-top-0", citra, 1_000_000)  # Rp1.999.000 in the wallet
+    loaded, go = threading.Event(), threading.Event()
+    load_named = payment_batch.load_named
+
+    def load_then_wait(*args: Any, **kwargs: Any) -> Any:
+        load = load_named(*args, **kwargs)
+        if threading.current_thread().name == "held":
+            loaded.set()
+            assert go.wait(timeout=30)
+        return load
+
+    monkeypatch.setattr(payment_batch, "load_named", load_then_wait)
+    payments = w.net.services.payments
+    held: list[PaymentOutcome] = []
+    other: list[PaymentOutcome] = []
+    first = threading.Thread(
+        name="held",
+        target=lambda: held.extend(
+            payments.submit_batch([QrPurchase("d-held", citra, qr_for(w.toko), idr(1_100_000))])
+        ),
+    )
+
+    def pay_then_top_up() -> None:
+        other.append(payments.submit(QrPurchase("d-other", citra, qr_for(w.toko), idr(1_000_000))))
+        top_up(w, "d-top-1", citra, 1_000_000)
+
+    second = threading.Thread(target=pay_then_top_up)
+    first.start()
+    assert loaded.wait(timeout=30)
+    second.start()
+    second.join(timeout=2)  # it finishes only if the held batch did not make it wait
+    go.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    assert not first.is_alive() and not second.is_alive()
+
+    codes = sorted([o.code or "ok" for o in held + other])
+    assert codes == ["daily_limit_exceeded", "ok"]
+    assert daily_spent(w, citra) <= 200_000_000
 
 
 # Wallet balances
