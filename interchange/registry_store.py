@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -190,17 +191,22 @@ def replay_coop(conn: Connection, spec: CoopSpec) -> Coop | None:
     `network_coop_exists`.
     """
     c = tables.coop.c
-    row = conn.execute(select(tables.coop).where(c.code == spec.code)).first()
-    if row is not None:
-        existing = row_to_coop(row)
-        if existing.spec != spec:
-            code = RegistryErrorCode.COOP_EXISTS_WITH_DIFFERENT_SPEC
-            raise fail(code, f"coop {spec.code!r} exists with a different spec", "code")
-        return existing
-    if exists(conn, select(c.id).where(c.registration_no == spec.registration_no)):
+    # One query, so one snapshot: a concurrent attempt that commits this very coop between
+    # two lookups would otherwise make the retry refuse its own registration number.
+    clashes = [c.code == spec.code, c.registration_no == spec.registration_no]
+    if spec.is_network:
+        clashes.append(c.is_network.is_(True))
+    found = [row_to_coop(row) for row in conn.execute(select(tables.coop).where(or_(*clashes)))]
+    for existing in found:
+        if existing.code == spec.code:
+            if existing.spec != spec:
+                code = RegistryErrorCode.COOP_EXISTS_WITH_DIFFERENT_SPEC
+                raise fail(code, f"coop {spec.code!r} exists with a different spec", "code")
+            return existing
+    if any(existing.registration_no == spec.registration_no for existing in found):
         code = RegistryErrorCode.COOP_REGISTRATION_NO_TAKEN
         raise fail(code, "another coop has this registration number", "registration_no")
-    if spec.is_network and exists(conn, select(c.id).where(c.is_network.is_(True))):
+    if any(existing.is_network for existing in found):
         code = RegistryErrorCode.NETWORK_COOP_EXISTS
         raise fail(code, "the network operator is registered already", "is_network")
     return None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
@@ -19,9 +21,11 @@ from interchange.registry_model import (
 )
 from interchange.registry_model import RegistryErrorCode as Code
 from ledger.account import AccountKind, AccountStatus
+from ledger.db import make_engine
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.service import Ledger
 from tests.builders import idr, transfer
+from tests.conftest import TEST_SEAL_KEY
 from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant, the_network
 
 NEW_KEY = bytes(range(100, 132))
@@ -249,6 +253,39 @@ def test_concurrent_registrations_of_one_coop_give_one_coop(registry: Registry) 
     with ThreadPoolExecutor(max_workers=4) as pool:
         coops = list(pool.map(lambda _: registry.register_coop(a_coop()), range(8)))
     assert len(set(coops)) == 1
+
+
+@pytest.mark.postgres
+def test_a_registration_that_finishes_while_a_retry_checks_for_it_is_replayed(
+    pg_url: str,
+) -> None:
+    """A retry of a coop's registration looks for the coop by its code, for its
+    registration number and for a network operator. Another attempt commits the coop right
+    after the retry's lookup: the retry must still return that coop, never refuse its own
+    registration number as taken (which separate lookups, each seeing what had committed
+    when it ran, once did). PostgreSQL only: SQLite's one writer at a time has no race."""
+    engine = make_engine(pg_url)
+    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+    registry = Registry(engine, ledger, NikVault.development())
+    registry.register_coop(the_network())
+    spec = a_coop()
+    me = threading.get_ident()
+    raced: list[Coop] = []
+
+    def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        looked_up = "FROM interchange_coop" in statement and "interchange_coop.code" in statement
+        if looked_up and threading.get_ident() == me and not raced:
+            with ThreadPoolExecutor(max_workers=1) as other:
+                raced.append(other.submit(registry.register_coop, spec).result(timeout=30))
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        coop = registry.register_coop(spec)
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+        ledger.close()
+        engine.dispose()
+    assert raced == [coop]
 
 
 def test_concurrent_members_with_one_nik_give_one_member(registry: Registry, coop: Coop) -> None:
