@@ -1,0 +1,76 @@
+"""Publishing fee schedules: idempotent for the same document, refused for other rules
+under a version already published, and safe when two operators publish one version at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from interchange.fee_defaults import launch_schedule
+from interchange.fee_schedule import FeeSchedule, PaymentType
+from interchange.payment_model import PaymentError, PaymentErrorCode
+from interchange.tables import fee_schedule
+from tests.network import network_on
+
+if TYPE_CHECKING:
+    # Imported for annotations only: pytest would try to collect a module-level Test* class.
+    from tests.network import TestNetwork
+
+
+def published_versions(net: TestNetwork) -> list[tuple[int, int]]:
+    query = select(fee_schedule.c.version, func.count()).group_by(fee_schedule.c.version)
+    with net.services.engine.connect() as conn:
+        return sorted((int(v), int(n)) for v, n in conn.execute(query))
+
+
+def test_publishing_the_same_schedule_again_returns_it_and_adds_nothing(db_url: str) -> None:
+    with network_on(db_url) as net:  # publishes the launch schedule, version 1
+        assert net.services.payments.publish_schedule(launch_schedule()) == launch_schedule()
+        assert published_versions(net) == [(1, 1)]
+
+
+def test_other_rules_under_a_published_version_are_refused(db_url: str) -> None:
+    launch = launch_schedule()
+    fewer = {k: r for k, r in launch.rules.items() if k.payment_type is PaymentType.QR_PURCHASE}
+    with network_on(db_url) as net:
+        with pytest.raises(PaymentError) as refused:
+            net.services.payments.publish_schedule(
+                FeeSchedule(1, launch.effective_from_date, fewer)
+            )
+        assert refused.value.code is PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST
+        assert published_versions(net) == [(1, 1)]
+
+
+@pytest.mark.postgres
+def test_two_operators_publishing_one_version_at_once_both_get_it(pg_url: str) -> None:
+    """The second operator's lookup finds nothing; the first then commits the version; the
+    second's insert collides with it and must come back as a replay, not an error."""
+    second = replace(launch_schedule(), version=2, effective_from_date=date(2027, 1, 1))
+    with network_on(pg_url) as net:
+        engine, payments = net.services.engine, net.services.payments
+        me = threading.get_ident()
+        raced: list[FeeSchedule] = []
+
+        def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            looked_up = (
+                statement.lstrip().startswith("SELECT")
+                and "interchange_fee_schedule.rules_json" in statement
+            )
+            if looked_up and threading.get_ident() == me and not raced:
+                with ThreadPoolExecutor(max_workers=1) as other:
+                    raced.append(other.submit(payments.publish_schedule, second).result(timeout=30))
+
+        event.listen(engine, "after_cursor_execute", after_execute)
+        try:
+            published = payments.publish_schedule(second)
+        finally:
+            event.remove(engine, "after_cursor_execute", after_execute)
+        assert raced == [second] and published == second
+        assert published_versions(net) == [(1, 1), (2, 1)]
