@@ -109,6 +109,10 @@ ROTATION_BATCH_SIZE_MAX = 10_000
 # Registering the same coop twice at once can lose a race for its accounts or its row;
 # a fresh attempt then replays the winner's result.
 _ATTEMPTS_MAX = 3
+# A concurrent request recorded the same wallet first: the retry finds it.
+_WALLET_RACES = frozenset(
+    {"pk_interchange_member_wallet", "uq_interchange_member_wallet_member_id_label"}
+)
 _Status = ParticipantStatus | str
 
 
@@ -254,7 +258,11 @@ class Registry:
         account = self._ledger.open_account(
             AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
         )
-        return self._run(lambda conn: insert_wallet(conn, member, label, account.id))
+        return run_transaction(
+            self._engine,
+            lambda conn: insert_wallet(conn, member, label, account.id),
+            race_constraints=_WALLET_RACES,
+        )
 
     def member_wallets(self, member_id: int) -> tuple[MemberWallet, ...]:
         """Return the member's wallets, main first; raise `member_not_found`."""

@@ -4,20 +4,19 @@ under a version already published, and safe when two operators publish one versi
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeSchedule, PaymentType
 from interchange.payment_model import PaymentError, PaymentErrorCode
 from interchange.tables import fee_schedule
 from tests.network import network_on
+from tests.races import racing
 
 if TYPE_CHECKING:
     # Imported for annotations only: pytest would try to collect a module-level Test* class.
@@ -54,23 +53,15 @@ def test_two_operators_publishing_one_version_at_once_both_get_it(pg_url: str) -
     second's insert collides with it and must come back as a replay, not an error."""
     second = replace(launch_schedule(), version=2, effective_from_date=date(2027, 1, 1))
     with network_on(pg_url) as net:
-        engine, payments = net.services.engine, net.services.payments
-        me = threading.get_ident()
-        raced: list[FeeSchedule] = []
+        payments = net.services.payments
 
-        def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            looked_up = (
-                statement.lstrip().startswith("SELECT")
-                and "interchange_fee_schedule.rules_json" in statement
-            )
-            if looked_up and threading.get_ident() == me and not raced:
-                with ThreadPoolExecutor(max_workers=1) as other:
-                    raced.append(other.submit(payments.publish_schedule, second).result(timeout=30))
+        def looks_up_the_version(statement: str) -> bool:
+            return statement.startswith("SELECT interchange_fee_schedule.rules_json")
 
-        event.listen(engine, "after_cursor_execute", after_execute)
-        try:
+        def publish_first() -> FeeSchedule:
+            return payments.publish_schedule(second)
+
+        with racing(net.services.engine, looks_up_the_version, publish_first) as raced:
             published = payments.publish_schedule(second)
-        finally:
-            event.remove(engine, "after_cursor_execute", after_execute)
         assert raced == [second] and published == second
         assert published_versions(net) == [(1, 1), (2, 1)]

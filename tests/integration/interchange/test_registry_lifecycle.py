@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import Engine, select, update
 
 from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
@@ -16,6 +15,7 @@ from interchange.registry_model import (
     Coop,
     KycTier,
     Member,
+    MemberWallet,
     ParticipantStatus,
     RegistryError,
 )
@@ -26,6 +26,7 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.service import Ledger
 from tests.builders import idr, transfer
 from tests.conftest import TEST_SEAL_KEY
+from tests.races import racing
 from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant, the_network
 
 NEW_KEY = bytes(range(100, 132))
@@ -37,6 +38,24 @@ def registry(ledger: Ledger) -> Registry:
     registry = Registry(ledger.engine, ledger, NikVault.development())
     registry.register_coop(the_network())
     return registry
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database, for the races SQLite cannot have."""
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_registry(pg_engine: Engine) -> Iterator[Registry]:
+    """A registry on `pg_engine` with the network operator registered."""
+    ledger = Ledger(pg_engine, seal_key=TEST_SEAL_KEY)
+    registry = Registry(pg_engine, ledger, NikVault.development())
+    registry.register_coop(the_network())
+    yield registry
+    ledger.close()
 
 
 @pytest.fixture
@@ -81,6 +100,27 @@ def test_an_extra_wallet_is_opened_once_with_the_tiers_limits(
     assert (account.min_balance_minor, account.max_balance_minor) == (0, 200_000_000)
     labels = [w.label for w in registry.member_wallets(member.id)]
     assert labels == ["main", "savings"]
+
+
+@pytest.mark.postgres
+def test_an_extra_wallet_asked_for_twice_at_once_is_opened_once(
+    pg_engine: Engine, pg_registry: Registry
+) -> None:
+    """The second request finds no wallet and opens its account; the first then records
+    the wallet; the second's insert collides with it and must return that wallet."""
+    member = pg_registry.register_member(a_member(coop_id=pg_registry.register_coop(a_coop()).id))
+
+    def looks_up_the_wallet(statement: str) -> bool:
+        return "FROM interchange_member_wallet" in statement and ".label" in statement
+
+    def open_savings() -> MemberWallet:
+        return pg_registry.open_member_wallet(member.id, "savings")
+
+    # The second lookup is the one just before the insert.
+    with racing(pg_engine, looks_up_the_wallet, open_savings, after=2) as raced:
+        savings = open_savings()
+    assert raced == [savings]
+    assert [w.label for w in pg_registry.member_wallets(member.id)] == ["main", "savings"]
 
 
 def test_asking_for_the_main_wallet_returns_it(registry: Registry, member: Member) -> None:
@@ -257,34 +297,20 @@ def test_concurrent_registrations_of_one_coop_give_one_coop(registry: Registry) 
 
 @pytest.mark.postgres
 def test_a_registration_that_finishes_while_a_retry_checks_for_it_is_replayed(
-    pg_url: str,
+    pg_engine: Engine, pg_registry: Registry
 ) -> None:
     """A retry of a coop's registration looks for the coop by its code, for its
     registration number and for a network operator. Another attempt commits the coop right
     after the retry's lookup: the retry must still return that coop, never refuse its own
     registration number as taken (which separate lookups, each seeing what had committed
-    when it ran, once did). PostgreSQL only: SQLite's one writer at a time has no race."""
-    engine = make_engine(pg_url)
-    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
-    registry = Registry(engine, ledger, NikVault.development())
-    registry.register_coop(the_network())
+    when it ran, once did)."""
     spec = a_coop()
-    me = threading.get_ident()
-    raced: list[Coop] = []
 
-    def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        looked_up = "FROM interchange_coop" in statement and "interchange_coop.code" in statement
-        if looked_up and threading.get_ident() == me and not raced:
-            with ThreadPoolExecutor(max_workers=1) as other:
-                raced.append(other.submit(registry.register_coop, spec).result(timeout=30))
+    def looks_up_the_coop(statement: str) -> bool:
+        return "FROM interchange_coop" in statement and "interchange_coop.code" in statement
 
-    event.listen(engine, "after_cursor_execute", after_execute)
-    try:
-        coop = registry.register_coop(spec)
-    finally:
-        event.remove(engine, "after_cursor_execute", after_execute)
-        ledger.close()
-        engine.dispose()
+    with racing(pg_engine, looks_up_the_coop, lambda: pg_registry.register_coop(spec)) as raced:
+        coop = pg_registry.register_coop(spec)
     assert raced == [coop]
 
 
