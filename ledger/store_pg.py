@@ -40,10 +40,11 @@ _CLOCK_AND_SEQS = (
     "SELECT clock_timestamp(),"
     " array(SELECT nextval('ledger_entry_seq') FROM generate_series(1, %b))"
 )
-# A replay's entries with their postings, one row per posting (one with no posting columns
-# for an entry that has none). The postings are looked up by their key for each entry
-# found: a join would leave its method to the planner, and with stale statistics (after a
-# bulk load) it chose a parallel scan of every posting, milliseconds on every call.
+# A replay's entries with their postings, one row per posting (an entry without postings
+# gives one row whose posting columns are null). The postings are looked up by their key
+# for each entry found: a join would leave its method to the planner, and with stale
+# statistics (after a bulk load) it chose a parallel scan of every posting, milliseconds
+# on every call.
 _EXISTING = (
     "SELECT e.seq, e.entry_id, e.kind, t.entry_id, e.business_date, e.timeout_s,"
     " e.expires_at, e.metadata_json, e.committed_at, e.digest, p.account_id, p.coop_id,"
