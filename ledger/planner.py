@@ -70,6 +70,9 @@ class BatchPlan:
     outcomes: tuple[EntryOutcome, ...]
     new_entries: tuple[Entry, ...]
     changed_accounts: tuple[Account, ...]
+    # The sequence number of each new entry's target (recorded earlier or in this batch),
+    # by the target's id: what the entry's row stores.
+    target_seqs: Mapping[str, int]
 
 
 @dataclass(slots=True)
@@ -119,7 +122,10 @@ class _Planner:
             self._fail_open_group()
         entries = tuple(o.entry for o in self.outcomes if o.entry and not o.replayed)
         changed = tuple(self.accounts[i] for i in sorted(self.changed))
-        return BatchPlan(tuple(self.outcomes), entries, changed)
+        known = {key: state.entry.seq for key, state in self.ctx.targets.items()}
+        known.update((e.entry_id, e.seq) for e in entries)
+        target_seqs = {e.target_id: known[e.target_id] for e in entries if e.target_id}
+        return BatchPlan(tuple(self.outcomes), entries, changed, target_seqs)
 
     def _plan_in_group(self, index: int, request: EntryRequest) -> None:
         group = self.group

@@ -10,7 +10,7 @@ refuse an entry whose postings do not sum to zero.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -178,7 +178,7 @@ def write_plan(conn: Connection, plan: BatchPlan, committed_at: datetime) -> Non
     """Insert the plan's postings and entries and store its accounts' new balances."""
     if plan.new_entries:
         _insert_postings(conn, plan.new_entries, committed_at)
-        _insert_entries(conn, plan.new_entries, committed_at)
+        _insert_entries(conn, plan.new_entries, plan.target_seqs, committed_at)
     if plan.changed_accounts:
         _update_accounts(conn, plan.changed_accounts)
 
@@ -201,13 +201,13 @@ def _posting_rows(entries: Iterable[Entry]) -> list[dict[str, Any]]:
     ]
 
 
-def _entry_rows(entries: Iterable[Entry], seq_of: dict[str, int]) -> list[dict[str, Any]]:
+def _entry_rows(entries: Iterable[Entry], target_seqs: Mapping[str, int]) -> list[dict[str, Any]]:
     return [
         {
             "seq": e.seq,
             "entry_id": e.entry_id,
             "kind": e.kind.value,
-            "target_seq": seq_of.get(e.target_id) if e.target_id else None,
+            "target_seq": target_seqs[e.target_id] if e.target_id else None,
             "business_date": e.business_date,
             "timeout_s": e.timeout_s,
             "expires_at": e.expires_at,
@@ -261,9 +261,13 @@ def _unnest_insert(
     conn.execute(statement, params)
 
 
-def _insert_entries(conn: Connection, entries: Sequence[Entry], committed_at: datetime) -> None:
-    seq_of = _target_seqs(conn, entries)
-    rows = _entry_rows(entries, seq_of)
+def _insert_entries(
+    conn: Connection,
+    entries: Sequence[Entry],
+    target_seqs: Mapping[str, int],
+    committed_at: datetime,
+) -> None:
+    rows = _entry_rows(entries, target_seqs)
     if _is_postgres(conn):
         types: dict[str, Any] = {
             "seq": BigInteger,
@@ -279,16 +283,6 @@ def _insert_entries(conn: Connection, entries: Sequence[Entry], committed_at: da
         _unnest_insert(conn, entry, types, rows, committed_at)
     else:
         conn.execute(insert(entry), [{**r, "committed_at": committed_at} for r in rows])
-
-
-def _target_seqs(conn: Connection, entries: Sequence[Entry]) -> dict[str, int]:
-    """Sequence numbers of the entries' targets: from this batch, or recorded earlier."""
-    seq_of = {e.entry_id: e.seq for e in entries}
-    missing = {e.target_id for e in entries if e.target_id and e.target_id not in seq_of}
-    if missing:
-        query = select(entry.c.entry_id, entry.c.seq).where(entry.c.entry_id.in_(missing))
-        seq_of.update({row.entry_id: row.seq for row in conn.execute(query)})
-    return seq_of
 
 
 def _update_accounts(conn: Connection, accounts: Sequence[Account]) -> None:

@@ -13,7 +13,7 @@ stays there. Runs inside the caller's transaction and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -74,7 +74,6 @@ _INSERT_ENTRIES_AND_MOVE_ACCOUNTS = (
     " SELECT *, %b::timestamptz FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[],"
     " %b::bigint[], %b::date[], %b::integer[], %b::timestamptz[], %b::text[], %b::varchar[])"
 )
-_TARGET_SEQS = "SELECT entry_id, seq FROM ledger_entry WHERE entry_id = ANY(%b::text[])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +152,9 @@ def _utc(moment: datetime | None) -> datetime | None:
 def write_phase(conn: Connection, plan: BatchPlan, committed_at: datetime) -> None:
     """Insert the plan's postings and entries and store its accounts' balances: one trip."""
     entries = plan.new_entries
-    seq_of = {e.entry_id: e.seq for e in entries}
-    pg = driver(conn)
-    missing = sorted({e.target_id for e in entries if e.target_id and e.target_id not in seq_of})
-    if missing:
-        seq_of.update(dict(pg.execute(_TARGET_SEQS, (missing,)).fetchall()))
     if not entries and not plan.changed_accounts:
         return
+    pg = driver(conn)
     with pipelined(pg):
         if entries:
             pg.execute(_INSERT_POSTINGS, (committed_at, *_posting_arrays(entries)))
@@ -168,7 +163,7 @@ def write_phase(conn: Connection, plan: BatchPlan, committed_at: datetime) -> No
             (
                 *_account_arrays(plan.changed_accounts),
                 committed_at,
-                *_entry_arrays(entries, seq_of),
+                *_entry_arrays(entries, plan.target_seqs),
             ),
         )
 
@@ -193,12 +188,14 @@ def _posting_arrays(entries: Sequence[Entry]) -> tuple[list[Any], ...]:
     return columns
 
 
-def _entry_arrays(entries: Sequence[Entry], seq_of: dict[str, int]) -> tuple[list[Any], ...]:
+def _entry_arrays(
+    entries: Sequence[Entry], target_seqs: Mapping[str, int]
+) -> tuple[list[Any], ...]:
     return (
         [e.seq for e in entries],
         [e.entry_id for e in entries],
         [e.kind.value for e in entries],
-        [seq_of.get(e.target_id) if e.target_id else None for e in entries],
+        [target_seqs[e.target_id] if e.target_id else None for e in entries],
         [e.business_date for e in entries],
         [e.timeout_s for e in entries],
         [e.expires_at for e in entries],

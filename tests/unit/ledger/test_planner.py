@@ -333,6 +333,24 @@ def test_a_hold_and_its_capture_can_share_a_batch() -> None:
     assert (book.posted(TOKO), book.held(TOKO)) == (1_500, (0, 0))
 
 
+def test_a_plan_names_the_sequence_number_of_every_target_it_resolves() -> None:
+    """What the entry rows store as their target: an earlier hold's number from the book,
+    a hold of the same batch by the number it was given."""
+    book = _book()
+    _hold(book, "earlier", 1_000)
+    earlier_seq = book.entries["earlier"].seq
+    plan = book.plan(
+        [
+            request("capture-earlier", EntryKind.POST_PENDING, "earlier"),
+            move("later", ANI, TOKO, 2_000, kind=EntryKind.PENDING),
+            request("void-later", EntryKind.VOID_PENDING, "later"),
+            move("plain", ANI, BUDI, 1),
+        ]
+    )
+    later_seq = next(e.seq for e in plan.new_entries if e.entry_id == "later")
+    assert dict(plan.target_seqs) == {"earlier": earlier_seq, "later": later_seq}
+
+
 # Reversals.
 
 
