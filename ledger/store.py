@@ -2,10 +2,11 @@
 
 Every function takes an open `Connection` inside a transaction and never commits. Accounts
 are locked in ascending id order (`FOR UPDATE` on PostgreSQL; SQLite's single writer lock
-is taken by `BEGIN IMMEDIATE`), so concurrent batches never deadlock on each other. Bulk
-writes use one statement per table per batch: `unnest` of arrays on PostgreSQL, executemany
-on SQLite. Postings are written before their entries so that the entry's insert trigger can
-refuse an entry whose postings do not sum to zero.
+is taken by `BEGIN IMMEDIATE`), so concurrent batches never deadlock on each other.
+Posting on SQLite allocates sequence numbers and writes here (`allocate_seqs`,
+`write_plan`, one executemany per table); on PostgreSQL both go through `ledger.store_pg`.
+Postings are written before their entries so that the entry's insert trigger can refuse an
+entry whose postings do not sum to zero.
 """
 
 from __future__ import annotations
@@ -15,28 +16,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     Connection,
     Row,
-    SmallInteger,
-    String,
-    and_,
     bindparam,
-    cast,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.account import Account, AccountKind, AccountStatus
 from ledger.entry import Entry, EntryKind, Posting
 from ledger.money import Money
 from ledger.planner import BatchPlan, TargetState
-from ledger.tables import account, entry, entry_seq, posting
+from ledger.tables import account, entry, posting
 
 __all__ = [
     "ACCOUNT_ID_MAX",
@@ -90,13 +84,10 @@ def lock_accounts(conn: Connection, account_ids: Collection[int]) -> dict[int, A
 
 
 def allocate_seqs(conn: Connection, count: int) -> tuple[datetime, list[int]]:
-    """Return the database's clock and `count` fresh entry sequence numbers, in one trip."""
+    """SQLite: the clock and `count` fresh entry sequence numbers (PostgreSQL draws them
+    from its sequence in `ledger.store_pg.read_phase`)."""
     assert count > 0
-    if _is_postgres(conn):
-        numbers = select(func.nextval(entry_seq.name)).select_from(func.generate_series(1, count))
-        row = conn.execute(select(func.clock_timestamp(), func.array(numbers.scalar_subquery())))
-        moment, seqs = row.one()
-        return moment.astimezone(UTC), list(seqs)
+    assert not _is_postgres(conn), "PostgreSQL posts through ledger.store_pg"
     # SQLite: the writer holds the database lock since BEGIN IMMEDIATE, so max + 1 is ours.
     last = conn.execute(select(func.coalesce(func.max(entry.c.seq), 0))).scalar_one()
     return datetime.now(UTC), list(range(last + 1, last + 1 + count))
@@ -175,7 +166,9 @@ def load_targets(conn: Connection, targets: dict[str, Entry]) -> dict[str, Targe
 
 
 def write_plan(conn: Connection, plan: BatchPlan, committed_at: datetime) -> None:
-    """Insert the plan's postings and entries and store its accounts' new balances."""
+    """SQLite: insert the plan's postings and entries and store its accounts' new balances
+    (PostgreSQL writes them with `ledger.store_pg.write_phase`)."""
+    assert not _is_postgres(conn), "PostgreSQL posts through ledger.store_pg"
     if plan.new_entries:
         _insert_postings(conn, plan.new_entries, committed_at)
         _insert_entries(conn, plan.new_entries, plan.target_seqs, committed_at)
@@ -218,47 +211,10 @@ def _entry_rows(entries: Iterable[Entry], target_seqs: Mapping[str, int]) -> lis
     ]
 
 
-_POSTING_TYPES: dict[str, Any] = {
-    "entry_seq": BigInteger,
-    "leg_no": SmallInteger,
-    "account_id": BigInteger,
-    "coop_id": BigInteger,
-    "currency": String,
-    "amount_minor": BigInteger,
-    "is_pending": Boolean,
-    "account_posting_no": BigInteger,
-    "balance_after_minor": BigInteger,
-}
-
-
 def _insert_postings(conn: Connection, entries: Sequence[Entry], committed_at: datetime) -> None:
     rows = _posting_rows(entries)
-    if not rows:
-        return
-    if _is_postgres(conn):
-        _unnest_insert(conn, posting, _POSTING_TYPES, rows, committed_at)
-    else:
+    if rows:
         conn.execute(insert(posting), [{**r, "committed_at": committed_at} for r in rows])
-
-
-def _unnest_insert(
-    conn: Connection,
-    table: Any,
-    types: dict[str, Any],
-    rows: list[dict[str, Any]],
-    committed_at: datetime,
-) -> None:
-    """One INSERT ... SELECT unnest(arrays) statement: the whole batch in one round trip."""
-    names = list(types)
-    columns = [
-        func.unnest(cast(bindparam(f"a_{name}"), ARRAY(kind))).label(name)
-        for name, kind in types.items()
-    ]
-    source = select(*columns, bindparam("committed_at", type_=table.c.committed_at.type))
-    statement = insert(table).from_select([*names, "committed_at"], source)
-    params: dict[str, Any] = {f"a_{name}": [r[name] for r in rows] for name in names}
-    params["committed_at"] = committed_at
-    conn.execute(statement, params)
 
 
 def _insert_entries(
@@ -268,21 +224,7 @@ def _insert_entries(
     committed_at: datetime,
 ) -> None:
     rows = _entry_rows(entries, target_seqs)
-    if _is_postgres(conn):
-        types: dict[str, Any] = {
-            "seq": BigInteger,
-            "entry_id": String,
-            "kind": String,
-            "target_seq": BigInteger,
-            "business_date": entry.c.business_date.type,
-            "timeout_s": entry.c.timeout_s.type,
-            "expires_at": entry.c.expires_at.type,
-            "metadata_json": String,
-            "digest": String,
-        }
-        _unnest_insert(conn, entry, types, rows, committed_at)
-    else:
-        conn.execute(insert(entry), [{**r, "committed_at": committed_at} for r in rows])
+    conn.execute(insert(entry), [{**r, "committed_at": committed_at} for r in rows])
 
 
 def _update_accounts(conn: Connection, accounts: Sequence[Account]) -> None:
@@ -296,9 +238,6 @@ def _update_accounts(conn: Connection, accounts: Sequence[Account]) -> None:
         }
         for a in accounts
     ]
-    if _is_postgres(conn):
-        _unnest_update(conn, rows)
-        return
     statement = (
         update(account)
         .where(account.c.id == bindparam("b_id"))
@@ -310,21 +249,3 @@ def _update_accounts(conn: Connection, accounts: Sequence[Account]) -> None:
         )
     )
     conn.execute(statement, rows)
-
-
-def _unnest_update(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    names = ["b_id", "b_posted", "b_debit", "b_credit", "b_count"]
-    source = select(
-        *[func.unnest(cast(bindparam(n), ARRAY(BigInteger))).label(n) for n in names]
-    ).subquery("v")
-    statement = (
-        update(account)
-        .where(and_(account.c.id == source.c.b_id))
-        .values(
-            posted_minor=source.c.b_posted,
-            pending_debit_minor=source.c.b_debit,
-            pending_credit_minor=source.c.b_credit,
-            posting_count=source.c.b_count,
-        )
-    )
-    conn.execute(statement, {n: [r[n] for r in rows] for n in names})
