@@ -371,21 +371,19 @@ def _write(
     daily = daily_rows(spent, window_date)
     # Through SQLAlchemy, so before the pipeline `commit_with` opens on PostgreSQL.
     resolve_payments(conn, refunds, statuses)
-    records: list[PaymentRecord] = []
 
     def writes() -> None:
         if planned is not None:
             write_planned(conn, planned)
         if conn.dialect.name == "postgresql":
             write_batch(conn, rows, owed, daily)
-            records.extend(records_of(rows))
-            return
-        records.extend(insert_payments(conn, rows))
-        add_obligations(conn, owed)
-        add_daily(conn, daily)
+        else:
+            insert_payments(conn, rows)
+            add_obligations(conn, owed)
+            add_daily(conn, daily)
 
     commit_with(conn, writes)
-    return records
+    return records_of(rows)
 
 
 def _fill_repeats(parsed: dict[int, ParsedCommand], outcomes: list[PaymentOutcome | None]) -> None:

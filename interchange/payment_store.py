@@ -332,11 +332,10 @@ def payment_rows(
     return [_payment_row(plan, now, window_date) for plan in plans]
 
 
-def insert_payments(conn: Connection, rows: list[dict[str, Any]]) -> list[PaymentRecord]:
-    """Insert `payment_rows` and return them as records."""
+def insert_payments(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert `payment_rows` (`records_of` gives them as records)."""
     if rows:
         conn.execute(insert(payment), rows)
-    return records_of(rows)
 
 
 def records_of(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
