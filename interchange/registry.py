@@ -136,8 +136,10 @@ class Registry:
         self._vault = vault
         self._clock = clock
 
-    def _run(self, work: Callable[[Connection], T]) -> T:
-        return run_transaction(self._engine, work)
+    def _run(
+        self, work: Callable[[Connection], T], race_constraints: frozenset[str] = frozenset()
+    ) -> T:
+        return run_transaction(self._engine, work, race_constraints=race_constraints)
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -258,11 +260,7 @@ class Registry:
         account = self._ledger.open_account(
             AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
         )
-        return run_transaction(
-            self._engine,
-            lambda conn: insert_wallet(conn, member, label, account.id),
-            race_constraints=_WALLET_RACES,
-        )
+        return self._run(lambda conn: insert_wallet(conn, member, label, account.id), _WALLET_RACES)
 
     def member_wallets(self, member_id: int) -> tuple[MemberWallet, ...]:
         """Return the member's wallets, main first; raise `member_not_found`."""
