@@ -1,26 +1,31 @@
-"""Deterministic races: another caller's whole request lands between two statements of ours.
+"""Deterministic races: another caller's whole request lands between two statements of ours,
+or ours waits on a lock another session holds.
 
 `racing` runs `rival` to completion in another thread right after the calling thread's
 `after`-th statement that `matches` (SQLAlchemy's `after_cursor_execute`), before the
 calling thread goes on. The rival uses its own connection, so on PostgreSQL it commits
 between our two statements; the test then checks that our request still ends well. Not
 for SQLite, whose single writer would make the rival wait for us.
+`wait_until_a_session_waits_for_a_lock` returns once some session of the test's
+PostgreSQL database is blocked on a lock.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
-__all__ = ["racing"]
+__all__ = ["racing", "wait_until_a_session_waits_for_a_lock"]
 
 T = TypeVar("T")
 _RIVAL_TIMEOUT_S = 30.0
+_LOCK_WAIT_TIMEOUT_S = 60.0
 
 
 @contextmanager
@@ -47,3 +52,18 @@ def racing(
     finally:
         event.remove(engine, "after_cursor_execute", after_execute)
     assert results, "the rival never ran: no statement matched"
+
+
+def wait_until_a_session_waits_for_a_lock(engine: Engine) -> None:
+    """Return once a session of this test's database waits for a lock; fail after a while."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + _LOCK_WAIT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one():
+                return
+        time.sleep(0.02)
+    raise AssertionError("no session ever waited for a lock")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 
 from interchange import tables
 from interchange.payment_model import (
@@ -41,6 +41,7 @@ from interchange.registry_model import Coop, Member, Merchant
 from ledger import tables as ledger_tables
 from tests.integration.interchange.test_payments_books import load_records
 from tests.network import idr, network_on, qr_for
+from tests.races import wait_until_a_session_waits_for_a_lock
 
 if TYPE_CHECKING:
     # Imported for annotations only: pytest would try to collect a module-level Test* class.
@@ -301,21 +302,6 @@ def test_a_replay_racing_its_uncommitted_original_returns_the_replayed_outcome(
                 outcomes.append(error)
     assert all(isinstance(o, PaymentOutcome) for o in outcomes), outcomes
     assert sorted(o.replayed for o in outcomes if isinstance(o, PaymentOutcome)) == [False, True]
-
-
-def wait_until_a_session_waits_for_a_lock(engine: Engine) -> None:
-    """Return once a session of this test's database waits for a lock; fail after a while."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            if conn.execute(query).scalar_one():
-                return
-        time.sleep(0.02)
-    raise AssertionError("no session ever waited for a lock")
 
 
 def test_no_network_account_makes_one_cooperatives_payments_wait_for_anothers(

@@ -24,9 +24,6 @@ from interchange.tables import payment, window_close
 from settlement import tables as st
 from settlement.closing import WindowSummary
 from settlement.window_rules import SettlementErrorCode, WindowError
-from tests.integration.interchange.test_payment_concurrency import (
-    wait_until_a_session_waits_for_a_lock,
-)
 from tests.integration.settlement.night import (
     last_due_window,
     ledger_nets,
@@ -34,6 +31,7 @@ from tests.integration.settlement.night import (
     obligation_nets,
 )
 from tests.network import cutoff_in, idr, network_on, qr_for
+from tests.races import wait_until_a_session_waits_for_a_lock
 
 pytestmark = pytest.mark.postgres
 
