@@ -8,7 +8,9 @@ payment rows, obligations, daily totals, refunded amounts and authorization stat
 payments the ledger accepted, and commit. On PostgreSQL the ledger's writes, the payment
 rows and the COMMIT go in one round trip, so the accounts stay locked for one trip after
 planning instead of three. A command repeated within the batch gets the first one's
-outcome (or a conflict if it differs).
+outcome (or a conflict if it differs). Commands that must see another's outcome (a second
+refund of one purchase, a void after a capture) are not in the same batch: the service
+runs them in the next transaction (`split_dependents`), once the ledger has decided.
 """
 
 from __future__ import annotations
@@ -66,12 +68,18 @@ from interchange.routing import (
     plan_payment,
 )
 from interchange.window import WindowCalendar
-from ledger.db import commit_with
+from ledger.db import TransactionRetryError, commit_with
 from ledger.entry import EntryOutcome
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.posting import PlannedEntries, plan_entries, write_planned
 
-__all__ = ["BatchSettings", "load_named", "parse_or_refuse", "process_parsed"]
+__all__ = [
+    "BatchSettings",
+    "load_named",
+    "parse_or_refuse",
+    "process_parsed",
+    "split_dependents",
+]
 
 _CODE = PaymentErrorCode
 _LEDGER = LedgerErrorCode
@@ -83,6 +91,21 @@ _LEDGER_TO_PAYMENT = {
     _LEDGER.PENDING_ALREADY_POSTED: _CODE.AUTHORIZATION_NOT_OPEN,
     _LEDGER.PENDING_ALREADY_VOIDED: _CODE.AUTHORIZATION_NOT_OPEN,
 }
+# The ledger found the payment's entry id recorded with another request. Entry ids come
+# from payment ids (`entry_id_for`), and the batch loaded no payment with this id, so a
+# concurrent transaction recorded the payment since: a fresh transaction sees it, and
+# replays it or refuses a different request as the payment's own conflict.
+_RECORDED_MEANWHILE = frozenset(
+    {
+        _LEDGER.EXISTS_WITH_DIFFERENT_KIND,
+        _LEDGER.EXISTS_WITH_DIFFERENT_PENDING_ID,
+        _LEDGER.EXISTS_WITH_DIFFERENT_LEGS,
+        _LEDGER.EXISTS_WITH_DIFFERENT_AMOUNT,
+        _LEDGER.EXISTS_WITH_DIFFERENT_BUSINESS_DATE,
+        _LEDGER.EXISTS_WITH_DIFFERENT_TIMEOUT,
+        _LEDGER.EXISTS_WITH_DIFFERENT_METADATA,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +130,50 @@ def parse_or_refuse(command: PaymentCommand) -> ParsedCommand | PaymentOutcome:
         return _refused(str(command.payment_id), error)
 
 
+def split_dependents(
+    items: Sequence[ParsedCommand | PaymentOutcome],
+) -> tuple[list[int], list[int]]:
+    """The indexes of the items to process now, and of those to process after them, in a
+    later transaction: a command naming a payment (a refund's original, a capture's or
+    void's authorization) that an earlier command of the batch, with another payment id,
+    creates or names too; and every command sharing a payment id with one deferred.
+
+    Planned in one transaction, an earlier command's effect would count before the ledger
+    decides on it: a refund the ledger refuses would still use up the original for the
+    next refund, a refused capture would still block a void. Processed after it, the
+    later command sees what the earlier one did. The first item is always processed now,
+    so every round makes progress. Pure."""
+    now: list[int] = []
+    later: list[int] = []
+    # A payment id created or named by a command processed now -> that command's id.
+    taken: dict[str, str] = {}
+    deferred: set[str] = set()
+    for index, item in enumerate(items):
+        if isinstance(item, PaymentOutcome):
+            now.append(index)
+            continue
+        payment_id, named = item.command.payment_id, _named_payment(item.command)
+        waits = named is not None and taken.get(named, payment_id) != payment_id
+        if waits or payment_id in deferred:
+            deferred.add(payment_id)
+            later.append(index)
+            continue
+        now.append(index)
+        taken.setdefault(payment_id, payment_id)
+        if named is not None:
+            taken.setdefault(named, payment_id)
+    assert not items or now[0] == 0, "the first item is always processed now"
+    return now, later
+
+
+def _named_payment(command: PaymentCommand) -> str | None:
+    if isinstance(command, Refund):
+        return command.original_payment_id
+    if isinstance(command, Capture | Void):
+        return command.authorization_id
+    return None
+
+
 def process_parsed(
     conn: Connection,
     items: Sequence[ParsedCommand | PaymentOutcome],
@@ -116,7 +183,9 @@ def process_parsed(
     order. Nothing may use `conn` afterwards but the caller's own commit.
 
     Items come from `parse_or_refuse`, called before the transaction (decoding then does
-    not lengthen it); a refusal among them is passed through as its outcome."""
+    not lengthen it); a refusal among them is passed through as its outcome. No command
+    may name a payment another one creates or names (`split_dependents` says which wait)."""
+    assert not split_dependents(items)[1], "the commands are independent of each other"
     outcomes: list[PaymentOutcome | None] = [None] * len(items)
     parsed: dict[int, ParsedCommand] = {}
     for index, item in enumerate(items):
@@ -216,9 +285,9 @@ def _plan_all(
     ctx: RoutingContext,
     outcomes: list[PaymentOutcome | None],
 ) -> dict[int, PaymentPlan]:
-    """Plan in order; later commands see earlier ones' refunds and resolutions."""
+    """Plan each payment id's first command; the commands are independent of each other
+    (`split_dependents`), so each is planned from what was recorded before the batch."""
     plans: dict[int, PaymentPlan] = {}
-    payments = dict(ctx.payments)
     seen: set[str] = set()
     for index, item in parsed.items():
         payment_id = item.command.payment_id
@@ -226,7 +295,7 @@ def _plan_all(
             continue
         seen.add(payment_id)
         try:
-            planned = plan_payment(item, replace(ctx, payments=payments))
+            planned = plan_payment(item, ctx)
         except (InterchangeError, LedgerError) as error:
             outcomes[index] = _refused(payment_id, error)
             continue
@@ -234,16 +303,7 @@ def _plan_all(
             outcomes[index] = PaymentOutcome(payment_id, planned, replayed=True)
             continue
         plans[index] = planned
-        _note_effects(planned, payments)
     return plans
-
-
-def _note_effects(plan: PaymentPlan, payments: dict[str, PaymentRecord]) -> None:
-    if plan.refund_of is not None:
-        original = payments[plan.refund_of]
-        payments[plan.refund_of] = replace(original, refunded=original.refunded + plan.draft.amount)
-    if plan.resolves is not None and plan.resolution is not None:
-        payments[plan.resolves] = replace(payments[plan.resolves], status=plan.resolution)
 
 
 def _post_within_daily_limits(
@@ -326,6 +386,8 @@ def _post(
         if not failed:
             accepted.append(index)
             continue
+        if any(o.code in _RECORDED_MEANWHILE for o in failed):
+            raise TransactionRetryError(f"payment {plan.payment_id!r} was recorded meanwhile")
         outcomes[index] = _ledger_refusal(plan.payment_id, failed, ctx)
     return accepted, planned
 

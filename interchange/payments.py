@@ -2,7 +2,8 @@
 
 Single commands share transactions through a group committer (like the ledger's), so
 thousands of concurrent payments cost a few hundred commits; `submit_batch` runs a batch in
-one transaction. Every command is idempotent by its `payment_id`. Fee schedules are
+one transaction (plus one for each round of commands that must see an earlier command's
+outcome). Every command is idempotent by its `payment_id`. Fee schedules are
 published as new versions, never edited; the service re-reads them when a newer version
 appears, so every process sees a publication at its next batch.
 """
@@ -18,7 +19,12 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
 from interchange.fee_schedule_codec import schedule_to_json
 from interchange.fees import Quote, deducted, quote, schedule_in_force
-from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
+from interchange.payment_batch import (
+    BatchSettings,
+    parse_or_refuse,
+    process_parsed,
+    split_dependents,
+)
 from interchange.payment_model import (
     PaymentCommand,
     PaymentError,
@@ -96,7 +102,9 @@ class Payments:
         return outcome.payment
 
     def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:
-        """Process up to `BATCH_COMMANDS_MAX` commands in one transaction."""
+        """Process up to `BATCH_COMMANDS_MAX` commands in one transaction, in order; a
+        command that names a payment an earlier one creates or names (a second refund of
+        one purchase, a void after a capture) goes in a following one, after it."""
         assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
         items = [parse_or_refuse(c) for c in commands]
         refusals = [i for i in items if isinstance(i, PaymentOutcome)]
@@ -107,6 +115,19 @@ class Payments:
     def _submit_parsed(
         self, items: Sequence[ParsedCommand | PaymentOutcome]
     ) -> list[PaymentOutcome]:
+        """One outcome per item, in order: one transaction, or one more for each round of
+        commands that must see an earlier command's outcome (`split_dependents`)."""
+        outcomes: list[PaymentOutcome | None] = [None] * len(items)
+        remaining = list(range(len(items)))
+        while remaining:
+            now, later = split_dependents([items[i] for i in remaining])
+            results = self._process([items[remaining[i]] for i in now])
+            for i, outcome in zip(now, results, strict=True):
+                outcomes[remaining[i]] = outcome
+            remaining = [remaining[i] for i in later]
+        return [o for o in outcomes if o is not None]
+
+    def _process(self, items: Sequence[ParsedCommand | PaymentOutcome]) -> list[PaymentOutcome]:
         return run_transaction(
             self.engine,
             lambda conn: process_parsed(conn, items, self._settings),

@@ -54,8 +54,10 @@ def racing(
     assert results, "the rival never ran: no statement matched"
 
 
-def wait_until_a_session_waits_for_a_lock(engine: Engine) -> None:
-    """Return once a session of this test's database waits for a lock; fail after a while."""
+def wait_until_a_session_waits_for_a_lock(engine: Engine, sessions: int = 1) -> None:
+    """Return once `sessions` sessions of this test's database wait for a lock; fail after
+    a while."""
+    assert sessions >= 1
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -63,7 +65,7 @@ def wait_until_a_session_waits_for_a_lock(engine: Engine) -> None:
     deadline = time.monotonic() + _LOCK_WAIT_TIMEOUT_S
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            if conn.execute(query).scalar_one():
+            if conn.execute(query).scalar_one() >= sessions:
                 return
-        time.sleep(0.02)
-    raise AssertionError("no session ever waited for a lock")
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {sessions} sessions ever waited for a lock")

@@ -1,0 +1,96 @@
+"""Which commands of a batch wait for a later transaction: those that must see an earlier
+command's outcome. Pure; no database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from interchange.payment_batch import split_dependents
+from interchange.payment_model import (
+    Capture,
+    CashIn,
+    PaymentCommand,
+    PaymentErrorCode,
+    PaymentOutcome,
+    Refund,
+    Void,
+)
+from interchange.routing_model import ParsedCommand
+from ledger.money import Money
+
+RP = Money(100_000, "IDR")
+
+
+def parsed(command: PaymentCommand) -> ParsedCommand:
+    return ParsedCommand(command, None, f'{{"payment_id": "{command.payment_id}"}}')
+
+
+def split(commands: Sequence[PaymentCommand | PaymentOutcome]) -> tuple[list[int], list[int]]:
+    return split_dependents([c if isinstance(c, PaymentOutcome) else parsed(c) for c in commands])
+
+
+def test_independent_commands_all_go_now() -> None:
+    commands: list[PaymentCommand] = [
+        CashIn("c-1", 1, 1, RP),
+        Refund("r-1", "p-1", RP),
+        Void("v-1", "a-1"),
+    ]
+    assert split(commands) == ([0, 1, 2], [])
+
+
+def test_a_second_refund_of_one_purchase_waits_for_the_first() -> None:
+    commands = [Refund("r-1", "p-1", RP), Refund("r-2", "p-1", RP), Refund("r-3", "p-2", RP)]
+    assert split(commands) == ([0, 2], [1])
+
+
+def test_a_void_after_a_capture_of_one_authorization_waits() -> None:
+    assert split([Capture("c-1", "a-1"), Void("v-1", "a-1")]) == ([0], [1])
+
+
+def test_a_refund_of_a_payment_made_earlier_in_the_batch_waits_for_it() -> None:
+    assert split([CashIn("p-1", 1, 1, RP), Refund("r-1", "p-1", RP)]) == ([0], [1])
+
+
+def test_a_repeated_command_stays_with_its_first_occurrence() -> None:
+    commands = [Refund("r-1", "p-1", RP), Refund("r-1", "p-1", RP)]
+    assert split(commands) == ([0, 1], [])
+
+
+def test_every_command_with_the_id_of_one_that_waits_waits_too() -> None:
+    commands: list[PaymentCommand] = [
+        Refund("r-1", "p-1", RP),
+        Refund("r-2", "p-1", RP),
+        CashIn("r-2", 1, 1, RP),
+    ]
+    assert split(commands) == ([0], [1, 2])
+
+
+def test_refusals_go_now() -> None:
+    refusal = PaymentOutcome("bad", None, PaymentErrorCode.PAYMENT_ID_INVALID, "bad id")
+    assert split([Refund("r-1", "p-1", RP), refusal, Refund("r-2", "p-1", RP)]) == ([0, 1], [2])
+
+
+_IDS = st.sampled_from(["p-1", "p-2", "r-1", "r-2", "a-1"])
+_COMMANDS = st.one_of(
+    st.builds(Refund, _IDS, _IDS, st.just(RP)),
+    st.builds(Capture, _IDS, _IDS),
+    st.builds(Void, _IDS, _IDS),
+    st.builds(CashIn, _IDS, st.just(1), st.just(1), st.just(RP)),
+)
+
+
+@given(st.lists(_COMMANDS, min_size=1, max_size=12))
+def test_rounds_partition_the_batch_and_each_is_independent(
+    commands: list[PaymentCommand],
+) -> None:
+    remaining, rounds = list(range(len(commands))), 0
+    while remaining:
+        now, later = split([commands[i] for i in remaining])
+        assert sorted(now + later) == list(range(len(remaining)))
+        assert now and now[0] == 0, "every round makes progress"
+        assert split([commands[remaining[i]] for i in now])[1] == [], "a round is independent"
+        remaining, rounds = [remaining[i] for i in later], rounds + 1
+    assert rounds <= len(commands)
