@@ -126,10 +126,21 @@ def render_command(
         suffix = out.suffix.lower()
         if suffix not in (".svg", ".png"):
             raise QrError(QrErrorCode.RENDER_FORMAT_INVALID, f"cannot render {suffix!r}")
+        image = (
+            render_svg(payload, scale=scale).encode("utf-8")
+            if suffix == ".svg"
+            else render_png(payload, scale=scale)
+        )
+        _write(out, image)
     except QrError as exc:
         _fail(exc)
-    if suffix == ".svg":
-        out.write_text(render_svg(payload, scale=scale), encoding="utf-8")
-    else:
-        out.write_bytes(render_png(payload, scale=scale))
     typer.echo(str(out))
+
+
+def _write(out: Path, image: bytes) -> None:
+    try:
+        out.write_bytes(image)
+    except OSError as error:
+        raise QrError(
+            QrErrorCode.RENDER_OUTPUT_UNWRITABLE, f"cannot write {out}: {error.strerror}"
+        ) from error

@@ -72,6 +72,9 @@ def decode(payload: str) -> DecodedQr:
 
 
 def _check_text(payload: str) -> None:
+    # A payload reaches here from JSON and Python callers too, not only from a scanner.
+    if not isinstance(payload, str):
+        raise QrError(QrErrorCode.CHARACTERS_INVALID, "the payload must be text")
     if len(payload) > PAYLOAD_CHARS_MAX_SCANNED:
         raise QrError(
             QrErrorCode.PAYLOAD_TOO_LONG,

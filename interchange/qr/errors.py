@@ -69,6 +69,8 @@ class QrErrorCode(StrEnum):
     NOT_KOPNET = "qr_not_kopnet"
     # Rendering.
     RENDER_FORMAT_INVALID = "qr_render_format_invalid"
+    RENDER_TOO_LARGE = "qr_render_too_large"
+    RENDER_OUTPUT_UNWRITABLE = "qr_render_output_unwritable"
 
 
 class QrError(InterchangeError):

@@ -87,7 +87,8 @@ def extract_payment_request(decoded: DecodedQr) -> KopnetPaymentRequest:
 def _kopnet_account_tag(decoded: DecodedQr) -> str:
     for tag in _ACCOUNT_TAGS:
         global_id = decoded.get(f"{tag}.00")
-        if global_id is not None and global_id.upper() == KOPNET_GLOBAL_ID:
+        # ASCII case only: `str.upper` also maps look-alikes ("ı" to "I") onto kopnet's id.
+        if global_id is not None and global_id.isascii() and global_id.upper() == KOPNET_GLOBAL_ID:
             return tag
     raise QrError(QrErrorCode.NOT_KOPNET, "no merchant account template is kopnet's")
 

@@ -11,6 +11,8 @@ import io
 
 import segno
 
+from interchange.qr.errors import QrError, QrErrorCode
+
 __all__ = ["render_png", "render_svg"]
 
 _ERROR_LEVEL = "m"
@@ -18,16 +20,26 @@ _ENCODING = "utf-8"
 
 
 def render_svg(payload: str, *, scale: int = 4) -> str:
-    """Return an SVG document of `payload`'s QR symbol."""
+    """Return an SVG document of `payload`'s QR symbol; `qr_render_too_large` if no
+    symbol holds it."""
     assert payload and scale > 0
-    symbol = segno.make_qr(payload, error=_ERROR_LEVEL, encoding=_ENCODING)
-    return str(symbol.svg_inline(scale=scale))
+    return str(_symbol(payload).svg_inline(scale=scale))
 
 
 def render_png(payload: str, *, scale: int = 4) -> bytes:
-    """Return PNG bytes of `payload`'s QR symbol."""
+    """Return PNG bytes of `payload`'s QR symbol; `qr_render_too_large` if no symbol
+    holds it."""
     assert payload and scale > 0
-    symbol = segno.make_qr(payload, error=_ERROR_LEVEL, encoding=_ENCODING)
+    symbol = _symbol(payload)
     buffer = io.BytesIO()
     symbol.save(buffer, kind="png", scale=scale)
     return buffer.getvalue()
+
+
+def _symbol(payload: str) -> segno.QRCode:
+    # A payload can decode and still not fit: the decoder allows more characters than the
+    # largest symbol at level M holds bytes (2,331).
+    try:
+        return segno.make_qr(payload, error=_ERROR_LEVEL, encoding=_ENCODING)
+    except segno.DataOverflowError as error:
+        raise QrError(QrErrorCode.RENDER_TOO_LARGE, "no QR symbol holds this payload") from error
