@@ -149,10 +149,15 @@ class Account:
         )
 
     def limit_violation(self) -> LedgerErrorCode | None:
-        """Return which limit the current balances break, or None when within both."""
-        low, high = self.min_balance_minor, self.max_balance_minor
-        if low is not None and self.posted_minor - self.pending_debit_minor < low:
+        """Return which limit the current balances break, or None when within both.
+
+        An account without a limit on one side is still held within 10^15 minor units on
+        it, the most `Money` holds: every balance it reaches can be read back, and no sum
+        of postings nears the 64-bit columns' range."""
+        low = -AMOUNT_MINOR_MAX if self.min_balance_minor is None else self.min_balance_minor
+        high = AMOUNT_MINOR_MAX if self.max_balance_minor is None else self.max_balance_minor
+        if self.posted_minor - self.pending_debit_minor < low:
             return LedgerErrorCode.INSUFFICIENT_FUNDS
-        if high is not None and self.posted_minor + self.pending_credit_minor > high:
+        if self.posted_minor + self.pending_credit_minor > high:
             return LedgerErrorCode.BALANCE_LIMIT_EXCEEDED
         return None

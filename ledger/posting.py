@@ -32,9 +32,9 @@ from ledger.store import (
     write_plan,
 )
 from ledger.store_pg import read_phase, write_phase
-from ledger.validation import BATCH_SIZE_MAX
+from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
-__all__ = ["PlannedEntries", "plan_entries", "post_entries", "write_planned"]
+__all__ = ["PlannedEntries", "check_batch_size", "plan_entries", "post_entries", "write_planned"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +59,27 @@ def post_entries(
     return planned.outcomes
 
 
+def check_batch_size(size: int) -> None:
+    """Refuse an empty batch, or one over `BATCH_SIZE_MAX` entries."""
+    if size == 0:
+        raise LedgerError(LedgerErrorCode.BATCH_EMPTY, "a batch needs at least one entry")
+    if size > BATCH_SIZE_MAX:
+        raise LedgerError(
+            LedgerErrorCode.BATCH_TOO_LARGE, f"a batch holds at most {BATCH_SIZE_MAX} entries"
+        )
+
+
 def plan_entries(
     conn: Connection, requests: Sequence[EntryRequest], *, seal_key: bytes
 ) -> PlannedEntries:
     """Lock the accounts and decide what `requests` record; write it with `write_planned`
     in the same transaction, before anything else reads or posts to those accounts."""
-    if not requests:
-        raise LedgerError(LedgerErrorCode.BATCH_EMPTY, "a batch needs at least one entry")
-    if len(requests) > BATCH_SIZE_MAX:
-        raise LedgerError(
-            LedgerErrorCode.BATCH_TOO_LARGE, f"a batch holds at most {BATCH_SIZE_MAX} entries"
-        )
-    target_ids = {r.target_id for r in requests if isinstance(r.target_id, str)}
+    check_batch_size(len(requests))
+    target_ids = storable_entry_ids(r.target_id for r in requests)
     target_entries = load_entries(conn, target_ids)
     account_ids = {leg.account_id for r in requests for leg in r.legs}
     account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
-    entry_ids = {r.entry_id for r in requests if isinstance(r.entry_id, str)}
+    entry_ids = storable_entry_ids(r.entry_id for r in requests)
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # Ids that cannot name an account are left out; the planner reports them not found.

@@ -25,12 +25,12 @@ from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import GroupCommitter
 from ledger.money import Money
-from ledger.posting import plan_entries, write_planned
+from ledger.posting import check_batch_size, plan_entries, write_planned
 from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
-from ledger.store import load_entries, lock_accounts, row_to_account
+from ledger.store import load_entries, lock_accounts, row_ids, row_to_account
 from ledger.tables import account, entry
-from ledger.validation import BATCH_SIZE_MAX
+from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = ["Ledger", "open_account_in", "raise_for_outcome"]
 
@@ -90,6 +90,8 @@ class Ledger:
 
     def account(self, account_id: int) -> Account:
         """Return the account with its current balances."""
+        if not row_ids([account_id]):
+            raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
         row = self._run(
             lambda conn: conn.execute(select(account).where(account.c.id == account_id)).first()
         )
@@ -112,6 +114,7 @@ class Ledger:
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record `requests` all or nothing; each outcome says why, when nothing was."""
+        check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
         return self._committer.submit(linked).result(timeout=_WAIT_S_MAX)
 
@@ -121,7 +124,7 @@ class Ledger:
 
     def entry(self, entry_id: str) -> Entry:
         """Return a recorded entry by its id."""
-        found = self._run(lambda conn: load_entries(conn, [entry_id]))
+        found = self._run(lambda conn: load_entries(conn, storable_entry_ids([entry_id])))
         if entry_id not in found:
             raise LedgerError(LedgerErrorCode.ENTRY_NOT_FOUND, f"no entry {entry_id!r}")
         return found[entry_id]

@@ -6,18 +6,24 @@ last leg before `to_at`, and the lines in between are read in the account's own 
 order. Pages are keyed on the account's posting number, so reading page n costs the same
 for an account with ten postings or ten million. Every line carries the balance after it,
 so nothing is re-summed.
+
+An answer about a past moment is final: both reads first wait for any transaction that
+holds the account to post (`FOR KEY SHARE` against the writers' `FOR UPDATE`). A writer
+reads its commit time after it locks the account, but commits later, so without the wait
+a reader could miss postings that then appear, stamped before the moment it asked about.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, select
 
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import Money
+from ledger.store import row_ids
 from ledger.tables import account, entry, posting
 
 __all__ = [
@@ -59,13 +65,27 @@ class StatementPage:
     next_cursor: str | None
 
 
-def _currency(conn: Connection, account_id: int) -> str:
-    currency = conn.execute(
-        select(account.c.currency).where(account.c.id == account_id)
-    ).scalar_one_or_none()
+def _settled_currency(conn: Connection, account_id: int) -> str:
+    """The account's currency, once no transaction holds the account to post to it."""
+    if not row_ids([account_id]):
+        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
+    query = (
+        select(account.c.currency).where(account.c.id == account_id).with_for_update(key_share=True)
+    )
+    currency = conn.execute(query).scalar_one_or_none()
     if currency is None:
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
     return str(currency)
+
+
+def _instant(moment: object) -> datetime:
+    """`moment` in UTC; a moment that is naive, or outside the calendar in UTC, is refused."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise LedgerError(LedgerErrorCode.PERIOD_INVALID, "moments are UTC-aware datetimes")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise LedgerError(LedgerErrorCode.PERIOD_INVALID, "moment out of range") from None
 
 
 def _last_before(
@@ -88,8 +108,8 @@ def _last_before(
 
 def balance_as_of(conn: Connection, account_id: int, moment: datetime) -> Money:
     """Return the account's posted balance as it stood at `moment` (inclusive)."""
-    assert moment.tzinfo is not None
-    currency = _currency(conn, account_id)
+    moment = _instant(moment)
+    currency = _settled_currency(conn, account_id)
     return Money(_last_before(conn, account_id, moment, inclusive=True)[1], currency)
 
 
@@ -111,11 +131,11 @@ def account_statement(
     cursor: str | None = None,
 ) -> StatementPage:
     """Return one page of the account's statement for [from_at, to_at)."""
-    if from_at.tzinfo is None or to_at.tzinfo is None or from_at >= to_at:
+    if _instant(from_at) >= _instant(to_at):
         raise LedgerError(LedgerErrorCode.PERIOD_INVALID, "need from_at < to_at, UTC-aware")
     if type(page_size) is not int or not 1 <= page_size <= PAGE_SIZE_MAX:
         raise LedgerError(LedgerErrorCode.PAGE_SIZE_INVALID, f"page size 1..{PAGE_SIZE_MAX}")
-    currency = _currency(conn, account_id)
+    currency = _settled_currency(conn, account_id)
     first_no, opening = _last_before(conn, account_id, from_at, inclusive=False)
     last_no, closing = _last_before(conn, account_id, to_at, inclusive=False)
     after_no = max(_parse_cursor(cursor), first_no)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from ledger.entry import RESOLUTION_KINDS, EntryKind, EntryRequest, Leg
@@ -24,6 +24,7 @@ __all__ = [
     "METADATA_CHARS_MAX",
     "TIMEOUT_S_MAX",
     "canonical_metadata",
+    "storable_entry_ids",
     "validate_request",
 ]
 
@@ -36,6 +37,8 @@ BUSINESS_DATE_MIN = date(2000, 1, 1)
 BUSINESS_DATE_MAX = date(2999, 12, 31)
 ENTRY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _METADATA_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Metadata integers fit a signed 64-bit column, as every number the ledger stores.
+_METADATA_INT_MIN, _METADATA_INT_MAX = -(2**63), 2**63 - 1
 
 _KINDS_WITH_LEGS = frozenset({EntryKind.POSTED, EntryKind.PENDING})
 _KINDS_WITHOUT_LEGS = frozenset(
@@ -45,6 +48,13 @@ _KINDS_WITHOUT_LEGS = frozenset(
 
 def _fail(code: LedgerErrorCode, message: str, field: str) -> LedgerError:
     return LedgerError(code, message, field=field)
+
+
+def storable_entry_ids(ids: Iterable[object]) -> set[str]:
+    """The ids that can name an entry (every recorded id matches `ENTRY_ID_PATTERN`); any
+    other value names nothing, so lookups skip it instead of sending it to the database,
+    which may not even be able to encode it (a NUL, a lone surrogate)."""
+    return {i for i in ids if isinstance(i, str) and ENTRY_ID_PATTERN.fullmatch(i)}
 
 
 def validate_request(request: EntryRequest) -> str | None:
@@ -58,7 +68,9 @@ def validate_request(request: EntryRequest) -> str | None:
     _check_kind_fields(request)
     _check_legs(request.kind, request.legs)
     metadata_json = canonical_metadata(request.metadata)
-    if not BUSINESS_DATE_MIN <= request.business_date <= BUSINESS_DATE_MAX:
+    # A datetime is a date too, but compares with neither bound.
+    day = request.business_date
+    if type(day) is not date or not BUSINESS_DATE_MIN <= day <= BUSINESS_DATE_MAX:
         raise _fail(
             LedgerErrorCode.BUSINESS_DATE_INVALID, "business date out of range", "business_date"
         )
@@ -129,7 +141,7 @@ def canonical_metadata(metadata: object) -> str | None:
     for key, value in metadata.items():
         if not isinstance(key, str) or not _METADATA_KEY_PATTERN.fullmatch(key):
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad metadata key {key!r}", "metadata")
-        if isinstance(value, float) or not isinstance(value, str | int | bool | None):
+        if not _is_metadata_value(value):
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad value for {key!r}", "metadata")
     text = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text) > METADATA_CHARS_MAX:
@@ -139,3 +151,19 @@ def canonical_metadata(metadata: object) -> str | None:
             "metadata",
         )
     return text
+
+
+def _is_metadata_value(value: object) -> bool:
+    """A string that UTF-8 can encode (no lone surrogate), an integer that fits 64 bits, a
+    boolean, or null."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return _METADATA_INT_MIN <= value <= _METADATA_INT_MAX
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    return False

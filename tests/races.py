@@ -6,8 +6,10 @@ or ours waits on a lock another session holds.
 calling thread goes on. The rival uses its own connection, so on PostgreSQL it commits
 between our two statements; the test then checks that our request still ends well. Not
 for SQLite, whose single writer would make the rival wait for us.
-`wait_until_a_session_waits_for_a_lock` returns once some session of the test's
-PostgreSQL database is blocked on a lock.
+`blocked_rival` starts `rival` at the same point but does not wait for it: it returns once
+the rival waits for a lock, which our transaction holds, and the test collects the rival's
+result after ours. `wait_until_a_session_waits_for_a_lock` returns once some session of
+the test's PostgreSQL database is blocked on a lock.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, text
 
-__all__ = ["racing", "wait_until_a_session_waits_for_a_lock"]
+__all__ = ["blocked_rival", "racing", "wait_until_a_session_waits_for_a_lock"]
 
 T = TypeVar("T")
 _RIVAL_TIMEOUT_S = 30.0
@@ -52,6 +54,32 @@ def racing(
     finally:
         event.remove(engine, "after_cursor_execute", after_execute)
     assert results, "the rival never ran: no statement matched"
+
+
+@contextmanager
+def blocked_rival(
+    engine: Engine, matches: Callable[[str], bool], rival: Callable[[], T]
+) -> Iterator[list[Future[T]]]:
+    """Yield the list that receives the rival's future: the rival starts in another thread
+    right after the calling thread's first statement that `matches`, and the calling
+    thread goes on once the rival waits for a lock (PostgreSQL only)."""
+    me = threading.get_ident()
+    started: list[Future[T]] = []
+    pool = ThreadPoolExecutor(max_workers=1)
+
+    def after_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.get_ident() != me or started or not matches(statement):
+            return
+        started.append(pool.submit(rival))
+        wait_until_a_session_waits_for_a_lock(engine)
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        yield started
+    finally:
+        event.remove(engine, "after_cursor_execute", after_execute)
+        pool.shutdown(wait=True)
+    assert started, "the rival never started: no statement matched"
 
 
 def wait_until_a_session_waits_for_a_lock(engine: Engine, sessions: int = 1) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -107,8 +107,11 @@ CASES: list[tuple[str, EntryRequest, Code]] = [
     ("metadata not a mapping", _ok(metadata=[("a", 1)]), Code.METADATA_INVALID),
     ("metadata with 33 keys", _ok(metadata={f"k{i}": i for i in range(33)}), Code.METADATA_INVALID),
     ("metadata too long", _ok(metadata={"k": "x" * METADATA_CHARS_MAX}), Code.METADATA_TOO_LARGE),
+    ("metadata lone surrogate", _ok(metadata={"note": "a\ud800"}), Code.METADATA_INVALID),
+    ("metadata int past 64 bits", _ok(metadata={"n": 2**63}), Code.METADATA_INVALID),
     ("date before 2000", _ok(business_date=date(1999, 12, 31)), Code.BUSINESS_DATE_INVALID),
     ("date after 2999", _ok(business_date=date(3000, 1, 1)), Code.BUSINESS_DATE_INVALID),
+    ("date and time", _ok(business_date=datetime(2026, 11, 23, 8)), Code.BUSINESS_DATE_INVALID),
 ]
 
 
