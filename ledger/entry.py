@@ -15,6 +15,7 @@ Entries and postings are append-only; a resolution or reversal names its target 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,6 +24,7 @@ from enum import StrEnum
 from ledger.money import Money
 
 __all__ = [
+    "EXPIRY_ID_PREFIX",
     "RESOLUTION_KINDS",
     "Entry",
     "EntryKind",
@@ -31,7 +33,11 @@ __all__ = [
     "Leg",
     "MetadataValue",
     "Posting",
+    "expiry_entry_id",
 ]
+
+# Ids with this prefix are the expiry sweeper's: no other entry may take one.
+EXPIRY_ID_PREFIX = "expire-"
 
 MetadataValue = str | int | bool | None
 
@@ -128,3 +134,10 @@ class EntryOutcome:
     def ok(self) -> bool:
         """True when the entry is recorded (now or by an earlier identical request)."""
         return self.code is None
+
+
+def expiry_entry_id(target_id: str) -> str:
+    """The id of the entry that expires the hold `target_id`: derived from it, so two
+    sweepers expiring one hold record its expiry once. `target_id` is a valid entry id."""
+    assert target_id.isascii()
+    return EXPIRY_ID_PREFIX + hashlib.sha256(target_id.encode()).hexdigest()[:48]

@@ -10,7 +10,6 @@ or a crash. The service starts its worker threads when constructed and stops the
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, verify_ledger
 from ledger.db import commit_with, run_transaction
-from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest
+from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import GroupCommitter
 from ledger.money import Money
@@ -210,10 +209,8 @@ def _with_link(request: EntryRequest, linked: bool) -> EntryRequest:
 
 
 def _expiry(target_id: str, expires_at: datetime) -> EntryRequest:
-    # The id is derived from the hold's id, so two sweepers expiring it record it once.
-    digest = hashlib.sha256(target_id.encode()).hexdigest()[:48]
     return EntryRequest(
-        entry_id=f"expire-{digest}",
+        entry_id=expiry_entry_id(target_id),
         business_date=expires_at.astimezone(UTC).date(),
         kind=EntryKind.EXPIRE_PENDING,
         target_id=target_id,

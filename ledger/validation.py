@@ -14,7 +14,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from ledger.entry import RESOLUTION_KINDS, EntryKind, EntryRequest, Leg
+from ledger.entry import (
+    EXPIRY_ID_PREFIX,
+    RESOLUTION_KINDS,
+    EntryKind,
+    EntryRequest,
+    Leg,
+    expiry_entry_id,
+)
 from ledger.errors import LedgerError, LedgerErrorCode
 
 __all__ = [
@@ -65,6 +72,13 @@ def validate_request(request: EntryRequest) -> str | None:
             "entry_id must match [A-Za-z0-9._:/-] and be 1-64 characters",
             "entry_id",
         )
+    if request.entry_id.startswith(EXPIRY_ID_PREFIX) and not _is_the_expiry_of_its_target(request):
+        # Otherwise a caller could take the id the sweeper will use and keep a hold open.
+        raise _fail(
+            LedgerErrorCode.ENTRY_ID_INVALID,
+            f"ids starting {EXPIRY_ID_PREFIX!r} are the expiry sweeper's",
+            "entry_id",
+        )
     _check_kind_fields(request)
     _check_legs(request.kind, request.legs)
     metadata_json = canonical_metadata(request.metadata)
@@ -75,6 +89,16 @@ def validate_request(request: EntryRequest) -> str | None:
             LedgerErrorCode.BUSINESS_DATE_INVALID, "business date out of range", "business_date"
         )
     return metadata_json
+
+
+def _is_the_expiry_of_its_target(request: EntryRequest) -> bool:
+    target = request.target_id
+    return (
+        request.kind is EntryKind.EXPIRE_PENDING
+        and isinstance(target, str)
+        and ENTRY_ID_PATTERN.fullmatch(target) is not None
+        and request.entry_id == expiry_entry_id(target)
+    )
 
 
 def _check_kind_fields(request: EntryRequest) -> None:

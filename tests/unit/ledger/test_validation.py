@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ledger.validation
-from ledger.entry import EntryKind, EntryRequest, Leg, MetadataValue
+from ledger.entry import EntryKind, EntryRequest, Leg, MetadataValue, expiry_entry_id
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
@@ -48,6 +48,7 @@ CASES: list[tuple[str, EntryRequest, Code]] = [
     ("id starting with a dash", _ok(entry_id="-a"), Code.ENTRY_ID_INVALID),
     ("id with a space", _ok(entry_id="a b"), Code.ENTRY_ID_INVALID),
     ("id that is not text", _ok(entry_id=42), Code.ENTRY_ID_INVALID),
+    ("id of the expiry sweeper's", _ok(entry_id="expire-" + "0" * 48), Code.ENTRY_ID_INVALID),
     ("void without target", _ok(kind=_VOID, legs=()), Code.PENDING_ID_REQUIRED),
     (
         "reversal with empty target",
@@ -200,3 +201,15 @@ def test_metadata_is_rendered_as_compact_sorted_json_and_empty_as_none() -> None
     assert canonical_metadata(values) == '{"a":true,"m":7,"n":"Rp ü","z":null}'
     assert canonical_metadata({}) is None
     assert validate_request(_ok()) is None
+
+
+def test_the_expiry_sweepers_own_id_is_valid_for_the_expiry_of_its_hold_only() -> None:
+    expiry = _ok(
+        entry_id=expiry_entry_id("hold-1"),
+        kind=EntryKind.EXPIRE_PENDING,
+        legs=(),
+        target_id="hold-1",
+    )
+    assert validate_request(expiry) is None
+    assert _code(replace(expiry, target_id="hold-2")) is Code.ENTRY_ID_INVALID
+    assert _code(replace(expiry, kind=EntryKind.VOID_PENDING)) is Code.ENTRY_ID_INVALID
