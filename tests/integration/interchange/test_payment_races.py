@@ -109,6 +109,19 @@ def batch(payments: Payments, command: PaymentCommand) -> Callable[[], list[Paym
     return lambda: payments.submit_batch([command])
 
 
+def batches_in_turn(
+    w: World, first: PaymentCommand, second: PaymentCommand
+) -> tuple[PaymentOutcome, PaymentOutcome]:
+    """`first` then `second`, each in its own transaction, both held at Toko's wallet."""
+    payments = w.net.services.payments
+    (one,), (two,) = in_turn(
+        w.net.services.engine,
+        w.toko.wallet_account_id,
+        [batch(payments, first), batch(payments, second)],
+    )
+    return one, two
+
+
 def submitted_together(
     w: World, occupier: PaymentCommand, commands: Sequence[PaymentCommand]
 ) -> list[PaymentOutcome]:
@@ -256,17 +269,12 @@ def test_two_partial_refunds_in_different_batches_cannot_together_exceed_the_ori
 ) -> None:
     """Two refunds of Rp6.000 of one Rp10.000 purchase, each in its own transaction, at
     once: the second waits for the first on the original's row and then sees it refunded."""
-    payments, engine = w.net.services.payments, w.net.services.engine
+    payments = w.net.services.payments
     payments.pay(QrPurchase("stock", w.budi.id, qr_for(w.toko), idr(50_000)))
     payments.pay(QrPurchase("buy", w.ani.id, qr_for(w.toko), idr(10_000)))
     toko_before = w.net.balance(w.toko.wallet_account_id)
-    (first,), (second,) = in_turn(
-        engine,
-        w.toko.wallet_account_id,
-        [
-            batch(payments, Refund("r-1", "buy", idr(6_000))),
-            batch(payments, Refund("r-2", "buy", idr(6_000))),
-        ],
+    first, second = batches_in_turn(
+        w, Refund("r-1", "buy", idr(6_000)), Refund("r-2", "buy", idr(6_000))
     )
     assert (first.code, second.code) == (None, "refund_exceeds_original")
     assert payments.payment("buy").refunded == idr(6_000)
@@ -274,17 +282,10 @@ def test_two_partial_refunds_in_different_batches_cannot_together_exceed_the_ori
 
 
 def test_a_capture_for_less_and_a_void_in_different_batches_cannot_both_win(w: World) -> None:
-    payments, engine = w.net.services.payments, w.net.services.engine
+    payments = w.net.services.payments
     payments.pay(Authorize("auth", w.ani.id, qr_for(w.toko), idr(40_000)))
     wallet_before = w.net.balance(w.ani.wallet_account_id)
-    (capture,), (void,) = in_turn(
-        engine,
-        w.toko.wallet_account_id,
-        [
-            batch(payments, Capture("cap", "auth", idr(30_000))),
-            batch(payments, Void("void", "auth")),
-        ],
-    )
+    capture, void = batches_in_turn(w, Capture("cap", "auth", idr(30_000)), Void("void", "auth"))
     assert (capture.code, void.code) == (None, "authorization_not_open")
     assert status(w, "auth") is PaymentStatus.CAPTURED
     wallet = w.net.services.ledger.account(w.ani.wallet_account_id)

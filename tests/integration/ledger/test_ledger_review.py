@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
@@ -498,11 +499,22 @@ def _reverser(ledger: Ledger, entry_id: str, target_id: str) -> Callable[[], Cod
     return lambda: _code_of(ledger, _resolution(entry_id, EntryKind.REVERSAL, target_id))
 
 
+@contextmanager
+def _ledgers_sharing(pg_url: str, count: int) -> Iterator[list[Ledger]]:
+    """`count` ledger services (each with its own committer) over one engine."""
+    engine = make_engine(pg_url, pool_size=4 * count)
+    services = [Ledger(engine, seal_key=TEST_SEAL_KEY) for _ in range(count)]
+    try:
+        yield services
+    finally:
+        for service in services:
+            service.close()
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_two_reversals_of_one_entry_from_two_threads_reverse_it_once(pg_url: str) -> None:
-    engine = make_engine(pg_url, pool_size=8)
-    services = [Ledger(engine, seal_key=TEST_SEAL_KEY) for _ in range(2)]
-    try:
+    with _ledgers_sharing(pg_url, 2) as services:
         first = services[0]
         a = open_wallets(first, "ani", "budi")
         rounds = 12
@@ -521,19 +533,13 @@ def test_two_reversals_of_one_entry_from_two_threads_reverse_it_once(pg_url: str
         assert (ani.posted, ani.posting_count) == (idr(0), 2 * rounds)
         assert first.account(a["cash"].id).posted == idr(0)
         assert first.verify().intact
-    finally:
-        for service in services:
-            service.close()
-        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_a_capture_a_void_and_the_expiry_sweep_racing_resolve_each_hold_once(
     pg_url: str,
 ) -> None:
-    engine = make_engine(pg_url, pool_size=12)
-    services = [Ledger(engine, seal_key=TEST_SEAL_KEY) for _ in range(3)]
-    try:
+    with _ledgers_sharing(pg_url, 3) as services:
         main = services[0]
         a = open_wallets(main, "ani", "toko")
         holds = 8
@@ -584,7 +590,3 @@ def test_a_capture_a_void_and_the_expiry_sweep_racing_resolve_each_hold_once(
         assert (toko.posted, toko.pending_credit_minor) == (idr(100 * captured), 0)
         assert main.expire_holds() == 0
         assert main.verify().intact
-    finally:
-        for service in services:
-            service.close()
-        engine.dispose()
