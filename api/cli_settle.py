@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from sqlalchemy.exc import ArgumentError
 
 from api.bootstrap import Services, build
 from api.settings import Settings
@@ -58,7 +59,10 @@ def _run(database_url: str | None, work: Callable[[Services], T]) -> T:
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    services = build(settings)
+    try:
+        services = build(settings)
+    except ArgumentError:
+        _fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
     try:
         return work(services)
     except (InterchangeError, SettlementError, LedgerError) as error:
@@ -200,7 +204,7 @@ def settle_report(
     if report_format is ReportFormat.PDF:
         if out is None:
             _fail("out_required", "a PDF needs --out FILE")
-        out.write_bytes(report_to_pdf(document))
+        _write(out, report_to_pdf(document))
         return
     text = (
         report_to_json(document) if report_format is ReportFormat.JSON else report_to_csv(document)
@@ -208,7 +212,14 @@ def settle_report(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        _write(out, text.encode("utf-8"))
+
+
+def _write(out: Path, content: bytes) -> None:
+    try:
+        out.write_bytes(content)
+    except OSError as error:
+        _fail("file_invalid", f"cannot write {out}: {error.strerror}")
 
 
 @settle_app.command("reconcile")

@@ -28,7 +28,7 @@ from interchange.tables import coop, payment
 from interchange.window import WindowCalendar
 from ledger.tables import entry, posting
 from settlement.tables import event, position, window
-from settlement.window_rules import WindowStatus, require_actor, require_due
+from settlement.window_rules import WindowStatus, require_actor, require_due, require_window_date
 
 __all__ = [
     "PositionRow",
@@ -95,6 +95,7 @@ def close_window(
 ) -> WindowSummary:
     """Close the window (or report the close already made); never blocks other windows."""
     require_actor(actor)
+    require_window_date(window_date)
     now = database_now(conn)
     require_due(now, calendar.cutoff_at(window_date))
     lock_window_exclusively(conn, window_date)

@@ -185,6 +185,18 @@ def confirm_instruction(
     """Book a confirmed settlement payment; settle the window when it was the last."""
     require_actor(actor)
     require_bank_reference(bank_reference)
+    # The window first, as an abort and the round's last confirmation take it: otherwise
+    # an abort would not wait for a booking in progress, and the round's last two
+    # confirmations (bilateral, sharing no account) would each see the other pending.
+    window_date = conn.execute(
+        select(instruction.c.window_date).where(instruction.c.reference == reference)
+    ).scalar_one_or_none()
+    if window_date is not None:
+        conn.execute(
+            select(window.c.window_date)
+            .where(window.c.window_date == window_date)
+            .with_for_update()
+        )
     row = conn.execute(
         select(instruction).where(instruction.c.reference == reference).with_for_update()
     ).first()

@@ -12,9 +12,10 @@ passed. Error codes are stable; checks run in the order the functions below list
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
+from ledger.validation import BUSINESS_DATE_MAX, BUSINESS_DATE_MIN
 from settlement.errors import SettlementError
 
 __all__ = [
@@ -46,6 +47,7 @@ class SettlementErrorCode(StrEnum):
 
     ACTOR_INVALID = "actor_invalid"
     WINDOW_NOT_DUE = "window_not_due"
+    WINDOW_DATE_INVALID = "window_date_invalid"
     WINDOW_NOT_CLOSED = "window_not_closed"
     WINDOW_NOT_SETTLING = "window_not_settling"
     WINDOW_SETTLED = "window_settled"
@@ -81,6 +83,17 @@ def require_bank_reference(reference: str) -> str:
             field="bank_reference",
         )
     return reference
+
+
+def require_window_date(window_date: date) -> date:
+    """Return `window_date` if a payment can have it: the ledger's business dates."""
+    if not BUSINESS_DATE_MIN <= window_date <= BUSINESS_DATE_MAX:
+        raise WindowError(
+            SettlementErrorCode.WINDOW_DATE_INVALID,
+            f"windows are dated {BUSINESS_DATE_MIN} to {BUSINESS_DATE_MAX}",
+            field="window_date",
+        )
+    return window_date
 
 
 def require_due(now: datetime, cutoff_at: datetime) -> None:
