@@ -76,6 +76,7 @@ class FeeErrorCode(StrEnum):
     FEE_SURCHARGE_FORBIDDEN = "fee_surcharge_forbidden"
     # Choosing the schedule in force.
     FEE_SCHEDULE_VERSION_DUPLICATE = "fee_schedule_version_duplicate"
+    FEE_SCHEDULE_VERSION_STALE = "fee_schedule_version_stale"
     FEE_SCHEDULE_MISSING = "fee_schedule_missing"
     # Quoting or splitting an amount.
     FEE_AMOUNT_NOT_POSITIVE = "fee_amount_not_positive"

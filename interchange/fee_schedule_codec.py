@@ -52,11 +52,13 @@ def _rule_document(key: FeeRuleKey, rule: FeeRule) -> dict[str, Any]:
 
 
 def schedule_to_json(schedule: FeeSchedule) -> str:
-    """Render a schedule as canonical JSON (sorted keys, rules in their stored order)."""
+    """Render a schedule as canonical JSON (sorted keys, rules sorted by their JSON): equal
+    schedules, equal text, whatever order their rules were given in."""
+    rules = [_rule_document(key, rule) for key, rule in schedule.rules.items()]
     document = {
         "version": schedule.version,
         "effective_from_date": schedule.effective_from_date.isoformat(),
-        "rules": [_rule_document(key, rule) for key, rule in schedule.rules.items()],
+        "rules": sorted(rules, key=lambda rule: json.dumps(rule, sort_keys=True)),
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -71,7 +73,7 @@ def _rule_from(item: dict[str, Any]) -> tuple[FeeRuleKey, FeeRule]:
         payment_type=PaymentType(item["payment_type"]),
         issuer_coop_id=item.get("issuer_coop_id"),
         acquirer_coop_id=item.get("acquirer_coop_id"),
-        merchant_criteria=MerchantCriteria(criteria) if criteria else None,
+        merchant_criteria=None if criteria is None else MerchantCriteria(criteria),
     )
     split = item["split"]
     rule = FeeRule(
@@ -90,16 +92,27 @@ def _refuse_float(text: str) -> float:
     raise ValueError(f"amounts and rates are integers, not {text!r}")
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a member is named twice")
+    return document
+
+
 def schedule_from_json(text: str) -> FeeSchedule:
-    """Parse and validate a schedule document; raise `fee_schedule_invalid` if malformed."""
-    if len(text) > SCHEDULE_JSON_CHARS_MAX:
-        raise _invalid("schedule document too large")
+    """Parse and validate a schedule document; raise `fee_schedule_invalid` if malformed,
+    ambiguous (a member named twice in an object, two rules for one key) or too deep."""
+    if not isinstance(text, str) or len(text) > SCHEDULE_JSON_CHARS_MAX:
+        raise _invalid("a schedule document is JSON text of at most 200,000 characters")
     try:
-        document = json.loads(text, parse_float=_refuse_float)
-        rules = dict(_rule_from(item) for item in document["rules"])
+        document = json.loads(text, parse_float=_refuse_float, object_pairs_hook=_object)
+        items = [_rule_from(item) for item in document["rules"]]
+        rules = dict(items)
+        if len(rules) != len(items):
+            raise _invalid("two rules for one key")
         effective = date.fromisoformat(document["effective_from_date"])
         return FeeSchedule(document["version"], effective, rules)
     except FeeError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
         raise _invalid(f"malformed schedule document: {error.__class__.__name__}") from error

@@ -91,10 +91,11 @@ _LEDGER_TO_PAYMENT = {
     _LEDGER.PENDING_ALREADY_POSTED: _CODE.AUTHORIZATION_NOT_OPEN,
     _LEDGER.PENDING_ALREADY_VOIDED: _CODE.AUTHORIZATION_NOT_OPEN,
 }
-# The ledger found the payment's entry id recorded with another request. Entry ids come
-# from payment ids (`entry_id_for`), and the batch loaded no payment with this id, so a
-# concurrent transaction recorded the payment since: a fresh transaction sees it, and
-# replays it or refuses a different request as the payment's own conflict.
+# The ledger found the payment's entry id recorded with another request. If the payment
+# is recorded now (this transaction loaded none with its id), a concurrent transaction
+# recorded it since: a fresh transaction sees it, and replays it or refuses a different
+# request as the payment's own conflict. If not, the id was taken by an entry that is not
+# a payment's (`entry_id_for`), and the ledger's refusal stands.
 _RECORDED_MEANWHILE = frozenset(
     {
         _LEDGER.EXISTS_WITH_DIFFERENT_KIND,
@@ -136,7 +137,9 @@ def split_dependents(
     """The indexes of the items to process now, and of those to process after them, in a
     later transaction: a command naming a payment (a refund's original, a capture's or
     void's authorization) that an earlier command of the batch, with another payment id,
-    creates or names too; and every command sharing a payment id with one deferred.
+    creates or names too; and every command sharing a payment id with one deferred. A
+    repeat of a payment id processed now stays with it, whatever it names: its outcome is
+    its first occurrence's (a replay, or a conflict if the request differs).
 
     Planned in one transaction, an earlier command's effect would count before the ledger
     decides on it: a refund the ledger refuses would still use up the original for the
@@ -145,20 +148,25 @@ def split_dependents(
     so every round makes progress. Pure."""
     now: list[int] = []
     later: list[int] = []
-    # A payment id created or named by a command processed now -> that command's id.
+    now_ids: set[str] = set()
+    deferred_ids: set[str] = set()
+    # A payment created or named by a command processed now -> that command's payment id.
     taken: dict[str, str] = {}
-    deferred: set[str] = set()
     for index, item in enumerate(items):
         if isinstance(item, PaymentOutcome):
             now.append(index)
             continue
         payment_id, named = item.command.payment_id, _named_payment(item.command)
+        if payment_id in now_ids:
+            now.append(index)
+            continue
         waits = named is not None and taken.get(named, payment_id) != payment_id
-        if waits or payment_id in deferred:
-            deferred.add(payment_id)
+        if waits or payment_id in deferred_ids:
+            deferred_ids.add(payment_id)
             later.append(index)
             continue
         now.append(index)
+        now_ids.add(payment_id)
         taken.setdefault(payment_id, payment_id)
         if named is not None:
             taken.setdefault(named, payment_id)
@@ -386,7 +394,9 @@ def _post(
         if not failed:
             accepted.append(index)
             continue
-        if any(o.code in _RECORDED_MEANWHILE for o in failed):
+        if any(o.code in _RECORDED_MEANWHILE for o in failed) and load_payments(
+            conn, [plan.payment_id]
+        ):
             raise TransactionRetryError(f"payment {plan.payment_id!r} was recorded meanwhile")
         outcomes[index] = _ledger_refusal(plan.payment_id, failed, ctx)
     return accepted, planned

@@ -2,8 +2,10 @@
 
 Single commands share transactions through a group committer (like the ledger's), so
 thousands of concurrent payments cost a few hundred commits; `submit_batch` runs a batch in
-one transaction (plus one for each round of commands that must see an earlier command's
-outcome). Every command is idempotent by its `payment_id`. Fee schedules are
+one transaction. A command that must see an earlier command's outcome (a second refund of
+one purchase) waits for the next transaction: `submit_batch` runs one more, and a caller
+of `submit` sends its command again, into a later group. Every command is idempotent by
+its `payment_id`. Fee schedules are
 published as new versions, never edited; the service re-reads them when a newer version
 appears, so every process sees a publication at its next batch.
 """
@@ -11,14 +13,21 @@ appears, so every process sees a publication at its next batch.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from interchange.fee_schedule import FeeSchedule, MerchantCriteria, PaymentType
-from interchange.fee_schedule_codec import schedule_to_json
-from interchange.fees import Quote, deducted, quote, schedule_in_force
+from interchange.fee_schedule import (
+    FeeError,
+    FeeErrorCode,
+    FeeSchedule,
+    MerchantCriteria,
+    PaymentType,
+)
+from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
+from interchange.fees import Quote, quote, schedule_in_force
 from interchange.payment_batch import (
     BatchSettings,
     parse_or_refuse,
@@ -35,6 +44,7 @@ from interchange.payment_model import (
     PaymentStatus,
 )
 from interchange.payment_store import load_payments, load_schedule_version, load_schedules
+from interchange.routing_checks import deposit_quote
 from interchange.routing_model import ParsedCommand
 from interchange.tables import fee_schedule, payment
 from interchange.window import WindowCalendar
@@ -72,7 +82,7 @@ class Payments:
         self._schedules: tuple[int, list[FeeSchedule]] = (0, [])
         self._schedules_lock = threading.Lock()
         self._settings = BatchSettings(seal_key, calendar, self._current_schedules)
-        self._committer: GroupCommitter[ParsedCommand, PaymentOutcome] = GroupCommitter(
+        self._committer: GroupCommitter[ParsedCommand, PaymentOutcome | None] = GroupCommitter(
             self._submit_parsed,
             batch_size_max=BATCH_COMMANDS_MAX,
             workers=workers,
@@ -90,8 +100,14 @@ class Payments:
         item = parse_or_refuse(command)
         if isinstance(item, PaymentOutcome):
             return item
-        (outcome,) = self._committer.submit([item]).result(timeout=_WAIT_S_MAX)
-        return outcome
+        deadline = time.monotonic() + _WAIT_S_MAX
+        while True:
+            future = self._committer.submit([item])
+            (outcome,) = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            if outcome is not None:
+                return outcome
+            # It named a payment another caller's command in its batch named first:
+            # submitted again, it joins a later batch and sees that command's outcome.
 
     def pay(self, command: PaymentCommand) -> PaymentRecord:
         """Process one command; return its record or raise `PaymentError` with the code."""
@@ -104,35 +120,39 @@ class Payments:
     def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:
         """Process up to `BATCH_COMMANDS_MAX` commands in one transaction, in order; a
         command that names a payment an earlier one creates or names (a second refund of
-        one purchase, a void after a capture) goes in a following one, after it."""
+        one purchase, a void after a capture) goes in a following one, after it. If a
+        later transaction fails, the earlier ones stay committed: sent again, the batch
+        replays them."""
         assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
         items = [parse_or_refuse(c) for c in commands]
         refusals = [i for i in items if isinstance(i, PaymentOutcome)]
         if len(refusals) == len(items):
             return refusals  # nothing well-formed: no transaction, as in `submit`
-        return self._submit_parsed(items)
-
-    def _submit_parsed(
-        self, items: Sequence[ParsedCommand | PaymentOutcome]
-    ) -> list[PaymentOutcome]:
-        """One outcome per item, in order: one transaction, or one more for each round of
-        commands that must see an earlier command's outcome (`split_dependents`)."""
         outcomes: list[PaymentOutcome | None] = [None] * len(items)
         remaining = list(range(len(items)))
         while remaining:
-            now, later = split_dependents([items[i] for i in remaining])
-            results = self._process([items[remaining[i]] for i in now])
-            for i, outcome in zip(now, results, strict=True):
-                outcomes[remaining[i]] = outcome
-            remaining = [remaining[i] for i in later]
+            results = self._submit_parsed([items[i] for i in remaining])
+            for i, outcome in zip(remaining, results, strict=True):
+                outcomes[i] = outcome
+            remaining = [i for i in remaining if outcomes[i] is None]
         return [o for o in outcomes if o is not None]
 
-    def _process(self, items: Sequence[ParsedCommand | PaymentOutcome]) -> list[PaymentOutcome]:
-        return run_transaction(
+    def _submit_parsed(
+        self, items: Sequence[ParsedCommand | PaymentOutcome]
+    ) -> list[PaymentOutcome | None]:
+        """Process in one transaction the items that need no other's outcome; None for
+        the others (`split_dependents`), which the caller submits again."""
+        now, _ = split_dependents(items)
+        batch = [items[i] for i in now]
+        results = run_transaction(
             self.engine,
-            lambda conn: process_parsed(conn, items, self._settings),
+            lambda conn: process_parsed(conn, batch, self._settings),
             race_constraints=_PAYMENT_RACES,
         )
+        outcomes: list[PaymentOutcome | None] = [None] * len(items)
+        for i, outcome in zip(now, results, strict=True):
+            outcomes[i] = outcome
+        return outcomes
 
     def payment(self, payment_id: str) -> PaymentRecord:
         """A recorded payment by its id."""
@@ -162,7 +182,7 @@ class Payments:
             acquirer_coop_id,
             merchant_criteria,
         )
-        return deducted(priced) if payment_type is PaymentType.CASH_IN else priced
+        return deposit_quote(priced) if payment_type is PaymentType.CASH_IN else priced
 
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
         """Publish a new schedule version (idempotent for an identical document)."""
@@ -189,9 +209,20 @@ class Payments:
 
 
 def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:
+    if conn.dialect.name == "postgresql":
+        # Publications one at a time, so that versions grow in the order they appear:
+        # every process reloads its schedules when the newest version changes.
+        conn.exec_driver_sql("LOCK TABLE interchange_fee_schedule IN SHARE ROW EXCLUSIVE MODE")
     existing = conn.execute(
         select(fee_schedule.c.rules_json).where(fee_schedule.c.version == schedule.version)
     ).scalar()
+    newest = load_schedule_version(conn)
+    if existing is None and schedule.version < newest:
+        raise FeeError(
+            FeeErrorCode.FEE_SCHEDULE_VERSION_STALE,
+            f"version {schedule.version} is below the newest, {newest}",
+            field="version",
+        )
     if existing is None:
         conn.execute(
             insert(fee_schedule).values(
@@ -201,7 +232,7 @@ def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSched
                 created_at=datetime.now(UTC),
             )
         )
-    elif existing != document:
+    elif schedule_from_json(existing) != schedule:
         raise PaymentError(
             PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
             f"schedule version {schedule.version} exists with other rules",

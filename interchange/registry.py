@@ -96,6 +96,7 @@ from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.db import run_transaction
 from ledger.errors import LedgerError
 from ledger.service import Ledger
+from ledger.store import row_ids
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -218,10 +219,12 @@ class Registry:
 
     def coop(self, coop_id: int) -> Coop:
         """Return the coop with this id; raise `coop_not_found`."""
+        _require_row_id(coop_id, RegistryErrorCode.COOP_NOT_FOUND)
         return self._run(lambda conn: load_coop(conn, tables.coop.c.id == coop_id))
 
     def coop_by_code(self, code: str) -> Coop:
         """Return the coop with this code; raise `coop_not_found`."""
+        _require_key_text(code, RegistryErrorCode.COOP_NOT_FOUND)
         return self._run(lambda conn: load_coop(conn, tables.coop.c.code == code))
 
     def network_coop(self) -> Coop:
@@ -233,6 +236,7 @@ class Registry:
     def register_member(self, spec: MemberSpec) -> Member:
         """Register a member with an encrypted NIK and a main wallet; idempotent by number."""
         spec = validate_member_spec(spec)
+        _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
         lookup = self._vault.lookup_hash(spec.nik)
         coop, existing = self._run(lambda conn: replay_member(conn, spec, lookup))
         if existing is not None:
@@ -249,6 +253,7 @@ class Registry:
     def open_member_wallet(self, member_id: int, label: str) -> MemberWallet:
         """Open (or return) the member's wallet under `label`, with the tier's limits."""
         label = validate_wallet_label(label)
+        _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
         member, existing = self._run(lambda conn: find_wallet(conn, member_id, label))
         if existing is not None:
             return existing
@@ -264,11 +269,13 @@ class Registry:
 
     def member_wallets(self, member_id: int) -> tuple[MemberWallet, ...]:
         """Return the member's wallets, main first; raise `member_not_found`."""
+        _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
         return self._run(lambda conn: load_wallets(conn, member_id))
 
     def set_member_status(self, member_id: int, status: _Status) -> Member:
         """Set a member's status and freeze, unfreeze or close their wallets to match."""
         new = parse_status(status)
+        _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
         current = self._run(lambda conn: load_member_row(conn, member_id))
         wallets = self.member_wallets(member_id)
         account_ids = [wallet.account_id for wallet in wallets]
@@ -280,6 +287,7 @@ class Registry:
         self, member_id: int, *, viewer_coop_id: int, include_nik: bool = False
     ) -> Member | MaskedMember:
         """Return the member: in full to its own coop (with the NIK if asked), else masked."""
+        _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
         row = self._run(lambda conn: load_member_row(conn, member_id))
         if row.coop_id != viewer_coop_id:
             return MaskedMember(id=row.id, coop_id=row.coop_id, masked_name=mask_name(row.name))
@@ -291,6 +299,8 @@ class Registry:
     def find_member_by_nik(self, coop_id: int, nik: str) -> Member | None:
         """Return the coop's member with this NIK (one not closed first), or None."""
         lookup = self._vault.lookup_hash(validate_nik(nik))
+        if not row_ids([coop_id]):
+            return None
         closed = tables.member.c.status == ParticipantStatus.CLOSED.value
         query = (
             member_query()
@@ -316,6 +326,7 @@ class Registry:
     def register_merchant(self, spec: MerchantSpec) -> Merchant:
         """Register a merchant with its wallet; idempotent by (coop_id, merchant_no)."""
         spec = validate_merchant_spec(spec)
+        _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
         coop, existing = self._run(lambda conn: replay_merchant(conn, spec))
         if existing is not None:
             return existing
@@ -336,10 +347,12 @@ class Registry:
 
     def merchant(self, merchant_id: int) -> Merchant:
         """Return the merchant with this id; raise `merchant_not_found`."""
+        _require_row_id(merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND)
         return self._run(lambda conn: load_merchant(conn, tables.merchant.c.id == merchant_id))
 
     def merchant_by_network_id(self, network_merchant_id: str) -> Merchant:
         """Return the merchant a QR code names; raise `merchant_not_found`."""
+        _require_key_text(network_merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND)
         where = tables.merchant.c.network_merchant_id == network_merchant_id
         return self._run(lambda conn: load_merchant(conn, where))
 
@@ -373,3 +386,17 @@ class Registry:
             )
         for account_id in account_ids:
             self._ledger.set_account_status(account_id, AccountStatus.CLOSED)
+
+
+def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:
+    """Refuse, as not found, an id no row can have (ids are positive 64-bit integers):
+    the database would fail on it instead of finding nothing."""
+    if not row_ids([value]):
+        raise RegistryError(not_found, f"no row with id {value!r}")
+
+
+def _require_key_text(value: object, not_found: RegistryErrorCode) -> None:
+    """Refuse, as not found, a code or id that is not printable ASCII, as every stored one
+    is: the database may not even be able to encode it (a NUL, a lone surrogate)."""
+    if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+        raise RegistryError(not_found, "no participant has this code")

@@ -7,7 +7,7 @@ batch's business date; a draft is the payment row to write if the ledger accepts
 from __future__ import annotations
 
 from interchange.fee_schedule import MerchantCriteria, PaymentType
-from interchange.fees import Quote, quote, schedule_in_force
+from interchange.fees import Quote, deducted, quote, schedule_in_force
 from interchange.movement import (
     Movement,
     movement_legs,
@@ -34,6 +34,7 @@ from ledger.money import Money
 
 __all__ = [
     "coop_party",
+    "deposit_quote",
     "draft_for",
     "entry_for",
     "fee_quote",
@@ -50,6 +51,14 @@ _CODE = PaymentErrorCode
 
 def refuse(code: PaymentErrorCode, message: str, field_name: str | None = None) -> PaymentError:
     return PaymentError(code, message, field=field_name)
+
+
+def deposit_quote(priced: Quote) -> Quote:
+    """A cash-in's quote: the fee comes out of the deposit, which must more than cover it."""
+    deposit = deducted(priced)
+    if deposit.payee_receives.amount_minor <= 0:
+        raise refuse(_CODE.AMOUNT_BELOW_FEE, "the deposit does not cover the fee", "amount")
+    return deposit
 
 
 def require_amount(amount: Money | None, name: str, *, optional: bool = False) -> None:

@@ -8,7 +8,6 @@ payer's daily limit. Pure.
 from __future__ import annotations
 
 from interchange.fee_schedule import PaymentType
-from interchange.fees import deducted
 from interchange.movement import (
     Movement,
     movement_obligations,
@@ -29,6 +28,7 @@ from interchange.qr.fees import TipIndicator
 from interchange.qr.kopnet import KopnetPaymentRequest
 from interchange.routing_checks import (
     coop_party,
+    deposit_quote,
     draft_for,
     entry_for,
     fee_quote,
@@ -145,10 +145,8 @@ def plan_cash(parsed: ParsedCommand, command: CashIn | CashOut, ctx: RoutingCont
     fee = fee_quote(ctx, command.amount, payment_type, issuer, counter)
     shares = fee.shares
     if cash_in:
-        fee = deducted(fee)
+        fee = deposit_quote(fee)
         credit = fee.payee_receives.amount_minor
-        if credit <= 0:
-            raise refuse(_CODE.AMOUNT_BELOW_FEE, "the deposit does not cover the fee", "amount")
         movement = Movement(
             command.amount.currency,
             counter.accounts.coop_id,

@@ -1,5 +1,6 @@
 """Publishing fee schedules: idempotent for the same document, refused for other rules
-under a version already published, and safe when two operators publish one version at once.
+under a version already published or for a version below the newest, and safe when two
+operators publish one version at once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from interchange.fee_defaults import launch_schedule
-from interchange.fee_schedule import FeeSchedule, PaymentType
+from interchange.fee_schedule import FeeError, FeeErrorCode, FeeSchedule, PaymentType
 from interchange.payment_model import PaymentError, PaymentErrorCode
 from interchange.tables import fee_schedule
 from tests.network import network_on
-from tests.races import racing
+from tests.races import blocked_rival
 
 if TYPE_CHECKING:
     # Imported for annotations only: pytest would try to collect a module-level Test* class.
@@ -49,8 +50,9 @@ def test_other_rules_under_a_published_version_are_refused(db_url: str) -> None:
 
 @pytest.mark.postgres
 def test_two_operators_publishing_one_version_at_once_both_get_it(pg_url: str) -> None:
-    """The second operator's lookup finds nothing; the first then commits the version; the
-    second's insert collides with it and must come back as a replay, not an error."""
+    """The second operator starts while the first has looked the version up and not yet
+    committed: publications take turns (a table lock), so the second waits, then finds the
+    version published and gets it back as a replay, not an error."""
     second = replace(launch_schedule(), version=2, effective_from_date=date(2027, 1, 1))
     with network_on(pg_url) as net:
         payments = net.services.payments
@@ -58,10 +60,20 @@ def test_two_operators_publishing_one_version_at_once_both_get_it(pg_url: str) -
         def looks_up_the_version(statement: str) -> bool:
             return statement.startswith("SELECT interchange_fee_schedule.rules_json")
 
-        def publish_first() -> FeeSchedule:
+        def publish_too() -> FeeSchedule:
             return payments.publish_schedule(second)
 
-        with racing(net.services.engine, looks_up_the_version, publish_first) as raced:
+        with blocked_rival(net.services.engine, looks_up_the_version, publish_too) as rival:
             published = payments.publish_schedule(second)
-        assert raced == [second] and published == second
+        assert rival[0].result(timeout=30) == second and published == second
         assert published_versions(net) == [(1, 1), (2, 1)]
+
+
+def test_a_version_below_the_newest_is_refused(db_url: str) -> None:
+    later = replace(launch_schedule(), version=3, effective_from_date=date(2027, 1, 1))
+    with network_on(db_url) as net:
+        net.services.payments.publish_schedule(later)
+        with pytest.raises(FeeError) as refused:
+            net.services.payments.publish_schedule(replace(later, version=2))
+        assert refused.value.code is FeeErrorCode.FEE_SCHEDULE_VERSION_STALE
+        assert published_versions(net) == [(1, 1), (3, 1)]

@@ -59,6 +59,11 @@ def test_a_repeated_command_stays_with_its_first_occurrence() -> None:
     assert split(commands) == ([0, 1], [])
 
 
+def test_a_repeat_of_an_id_processed_now_stays_with_it_whatever_it_names() -> None:
+    commands = [Refund("q", "none", RP), Refund("r-0", "buy", RP), Refund("q", "buy", RP)]
+    assert split(commands) == ([0, 1, 2], [])
+
+
 def test_every_command_with_the_id_of_one_that_waits_waits_too() -> None:
     commands: list[PaymentCommand] = [
         Refund("r-1", "p-1", RP),
