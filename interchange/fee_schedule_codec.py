@@ -103,7 +103,8 @@ def schedule_from_json(text: str) -> FeeSchedule:
     """Parse and validate a schedule document; raise `fee_schedule_invalid` if malformed,
     ambiguous (a member named twice in an object, two rules for one key) or too deep."""
     if not isinstance(text, str) or len(text) > SCHEDULE_JSON_CHARS_MAX:
-        raise _invalid("a schedule document is JSON text of at most 200,000 characters")
+        limit = f"{SCHEDULE_JSON_CHARS_MAX:,}"
+        raise _invalid(f"a schedule document is JSON text of at most {limit} characters")
     try:
         document = json.loads(text, parse_float=_refuse_float, object_pairs_hook=_object)
         items = [_rule_from(item) for item in document["rules"]]

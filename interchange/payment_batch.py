@@ -70,7 +70,7 @@ from interchange.routing import (
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, commit_with
 from ledger.entry import EntryOutcome
-from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.errors import IDEMPOTENCY_CONFLICTS, LedgerError, LedgerErrorCode
 from ledger.posting import PlannedEntries, plan_entries, write_planned
 
 __all__ = [
@@ -91,22 +91,6 @@ _LEDGER_TO_PAYMENT = {
     _LEDGER.PENDING_ALREADY_POSTED: _CODE.AUTHORIZATION_NOT_OPEN,
     _LEDGER.PENDING_ALREADY_VOIDED: _CODE.AUTHORIZATION_NOT_OPEN,
 }
-# The ledger found the payment's entry id recorded with another request. If the payment
-# is recorded now (this transaction loaded none with its id), a concurrent transaction
-# recorded it since: a fresh transaction sees it, and replays it or refuses a different
-# request as the payment's own conflict. If not, the id was taken by an entry that is not
-# a payment's (`entry_id_for`), and the ledger's refusal stands.
-_RECORDED_MEANWHILE = frozenset(
-    {
-        _LEDGER.EXISTS_WITH_DIFFERENT_KIND,
-        _LEDGER.EXISTS_WITH_DIFFERENT_PENDING_ID,
-        _LEDGER.EXISTS_WITH_DIFFERENT_LEGS,
-        _LEDGER.EXISTS_WITH_DIFFERENT_AMOUNT,
-        _LEDGER.EXISTS_WITH_DIFFERENT_BUSINESS_DATE,
-        _LEDGER.EXISTS_WITH_DIFFERENT_TIMEOUT,
-        _LEDGER.EXISTS_WITH_DIFFERENT_METADATA,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +121,8 @@ def split_dependents(
     """The indexes of the items to process now, and of those to process after them, in a
     later transaction: a command naming a payment (a refund's original, a capture's or
     void's authorization) that an earlier command of the batch, with another payment id,
-    creates or names too; and every command sharing a payment id with one deferred. A
+    creates or names too, or that a deferred command creates; and every command sharing a
+    payment id with one deferred. A
     repeat of a payment id processed now stays with it, whatever it names: its outcome is
     its first occurrence's (a replay, or a conflict if the request differs).
 
@@ -160,7 +145,9 @@ def split_dependents(
         if payment_id in now_ids:
             now.append(index)
             continue
-        waits = named is not None and taken.get(named, payment_id) != payment_id
+        waits = named is not None and (
+            taken.get(named, payment_id) != payment_id or named in deferred_ids
+        )
         if waits or payment_id in deferred_ids:
             deferred_ids.add(payment_id)
             later.append(index)
@@ -394,7 +381,12 @@ def _post(
         if not failed:
             accepted.append(index)
             continue
-        if any(o.code in _RECORDED_MEANWHILE for o in failed) and load_payments(
+        # The ledger found the payment's entry id recorded with another request. If the
+        # payment is recorded now (this transaction loaded none with its id), a concurrent
+        # transaction recorded it since: a fresh transaction replays it, or refuses a
+        # different request as the payment's own conflict. If not, the id was taken by an
+        # entry that is not a payment's (`entry_id_for`), and the ledger's refusal stands.
+        if any(o.code in IDEMPOTENCY_CONFLICTS for o in failed) and load_payments(
             conn, [plan.payment_id]
         ):
             raise TransactionRetryError(f"payment {plan.payment_id!r} was recorded meanwhile")

@@ -5,9 +5,9 @@ thousands of concurrent payments cost a few hundred commits; `submit_batch` runs
 one transaction. A command that must see an earlier command's outcome (a second refund of
 one purchase) waits for the next transaction: `submit_batch` runs one more, and a caller
 of `submit` sends its command again, into a later group. Every command is idempotent by
-its `payment_id`. Fee schedules are
-published as new versions, never edited; the service re-reads them when a newer version
-appears, so every process sees a publication at its next batch.
+its `payment_id`. Fee schedules are published as new versions, never edited; the service
+re-reads them when a newer version appears, so every process sees a publication at its
+next batch.
 """
 
 from __future__ import annotations
@@ -134,7 +134,9 @@ class Payments:
             results = self._submit_parsed([items[i] for i in remaining])
             for i, outcome in zip(remaining, results, strict=True):
                 outcomes[i] = outcome
-            remaining = [i for i in remaining if outcomes[i] is None]
+            left = [i for i in remaining if outcomes[i] is None]
+            assert len(left) < len(remaining), "every round answers at least one command"
+            remaining = left
         return [o for o in outcomes if o is not None]
 
     def _submit_parsed(
@@ -212,7 +214,7 @@ def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSched
     if conn.dialect.name == "postgresql":
         # Publications one at a time, so that versions grow in the order they appear:
         # every process reloads its schedules when the newest version changes.
-        conn.exec_driver_sql("LOCK TABLE interchange_fee_schedule IN SHARE ROW EXCLUSIVE MODE")
+        conn.exec_driver_sql(f"LOCK TABLE {fee_schedule.name} IN SHARE ROW EXCLUSIVE MODE")
     existing = conn.execute(
         select(fee_schedule.c.rules_json).where(fee_schedule.c.version == schedule.version)
     ).scalar()

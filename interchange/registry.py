@@ -224,7 +224,7 @@ class Registry:
 
     def coop_by_code(self, code: str) -> Coop:
         """Return the coop with this code; raise `coop_not_found`."""
-        _require_key_text(code, RegistryErrorCode.COOP_NOT_FOUND)
+        _require_key_text(code, RegistryErrorCode.COOP_NOT_FOUND, "no coop has this code")
         return self._run(lambda conn: load_coop(conn, tables.coop.c.code == code))
 
     def network_coop(self) -> Coop:
@@ -352,7 +352,9 @@ class Registry:
 
     def merchant_by_network_id(self, network_merchant_id: str) -> Merchant:
         """Return the merchant a QR code names; raise `merchant_not_found`."""
-        _require_key_text(network_merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND)
+        _require_key_text(
+            network_merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND, "no merchant has this id"
+        )
         where = tables.merchant.c.network_merchant_id == network_merchant_id
         return self._run(lambda conn: load_merchant(conn, where))
 
@@ -395,8 +397,8 @@ def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:
         raise RegistryError(not_found, f"no row with id {value!r}")
 
 
-def _require_key_text(value: object, not_found: RegistryErrorCode) -> None:
+def _require_key_text(value: object, not_found: RegistryErrorCode, message: str) -> None:
     """Refuse, as not found, a code or id that is not printable ASCII, as every stored one
     is: the database may not even be able to encode it (a NUL, a lone surrogate)."""
     if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
-        raise RegistryError(not_found, "no participant has this code")
+        raise RegistryError(not_found, message)

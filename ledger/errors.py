@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["LedgerError", "LedgerErrorCode"]
+__all__ = ["IDEMPOTENCY_CONFLICTS", "LedgerError", "LedgerErrorCode"]
 
 
 class LedgerErrorCode(StrEnum):
@@ -76,6 +76,20 @@ class LedgerErrorCode(StrEnum):
     PERIOD_INVALID = "period_invalid"
     # The database stayed busy through every bounded retry.
     CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
+
+
+# The codes of a request whose id is recorded already, with another request.
+IDEMPOTENCY_CONFLICTS = frozenset(
+    {
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_KIND,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_PENDING_ID,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_LEGS,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_AMOUNT,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_BUSINESS_DATE,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_TIMEOUT,
+        LedgerErrorCode.EXISTS_WITH_DIFFERENT_METADATA,
+    }
+)
 
 
 class LedgerError(Exception):

@@ -8,7 +8,8 @@ into an all-or-nothing group, whose effects are undone together when any member 
 
 Checks per request run in this order: shape (`ledger.validation`), the target,
 idempotency against the entry with the same id recorded earlier or earlier in this batch
-(a replay returns it), then the accounts leg by leg (`account_not_found`,
+(a replay returns it), then a new entry's id (`expire-` ids are the sweeper's), then the
+accounts leg by leg (`account_not_found`,
 `currency_mismatch`, `account_closed`, `account_frozen`), then the limits leg by leg
 (`insufficient_funds`, `balance_limit_exceeded`).
 
@@ -35,7 +36,7 @@ from ledger.entry import (
 )
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.idempotency import compare_with_existing
-from ledger.validation import validate_request
+from ledger.validation import require_new_entry_id, validate_request
 
 __all__ = ["BatchContext", "BatchPlan", "TargetState", "plan_batch"]
 
@@ -175,6 +176,7 @@ class _Planner:
         if existing is not None:
             compare_with_existing(request, metadata_json, existing, target)
             return EntryOutcome(request.entry_id, existing, replayed=True)
+        require_new_entry_id(request)
         effects, posted_legs, pending_legs = self._effects(request, target)
         self._apply(request, effects)
         # Only now, with every check passed, does the target count as resolved (or reversed).

@@ -31,6 +31,7 @@ __all__ = [
     "METADATA_CHARS_MAX",
     "TIMEOUT_S_MAX",
     "canonical_metadata",
+    "require_new_entry_id",
     "storable_entry_ids",
     "validate_request",
 ]
@@ -44,8 +45,6 @@ BUSINESS_DATE_MIN = date(2000, 1, 1)
 BUSINESS_DATE_MAX = date(2999, 12, 31)
 ENTRY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _METADATA_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# Metadata integers fit a signed 64-bit column, as every number the ledger stores.
-_METADATA_INT_MIN, _METADATA_INT_MAX = -(2**63), 2**63 - 1
 
 _KINDS_WITH_LEGS = frozenset({EntryKind.POSTED, EntryKind.PENDING})
 _KINDS_WITHOUT_LEGS = frozenset(
@@ -72,13 +71,6 @@ def validate_request(request: EntryRequest) -> str | None:
             "entry_id must match [A-Za-z0-9._:/-] and be 1-64 characters",
             "entry_id",
         )
-    if request.entry_id.startswith(EXPIRY_ID_PREFIX) and not _is_the_expiry_of_its_target(request):
-        # Otherwise a caller could take the id the sweeper will use and keep a hold open.
-        raise _fail(
-            LedgerErrorCode.ENTRY_ID_INVALID,
-            f"ids starting {EXPIRY_ID_PREFIX!r} are the expiry sweeper's",
-            "entry_id",
-        )
     _check_kind_fields(request)
     _check_legs(request.kind, request.legs)
     metadata_json = canonical_metadata(request.metadata)
@@ -91,7 +83,21 @@ def validate_request(request: EntryRequest) -> str | None:
     return metadata_json
 
 
+def require_new_entry_id(request: EntryRequest) -> None:
+    """Refuse a new entry whose id starts `expire-` unless it is the sweeper's expiry of
+    its target: otherwise a caller could take the id the sweeper will use and keep a hold
+    open. Checked only for an entry not yet recorded, so an entry recorded before the
+    rule existed still replays."""
+    if request.entry_id.startswith(EXPIRY_ID_PREFIX) and not _is_the_expiry_of_its_target(request):
+        raise _fail(
+            LedgerErrorCode.ENTRY_ID_INVALID,
+            f"ids starting {EXPIRY_ID_PREFIX!r} are the expiry sweeper's",
+            "entry_id",
+        )
+
+
 def _is_the_expiry_of_its_target(request: EntryRequest) -> bool:
+    """True for the entry the expiry sweeper records for `request.target_id`."""
     target = request.target_id
     return (
         request.kind is EntryKind.EXPIRE_PENDING
@@ -167,7 +173,13 @@ def canonical_metadata(metadata: object) -> str | None:
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad metadata key {key!r}", "metadata")
         if not _is_metadata_value(value):
             raise _fail(LedgerErrorCode.METADATA_INVALID, f"bad value for {key!r}", "metadata")
-    text = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text = json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        # An integer too long for Python to render (more than 4,300 digits).
+        raise _fail(
+            LedgerErrorCode.METADATA_INVALID, "a value cannot be rendered", "metadata"
+        ) from None
     if len(text) > METADATA_CHARS_MAX:
         raise _fail(
             LedgerErrorCode.METADATA_TOO_LARGE,
@@ -178,12 +190,9 @@ def canonical_metadata(metadata: object) -> str | None:
 
 
 def _is_metadata_value(value: object) -> bool:
-    """A string that UTF-8 can encode (no lone surrogate), an integer that fits 64 bits, a
-    boolean, or null."""
-    if value is None or isinstance(value, bool):
+    """A string that UTF-8 can encode (no lone surrogate), an integer, a boolean, or null."""
+    if value is None or isinstance(value, int):
         return True
-    if isinstance(value, int):
-        return _METADATA_INT_MIN <= value <= _METADATA_INT_MAX
     if isinstance(value, str):
         try:
             value.encode("utf-8")

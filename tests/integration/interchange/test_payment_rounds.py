@@ -27,6 +27,8 @@ from sqlalchemy import event
 
 from interchange.payment_batch import parse_or_refuse
 from interchange.payment_model import (
+    Authorize,
+    Capture,
     CashIn,
     PaymentCommand,
     PaymentOutcome,
@@ -279,3 +281,22 @@ def test_a_caller_in_the_first_round_does_not_wait_for_other_callers_later_round
     assert commits() == 1 + 20, "the occupier, then one transaction per refund"
     assert answered_after == [2], "answered once its group committed"
     assert payments.payment("buy").refunded == idr(20)
+
+
+def test_a_refund_of_a_capture_made_in_the_same_batch_runs_after_the_capture(w: World) -> None:
+    """An authorization, its capture and a refund of the capture in one `submit_batch`
+    run in that order and all succeed. The refund used to run in the first round, before
+    the capture (itself deferred), and was refused as `original_not_found`."""
+    commands: list[PaymentCommand] = [
+        Authorize("auth-1", w.ani.id, qr_for(w.toko), idr(40_000)),
+        Capture("cap-1", "auth-1"),
+        Refund("ref-1", "cap-1", idr(10_000)),
+    ]
+
+    outcomes = w.net.services.payments.submit_batch(commands)
+
+    assert [(o.payment_id, o.code) for o in outcomes] == [
+        ("auth-1", None),
+        ("cap-1", None),
+        ("ref-1", None),
+    ]

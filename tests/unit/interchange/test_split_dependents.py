@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from interchange.payment_batch import split_dependents
 from interchange.payment_model import (
+    Authorize,
     Capture,
     CashIn,
     PaymentCommand,
@@ -69,6 +70,15 @@ def test_every_command_with_the_id_of_one_that_waits_waits_too() -> None:
         Refund("r-1", "p-1", RP),
         Refund("r-2", "p-1", RP),
         CashIn("r-2", 1, 1, RP),
+    ]
+    assert split(commands) == ([0], [1, 2])
+
+
+def test_a_refund_of_a_capture_that_waits_waits_too() -> None:
+    commands: list[PaymentCommand] = [
+        Authorize("a-1", 1, "qr"),
+        Capture("c-1", "a-1"),
+        Refund("r-1", "c-1", RP),
     ]
     assert split(commands) == ([0], [1, 2])
 
