@@ -3,21 +3,11 @@ cooperatives those belong to (with the network), however many others the network
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from interchange.payment_batch import load_named
 from interchange.payment_model import CashIn, PaymentCommand, QrPurchase, Refund, Transfer
 from interchange.routing import ParsedCommand, parse_command
-from tests.integration.interchange.test_payments_books import World, build_world
-from tests.network import idr, network_on, qr_for
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
+from tests.integration.interchange.test_payments_books import World
+from tests.network import idr, qr_for
 
 
 def loaded_coops(w: World, *commands: PaymentCommand) -> set[int]:

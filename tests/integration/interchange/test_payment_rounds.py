@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -40,16 +40,10 @@ from interchange.routing_model import ParsedCommand
 from ledger.entry import EntryRequest, Leg
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import GroupCommitter
-from tests.integration.interchange.test_payments_books import World, build_world, snapshot
-from tests.network import idr, network_on, qr_for
+from tests.integration.interchange.test_payments_books import World, snapshot
+from tests.network import idr, qr_for
 
 WAIT_S_MAX = 30.0
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
 
 
 def gated_committer(

@@ -9,7 +9,6 @@ sen; Rp40.000 to Toko carries a 0.7% discount of 28_000, split 11_200/11_200/5_6
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,16 +23,10 @@ from interchange.payment_model import (
 )
 from ledger.account import Account
 from ledger.money import Money
-from tests.integration.interchange.test_payments_books import World, build_world, pay, refuse
-from tests.network import idr, network_on, qr_for
+from tests.integration.interchange.test_payments_books import World, pay, refuse
+from tests.network import idr, qr_for
 
 ANI_FUNDS = 499_900_000  # Rp5.000.000 cashed in, less the Rp1.000 fee
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
 
 
 def sen(amount_minor: int) -> Money:

@@ -7,24 +7,16 @@ cost Rp2.500, added to what the member pays; split 50% issuer (the member's coop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from interchange.fee_schedule import PaymentType
 from interchange.payment_model import CashIn, CashOut, PaymentKind, Transfer
 from ledger.money import Money
-from tests.integration.interchange.test_payments_books import World, build_world, pay, refuse
-from tests.network import idr, network_on
+from tests.integration.interchange.test_payments_books import World, pay, refuse
+from tests.network import idr
 
 CASH_IN_FEE = 100_000
 SERVICE_FEE = 250_000
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
 
 
 # Cash in

@@ -9,7 +9,6 @@ and cooperatives, and frozen wallets, take part in no payment. Amounts in sen.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,16 +28,10 @@ from interchange.payment_model import (
 from interchange.qr import FeeRule, MerchantQrSpec, TipIndicator, encode_merchant_qr
 from ledger.account import AccountStatus
 from ledger.money import Money
-from tests.integration.interchange.test_payments_books import World, build_world, pay, refuse
-from tests.network import idr, network_on, qr_for
+from tests.integration.interchange.test_payments_books import World, pay, refuse
+from tests.network import idr, qr_for
 
 SERVICE_FEE = 250_000
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
 
 
 def sen(amount_minor: int) -> Money:

@@ -8,9 +8,6 @@ captured. Obligations are running sums per window and ordered pair, with a payme
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import select
 
 from interchange import tables
@@ -27,20 +24,13 @@ from interchange.payment_model import (
 )
 from tests.integration.interchange.test_payments_books import (
     World,
-    build_world,
     implied_obligations,
     load_records,
     pay,
     snapshot,
     stored_obligations,
 )
-from tests.network import idr, network_on, qr_for
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
+from tests.network import idr, qr_for
 
 
 def obligation_change(w: World, command: PaymentCommand) -> dict[tuple[int, int], tuple[int, int]]:

@@ -8,7 +8,6 @@ account missing from an expectation did not move.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,17 +22,10 @@ from interchange.registry_model import Merchant
 from ledger.money import Money
 from tests.integration.interchange.test_payments_books import (
     World,
-    build_world,
     pay,
     refuse,
 )
-from tests.network import idr, network_on, qr_for
-
-
-@pytest.fixture
-def w(db_url: str) -> Iterator[World]:
-    with network_on(db_url) as net:
-        yield build_world(net)
+from tests.network import idr, qr_for
 
 
 def sen(amount_minor: int) -> Money:

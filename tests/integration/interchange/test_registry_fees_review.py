@@ -53,7 +53,6 @@ from tests.unit.interchange.registry_builders import (
     a_coop,
     a_member,
     a_merchant,
-    the_network,
 )
 
 if TYPE_CHECKING:
@@ -69,14 +68,6 @@ OTHER_NIK = "3201234567890999"
 
 
 # --- Fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def registry(ledger: Ledger) -> Registry:
-    """A registry on each engine with the network operator registered."""
-    registry = Registry(ledger.engine, ledger, NikVault.development())
-    registry.register_coop(the_network())
-    return registry
 
 
 @pytest.fixture

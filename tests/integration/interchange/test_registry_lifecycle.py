@@ -33,14 +33,6 @@ NEW_KEY = bytes(range(100, 132))
 
 
 @pytest.fixture
-def registry(ledger: Ledger) -> Registry:
-    """A registry with the network operator registered."""
-    registry = Registry(ledger.engine, ledger, NikVault.development())
-    registry.register_coop(the_network())
-    return registry
-
-
-@pytest.fixture
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     """An engine on a fresh PostgreSQL database, for the races SQLite cannot have."""
     engine = make_engine(pg_url)

@@ -1,0 +1,29 @@
+"""Fixtures shared by the interchange's integration tests, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from interchange.nik import NikVault
+from interchange.registry import Registry
+from ledger.service import Ledger
+from tests.integration.interchange.test_payments_books import World, build_world
+from tests.network import network_on
+from tests.unit.interchange.registry_builders import the_network
+
+
+@pytest.fixture
+def w(db_url: str) -> Iterator[World]:
+    """A small network (cooperatives, members, merchants, funded wallets)."""
+    with network_on(db_url) as net:
+        yield build_world(net)
+
+
+@pytest.fixture
+def registry(ledger: Ledger) -> Registry:
+    """A registry with the network operator registered."""
+    registry = Registry(ledger.engine, ledger, NikVault.development())
+    registry.register_coop(the_network())
+    return registry
