@@ -122,9 +122,9 @@ def split_dependents(
     later transaction: a command naming a payment (a refund's original, a capture's or
     void's authorization) that an earlier command of the batch, with another payment id,
     creates or names too, or that a deferred command creates; and every command sharing a
-    payment id with one deferred. A
-    repeat of a payment id processed now stays with it, whatever it names: its outcome is
-    its first occurrence's (a replay, or a conflict if the request differs).
+    payment id with one deferred. A repeat of a payment id processed now stays with it,
+    whatever it names: its outcome is its first occurrence's (a replay, or a conflict if
+    the request differs).
 
     Planned in one transaction, an earlier command's effect would count before the ledger
     decides on it: a refund the ledger refuses would still use up the original for the

@@ -60,8 +60,6 @@ __all__ = ["BATCH_COMMANDS_MAX", "Payments"]
 BATCH_COMMANDS_MAX = 2000
 # A payment recorded by a concurrent transaction after this one looked: retrying replays it.
 _PAYMENT_RACES = frozenset({"uq_interchange_payment_payment_id"})
-# Two operators publishing one version at once: the one that loses sees the other's.
-_SCHEDULE_RACES = frozenset({"pk_interchange_fee_schedule"})
 _WAIT_S_MAX = 60.0
 
 
@@ -189,11 +187,7 @@ class Payments:
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
         """Publish a new schedule version (idempotent for an identical document)."""
         document = schedule_to_json(schedule)
-        return run_transaction(
-            self.engine,
-            lambda conn: _publish(conn, schedule, document),
-            race_constraints=_SCHEDULE_RACES,
-        )
+        return run_transaction(self.engine, lambda conn: _publish(conn, schedule, document))
 
     def expire_authorizations(self) -> int:
         """Release expired holds in the ledger and mark their authorizations expired."""

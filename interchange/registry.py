@@ -96,7 +96,7 @@ from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.db import run_transaction
 from ledger.errors import LedgerError
 from ledger.service import Ledger
-from ledger.store import row_ids
+from ledger.store import is_row_id
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -299,7 +299,7 @@ class Registry:
     def find_member_by_nik(self, coop_id: int, nik: str) -> Member | None:
         """Return the coop's member with this NIK (one not closed first), or None."""
         lookup = self._vault.lookup_hash(validate_nik(nik))
-        if not row_ids([coop_id]):
+        if not is_row_id(coop_id):
             return None
         closed = tables.member.c.status == ParticipantStatus.CLOSED.value
         query = (
@@ -393,7 +393,7 @@ class Registry:
 def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:
     """Refuse, as not found, an id no row can have (ids are positive 64-bit integers):
     the database would fail on it instead of finding nothing."""
-    if not row_ids([value]):
+    if not is_row_id(value):
         raise RegistryError(not_found, f"no row with id {value!r}")
 
 

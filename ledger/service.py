@@ -27,7 +27,7 @@ from ledger.money import Money
 from ledger.posting import check_batch_size, plan_entries, write_planned
 from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
-from ledger.store import load_entries, lock_accounts, row_ids, row_to_account
+from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
@@ -89,11 +89,8 @@ class Ledger:
 
     def account(self, account_id: int) -> Account:
         """Return the account with its current balances."""
-        if not row_ids([account_id]):
-            raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
-        row = self._run(
-            lambda conn: conn.execute(select(account).where(account.c.id == account_id)).first()
-        )
+        query = select(account).where(account.c.id == account_id)
+        row = self._run(lambda conn: conn.execute(query).first()) if is_row_id(account_id) else None
         if row is None:
             raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
         return row_to_account(row)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import Money
-from ledger.store import row_ids
+from ledger.store import is_row_id
 from ledger.tables import account, entry, posting
 
 __all__ = [
@@ -67,12 +67,10 @@ class StatementPage:
 
 def _settled_currency(conn: Connection, account_id: int) -> str:
     """The account's currency, once no transaction holds the account to post to it."""
-    if not row_ids([account_id]):
-        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
     query = (
         select(account.c.currency).where(account.c.id == account_id).with_for_update(key_share=True)
     )
-    currency = conn.execute(query).scalar_one_or_none()
+    currency = conn.execute(query).scalar_one_or_none() if is_row_id(account_id) else None
     if currency is None:
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
     return str(currency)

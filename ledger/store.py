@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import (
     Connection,
@@ -35,6 +35,7 @@ from ledger.tables import account, entry, posting
 __all__ = [
     "ACCOUNT_ID_MAX",
     "allocate_seqs",
+    "is_row_id",
     "load_entries",
     "load_targets",
     "lock_accounts",
@@ -46,10 +47,15 @@ __all__ = [
 ACCOUNT_ID_MAX = 2**63 - 1
 
 
+def is_row_id(value: object) -> TypeGuard[int]:
+    """True if `value` can name a row (a positive 64-bit integer); any other value names
+    nothing, so a lookup skips it instead of failing on it in the driver."""
+    return type(value) is int and 0 < value <= ACCOUNT_ID_MAX
+
+
 def row_ids(ids: Collection[object]) -> list[int]:
-    """The ids that can name a row (positive 64-bit integers), each once, in order; any
-    other value names nothing, so lookups skip it instead of failing on it."""
-    return sorted({i for i in ids if type(i) is int and 0 < i <= ACCOUNT_ID_MAX})
+    """The ids that can name a row (`is_row_id`), each once, in order."""
+    return sorted({i for i in ids if is_row_id(i)})
 
 
 def _is_postgres(conn: Connection) -> bool:

@@ -112,9 +112,7 @@ def start_settlement(
     """Issue the window's instructions and move it to settling (settled at once when there is
     nothing to pay through a bank)."""
     require_actor(actor)
-    locked = conn.execute(
-        select(window).where(window.c.window_date == window_date).with_for_update()
-    ).first()
+    locked = _lock_window(conn, window_date)
     summary = load_summary(conn, window_date)
     status = summary.status if summary else None
     require_can_start(status, summary.recompute_ok if summary else None)
@@ -192,11 +190,7 @@ def confirm_instruction(
         select(instruction.c.window_date).where(instruction.c.reference == reference)
     ).scalar_one_or_none()
     if window_date is not None:
-        conn.execute(
-            select(window.c.window_date)
-            .where(window.c.window_date == window_date)
-            .with_for_update()
-        )
+        _lock_window(conn, window_date)
     row = conn.execute(
         select(instruction).where(instruction.c.reference == reference).with_for_update()
     ).first()
@@ -228,6 +222,14 @@ def confirm_instruction(
     _finish_if_complete(conn, row.window_date, actor, coops, seal_key, settlement_account_id)
     confirmed = conn.execute(select(instruction).where(instruction.c.reference == reference))
     return _row(confirmed.one())
+
+
+def _lock_window(conn: Connection, window_date: date) -> Any:
+    """The window's row, locked until the transaction ends (None if it was never closed):
+    starting, confirming and aborting a round take it first, so they run one at a time."""
+    return conn.execute(
+        select(window).where(window.c.window_date == window_date).with_for_update()
+    ).first()
 
 
 def _settlement_account(conn: Connection, network_coop_id: int) -> int:
@@ -319,9 +321,7 @@ def _finish_if_complete(
 def abort_settlement(conn: Connection, window_date: date, *, actor: str) -> None:
     """Cancel the current round's instructions and return the window to closed."""
     require_actor(actor)
-    locked = conn.execute(
-        select(window).where(window.c.window_date == window_date).with_for_update()
-    ).first()
+    locked = _lock_window(conn, window_date)
     status = WindowStatus(locked.status) if locked else None
     confirmed = conn.execute(
         select(func.count())
