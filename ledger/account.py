@@ -152,12 +152,19 @@ class Account:
         """Return which limit the current balances break, or None when within both.
 
         An account without a limit on one side is still held within 10^15 minor units on
-        it, the most `Money` holds: every balance it reaches can be read back, and no sum
+        it, the most `Money` holds, and so are the totals its open holds reserve each way:
+        every balance it reaches (posted, available, pending) can be read back, and no sum
         of postings nears the 64-bit columns' range."""
         low = -AMOUNT_MINOR_MAX if self.min_balance_minor is None else self.min_balance_minor
         high = AMOUNT_MINOR_MAX if self.max_balance_minor is None else self.max_balance_minor
-        if self.posted_minor - self.pending_debit_minor < low:
+        if (
+            self.posted_minor - self.pending_debit_minor < low
+            or self.pending_debit_minor > AMOUNT_MINOR_MAX
+        ):
             return LedgerErrorCode.INSUFFICIENT_FUNDS
-        if self.posted_minor + self.pending_credit_minor > high:
+        if (
+            self.posted_minor + self.pending_credit_minor > high
+            or self.pending_credit_minor > AMOUNT_MINOR_MAX
+        ):
             return LedgerErrorCode.BALANCE_LIMIT_EXCEEDED
         return None

@@ -3,8 +3,11 @@
 Findings are returned as values so one pass reports every problem, not just the first.
 Checks: each entry's keyed digest (an altered, added or removed posting, or an entry
 written behind the ledger's back, changes or lacks it); each entry sums to zero per
-currency and its postings carry its commit moment; the seal chain is gapless and every link
-recomputes (a deleted or reordered sealed entry breaks it); each account's posted legs are
+currency and its postings carry its commit moment; the seal chain is gapless and every keyed
+link recomputes (a deleted or reordered sealed entry breaks it), and it still holds the
+anchor a caller kept from an earlier report (`ChainAnchor`: only a record kept outside the
+database shows that its newest entries, or the whole chain, were removed); each account's
+postings carry its currency and cooperative; each account's posted legs are
 numbered 1..n with running balances that add up; each cached balance equals its postings;
 the open holds equal the cached pending amounts; all balances of one currency sum to zero.
 Read-only.
@@ -17,12 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, select, text
 
-from ledger.digest import GENESIS_HASH, chain_hash, entry_digest
+from ledger.digest import GENESIS_HASH, chain_link, entry_digest
 from ledger.tables import account, chain, entry, posting
 
-__all__ = ["AuditReport", "Finding", "verify_ledger"]
+__all__ = ["AuditReport", "ChainAnchor", "Finding", "verify_ledger"]
 
 _STREAM = {"stream_results": True, "yield_per": 5000}
 
@@ -36,6 +39,14 @@ class Finding:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChainAnchor:
+    """A chain position and its link, from an earlier report, kept outside the database."""
+
+    position: int
+    chain_hash: str
+
+
 @dataclass(slots=True)
 class AuditReport:
     """The result of a full verification; `intact` when there are no findings."""
@@ -46,6 +57,7 @@ class AuditReport:
     accounts_checked: int = 0
     sealed_entries: int = 0
     unsealed_entries: int = 0
+    chain_length: int = 0
     chain_head_hash: str = GENESIS_HASH
 
     @property
@@ -58,12 +70,17 @@ class AuditReport:
         self.findings.append(Finding(code, subject, detail))
 
 
-def verify_ledger(conn: Connection, *, seal_key: bytes) -> AuditReport:
-    """Recompute digests, chain, running balances and caches; report every discrepancy."""
+def verify_ledger(
+    conn: Connection, *, seal_key: bytes, anchor: ChainAnchor | None = None
+) -> AuditReport:
+    """Recompute digests, chain, running balances and caches; report every discrepancy,
+    and whether the chain still holds `anchor` (when given)."""
     report = AuditReport()
     digests = _check_entries(conn, seal_key, report)
-    _check_chain(conn, digests, report)
+    _check_chain(conn, seal_key, digests, report, anchor)
     _check_accounts(conn, report)
+    if conn.dialect.name == "sqlite":
+        _check_sqlite_times(conn, report)
     return report
 
 
@@ -148,24 +165,42 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
         report.add("posting_time_mismatch", subject, "a posting's time differs from its entry's")
 
 
-def _check_chain(conn: Connection, digests: dict[int, str], report: AuditReport) -> None:
+def _check_chain(
+    conn: Connection,
+    key: bytes,
+    digests: dict[int, str],
+    report: AuditReport,
+    anchor: ChainAnchor | None,
+) -> None:
     previous, expected_position = GENESIS_HASH, 1
     query = select(chain).order_by(chain.c.position)
     sealed: set[int] = set()
+    anchored = anchor is None
     for row in conn.execution_options(**_STREAM).execute(query):
         subject = f"chain position {row.position}"
         if row.position != expected_position:
             report.add("chain_gap", subject, f"expected position {expected_position}")
         expected_position = row.position + 1
+        if anchor is not None and row.position == anchor.position:
+            anchored = True
+            if row.chain_hash != anchor.chain_hash:
+                report.add("chain_anchor_mismatch", subject, "differs from the anchor kept")
         digest = digests.get(row.entry_seq)
         if digest is None:
             report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
-            previous = row.chain_hash
-            continue
-        if chain_hash(previous, digest) != row.chain_hash:
-            report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
+        else:
+            if chain_link(key, previous, digest) != row.chain_hash:
+                report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
+            sealed.add(row.entry_seq)
         previous = row.chain_hash
-        sealed.add(row.entry_seq)
+        report.chain_length = row.position
+    if not anchored:
+        assert anchor is not None
+        report.add(
+            "chain_anchor_missing",
+            f"chain position {anchor.position}",
+            f"the chain ends at position {report.chain_length}: sealed entries were removed",
+        )
     report.sealed_entries = len(sealed)
     report.unsealed_entries = len(digests.keys() - sealed)
     report.chain_head_hash = previous
@@ -174,11 +209,18 @@ def _check_chain(conn: Connection, digests: dict[int, str], report: AuditReport)
 def _check_accounts(conn: Connection, report: AuditReport) -> None:
     running = _running_balances(conn, report)
     holds = _open_holds(conn)
+    labels = _posting_labels(conn)
     totals: Counter[str] = Counter()
     for row in conn.execute(select(account).order_by(account.c.id)):
         report.accounts_checked += 1
         count, balance = running.pop(row.id, (0, 0))
         subject = f"account {row.id} ({row.ref})"
+        if labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
+            report.add(
+                "account_label_mismatch",
+                subject,
+                f"holds {row.currency} of coop {row.coop_id}; its postings say otherwise",
+            )
         if (row.posting_count, row.posted_minor) != (count, balance):
             report.add(
                 "account_balance_mismatch",
@@ -230,6 +272,39 @@ def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[
             balance = row.balance_after_minor
         state[row.account_id] = (row.account_posting_no, balance)
     return state
+
+
+def _posting_labels(conn: Connection) -> dict[int, set[tuple[str, int]]]:
+    """The (currency, cooperative) pairs each account's postings recorded."""
+    query = select(posting.c.account_id, posting.c.currency, posting.c.coop_id).distinct()
+    labels: dict[int, set[tuple[str, int]]] = defaultdict(set)
+    for account_id, currency, coop_id in conn.execute(query):
+        labels[account_id].add((currency, coop_id))
+    return labels
+
+
+# SQLite keeps times as text in one form, and statements compare them as text: the same
+# instant written in another form (a `T` for the space, no fraction) reads the same but
+# sorts differently, so it moves a posting in every statement and balance as of a moment.
+_SQLITE_TIME_FORM = (
+    "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
+    " [0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
+)
+_SQLITE_TIMES = (
+    ("ledger_entry", "committed_at", "entry seq", "seq"),
+    ("ledger_entry", "expires_at", "entry seq", "seq"),
+    ("ledger_posting", "committed_at", "posting of entry seq", "entry_seq"),
+)
+
+
+def _check_sqlite_times(conn: Connection, report: AuditReport) -> None:
+    for table, column, noun, key in _SQLITE_TIMES:
+        query = text(
+            f"SELECT DISTINCT {key} FROM {table} WHERE {column} IS NOT NULL"
+            f" AND (typeof({column}) <> 'text' OR {column} NOT GLOB :form) ORDER BY {key}"
+        )
+        for (seq,) in conn.execute(query, {"form": _SQLITE_TIME_FORM}):
+            report.add("timestamp_form_invalid", f"{noun} {seq}", f"{column} is not as written")
 
 
 def _open_holds(conn: Connection) -> dict[int, tuple[int, int]]:

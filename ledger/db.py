@@ -73,6 +73,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA busy_timeout = 30000")
+    # Without it the rows `INSERT OR REPLACE` deletes fire no DELETE trigger, which would
+    # let it rewrite append-only history past the guards of migrations/versions/0001.
+    cursor.execute("PRAGMA recursive_triggers = ON")
     cursor.close()
 
 

@@ -4,8 +4,9 @@ An entry's digest is HMAC-SHA256, under the ledger's sealing key, of a canonical
 of everything the entry recorded (id, kind, target, dates, metadata, every posting with its
 account, cooperative, running number and balance after). Without the key nobody can forge a
 digest for an entry written behind the ledger's back. The chain links sealed entries:
-`chain_hash[n] = SHA-256(chain_hash[n-1] || digest[n])`, starting from `GENESIS_HASH`, so
-deleting or reordering a sealed entry breaks every later link. Pure functions; no I/O.
+`link[n] = HMAC-SHA256(key, link[n-1] || digest[n])`, starting from `GENESIS_HASH`, so
+deleting or reordering a sealed entry breaks every later link, and without the key nobody
+can compute the links again around the gap. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_hash", "entry_digest"]
+__all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_link", "entry_digest"]
 
 GENESIS_HASH = "0" * 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -68,7 +69,10 @@ def _instant(moment: datetime | None) -> int | None:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def chain_hash(previous_hex: str, digest_hex: str) -> str:
-    """Return the next link of the seal chain after `previous_hex`."""
-    assert len(previous_hex) == 64 and len(digest_hex) == 64
-    return hashlib.sha256(bytes.fromhex(previous_hex) + bytes.fromhex(digest_hex)).hexdigest()
+def chain_link(key: bytes, previous: str, digest: str) -> str:
+    """Return the keyed link that follows `previous` for an entry with `digest`. Any stored
+    text is accepted: a malformed digest gives a link like any other (and fails its own
+    digest check), never an error."""
+    assert key, "the sealing key must not be empty"
+    message = f"{previous}:{digest}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -8,6 +8,7 @@ with the currency's exponent and an explicit rounding rule (parsing refuses to r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +21,7 @@ __all__ = ["AMOUNT_MINOR_MAX", "Money"]
 # Rp10 trillion at IDR's exponent of 2.
 AMOUNT_MINOR_MAX = 10**15
 _MAJOR_CHARS_MAX = 40
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _DIGITS_MAX = 15
 _ONE = Decimal(1)
 
@@ -46,10 +48,14 @@ class Money:
 
     @classmethod
     def parse(cls, major: str, currency: str) -> Money:
-        """Parse a decimal string of major units ("39000.00") exactly; refuse to round."""
+        """Parse a plain decimal string of major units ("39000.00", "-7") exactly; refuse to
+        round, and refuse every other form `Decimal` would read (exponents, `_` separators,
+        signs other than a leading `-`, spaces, digits of other scripts)."""
         exponent = currency_exponent(currency)
         if not isinstance(major, str) or len(major) > _MAJOR_CHARS_MAX:
             raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "amounts are short decimal text")
+        if not _PLAIN_DECIMAL.fullmatch(major):
+            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a plain decimal amount")
         try:
             value = Decimal(major)
         except InvalidOperation as exc:

@@ -1,8 +1,9 @@
 """Sealing: linking recorded entries into the hash chain, off the payment path.
 
 Writers never touch the chain: they store each entry's keyed digest and commit. A sealer
-(the service's background thread, `kopnet ledger seal`, or `kopnet audit verify`) appends
-the entries not yet sealed to `ledger_chain` in sequence order. On PostgreSQL only one
+(`Ledger.seal`: `kopnet ledger seal`, which operators schedule, or `kopnet audit verify`)
+appends the entries not yet sealed to `ledger_chain` in sequence order, each with a keyed
+link. On PostgreSQL only one
 sealer runs at a time (a transaction-scoped advisory lock that sealers try and skip, never
 wait on). An entry that commits late, after entries with higher numbers were sealed, is
 sealed in the next round: chain order is sealing order, and every entry is sealed once.
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, exists, func, insert, select
 
-from ledger.digest import GENESIS_HASH, chain_hash
+from ledger.digest import GENESIS_HASH, chain_link
 from ledger.tables import chain, entry
 
 __all__ = ["LATE_WINDOW_SEQS", "SEAL_BATCH_MAX", "chain_head", "seal_entries"]
@@ -33,9 +34,12 @@ def chain_head(conn: Connection) -> tuple[int, str]:
     return (row.position, row.chain_hash) if row else (0, GENESIS_HASH)
 
 
-def seal_entries(conn: Connection, *, limit: int = SEAL_BATCH_MAX, full_scan: bool = False) -> int:
-    """Seal up to `limit` unsealed entries; return how many were sealed (0 if another
-    sealer holds the lock). `full_scan` looks at the whole ledger, not only the late window."""
+def seal_entries(
+    conn: Connection, key: bytes, *, limit: int = SEAL_BATCH_MAX, full_scan: bool = False
+) -> int:
+    """Seal up to `limit` unsealed entries with links keyed by `key`; return how many were
+    sealed (0 if another sealer holds the lock). `full_scan` looks at the whole ledger, not
+    only the late window."""
     assert 1 <= limit <= SEAL_BATCH_MAX
     if conn.dialect.name == "postgresql":
         locked = conn.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK_KEY))).scalar()
@@ -57,9 +61,14 @@ def seal_entries(conn: Connection, *, limit: int = SEAL_BATCH_MAX, full_scan: bo
     now = datetime.now(UTC)
     for seq, digest in conn.execute(query):
         position += 1
-        previous = chain_hash(previous, digest)
+        previous = chain_link(key, previous, digest)
         rows.append(
-            {"position": position, "entry_seq": seq, "chain_hash": previous, "sealed_at": now}
+            {
+                "position": position,
+                "entry_seq": seq,
+                "chain_hash": previous,
+                "sealed_at": now,
+            }
         )
     if rows:
         conn.execute(insert(chain), rows)

@@ -18,7 +18,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from ledger.account import Account, AccountSpec, AccountStatus
-from ledger.audit import AuditReport, verify_ledger
+from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import commit_with, run_transaction
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
@@ -176,20 +176,21 @@ class Ledger:
         """Seal every entry not yet in the hash chain; return how many were sealed."""
         total = 0
         while True:
-            sealed = self._run(lambda conn: seal_entries(conn, full_scan=full_scan))
+            sealed = self._run(lambda conn: seal_entries(conn, self._seal_key, full_scan=full_scan))
             total += sealed
             if sealed == 0:
                 return total
 
-    def verify(self) -> AuditReport:
-        """Recompute digests, the chain and every balance; report all discrepancies."""
+    def verify(self, *, anchor: ChainAnchor | None = None) -> AuditReport:
+        """Recompute digests, the chain and every balance; report all discrepancies, and
+        whether the chain still holds `anchor`, a position and link of an earlier report."""
         # One snapshot for every query of the audit, so that entries committed while it
         # runs cannot look like tampering.
         options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         if self.engine.dialect.name != "postgresql":
             options = {}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            return verify_ledger(conn, seal_key=self._seal_key)
+            return verify_ledger(conn, seal_key=self._seal_key, anchor=anchor)
 
 
 def _post_and_commit(

@@ -8,6 +8,7 @@ removed afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, MetaData, String, inspect, text
 
 from interchange.tables import metadata as interchange_metadata
+from ledger.account import AccountKind, AccountSpec
 from ledger.db import make_engine
+from ledger.money import Money
+from ledger.service import Ledger
 from ledger.tables import metadata
 from migrations.runner import alembic_config, downgrade, upgrade
 from settlement.tables import metadata as settlement_metadata
+from tests.builders import transfer
+from tests.conftest import TEST_SEAL_KEY
 from tests.databases import PostgresServer
 
 LEDGER_TABLES = {"ledger_account", "ledger_entry", "ledger_posting", "ledger_chain"}
@@ -39,7 +45,7 @@ LEDGER_TRIGGERS = {
         "ledger_entry_balanced",
     },
     "sqlite": {
-        *(f"{t}_no_{op}" for t in _HISTORY for op in ("update", "delete")),
+        *(f"{t}_no_{op}" for t in _HISTORY for op in ("update", "delete", "replace")),
         "ledger_posting_into_recorded",
         "ledger_entry_balanced",
         "ledger_entry_legs",
@@ -366,3 +372,61 @@ def test_0005_rewrites_the_insert_checks_and_its_downgrade_puts_0001s_back(pg_ur
     assert all("LATERAL" in source for source in at_head)
     assert not any("LATERAL" in source for source in at_0004)
     assert check_texts() == at_head
+
+
+def _unkeyed_chain_at_0005(url: str, *, break_at: int | None = None) -> int:
+    """Post three transfers at head, go down to 0005 and seal them as 0005 did (unkeyed);
+    `break_at` stores a wrong link at that position. Return how many entries there are."""
+    with _engine_of(url) as engine:
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            cash, budi = (
+                ledger.open_account(AccountSpec(ref, 1, "IDR", AccountKind.COOP_CASH, None))
+                for ref in ("cash", "budi")
+            )
+            for n in range(3):
+                ledger.post(transfer(f"t{n}", cash, budi, Money(100 + n, "IDR")))
+        finally:
+            ledger.close()
+    downgrade(url, "0005")
+    with _engine_of(url) as engine, engine.begin() as conn:
+        digests = conn.execute(text("SELECT seq, digest FROM ledger_entry ORDER BY seq")).all()
+        previous = "0" * 64
+        for position, (seq, digest) in enumerate(digests, start=1):
+            previous = hashlib.sha256(bytes.fromhex(previous) + bytes.fromhex(digest)).hexdigest()
+            link = "f" * 64 if position == break_at else previous
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_chain (position, entry_seq, chain_hash, sealed_at)"
+                    " VALUES (:p, :s, :h, :t)"
+                ),
+                {"p": position, "s": seq, "h": link, "t": datetime.now(UTC)},
+            )
+    return len(digests)
+
+
+def test_0006_checks_the_unkeyed_chain_and_entries_are_sealed_again_with_keyed_links(
+    empty_url: str,
+) -> None:
+    upgrade(empty_url)
+    entries = _unkeyed_chain_at_0005(empty_url)
+    upgrade(empty_url)
+    with _engine_of(empty_url) as engine:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ledger_chain")).scalar_one() == 0
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            assert ledger.seal() == entries
+            report = ledger.verify()
+        finally:
+            ledger.close()
+    assert report.intact, report.findings
+    assert (report.sealed_entries, report.chain_length) == (entries, entries)
+
+
+def test_0006_stops_on_a_broken_unkeyed_chain(empty_url: str) -> None:
+    upgrade(empty_url)
+    _unkeyed_chain_at_0005(empty_url, break_at=2)
+    with pytest.raises(RuntimeError, match="broken at position 2"):
+        upgrade(empty_url)
+    assert _schema(empty_url)["version"] == ["0005"]

@@ -197,10 +197,18 @@ def test_equal_amounts_in_different_currencies_are_not_equal() -> None:
         pytest.param("1.000000000000000000000000000001", Code.AMOUNT_INVALID, id="rounded"),
         # Underflowed to zero in `scaleb` and parsed as Rp0.00.
         pytest.param("1e-9999999", Code.AMOUNT_INVALID, id="underflow"),
-        # `scaleb` raised decimal.Overflow.
-        pytest.param("1e999999", Code.AMOUNT_TOO_LARGE, id="overflow"),
+        # `scaleb` raised decimal.Overflow; exponents are refused as a form now.
+        pytest.param("1e999999", Code.AMOUNT_INVALID, id="overflow"),
         # The error message rendered a >4300-digit int: ValueError from int-to-str limits.
-        pytest.param("1e5000", Code.AMOUNT_TOO_LARGE, id="huge"),
+        pytest.param("1e5000", Code.AMOUNT_INVALID, id="huge"),
+        pytest.param("1" * 20, Code.AMOUNT_TOO_LARGE, id="twenty-digits"),
+        # Forms `Decimal` reads that no amount field should take.
+        pytest.param("1_000", Code.AMOUNT_INVALID, id="underscore"),
+        pytest.param("+5", Code.AMOUNT_INVALID, id="plus"),
+        pytest.param(" 5", Code.AMOUNT_INVALID, id="space"),
+        pytest.param("5.", Code.AMOUNT_INVALID, id="bare-point"),
+        pytest.param("\u0661\u0662", Code.AMOUNT_INVALID, id="arabic-indic-digits"),
+        pytest.param("\uff15", Code.AMOUNT_INVALID, id="full-width-digit"),
     ],
 )
 def test_parsing_refuses_with_a_code_instead_of_rounding_or_crashing(text: str, code: Code) -> None:
