@@ -251,14 +251,14 @@ def load_schedules(conn: Connection) -> list[FeeSchedule]:
 
 
 def lock_daily(conn: Connection, member_ids: Collection[int], day: date) -> dict[int, int]:
-    """Lock the members' daily totals for `day` (where they exist); return what they spent."""
-    if not member_ids:
+    """Lock the members' daily totals for `day` (where they exist); return what they spent.
+    Ids no row can have are not looked up (the database could not even bind them)."""
+    ids = sorted(row_ids(member_ids))
+    if not ids:
         return {}
     query = (
         select(member_daily.c.member_id, member_daily.c.spent_minor)
-        .where(
-            member_daily.c.member_id.in_(sorted(member_ids)), member_daily.c.business_date == day
-        )
+        .where(member_daily.c.member_id.in_(ids), member_daily.c.business_date == day)
         .order_by(member_daily.c.member_id)
         .with_for_update()
     )

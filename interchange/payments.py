@@ -35,6 +35,7 @@ from interchange.payment_batch import (
     split_dependents,
 )
 from interchange.payment_model import (
+    PAYMENT_ID_PATTERN,
     PaymentCommand,
     PaymentError,
     PaymentErrorCode,
@@ -44,7 +45,7 @@ from interchange.payment_model import (
     PaymentStatus,
 )
 from interchange.payment_store import load_payments, load_schedule_version, load_schedules
-from interchange.routing_checks import deposit_quote
+from interchange.routing_checks import covered, deposit_quote
 from interchange.routing_model import ParsedCommand
 from interchange.tables import fee_schedule, payment
 from interchange.window import WindowCalendar
@@ -155,7 +156,10 @@ class Payments:
         return outcomes
 
     def payment(self, payment_id: str) -> PaymentRecord:
-        """A recorded payment by its id."""
+        """A recorded payment by its id; `original_not_found` for one never recorded, or an
+        id no payment can have (it is not looked up)."""
+        if not PAYMENT_ID_PATTERN.fullmatch(payment_id):
+            raise PaymentError(PaymentErrorCode.ORIGINAL_NOT_FOUND, f"no payment {payment_id!r}")
         found = run_transaction(self.engine, lambda conn: load_payments(conn, [payment_id]))
         if payment_id not in found:
             raise PaymentError(PaymentErrorCode.ORIGINAL_NOT_FOUND, f"no payment {payment_id!r}")
@@ -182,7 +186,7 @@ class Payments:
             acquirer_coop_id,
             merchant_criteria,
         )
-        return deposit_quote(priced) if payment_type is PaymentType.CASH_IN else priced
+        return deposit_quote(priced) if payment_type is PaymentType.CASH_IN else covered(priced)
 
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
         """Publish a new schedule version (idempotent for an identical document)."""

@@ -90,6 +90,7 @@ from interchange.registry_store import (
     reveal_nik,
     rotate_batch,
     row_to_member,
+    set_coop_status,
     set_row_status,
 )
 from ledger.account import AccountKind, AccountSpec, AccountStatus
@@ -210,11 +211,11 @@ class Registry:
         return self._ledger.open_account(account_spec).id
 
     def set_coop_status(self, coop_id: int, status: _Status) -> Coop:
-        """Set a coop active, suspended or closed; closed is final."""
+        """Set a coop active, suspended or closed; closed is final, and only for a coop
+        whose members and merchants are all closed (`coop_not_empty`)."""
         new = parse_status(status)
-        current = self.coop(coop_id)
-        check_transition(current.status, new)
-        self._run(lambda conn: set_row_status(conn, tables.coop, coop_id, new))
+        _require_row_id(coop_id, RegistryErrorCode.COOP_NOT_FOUND)
+        self._run(lambda conn: set_coop_status(conn, coop_id, new))
         return self.coop(coop_id)
 
     def coop(self, coop_id: int) -> Coop:

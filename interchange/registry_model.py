@@ -136,6 +136,7 @@ class RegistryErrorCode(StrEnum):
     # Status changes.
     STATUS_TRANSITION_INVALID = "status_transition_invalid"
     WALLET_NOT_EMPTY = "wallet_not_empty"
+    COOP_NOT_EMPTY = "coop_not_empty"
 
 
 class RegistryError(InterchangeError):

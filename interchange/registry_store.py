@@ -129,6 +129,30 @@ def fail(code: RegistryErrorCode, message: str, field: str | None = None) -> Reg
     return RegistryError(code, message, field=field)
 
 
+def set_coop_status(conn: Connection, coop_id: int, new: ParticipantStatus) -> None:
+    """Store a coop's new status under its lock. Closing needs every member and merchant
+    of it closed first (each close needs empty wallets), so no savings stay behind in a
+    coop whose members can no longer pay or withdraw; registrations take the same lock,
+    so none can slip in while it closes. Order: `status_transition_invalid`,
+    `coop_not_empty`."""
+    coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
+    check_transition(coop.status, new)
+    if new is ParticipantStatus.CLOSED and coop.status is not ParticipantStatus.CLOSED:
+        still_open = [
+            select(table.c.id).where(
+                table.c.coop_id == coop_id, table.c.status != ParticipantStatus.CLOSED.value
+            )
+            for table in (tables.member, tables.merchant)
+        ]
+        if any(exists(conn, query) for query in still_open):
+            raise fail(
+                RegistryErrorCode.COOP_NOT_EMPTY,
+                "close every member and merchant of the coop (with empty wallets) first",
+                "status",
+            )
+    set_row_status(conn, tables.coop, coop_id, new)
+
+
 def set_row_status(conn: Connection, table: Table, row_id: int, new: ParticipantStatus) -> None:
     """Store a participant row's new status."""
     conn.execute(update(table).where(table.c.id == row_id).values(status=new.value))

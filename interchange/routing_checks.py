@@ -34,6 +34,7 @@ from ledger.money import Money
 
 __all__ = [
     "coop_party",
+    "covered",
     "deposit_quote",
     "draft_for",
     "entry_for",
@@ -55,10 +56,15 @@ def refuse(code: PaymentErrorCode, message: str, field_name: str | None = None) 
 
 def deposit_quote(priced: Quote) -> Quote:
     """A cash-in's quote: the fee comes out of the deposit, which must more than cover it."""
-    deposit = deducted(priced)
-    if deposit.payee_receives.amount_minor <= 0:
-        raise refuse(_CODE.AMOUNT_BELOW_FEE, "the deposit does not cover the fee", "amount")
-    return deposit
+    return covered(deducted(priced))
+
+
+def covered(priced: Quote) -> Quote:
+    """The quote, if the payee still receives something once the fee is taken; otherwise
+    `amount_below_fee` (a fee borne by the payee, capped at the amount, can use it all)."""
+    if priced.payee_receives.amount_minor <= 0:
+        raise refuse(_CODE.AMOUNT_BELOW_FEE, "the fee uses up the whole amount", "amount")
+    return priced
 
 
 def require_amount(amount: Money | None, name: str, *, optional: bool = False) -> None:
@@ -114,13 +120,15 @@ def fee_quote(
     if amount.currency != issuer.currency or amount.currency != acquirer.currency:
         raise refuse(_CODE.CURRENCY_NOT_SUPPORTED, f"{amount.currency} is not settled here")
     schedule = schedule_in_force(ctx.schedules, ctx.business_date)
-    return quote(
-        amount,
-        payment_type,
-        schedule,
-        issuer.accounts.coop_id,
-        acquirer.accounts.coop_id,
-        MerchantCriteria(criteria) if criteria else None,
+    return covered(
+        quote(
+            amount,
+            payment_type,
+            schedule,
+            issuer.accounts.coop_id,
+            acquirer.accounts.coop_id,
+            MerchantCriteria(criteria) if criteria else None,
+        )
     )
 
 

@@ -7,7 +7,7 @@ number of seconds after now, so settlement tests can close the window they paid 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from api.bootstrap import Services, build
 from api.settings import Settings
 from interchange.criteria import MerchantCriteria
+from interchange.errors import InterchangeError
 from interchange.fee_defaults import launch_schedule
 from interchange.merchant_qr import merchant_qr
 from interchange.registry_model import (
@@ -147,3 +148,14 @@ def network_on(url: str, *, cutoff_s: int = 86_400) -> Iterator[TestNetwork]:
 def now_utc() -> datetime:
     """The current moment, UTC."""
     return datetime.now(UTC)
+
+
+def outcome_of(call: Callable[[], object]) -> str:
+    """Return "ok", "code:<code>" for a named error, or "unexpected:<type>" otherwise."""
+    try:
+        call()
+    except InterchangeError as error:
+        return f"code:{error.code.value}"
+    except Exception as error:
+        return f"unexpected:{type(error).__name__}"
+    return "ok"

@@ -10,7 +10,7 @@ from interchange.nik import NikVault
 from interchange.registry import Registry
 from ledger.service import Ledger
 from tests.integration.interchange.test_payments_books import World, build_world
-from tests.network import network_on
+from tests.network import TestNetwork, network_on
 from tests.unit.interchange.registry_builders import the_network
 
 
@@ -27,3 +27,17 @@ def registry(ledger: Ledger) -> Registry:
     registry = Registry(ledger.engine, ledger, NikVault.development())
     registry.register_coop(the_network())
     return registry
+
+
+@pytest.fixture
+def net(db_url: str) -> Iterator[TestNetwork]:
+    """An empty network (the operator and the launch fee schedule), on each engine."""
+    with network_on(db_url) as network:
+        yield network
+
+
+@pytest.fixture
+def sqlite_net(sqlite_url: str) -> Iterator[TestNetwork]:
+    """The same network on SQLite only."""
+    with network_on(sqlite_url) as network:
+        yield network

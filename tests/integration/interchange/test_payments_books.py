@@ -129,8 +129,12 @@ def snapshot(engine: Engine) -> Snapshot:
             (row.debtor_coop_id, row.creditor_coop_id): (row.amount_minor, row.payment_count)
             for row in conn.execute(select(tables.obligation))
         }
+        # A total of zero is the same as none: a batch's load creates its members' totals
+        # at zero (to lock them), whether or not its payments then go through.
         daily = {
-            row.member_id: row.spent_minor for row in conn.execute(select(tables.member_daily))
+            row.member_id: row.spent_minor
+            for row in conn.execute(select(tables.member_daily))
+            if row.spent_minor
         }
     return Snapshot(balances, payments, entries, postings, obligations, daily)
 

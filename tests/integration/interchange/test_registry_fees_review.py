@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interchange.errors import InterchangeError
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import (
     BPS_WHOLE,
@@ -47,7 +46,7 @@ from interchange.registry_model import (
 from interchange.registry_model import RegistryErrorCode as Code
 from ledger.money import AMOUNT_MINOR_MAX, Money
 from ledger.service import Ledger
-from tests.network import idr, network_on
+from tests.network import idr, network_on, outcome_of
 from tests.unit.interchange.registry_builders import (
     NIK,
     a_coop,
@@ -76,12 +75,6 @@ def coop(registry: Registry) -> Coop:
 
 
 @pytest.fixture
-def net(db_url: str) -> Iterator[TestNetwork]:
-    with network_on(db_url) as network:
-        yield network
-
-
-@pytest.fixture
 def sqlite_net(sqlite_url: str) -> Iterator[TestNetwork]:
     """For behaviour that does not depend on the engine: one engine is enough."""
     with network_on(sqlite_url) as network:
@@ -95,17 +88,6 @@ def b64(key: bytes) -> str:
 def launch_document() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(schedule_to_json(launch_schedule()))
     return loaded
-
-
-def outcome_of(call: Callable[[], object]) -> str:
-    """Return "ok", "code:<code>" for a named error, or "unexpected:<type>" otherwise."""
-    try:
-        call()
-    except InterchangeError as error:
-        return f"code:{error.code.value}"
-    except Exception as error:
-        return f"unexpected:{type(error).__name__}"
-    return "ok"
 
 
 # --- Fee arithmetic at the limits of Money --------------------------------------------------

@@ -206,6 +206,10 @@ def test_a_suspended_coop_still_replays_what_it_registered_and_closed_is_final(
     registry.set_coop_status(coop.id, ParticipantStatus.SUSPENDED)
     assert registry.register_member(a_member(coop_id=coop.id)) == member
     assert registry.register_coop(a_coop()).status is ParticipantStatus.SUSPENDED
+    with pytest.raises(RegistryError) as open_member:
+        registry.set_coop_status(coop.id, "closed")
+    assert code_of(open_member) is Code.COOP_NOT_EMPTY
+    registry.set_member_status(member.id, "closed")
     assert registry.set_coop_status(coop.id, "closed").status is ParticipantStatus.CLOSED
     with pytest.raises(RegistryError) as caught:
         registry.set_coop_status(coop.id, "active")
