@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from api.settings import Settings
-from interchange.nik import NikVault
 from interchange.payments import Payments
 from interchange.registry import Registry
 from interchange.window import WindowCalendar
@@ -51,11 +50,9 @@ def build(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     seal_key = settings.seal_key_bytes()
     calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
-    nik_keys = settings.nik_keys
-    vault = (
-        NikVault.from_setting(nik_keys.get_secret_value()) if nik_keys else NikVault.development()
-    )
-    if settings.environment == "production" and vault.is_development:
+    vault = settings.nik_vault()
+    # Settings refuse this when read; a copy made with `model_copy` is not checked again.
+    if settings.is_production and vault.is_development:
         raise ValueError("KOPNET_NIK_KEYS holds the public development keys")
     ledger = Ledger(engine, seal_key=seal_key, group_commit_workers=settings.group_commit_workers)
     return Services(

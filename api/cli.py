@@ -1,22 +1,26 @@
 """The `kopnet` command line for operators: migrate, run the demo, seal, audit, benchmark.
 
-Exit statuses: 0 success; 1 a check found a problem (`audit verify` on a tampered ledger);
-2 bad input (with the error's code printed). Every command reads its database from
-`--database-url` or `KOPNET_DATABASE_URL`.
+Exit statuses: 0 success; 1 a check found a problem (`audit verify` on a tampered ledger,
+a demo that did not check out); 2 bad input, a bad setting or a database that cannot be
+used (with the error's code printed, `api.cli_support`; nothing changed). Every command
+reads its database from `--database-url` or `KOPNET_DATABASE_URL`; only `db upgrade`
+(and the demo) create one.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from api.bootstrap import build, migrate
 from api.cli_settle import fees_app, settle_app
-from api.settings import Settings
+from api.cli_support import fail, load_settings, open_services, upgrade_schema
 from interchange.qr.cli import qr_app
+from ledger.audit import ChainAnchor
 
 app = typer.Typer(
     help="kopnet: an inter-cooperative cashless payment network.", no_args_is_help=True
@@ -37,19 +41,18 @@ DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Overrides KOPNET_DATABASE_URL.")
 ]
 console = Console()
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
+# Bounds of the benchmarks' options, beyond which a run is nonsense or would never end.
+_COOPS_MAX = 10_000
+_WALLETS_PER_COOP_MAX = 100_000
+_DURATION_S_MAX = 3_600.0
+_PAYMENTS_MAX = 10_000_000
+_LINK = re.compile(r"[0-9a-f]{64}")
 
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
-    """Migrate the database to the newest schema."""
-    migrate(_settings(database_url))
+    """Migrate the database to the newest schema (a missing SQLite file is created)."""
+    upgrade_schema(load_settings(database_url))
     console.print("schema is at head")
 
 
@@ -59,22 +62,17 @@ def ledger_seal(
     full_scan: Annotated[bool, typer.Option(help="Look for unsealed entries everywhere.")] = False,
 ) -> None:
     """Link every unsealed entry into the hash chain."""
-    services = build(_settings(database_url))
-    try:
-        console.print(f"sealed {services.ledger.seal(full_scan=full_scan)} entries")
-    finally:
-        services.close()
+    with open_services(database_url) as services:
+        sealed = services.ledger.seal(full_scan=full_scan)
+    console.print(f"sealed {sealed} entries")
 
 
 @ledger_app.command("expire")
 def ledger_expire(database_url: DatabaseUrl = None) -> None:
     """Release holds whose timeout has passed and mark their authorizations expired."""
-    services = build(_settings(database_url))
-    try:
+    with open_services(database_url) as services:
         marked = services.payments.expire_authorizations()
-        console.print(f"released every expired hold; {marked} authorizations marked expired")
-    finally:
-        services.close()
+    console.print(f"released every expired hold; {marked} authorizations marked expired")
 
 
 @audit_app.command("verify")
@@ -82,16 +80,24 @@ def audit_verify(
     database_url: DatabaseUrl = None,
     seal_first: Annotated[bool, typer.Option(help="Seal unsealed entries before checking.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="POSITION:HASH of the chain from an earlier report, kept outside the "
+            "database: shows whether the newest sealed entries were removed."
+        ),
+    ] = None,
 ) -> None:
-    """Recompute digests, the chain and every balance; exit 1 if anything does not add up."""
-    services = build(_settings(database_url))
-    try:
+    """Recompute digests, the chain and every balance; exit 1 if anything does not add up.
+
+    Exit 2 (with a code) when the database cannot be audited: exit 1 means tampered only.
+    """
+    kept = None if anchor is None else _parse_anchor(anchor)
+    with open_services(database_url) as services:
         if seal_first:
             services.ledger.seal()
-        report = services.ledger.verify()
+        report = services.ledger.verify(anchor=kept)
         windows = services.settlement.verify()
-    finally:
-        services.close()
     for check in windows:
         if not check.ok:
             report.add(
@@ -106,7 +112,9 @@ def audit_verify(
         "accounts_checked": report.accounts_checked,
         "sealed_entries": report.sealed_entries,
         "unsealed_entries": report.unsealed_entries,
+        "chain_length": report.chain_length,
         "chain_head_hash": report.chain_head_hash,
+        "anchor": f"{report.chain_length}:{report.chain_head_hash}",
         "windows_checked": len(windows),
         "findings": [
             {"code": f.code, "subject": f.subject, "detail": f.detail} for f in report.findings
@@ -119,12 +127,21 @@ def audit_verify(
     raise typer.Exit(0 if report.intact else 1)
 
 
+def _parse_anchor(text: str) -> ChainAnchor:
+    """`POSITION:HASH` as an anchor, or `anchor_invalid`."""
+    position, _, link = text.partition(":")
+    digits = position.isascii() and position.isdigit() and len(position) <= 18
+    if not (digits and _LINK.fullmatch(link)):
+        fail("anchor_invalid", "expected POSITION:HASH, as the `anchor` of an earlier report")
+    return ChainAnchor(int(position), link)
+
+
 def _print_report(summary: dict[str, object]) -> None:
     status = "[green]INTACT[/green]" if summary["intact"] else "[red]TAMPERED[/red]"
     console.print(
         f"ledger {status}: {summary['entries_checked']} entries, "
         f"{summary['postings_checked']} postings, {summary['accounts_checked']} "
-        f"accounts; chain head {summary['chain_head_hash']}"
+        f"accounts; anchor (keep it for the next audit) {summary['anchor']}"
     )
     findings = summary["findings"]
     assert isinstance(findings, list)
@@ -132,6 +149,17 @@ def _print_report(summary: dict[str, object]) -> None:
         console.print(
             f"  {finding['code']}: {finding['subject']} — {finding['detail']}", markup=False
         )
+
+
+def _require_bench_ranges(**options: tuple[float, float, float]) -> None:
+    """Refuse (`bench_parameter_invalid`) an option outside its (low, high), both inclusive.
+
+    NaN and the infinities are outside every range.
+    """
+    for name, (value, low, high) in options.items():
+        if not (math.isfinite(value) and low <= value <= high):
+            option = f"--{name.replace('_', '-')}"
+            fail("bench_parameter_invalid", f"{option} is from {low:g} to {high:g}")
 
 
 @bench_app.command("ledger")
@@ -150,6 +178,11 @@ def bench_ledger(
     """Measure single, hot and batch transfer throughput; print one JSON object."""
     from bench.ledger_bench import run_ledger_bench
 
+    _require_bench_ranges(
+        coops=(coops, 1, _COOPS_MAX),
+        wallets_per_coop=(wallets_per_coop, 2, _WALLETS_PER_COOP_MAX),
+        duration_s=(duration_s, 0.1, _DURATION_S_MAX),
+    )
     result = run_ledger_bench(
         database_url,
         coops=coops,
@@ -174,6 +207,9 @@ def bench_interchange(
     """Measure off-us QR purchases per second (spread and hot merchant); print JSON."""
     from bench.interchange_bench import run_interchange_bench
 
+    _require_bench_ranges(
+        coops=(coops, 2, _COOPS_MAX), duration_s=(duration_s, 0.1, _DURATION_S_MAX)
+    )
     typer.echo(json.dumps(run_interchange_bench(database_url, coops=coops, duration_s=duration_s)))
 
 
@@ -191,6 +227,7 @@ def bench_settlement(
     """Close, net, recompute and report a window of off-us payments; print JSON."""
     from bench.settlement_bench import run_settlement_bench
 
+    _require_bench_ranges(coops=(coops, 2, _COOPS_MAX), payments=(payments, 1, _PAYMENTS_MAX))
     typer.echo(json.dumps(run_settlement_bench(database_url, coops=coops, payments=payments)))
 
 
@@ -203,7 +240,10 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Run a day of network activity on a fresh database and print a summary."""
+    """Run a day of network activity on a fresh database and print a summary.
+
+    Refuses a database that holds data (`database_not_empty`), changing nothing.
+    """
     from api.demo import run_demo
 
     intact = run_demo(database_url, console)

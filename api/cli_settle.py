@@ -1,6 +1,7 @@
 """`kopnet settle ...` and `kopnet fees ...`: the operators' nightly and tariff commands.
 
-Caller errors print `{"error": code, "message": ...}` as JSON and exit 2; nothing changes.
+Caller errors print `{"error": code, "message": ...}` as JSON and exit 2; nothing changes
+(`api.cli_support`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.exc import ArgumentError
 
-from api.bootstrap import Services, build
-from api.settings import Settings
+from api.bootstrap import Services
+from api.cli_support import fail, open_services
 from interchange.errors import InterchangeError
 from interchange.fee_schedule_codec import schedule_from_json
 from ledger.errors import LedgerError
@@ -43,32 +43,17 @@ WindowDate = Annotated[str, typer.Option("--date", help="The window's business d
 Actor = Annotated[str, typer.Option("--actor", help="Who takes this step (recorded).")]
 
 
-def _fail(code: str, message: str) -> NoReturn:
-    typer.echo(json.dumps({"error": code, "message": message}))
-    raise typer.Exit(2)
-
-
 def _parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail("date_invalid", "dates are YYYY-MM-DD")
+        fail("date_invalid", "dates are YYYY-MM-DD")
 
 
 def _run(database_url: str | None, work: Callable[[Services], T]) -> T:
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    try:
-        services = build(settings)
-    except ArgumentError:
-        _fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
-    try:
+    """Do `work` with the services over the database (`cli_support.open_services`)."""
+    with open_services(database_url) as services:
         return work(services)
-    except (InterchangeError, SettlementError, LedgerError) as error:
-        _fail(str(error.code), error.message)
-    finally:
-        services.close()
 
 
 def _echo(document: object) -> None:
@@ -156,7 +141,7 @@ def settle_confirm(
     try:
         money = Money.parse(amount, currency)
     except LedgerError as error:
-        _fail(str(error.code), error.message)
+        fail(str(error.code), error.message)
     row = _run(
         database_url,
         lambda s: s.settlement.confirm(
@@ -199,11 +184,11 @@ def settle_report(
     if coop_code is not None:
         found = [p.coop for p in report.positions if p.coop.code == coop_code]
         if not found:
-            _fail("report_coop_not_found", f"no position for {coop_code!r} in this window")
+            fail("report_coop_not_found", f"no position for {coop_code!r} in this window")
         document = coop_report(report, found[0].coop_id)
     if report_format is ReportFormat.PDF:
         if out is None:
-            _fail("out_required", "a PDF needs --out FILE")
+            fail("out_required", "a PDF needs --out FILE")
         _write(out, report_to_pdf(document))
         return
     text = (
@@ -219,7 +204,7 @@ def _write(out: Path, content: bytes) -> None:
     try:
         out.write_bytes(content)
     except OSError as error:
-        _fail("file_invalid", f"cannot write {out}: {error.strerror}")
+        fail("file_invalid", f"cannot write {out}: {error.strerror}")
 
 
 @settle_app.command("reconcile")
@@ -231,7 +216,7 @@ def settle_reconcile(
     """Match a bank statement with the window's instructions; exit 1 unless all match."""
     day = _parse_date(window)
     if not path.is_file() or path.stat().st_size > 64 * 1024 * 1024:
-        _fail("file_invalid", "expected a statement file of at most 64 MiB")
+        fail("file_invalid", "expected a statement file of at most 64 MiB")
     raw = path.read_bytes()
     try:
         statement = (
@@ -240,9 +225,9 @@ def settle_reconcile(
             else parse_statement_csv(raw.decode("utf-8"))
         )
     except SettlementError as error:
-        _fail(str(error.code), error.message)
+        fail(str(error.code), error.message)
     except UnicodeDecodeError:
-        _fail("statement_malformed", "a CSV statement is UTF-8 text")
+        fail("statement_malformed", "a CSV statement is UTF-8 text")
     result = _run(database_url, lambda s: s.settlement.reconcile(day, statement))
     _echo(
         {
@@ -273,11 +258,13 @@ def fees_publish(
 ) -> None:
     """Publish a new fee schedule version (see interchange/fee_schedule_codec.py)."""
     if not path.is_file() or path.stat().st_size > 200_000:
-        _fail("file_invalid", "expected a fee schedule file of at most 200 kB")
+        fail("file_invalid", "expected a fee schedule file of at most 200 kB")
     try:
         schedule = schedule_from_json(path.read_text(encoding="utf-8"))
     except InterchangeError as error:
-        _fail(str(error.code), error.message)
+        fail(str(error.code), error.message)
+    except UnicodeDecodeError:
+        fail("fee_schedule_invalid", "a fee schedule is UTF-8 JSON text")
     _run(database_url, lambda s: s.payments.publish_schedule(schedule))
     _echo(
         {"published_version": schedule.version, "effective_from_date": schedule.effective_from_date}

@@ -7,8 +7,11 @@ or voided, cash out, send money across cooperatives, and get refunds; a few atte
 refused (over the per-payment limit, more than the wallet holds). The summary shows what
 happened, each cooperative's fee income and net position, then the close: positions
 checked against the ledger, settlement instructions, bank confirmations, settled. The
-window's cut-off is set a few seconds after the day starts so that the close can run at
-once. Deterministic apart from timestamps: a fixed seed.
+window's cut-off is set a few seconds from now, in the settings' time zone, so that the
+close can run at once. Deterministic apart from timestamps: a fixed seed.
+
+The demo runs on a fresh database: one that holds data is refused (`database_not_empty`)
+before anything is written. Other refusals are those of `api.cli_support`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,17 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Select, inspect, literal_column, select, table
 
-from api.bootstrap import Services, build, migrate
+from api.bootstrap import Services
+from api.cli_support import (
+    fail,
+    load_settings,
+    opening_database,
+    running,
+    shown_url,
+    upgrade_schema,
+)
 from api.settings import Settings
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import MerchantCriteria
@@ -52,6 +64,7 @@ from interchange.registry_model import (
     Merchant,
     MerchantSpec,
 )
+from ledger.db import make_engine
 from ledger.money import Money
 from settlement.bank_statement import BankStatement, Direction, StatementEntry
 from settlement.camt053 import parse_camt053, render_camt053
@@ -121,41 +134,73 @@ class _Network:
     merchants: list[Merchant]
 
 
-def _cutoff_settings(database_url: str) -> Settings:
-    """Settings whose window cut-off falls `_DAY_BUDGET_S` seconds from now (local time)."""
-    zone = ZoneInfo("Asia/Jakarta")
-    now = datetime.now(zone)
+def _with_cutoff_soon(settings: Settings) -> Settings:
+    """`settings` with the window cut-off `_DAY_BUDGET_S` seconds from now, in their zone."""
+    now = datetime.now(ZoneInfo(settings.time_zone))
     elapsed_s = int((now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds())
-    return Settings(
-        database_url=database_url, window_cutoff_s=min(86_400, elapsed_s + _DAY_BUDGET_S)
-    )
+    cutoff_s = min(86_400, elapsed_s + _DAY_BUDGET_S)
+    assert 1 <= cutoff_s <= 86_400, "a cut-off within the day, as Settings require"
+    return settings.model_copy(update={"window_cutoff_s": cutoff_s})
 
 
 def run_demo(database_url: str | None, console: Console) -> bool:
-    """Run the demo and print its summary; return whether everything checked out."""
+    """Run the demo and print its summary; return whether everything checked out.
+
+    Without `database_url`, on a new SQLite file in a temporary folder. Refuses (exit 2
+    with a code, nothing written) bad settings and a database that is not fresh.
+    """
     if database_url is None:
         workdir = tempfile.mkdtemp(prefix="kopnet-demo-")
         database_url = f"sqlite:///{Path(workdir) / 'kopnet-demo.db'}"
-    settings = _cutoff_settings(database_url)
-    migrate(settings)
-    services = build(settings)
+    settings = _with_cutoff_soon(load_settings(database_url))
+    with opening_database():
+        _require_fresh(settings.database_url)
+    upgrade_schema(settings)
+    with running(settings) as services:
+        intact = _run(services, console)
+    console.print(f"database: {shown_url(settings.database_url)}", markup=False)
+    return intact
+
+
+def _require_fresh(url: str) -> None:
+    """`database_not_empty` unless no table at `url` holds a row (Alembic's excepted).
+
+    A freshly migrated database is fresh; so is one with no tables (created if missing).
+    """
+    engine = make_engine(url)
     try:
-        world = _register(services)
-        counts, window_date = _run_day(services, world)
-        _print_day(services, world, counts, console)
-        settled = _close_night(services, world, window_date, console)
-        services.ledger.seal()
-        report = services.ledger.verify()
-        status = "[green]intact[/green]" if report.intact else "[red]NOT intact[/red]"
-        console.print(
-            f"ledger audit: {status} ({report.entries_checked} entries, "
-            f"{report.postings_checked} postings, chain head "
-            f"{report.chain_head_hash[:16]}…)"
-        )
-        console.print(f"database: {database_url}")
-        return report.intact and settled
+        with engine.connect() as conn:
+            names = [n for n in inspect(conn).get_table_names() if n != "alembic_version"]
+            held = [n for n in names if conn.execute(_any_row(n)).first() is not None]
     finally:
-        services.close()
+        engine.dispose()
+    if held:
+        fail(
+            "database_not_empty",
+            "the demo runs on a fresh database: name an empty one, or none",
+        )
+
+
+def _any_row(table_name: str) -> Select[tuple[object]]:
+    """A query for one row of the table, if it has any."""
+    return select(literal_column("1")).select_from(table(table_name)).limit(1)
+
+
+def _run(services: Services, console: Console) -> bool:
+    """The day, the night's close and the audit; whether everything checked out."""
+    world = _register(services)
+    counts, window_date = _run_day(services, world)
+    _print_day(services, world, counts, console)
+    settled = _close_night(services, world, window_date, console)
+    services.ledger.seal()
+    report = services.ledger.verify()
+    status = "[green]intact[/green]" if report.intact else "[red]NOT intact[/red]"
+    console.print(
+        f"ledger audit: {status} ({report.entries_checked} entries, "
+        f"{report.postings_checked} postings, chain head "
+        f"{report.chain_head_hash[:16]}…)"
+    )
+    return report.intact and settled
 
 
 def _register(services: Services) -> _Network:
@@ -352,7 +397,7 @@ def _reports_and_reconciliation(
         )
     )
     result = services.settlement.reconcile(window_date, parse_camt053(statement_path.read_bytes()))
-    console.print(f"reports and the bank's statement: {folder}")
+    console.print(f"reports and the bank's statement: {folder}", markup=False)
     console.print(
         f"reconciliation of {statement_path.name}: {len(result.matched)} matched, "
         f"{len(result.mismatched)} mismatched, {len(result.unmatched_expected)} "

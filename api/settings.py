@@ -2,20 +2,29 @@
 
 `KOPNET_DATABASE_URL` selects the database: an embedded SQLite file by default, so that a
 newcomer needs no server; PostgreSQL (`postgresql://...`, driven by psycopg 3) in
-production. `KOPNET_SEAL_KEY` keys the ledger's entry digests and `KOPNET_NIK_KEYS`
-encrypts members' national ID numbers (format: `interchange.nik.NikVault.from_setting`);
-the built-in development keys are refused when `KOPNET_ENVIRONMENT=production`.
-`KOPNET_TIME_ZONE` and `KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off.
+production. `KOPNET_SEAL_KEY` keys the ledger's entry digests (at least 16 characters) and
+`KOPNET_NIK_KEYS` encrypts members' national ID numbers (format:
+`interchange.nik.NikVault.from_setting`, checked here); the built-in development keys are
+refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_ENVIRONMENT` is `development`,
+`test` or `production`, in any case. `KOPNET_TIME_ZONE` and `KOPNET_WINDOW_CUTOFF_S` place
+the nightly settlement cut-off. Every value is checked when the settings are read, so a bad
+one is a `ValueError` (pydantic's `ValidationError`) naming the setting, never its secret.
 """
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEVELOPMENT_SEAL_KEY", "Settings"]
+from interchange.nik import NikVault, NikVaultError
+
+__all__ = ["DEVELOPMENT_SEAL_KEY", "ENVIRONMENTS", "SEAL_KEY_CHARS_MIN", "Settings"]
 
 DEVELOPMENT_SEAL_KEY = "kopnet-development-seal-key-not-for-production"
+ENVIRONMENTS = frozenset({"development", "test", "production"})
+SEAL_KEY_CHARS_MIN = 16
 
 
 class Settings(BaseSettings):
@@ -27,20 +36,66 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///kopnet.db"
     seal_key: SecretStr = SecretStr(DEVELOPMENT_SEAL_KEY)
     nik_keys: SecretStr | None = None
-    group_commit_workers: int = 2
-    time_zone: str = "Asia/Jakarta"
-    window_cutoff_s: int = 86_400
+    group_commit_workers: int = Field(2, ge=1, le=16)
+    time_zone: str = Field("Asia/Jakarta", max_length=64)
+    # Seconds after local midnight at which a day's window closes: within the day.
+    window_cutoff_s: int = Field(86_400, ge=1, le=86_400)
+
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        if value.lower() not in ENVIRONMENTS:
+            raise ValueError(f"expected one of {', '.join(sorted(ENVIRONMENTS))}")
+        return value.lower()
+
+    @field_validator("seal_key")
+    @classmethod
+    def _long_seal_key(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < SEAL_KEY_CHARS_MIN:
+            raise ValueError(f"the seal key is at least {SEAL_KEY_CHARS_MIN} characters")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as error:
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name") from error
+        return value
+
+    @field_validator("nik_keys")
+    @classmethod
+    def _readable_nik_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # The vault's messages name key ids and the format, never key material.
+        if value is not None:
+            try:
+                NikVault.from_setting(value.get_secret_value())
+            except NikVaultError as error:
+                raise ValueError(error.message) from None
+        return value
 
     @model_validator(mode="after")
-    def _production_needs_own_key(self) -> Settings:
-        if self.environment == "production" and (
-            self.seal_key.get_secret_value() == DEVELOPMENT_SEAL_KEY
-        ):
+    def _production_needs_own_keys(self) -> Settings:
+        if not self.is_production:
+            return self
+        if self.seal_key.get_secret_value() == DEVELOPMENT_SEAL_KEY:
             raise ValueError("set KOPNET_SEAL_KEY: the development key is public")
-        if self.environment == "production" and self.nik_keys is None:
+        if self.nik_keys is None or self.nik_vault().is_development:
             raise ValueError("set KOPNET_NIK_KEYS: the development keys are public")
         return self
+
+    @property
+    def is_production(self) -> bool:
+        """True when this process runs in production (the development keys are refused)."""
+        return self.environment.lower() == "production"
 
     def seal_key_bytes(self) -> bytes:
         """The sealing key as bytes."""
         return self.seal_key.get_secret_value().encode()
+
+    def nik_vault(self) -> NikVault:
+        """The vault of `nik_keys`, or the public development vault when none are set."""
+        if self.nik_keys is None:
+            return NikVault.development()
+        return NikVault.from_setting(self.nik_keys.get_secret_value())

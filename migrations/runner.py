@@ -1,7 +1,8 @@
-"""Running the Alembic migrations from code: `upgrade_to_head` and `downgrade_to_base`.
+"""Running the Alembic migrations from code: `upgrade`, `downgrade`, and the revisions.
 
 The migrations ship inside the package, so `kopnet db upgrade` works from an installed
-wheel as well as from a checkout.
+wheel as well as from a checkout. `current_revision` reads a database's revision without
+changing anything; `head_revision` is the newest revision this code defines.
 """
 
 from __future__ import annotations
@@ -10,9 +11,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-__all__ = ["alembic_config", "downgrade", "upgrade"]
+from ledger.db import make_engine
+
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "known_revisions",
+    "upgrade",
+]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -36,3 +48,26 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Migrate the database at `url` down to `revision`."""
     command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest revision these migrations define (they have exactly one head)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations have one head"
+    return head
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision these migrations define."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def current_revision(url: str) -> str | None:
+    """The revision of the database at `url`, None if it was never migrated; connects."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

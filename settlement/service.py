@@ -105,7 +105,17 @@ class Settlement:
     def confirm(
         self, reference: str, *, bank_reference: str, amount: Money, actor: str
     ) -> InstructionRow:
-        """Book the bank's confirmation of one instruction."""
+        """Book the bank's confirmation of one instruction.
+
+        A reference that is not printable ASCII (as every issued one is) is
+        `instruction_not_found` without a query: the drivers cannot encode some such text.
+        """
+        if not (reference.isascii() and reference.isprintable()):
+            raise WindowError(
+                SettlementErrorCode.INSTRUCTION_NOT_FOUND,
+                "no instruction has this reference: references are printable ASCII",
+                field="reference",
+            )
         return run_transaction(
             self.engine,
             lambda conn: confirm_instruction(

@@ -405,6 +405,10 @@ def test_cli_close_of_a_far_future_window_exits_2_with_a_code(sqlite_url: str) -
         (("settle", "abort", "--date", "2020-01-02"), "window_not_settling"),
         (
             ("settle", "confirm", "KN1", "--bank-reference", "B1", "--amount", "1e999"),
+            "amount_invalid",
+        ),
+        (
+            ("settle", "confirm", "KN1", "--bank-reference", "B1", "--amount", "9" * 20),
             "amount_too_large",
         ),
         (

@@ -1,0 +1,182 @@
+"""What every `kopnet` command shares: refusing bad input with a code, reading the settings,
+opening the database and the services over it.
+
+A refused command prints `{"error": code, "message": ...}` as JSON on stdout and exits 2;
+it has changed nothing (exit 1 is kept for a check that found a problem). The codes added
+here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
+`database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`. Domain errors
+keep their own codes. Messages never carry a secret: settings are named, not echoed, and a
+URL is shown with its password hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from alembic.util import CommandError
+from pydantic import ValidationError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+
+from api.bootstrap import Services, build, migrate
+from api.settings import Settings
+from interchange.errors import InterchangeError
+from ledger.errors import LedgerError
+from migrations.runner import current_revision, head_revision, known_revisions
+from settlement.errors import SettlementError
+
+__all__ = [
+    "fail",
+    "load_settings",
+    "open_services",
+    "opening_database",
+    "running",
+    "shown_url",
+    "upgrade_schema",
+]
+
+_BACKENDS = frozenset({"sqlite", "postgresql"})
+# While working, only a lost connection is the database's fault; any other driver error
+# is a defect and keeps its traceback.
+_CONNECTION_LOST = (OperationalError, InterfaceError)
+
+
+def fail(code: str, message: str) -> NoReturn:
+    """Print the error's code and message as JSON and exit 2."""
+    typer.echo(json.dumps({"error": code, "message": message}))
+    raise typer.Exit(2)
+
+
+def load_settings(database_url: str | None) -> Settings:
+    """The settings from the environment, with `--database-url` applied if given.
+
+    Refuses a setting that does not validate (`setting_invalid`, naming the setting,
+    not its value) and a URL that does not parse or names another database
+    (`database_url_invalid`).
+    """
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        fail("setting_invalid", _describe(error))
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    _parse_url(settings.database_url)
+    return settings
+
+
+def _describe(error: ValidationError) -> str:
+    """Each failing setting by its variable's name and what is wrong, without its value."""
+    parts = []
+    for detail in error.errors(include_url=False, include_input=False):
+        name = "_".join(str(part) for part in detail["loc"]).upper()
+        reason = detail["msg"].removeprefix("Value error, ")
+        parts.append(f"KOPNET_{name}: {reason}" if name else reason)
+    return "; ".join(parts)
+
+
+def _parse_url(url: str) -> URL:
+    """`url` parsed, or `database_url_invalid` unless it names SQLite or PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in _BACKENDS:
+        fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
+    return parsed
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: with its password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def opening_database() -> Iterator[None]:
+    """Map a database that cannot be named or opened to its code."""
+    try:
+        yield
+    except ArgumentError:
+        fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
+    except DBAPIError as error:
+        fail("database_unavailable", _first_line(error))
+
+
+def _first_line(error: DBAPIError) -> str:
+    """The first line of the driver's message (it names no password)."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
+
+
+def upgrade_schema(settings: Settings) -> None:
+    """Migrate the database of `settings` to head (creating a SQLite file if missing).
+
+    Refuses a database at a revision these migrations do not know
+    (`schema_revision_unknown`: a newer kopnet migrated it), besides the opening errors.
+    """
+    with opening_database():
+        try:
+            migrate(settings)
+        except CommandError as error:
+            fail("schema_revision_unknown", f"{error}: a newer kopnet migrated this database")
+
+
+@contextmanager
+def open_services(database_url: str | None) -> Iterator[Services]:
+    """The services over an existing database migrated to head; closed after.
+
+    Checks, before building anything: the settings (`load_settings`); that a SQLite file
+    exists (`database_not_found`, so that nothing is created); that the database opens
+    (`database_unavailable`); that its schema is at head (`schema_not_at_head`, or
+    `schema_revision_unknown` for a revision a newer kopnet wrote). Then as `running`.
+    """
+    settings = load_settings(database_url)
+    _require_sqlite_file(settings.database_url)
+    with opening_database():
+        current, head = current_revision(settings.database_url), head_revision()
+    if current is not None and current not in known_revisions():
+        fail("schema_revision_unknown", f"database is at {current}: a newer kopnet migrated it")
+    if current != head:
+        fail(
+            "schema_not_at_head",
+            f"database is at {current or 'no revision'}, this kopnet needs {head}: "
+            "run `kopnet db upgrade`",
+        )
+    with running(settings) as services:
+        yield services
+
+
+def _require_sqlite_file(url: str) -> None:
+    """`database_not_found` if `url` names a SQLite file that does not exist."""
+    parsed = _parse_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if not Path(path).exists():
+        fail("database_not_found", f"no database at {path}; run `kopnet db upgrade` first")
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Services]:
+    """The services of `settings`, closed after; errors of the work inside mapped to codes.
+
+    A setting `build` refuses is `setting_invalid`; a domain error keeps its code; a
+    connection lost while working is `database_unavailable`.
+    """
+    with opening_database():
+        try:
+            services = build(settings)
+        except ValueError as error:
+            fail("setting_invalid", str(error))
+    try:
+        yield services
+    except (InterchangeError, SettlementError, LedgerError) as error:
+        fail(str(error.code), error.message)
+    except _CONNECTION_LOST as error:
+        fail("database_unavailable", _first_line(error))
+    finally:
+        services.close()
