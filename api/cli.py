@@ -12,13 +12,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from api.cli_settle import fees_app, settle_app
-from api.cli_support import fail, load_settings, open_services, upgrade_schema
+from api.cli_support import (
+    fail,
+    load_settings,
+    open_services,
+    opening_database,
+    require_database_url,
+    upgrade_schema,
+)
 from interchange.qr.cli import qr_app
 from ledger.audit import ChainAnchor
 
@@ -151,15 +159,21 @@ def _print_report(summary: dict[str, object]) -> None:
         )
 
 
-def _require_bench_ranges(**options: tuple[float, float, float]) -> None:
-    """Refuse (`bench_parameter_invalid`) an option outside its (low, high), both inclusive.
-
-    NaN and the infinities are outside every range.
-    """
-    for name, (value, low, high) in options.items():
+def _bench(
+    database_url: str, run: Callable[[], dict[str, object]], **ranges: tuple[float, float, float]
+) -> None:
+    """Check the server URL and each option's (value, low, high), both ends inclusive
+    (`database_url_invalid`, `bench_parameter_invalid`: NaN and the infinities are outside
+    every range); run the benchmark and print its JSON, or the server's refusal
+    (`database_unavailable`)."""
+    require_database_url(database_url)
+    for name, (value, low, high) in ranges.items():
         if not (math.isfinite(value) and low <= value <= high):
             option = f"--{name.replace('_', '-')}"
             fail("bench_parameter_invalid", f"{option} is from {low:g} to {high:g}")
+    with opening_database():
+        result = run()
+    typer.echo(json.dumps(result))
 
 
 @bench_app.command("ledger")
@@ -178,19 +192,19 @@ def bench_ledger(
     """Measure single, hot and batch transfer throughput; print one JSON object."""
     from bench.ledger_bench import run_ledger_bench
 
-    _require_bench_ranges(
+    _bench(
+        database_url,
+        lambda: run_ledger_bench(
+            database_url,
+            coops=coops,
+            wallets_per_coop=wallets_per_coop,
+            duration_s=duration_s,
+            with_pgbench=pgbench,
+        ),
         coops=(coops, 1, _COOPS_MAX),
         wallets_per_coop=(wallets_per_coop, 2, _WALLETS_PER_COOP_MAX),
         duration_s=(duration_s, 0.1, _DURATION_S_MAX),
     )
-    result = run_ledger_bench(
-        database_url,
-        coops=coops,
-        wallets_per_coop=wallets_per_coop,
-        duration_s=duration_s,
-        with_pgbench=pgbench,
-    )
-    typer.echo(json.dumps(result))
 
 
 @bench_app.command("interchange")
@@ -207,10 +221,12 @@ def bench_interchange(
     """Measure off-us QR purchases per second (spread and hot merchant); print JSON."""
     from bench.interchange_bench import run_interchange_bench
 
-    _require_bench_ranges(
-        coops=(coops, 2, _COOPS_MAX), duration_s=(duration_s, 0.1, _DURATION_S_MAX)
+    _bench(
+        database_url,
+        lambda: run_interchange_bench(database_url, coops=coops, duration_s=duration_s),
+        coops=(coops, 2, _COOPS_MAX),
+        duration_s=(duration_s, 0.1, _DURATION_S_MAX),
     )
-    typer.echo(json.dumps(run_interchange_bench(database_url, coops=coops, duration_s=duration_s)))
 
 
 @bench_app.command("settlement")
@@ -227,8 +243,12 @@ def bench_settlement(
     """Close, net, recompute and report a window of off-us payments; print JSON."""
     from bench.settlement_bench import run_settlement_bench
 
-    _require_bench_ranges(coops=(coops, 2, _COOPS_MAX), payments=(payments, 1, _PAYMENTS_MAX))
-    typer.echo(json.dumps(run_settlement_bench(database_url, coops=coops, payments=payments)))
+    _bench(
+        database_url,
+        lambda: run_settlement_bench(database_url, coops=coops, payments=payments),
+        coops=(coops, 2, _COOPS_MAX),
+        payments=(payments, 1, _PAYMENTS_MAX),
+    )
 
 
 @app.command("demo")

@@ -4,7 +4,8 @@ opening the database and the services over it.
 A refused command prints `{"error": code, "message": ...}` as JSON on stdout and exits 2;
 it has changed nothing (exit 1 is kept for a check that found a problem). The codes added
 here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
-`database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`. Domain errors
+`database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`,
+`migration_refused`. Domain errors
 keep their own codes. Messages never carry a secret: settings are named, not echoed, and a
 URL is shown with its password hidden.
 """
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+import psycopg
 import typer
 from alembic.util import CommandError
 from pydantic import ValidationError
@@ -35,12 +37,14 @@ __all__ = [
     "load_settings",
     "open_services",
     "opening_database",
+    "require_database_url",
     "running",
     "shown_url",
     "upgrade_schema",
 ]
 
-_BACKENDS = frozenset({"sqlite", "postgresql"})
+# The drivers kopnet installs: SQLite's own, and psycopg 3 (a bare `postgresql://` means it).
+_DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
 # While working, only a lost connection is the database's fault; any other driver error
 # is a defect and keeps its traceback.
 _CONNECTION_LOST = (OperationalError, InterfaceError)
@@ -65,7 +69,7 @@ def load_settings(database_url: str | None) -> Settings:
         fail("setting_invalid", _describe(error))
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    _parse_url(settings.database_url)
+    require_database_url(settings.database_url)
     return settings
 
 
@@ -79,14 +83,18 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _parse_url(url: str) -> URL:
-    """`url` parsed, or `database_url_invalid` unless it names SQLite or PostgreSQL."""
+def require_database_url(url: str) -> URL:
+    """`url` parsed, or `database_url_invalid` unless it names SQLite or PostgreSQL through
+    a driver kopnet installs (psycopg 3)."""
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         parsed = None
-    if parsed is None or parsed.get_backend_name() not in _BACKENDS:
-        fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
+    if parsed is None or parsed.drivername not in _DRIVERS:
+        fail(
+            "database_url_invalid",
+            "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psycopg 3)",
+        )
     return parsed
 
 
@@ -102,27 +110,33 @@ def opening_database() -> Iterator[None]:
         yield
     except ArgumentError:
         fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
-    except DBAPIError as error:
+    except (DBAPIError, psycopg.OperationalError) as error:
         fail("database_unavailable", _first_line(error))
 
 
-def _first_line(error: DBAPIError) -> str:
-    """The first line of the driver's message (it names no password)."""
-    lines = str(error.orig).strip().splitlines()
-    return lines[0] if lines else type(error.orig).__name__
+def _first_line(error: Exception) -> str:
+    """The first line of the driver's message (it names no password); SQLAlchemy's
+    errors carry the driver's as `orig`, psycopg's own (a benchmark's) are it."""
+    driver_error = error.orig if isinstance(error, DBAPIError) else error
+    lines = str(driver_error).strip().splitlines()
+    return lines[0] if lines else type(driver_error).__name__
 
 
 def upgrade_schema(settings: Settings) -> None:
     """Migrate the database of `settings` to head (creating a SQLite file if missing).
 
     Refuses a database at a revision these migrations do not know
-    (`schema_revision_unknown`: a newer kopnet migrated it), besides the opening errors.
+    (`schema_revision_unknown`: a newer kopnet migrated it) and one a migration will not
+    change (`migration_refused`: it says why, and the database stays where it was),
+    besides the opening errors.
     """
     with opening_database():
         try:
             migrate(settings)
         except CommandError as error:
             fail("schema_revision_unknown", f"{error}: a newer kopnet migrated this database")
+        except RuntimeError as error:
+            fail("migration_refused", str(error))
 
 
 @contextmanager
@@ -152,7 +166,7 @@ def open_services(database_url: str | None) -> Iterator[Services]:
 
 def _require_sqlite_file(url: str) -> None:
     """`database_not_found` if `url` names a SQLite file that does not exist."""
-    parsed = _parse_url(url)
+    parsed = require_database_url(url)
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return

@@ -205,7 +205,13 @@ def _parse_pair(item: str) -> tuple[str, bytes]:
     try:
         return key_id.strip(), base64.b64decode(standard, validate=True)
     except (binascii.Error, ValueError):
-        raise _setting_invalid(f"key {key_id.strip()!r} is not base64") from None
+        raise _setting_invalid(f"the key of {_shown_id(key_id.strip())} is not base64") from None
+
+
+def _shown_id(key_id: str) -> str:
+    """A key id as a message may show it: only one of the form ids have, since the text
+    before a ':' may be a key itself (id and key swapped)."""
+    return f"key id {key_id!r}" if _KEY_ID_RE.fullmatch(key_id) else "an entry"
 
 
 def _setting_invalid(message: str) -> NikVaultError:

@@ -298,7 +298,11 @@ class Registry:
         return row_to_member(row, nik)
 
     def find_member_by_nik(self, coop_id: int, nik: str) -> Member | None:
-        """Return the coop's member with this NIK (one not closed first), or None."""
+        """Return the coop's member with this NIK (one not closed first), or None.
+
+        A lookup by NIK is the member's own coop's (its teller at the counter): `coop_id`
+        is the asking coop, and the answer is in full. Another coop finds a member only
+        through routing (`member`, masked)."""
         lookup = self._vault.lookup_hash(validate_nik(nik))
         if not is_row_id(coop_id):
             return None

@@ -175,7 +175,10 @@ def _check_chain(
     previous, expected_position = GENESIS_HASH, 1
     query = select(chain).order_by(chain.c.position)
     sealed: set[int] = set()
-    anchored = anchor is None
+    # Position 0 is the genesis link that every chain starts from, even an empty one.
+    anchored = anchor is None or anchor.position == 0
+    if anchor is not None and anchor.position == 0 and anchor.chain_hash != GENESIS_HASH:
+        report.add("chain_anchor_mismatch", "chain position 0", "the genesis link is fixed")
     for row in conn.execution_options(**_STREAM).execute(query):
         subject = f"chain position {row.position}"
         if row.position != expected_position:

@@ -12,7 +12,7 @@ anchor kept from a report made before this revision no longer applies: keep a ne
 SQLite: `INSERT OR REPLACE` deletes the row it replaces without firing DELETE triggers
 (unless the connection turned recursive triggers on), so from any connection a recorded
 entry, posting or link could be rewritten. Each history table gains a BEFORE INSERT
-trigger that refuses a row whose key is already taken. PostgreSQL has no REPLACE, and its
+trigger that refuses a row whose key, or rowid, is already taken. PostgreSQL has no REPLACE, and its
 upserts are refused by the UPDATE trigger.
 
 Downgrade: the chain is emptied again (0005's code cannot check keyed links), and the
@@ -37,22 +37,27 @@ depends_on = None
 
 _GENESIS = "0" * 64
 _TAKEN = "ledger history is append-only: this key is already recorded"
-# Each trigger refuses an insert that would collide with a row already recorded.
+# Each trigger refuses an insert that would collide with a row already recorded, by a
+# declared key or by the hidden rowid a REPLACE may name (NEW.rowid is not a stored rowid
+# when the insert names none).
 _COLLISIONS = {
     "ledger_entry": (
-        "EXISTS (SELECT 1 FROM ledger_entry WHERE seq = NEW.seq)"
+        "EXISTS (SELECT 1 FROM ledger_entry WHERE rowid = NEW.rowid)"
+        " OR EXISTS (SELECT 1 FROM ledger_entry WHERE seq = NEW.seq)"
         " OR EXISTS (SELECT 1 FROM ledger_entry WHERE entry_id = NEW.entry_id)"
         " OR (NEW.target_seq IS NOT NULL"
         " AND EXISTS (SELECT 1 FROM ledger_entry WHERE target_seq = NEW.target_seq))"
     ),
     "ledger_posting": (
-        "EXISTS (SELECT 1 FROM ledger_posting"
+        "EXISTS (SELECT 1 FROM ledger_posting WHERE rowid = NEW.rowid)"
+        " OR EXISTS (SELECT 1 FROM ledger_posting"
         " WHERE entry_seq = NEW.entry_seq AND leg_no = NEW.leg_no)"
         " OR (NEW.account_posting_no IS NOT NULL AND EXISTS (SELECT 1 FROM ledger_posting"
         " WHERE account_id = NEW.account_id AND account_posting_no = NEW.account_posting_no))"
     ),
     "ledger_chain": (
-        "EXISTS (SELECT 1 FROM ledger_chain WHERE position = NEW.position)"
+        "EXISTS (SELECT 1 FROM ledger_chain WHERE rowid = NEW.rowid)"
+        " OR EXISTS (SELECT 1 FROM ledger_chain WHERE position = NEW.position)"
         " OR EXISTS (SELECT 1 FROM ledger_chain WHERE entry_seq = NEW.entry_seq)"
     ),
 }
