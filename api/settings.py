@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError) as error:
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name") from error
+            raise ValueError("not a known IANA time zone, such as Asia/Jakarta") from error
         return value
 
     @field_validator("nik_keys")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from interchange.tables import coop
+from interchange.registry_store import require_network
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.money import Money
@@ -47,15 +47,8 @@ class Settlement:
         self._seal_key = seal_key
 
     def _network_id(self) -> int:
-        """The network operator's cooperative id."""
-        found = run_transaction(
-            self.engine,
-            lambda conn: conn.execute(
-                select(coop.c.id).where(coop.c.is_network.is_(True))
-            ).scalar(),
-        )
-        assert found is not None, "register the network operator first"
-        return int(found)
+        """The network operator's cooperative id; `network_not_registered` while none is."""
+        return run_transaction(self.engine, lambda conn: require_network(conn).id)
 
     def close(self, window_date: date, *, actor: str) -> WindowSummary:
         """Close the window (idempotent), then check its positions against the ledger."""

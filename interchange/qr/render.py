@@ -20,10 +20,12 @@ _ENCODING = "utf-8"
 
 
 def render_svg(payload: str, *, scale: int = 4) -> str:
-    """Return an SVG document of `payload`'s QR symbol; `qr_render_too_large` if no
-    symbol holds it."""
+    """Return a standalone SVG document (XML declaration, SVG namespace) of `payload`'s
+    QR symbol; `qr_render_too_large` if no symbol holds it."""
     assert payload and scale > 0
-    return str(_symbol(payload).svg_inline(scale=scale))
+    buffer = io.BytesIO()
+    _symbol(payload).save(buffer, kind="svg", scale=scale, encoding=_ENCODING)
+    return buffer.getvalue().decode(_ENCODING)
 
 
 def render_png(payload: str, *, scale: int = 4) -> bytes:

@@ -220,3 +220,30 @@ def test_a_misordered_nik_keys_setting_is_refused_without_echoing_the_key(
     result = _invoke("ledger", "seal", "--database-url", sqlite_url, env={"KOPNET_NIK_KEYS": value})
     _assert_refused_with(result, "setting_invalid")
     assert key not in result.output, result.output
+
+
+# --- found by checking the README's commands -----------------------------------------------
+
+
+def test_settle_start_before_the_network_operator_is_registered_is_refused_with_a_code(
+    tmp_path: Path,
+) -> None:
+    """`settle start` on a database without the network operator was an AssertionError
+    traceback (exit 1); it is `network_not_registered`, exit 2, as the README names it."""
+    url = f"sqlite:///{tmp_path / 'no-network.db'}"
+    assert _invoke("db", "upgrade", "--database-url", url).exit_code == 0
+    closed = _invoke("settle", "close", "--date", "2026-11-23", "--database-url", url)
+    assert closed.exit_code == 0, closed.output
+    started = _invoke("settle", "start", "--date", "2026-11-23", "--database-url", url)
+    _assert_refused_with(started, "network_not_registered")
+
+
+def test_an_unknown_time_zone_setting_is_named_but_not_echoed(tmp_path: Path) -> None:
+    """`setting_invalid` names `KOPNET_TIME_ZONE` without repeating what it was set to."""
+    url = f"sqlite:///{tmp_path / 'tz.db'}"
+    result = _invoke(
+        "audit", "verify", "--database-url", url, env={"KOPNET_TIME_ZONE": "hunter2-secret"}
+    )
+    _assert_refused_with(result, "setting_invalid")
+    assert "KOPNET_TIME_ZONE" in result.output
+    assert "hunter2" not in result.output

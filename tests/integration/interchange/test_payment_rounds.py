@@ -273,7 +273,10 @@ def test_a_caller_in_the_first_round_does_not_wait_for_other_callers_later_round
     assert busy.ok
     assert all(o.ok for o in outcomes), summary(outcomes)
     assert commits() == 1 + 20, "the occupier, then one transaction per refund"
-    assert answered_after == [2], "answered once its group committed"
+    # Answered when its group committed: the second transaction, or a little later when
+    # the callers' submissions fell into two drains or the other committer thread
+    # committed a resubmitted refund in between; never after the later rounds.
+    assert len(answered_after) == 1 and answered_after[0] <= 4, answered_after
     assert payments.payment("buy").refunded == idr(20)
 
 

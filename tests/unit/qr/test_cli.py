@@ -84,7 +84,7 @@ def test_encode_with_bad_input_prints_the_error_code_and_exits_2(
     assert document["error"] == error
 
 
-@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<svg"), (".png", b"\x89PNG")])
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".png", b"\x89PNG")])
 def test_render_writes_an_image_file(tmp_path: Path, suffix: str, magic: bytes) -> None:
     out = tmp_path / f"code{suffix}"
     code, _ = run("render", payload_from(), "--out", str(out))

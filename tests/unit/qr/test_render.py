@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from xml.etree import ElementTree
+
 from interchange.qr.render import render_png, render_svg
 from tests.unit.qr.builders import payload_from
 
 
-def test_svg_is_markup_with_an_svg_element() -> None:
+def test_svg_is_a_standalone_document_in_the_svg_namespace() -> None:
+    """A `.svg` file without the namespace shows as text, not as an image, in a browser."""
     svg = render_svg(payload_from())
-    assert svg.startswith("<svg")
+    assert svg.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    root = ElementTree.fromstring(svg.encode("utf-8"))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert svg.rstrip().endswith("</svg>")
 
 
@@ -22,4 +27,5 @@ def test_a_larger_scale_gives_a_larger_image() -> None:
 
 
 def test_unicode_payloads_render() -> None:
-    assert render_svg(payload_from({"59": "Warung 最佳 🍜"})).startswith("<svg")
+    svg = render_svg(payload_from({"59": "Warung 最佳 🍜"}))
+    assert ElementTree.fromstring(svg.encode("utf-8")).tag.endswith("svg")
