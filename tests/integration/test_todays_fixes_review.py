@@ -82,6 +82,21 @@ _REPLACE_BY_ROWID = {
 }
 
 
+def _two_transfers(url: str, *, sealed: bool) -> None:
+    """Fund Ani Rp100 and let her pay Budi Rp40 in the migrated database at `url`."""
+    engine = make_engine(url)
+    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+    try:
+        a = open_wallets(ledger, "ani", "budi")
+        ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+        ledger.post(transfer("pay", a["ani"], a["budi"], idr(40)))
+        if sealed:
+            assert ledger.seal() == 2
+    finally:
+        ledger.close()
+        engine.dispose()
+
+
 @pytest.mark.parametrize("table", sorted(_REPLACE_BY_ROWID))
 def test_sqlite_insert_or_replace_by_rowid_cannot_delete_recorded_history(
     sqlite_url: str, table: str
@@ -89,16 +104,7 @@ def test_sqlite_insert_or_replace_by_rowid_cannot_delete_recorded_history(
     """The history tables have no INTEGER PRIMARY KEY, so each has a hidden rowid: an
     `INSERT OR REPLACE` that reuses a recorded row's rowid (with new keys) from a plain
     `sqlite3` connection is refused too, not only one that reuses a declared key."""
-    engine = make_engine(sqlite_url)
-    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
-    try:
-        a = open_wallets(ledger, "ani", "budi")
-        ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
-        ledger.post(transfer("pay", a["ani"], a["budi"], idr(40)))
-        assert ledger.seal() == 2
-    finally:
-        ledger.close()
-        engine.dispose()
+    _two_transfers(sqlite_url, sealed=True)
     path = sqlite_url.removeprefix("sqlite:///")
     plain = sqlite3.connect(path)
     try:
@@ -120,15 +126,7 @@ def test_sqlite_insert_or_replace_by_rowid_cannot_delete_recorded_history(
 def _broken_unkeyed_chain_at_0005(url: str) -> None:
     """Two entries at head, then down to 0005 and sealed as 0005 did, link 2 wrong."""
     upgrade(url)
-    engine = make_engine(url)
-    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
-    try:
-        a = open_wallets(ledger, "ani", "budi")
-        ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
-        ledger.post(transfer("pay", a["ani"], a["budi"], idr(40)))
-    finally:
-        ledger.close()
-        engine.dispose()
+    _two_transfers(url, sealed=False)
     downgrade(url, "0005")
     engine = make_engine(url)
     try:
