@@ -197,8 +197,8 @@ def _run(services: Services, console: Console) -> bool:
     status = "[green]intact[/green]" if report.intact else "[red]NOT intact[/red]"
     console.print(
         f"ledger audit: {status} ({report.entries_checked} entries, "
-        f"{report.postings_checked} postings, chain head "
-        f"{report.chain_head_hash[:16]}…)"
+        f"{report.postings_checked} postings); anchor for the next audit "
+        f"(`kopnet audit verify --anchor`): {report.chain_length}:{report.chain_head_hash}"
     )
     return report.intact and settled
 
