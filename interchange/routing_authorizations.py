@@ -7,6 +7,8 @@ An authorization past its timeout can be neither. Pure.
 
 from __future__ import annotations
 
+import json
+
 from interchange.fee_schedule import PaymentType
 from interchange.fees import Quote
 from interchange.movement import (
@@ -22,11 +24,14 @@ from interchange.payment_model import (
     Void,
     entry_id_for,
 )
+from interchange.qr.decode import decode
+from interchange.qr.kopnet import extract_payment_request
 from interchange.routing_checks import (
     coop_party,
     draft_for,
     entry_for,
     fee_quote,
+    percentage_extra,
     recorded_payment,
     refuse,
 )
@@ -97,8 +102,14 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
     amount = command.amount or auth.amount
     if amount.currency != held.currency or amount.amount_minor > auth.amount.amount_minor:
         raise refuse(_CODE.CAPTURE_EXCEEDS_AUTHORIZATION, "more than was authorized", "amount")
-    total = amount + auth.extra
+    extra = captured_extra(auth, amount)
+    total = amount + extra
     network_id = ctx.network.accounts.coop_id
+    # Nobody pays into or out of a cooperative that is not active, captures in full included.
+    issuer, acquirer = (
+        coop_party(ctx, auth.issuer_coop_id),
+        coop_party(ctx, auth.acquirer_coop_id),
+    )
     if total == held:
         movement = auth_movement(auth, total, None)
         entries: tuple[EntryRequest, ...] = (
@@ -111,12 +122,17 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
         )
         fee: Quote | None = None
     else:
-        issuer, acquirer = (
-            coop_party(ctx, auth.issuer_coop_id),
-            coop_party(ctx, auth.acquirer_coop_id),
-        )
         criteria = ctx.merchant_criteria.get(auth.merchant_id) if auth.merchant_id else None
-        fee = fee_quote(ctx, total, PaymentType.QR_PURCHASE, issuer, acquirer, criteria)
+        # At the authorization's rates, as a capture in full is: the merchant agreed to them.
+        fee = fee_quote(
+            ctx,
+            total,
+            PaymentType.QR_PURCHASE,
+            issuer,
+            acquirer,
+            criteria,
+            schedule_version=auth.schedule_version,
+        )
         movement = auth_movement(auth, total, fee)
         # Capturing less releases the whole hold and posts the smaller payment, together.
         release = EntryRequest(
@@ -134,7 +150,7 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
         auth.issuer_coop_id,
         auth.acquirer_coop_id,
         amount,
-        auth.extra,
+        extra,
         fee,
         entries[-1].entry_id,
         merchant_id=auth.merchant_id,
@@ -151,6 +167,19 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
         resolves=auth.payment_id,
         resolution=PaymentStatus.CAPTURED,
     )
+
+
+def captured_extra(auth: PaymentRecord, amount: Money) -> Money:
+    """What the payer adds to a capture of `amount`: a tip or a fixed convenience fee as
+    authorized; a percentage convenience fee on what is captured (from the authorized
+    code, decoded again only for a capture for less)."""
+    if amount == auth.amount:
+        return auth.extra
+    _kind, fields = json.loads(auth.request_json)
+    rule = extract_payment_request(decode(fields["qr_payload"])).fee_rule
+    if rule is None or rule.percentage_bps is None:
+        return auth.extra
+    return percentage_extra(amount, rule.percentage_bps)
 
 
 def with_auth_fees(draft: PaymentDraft, auth: PaymentRecord) -> PaymentDraft:

@@ -41,6 +41,7 @@ __all__ = [
     "fee_quote",
     "member_party",
     "merchant_party",
+    "percentage_extra",
     "recorded_payment",
     "refuse",
     "require_amount",
@@ -57,6 +58,11 @@ def refuse(code: PaymentErrorCode, message: str, field_name: str | None = None) 
 def deposit_quote(priced: Quote) -> Quote:
     """A cash-in's quote: the fee comes out of the deposit, which must more than cover it."""
     return covered(deducted(priced))
+
+
+def percentage_extra(amount: Money, bps: int) -> Money:
+    """A percentage convenience fee (QR tag 57) on `amount`, rounded half up."""
+    return Money((amount.amount_minor * bps + 5000) // 10000, amount.currency)
 
 
 def covered(priced: Quote) -> Quote:
@@ -116,10 +122,17 @@ def fee_quote(
     issuer: CoopParty,
     acquirer: CoopParty,
     criteria: str | None = None,
+    *,
+    schedule_version: int | None = None,
 ) -> Quote:
+    """The fee quote under the schedule in force on the business date, or under the
+    schedule of `schedule_version` (an authorization's, for its capture)."""
     if amount.currency != issuer.currency or amount.currency != acquirer.currency:
         raise refuse(_CODE.CURRENCY_NOT_SUPPORTED, f"{amount.currency} is not settled here")
-    schedule = schedule_in_force(ctx.schedules, ctx.business_date)
+    if schedule_version is None:
+        schedule = schedule_in_force(ctx.schedules, ctx.business_date)
+    else:
+        (schedule,) = (s for s in ctx.schedules if s.version == schedule_version)
     return covered(
         quote(
             amount,

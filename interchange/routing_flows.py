@@ -34,6 +34,7 @@ from interchange.routing_checks import (
     fee_quote,
     member_party,
     merchant_party,
+    percentage_extra,
     recorded_payment,
     refuse,
 )
@@ -80,7 +81,7 @@ def qr_total(qr: KopnetPaymentRequest, command: QrPurchase | Authorize) -> tuple
         if extra.currency != amount.currency:
             raise refuse(_CODE.CURRENCY_NOT_SUPPORTED, "the code's fee is in another currency")
     elif rule is not None and rule.percentage_bps is not None:
-        extra = Money((amount.amount_minor * rule.percentage_bps + 5000) // 10000, amount.currency)
+        extra = percentage_extra(amount, rule.percentage_bps)
     if amount.amount_minor + extra.amount_minor > TRANSACTION_MAX_MINOR:
         raise refuse(_CODE.AMOUNT_OVER_LIMIT, "amount with tip is over the limit", "amount")
     return amount, extra

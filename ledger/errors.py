@@ -2,7 +2,9 @@
 
 Codes are published: never rename one, only add. Programmer errors are `assert`s, not
 these. `LedgerErrorCode` lists the codes in the order the checks run, so that the first
-failure of a request is deterministic (see `ledger.validation` and `ledger.batch`).
+failure of a request is deterministic: the request's shape (`ledger.validation`), then
+what the planner documents (`ledger.planner`): the target, idempotency, the accounts, the
+limits, the linked group.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class LedgerErrorCode(StrEnum):
     # Shape of the request, checked without the database (ledger.validation).
     BATCH_TOO_LARGE = "batch_too_large"
     BATCH_EMPTY = "batch_empty"
+    # Also, for a new entry only and after idempotency, an id of the sweeper's (`expire-`).
     ENTRY_ID_INVALID = "entry_id_invalid"
     # Published in the first release; no longer returned since an id repeated within a
     # batch replays or conflicts like any other. Kept because codes are never removed.
@@ -33,17 +36,10 @@ class LedgerErrorCode(StrEnum):
     CURRENCY_UNKNOWN = "currency_unknown"
     ACCOUNT_REPEATED = "account_repeated"
     ENTRY_UNBALANCED = "entry_unbalanced"
-    METADATA_TOO_LARGE = "metadata_too_large"
+    # Metadata's form is checked before its rendered size.
     METADATA_INVALID = "metadata_invalid"
+    METADATA_TOO_LARGE = "metadata_too_large"
     BUSINESS_DATE_INVALID = "business_date_invalid"
-    # Idempotency: the id exists already with a different request.
-    EXISTS_WITH_DIFFERENT_KIND = "exists_with_different_kind"
-    EXISTS_WITH_DIFFERENT_PENDING_ID = "exists_with_different_pending_id"
-    EXISTS_WITH_DIFFERENT_LEGS = "exists_with_different_legs"
-    EXISTS_WITH_DIFFERENT_AMOUNT = "exists_with_different_amount"
-    EXISTS_WITH_DIFFERENT_BUSINESS_DATE = "exists_with_different_business_date"
-    EXISTS_WITH_DIFFERENT_TIMEOUT = "exists_with_different_timeout"
-    EXISTS_WITH_DIFFERENT_METADATA = "exists_with_different_metadata"
     # The entry a resolution or reversal refers to.
     PENDING_NOT_FOUND = "pending_not_found"
     PENDING_ALREADY_POSTED = "pending_already_posted"
@@ -55,11 +51,19 @@ class LedgerErrorCode(StrEnum):
     ENTRY_NOT_FOUND = "entry_not_found"
     ENTRY_NOT_REVERSIBLE = "entry_not_reversible"
     ENTRY_ALREADY_REVERSED = "entry_already_reversed"
+    # Idempotency: the id exists already with a different request.
+    EXISTS_WITH_DIFFERENT_KIND = "exists_with_different_kind"
+    EXISTS_WITH_DIFFERENT_PENDING_ID = "exists_with_different_pending_id"
+    EXISTS_WITH_DIFFERENT_LEGS = "exists_with_different_legs"
+    EXISTS_WITH_DIFFERENT_AMOUNT = "exists_with_different_amount"
+    EXISTS_WITH_DIFFERENT_BUSINESS_DATE = "exists_with_different_business_date"
+    EXISTS_WITH_DIFFERENT_TIMEOUT = "exists_with_different_timeout"
+    EXISTS_WITH_DIFFERENT_METADATA = "exists_with_different_metadata"
     # Accounts, checked leg by leg in the order the legs were given.
     ACCOUNT_NOT_FOUND = "account_not_found"
     CURRENCY_MISMATCH = "currency_mismatch"
-    ACCOUNT_FROZEN = "account_frozen"
     ACCOUNT_CLOSED = "account_closed"
+    ACCOUNT_FROZEN = "account_frozen"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     BALANCE_LIMIT_EXCEEDED = "balance_limit_exceeded"
     # A linked (all-or-nothing) group in which another member failed.

@@ -145,8 +145,9 @@ class _Planner:
 
     def _fail_open_group(self) -> None:
         """A batch that ends inside a linked group fails the whole group."""
+        standing = self._standing_replays()
         for index in self.group.indexes:
-            if self.outcomes[index].ok:
+            if self.outcomes[index].ok and index not in standing:
                 request_id = self.outcomes[index].entry_id
                 self.outcomes[index] = EntryOutcome(
                     request_id, None, _CODE.LINKED_GROUP_OPEN, "batch ended inside a group"
@@ -154,18 +155,35 @@ class _Planner:
         self._undo_group(failed_index=None)
 
     def _undo_group(self, failed_index: int | None) -> None:
+        """Undo the group's new entries and their effects. A member that replayed an entry
+        recorded outside the group keeps its outcome: that entry stands."""
         group = self.group
+        standing = self._standing_replays()
         group.failed = True
         self.accounts.update(group.accounts_before)
         self.resolved.update(group.resolved_before)
         for index in group.indexes:
             outcome = self.outcomes[index]
-            if index != failed_index and outcome.code is None:
+            if index != failed_index and outcome.code is None and index not in standing:
                 self.outcomes[index] = EntryOutcome(
                     outcome.entry_id, None, _CODE.LINKED_ENTRY_FAILED, "another entry failed"
                 )
             if outcome.entry is not None and not outcome.replayed:
                 self.new_entries.pop(outcome.entry_id, None)
+
+    def _standing_replays(self) -> set[int]:
+        """The group's members that replayed an entry not created by the group itself."""
+        indexes = self.group.indexes
+        created = {
+            self.outcomes[i].entry_id
+            for i in indexes
+            if self.outcomes[i].entry is not None and not self.outcomes[i].replayed
+        }
+        return {
+            i
+            for i in indexes
+            if self.outcomes[i].replayed and self.outcomes[i].entry_id not in created
+        }
 
     def _plan_one(self, index: int, request: EntryRequest) -> EntryOutcome:
         metadata_json = validate_request(request)
