@@ -9,35 +9,14 @@ Amounts in sen; the launch tariff's QR discount is 0.7% (40/40/20).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeRuleKey, FeeSchedule, PaymentType
 from interchange.payment_model import Authorize, Capture
-from interchange.qr import FeeRule, MerchantQrSpec, TipIndicator, encode_merchant_qr
-from interchange.registry_model import Merchant
-from ledger.money import Money
+from interchange.qr import FeeRule, TipIndicator
 from tests.integration.interchange.test_payments_books import World, pay
+from tests.integration.interchange.test_payments_qr import merchant_qr, sen
 from tests.network import idr, qr_for
-
-
-def sen(amount_minor: int) -> Money:
-    return Money(amount_minor, "IDR")
-
-
-def merchant_qr(merchant: Merchant, **fields: Any) -> str:
-    """The merchant's code with extra spec fields (amount, fee_rule)."""
-    return encode_merchant_qr(
-        MerchantQrSpec(
-            merchant_network_id=merchant.network_merchant_id,
-            merchant_name=merchant.name,
-            merchant_city=merchant.city,
-            mcc=merchant.mcc,
-            criteria=merchant.criteria,
-            **fields,
-        )
-    )
-
 
 # Capture for less
 
