@@ -120,7 +120,8 @@ class _Planner:
             if not request.linked:
                 self.group = _Group()
         if self.group.indexes:
-            self._fail_open_group()
+            # A batch that ends inside a linked group fails the whole group.
+            self._undo_group(None, _CODE.LINKED_GROUP_OPEN, "batch ended inside a group")
         entries = tuple(o.entry for o in self.outcomes if o.entry and not o.replayed)
         changed = tuple(self.accounts[i] for i in sorted(self.changed))
         known = {key: state.entry.seq for key, state in self.ctx.targets.items()}
@@ -143,20 +144,15 @@ class _Planner:
             if request.linked or len(group.indexes) > 1:
                 self._undo_group(failed_index=index)
 
-    def _fail_open_group(self) -> None:
-        """A batch that ends inside a linked group fails the whole group."""
-        standing = self._standing_replays()
-        for index in self.group.indexes:
-            if self.outcomes[index].ok and index not in standing:
-                request_id = self.outcomes[index].entry_id
-                self.outcomes[index] = EntryOutcome(
-                    request_id, None, _CODE.LINKED_GROUP_OPEN, "batch ended inside a group"
-                )
-        self._undo_group(failed_index=None)
-
-    def _undo_group(self, failed_index: int | None) -> None:
-        """Undo the group's new entries and their effects. A member that replayed an entry
-        recorded outside the group keeps its outcome: that entry stands."""
+    def _undo_group(
+        self,
+        failed_index: int | None,
+        code: LedgerErrorCode = _CODE.LINKED_ENTRY_FAILED,
+        message: str = "another entry failed",
+    ) -> None:
+        """Undo the group's new entries and their effects, and give its other members
+        `code`. A member that replayed an entry recorded outside the group keeps its
+        outcome: that entry stands."""
         group = self.group
         standing = self._standing_replays()
         group.failed = True
@@ -165,9 +161,7 @@ class _Planner:
         for index in group.indexes:
             outcome = self.outcomes[index]
             if index != failed_index and outcome.code is None and index not in standing:
-                self.outcomes[index] = EntryOutcome(
-                    outcome.entry_id, None, _CODE.LINKED_ENTRY_FAILED, "another entry failed"
-                )
+                self.outcomes[index] = EntryOutcome(outcome.entry_id, None, code, message)
             if outcome.entry is not None and not outcome.replayed:
                 self.new_entries.pop(outcome.entry_id, None)
 
