@@ -173,17 +173,19 @@ def process_parsed(
     conn: Connection,
     items: Sequence[ParsedCommand | PaymentOutcome],
     settings: BatchSettings,
-) -> list[PaymentOutcome]:
-    """Process a batch in the caller's transaction and commit it; one outcome per item, in
-    order. Nothing may use `conn` afterwards but the caller's own commit.
+) -> list[PaymentOutcome | None]:
+    """Process in the caller's transaction the items that need no other item's outcome,
+    and commit; one outcome per item, in order, None for an item that waits for a later
+    transaction (`split_dependents`): the caller sends it again. Nothing may use `conn`
+    afterwards but the caller's own commit.
 
     Items come from `parse_or_refuse`, called before the transaction (decoding then does
-    not lengthen it); a refusal among them is passed through as its outcome. No command
-    may name a payment another one creates or names (`split_dependents` says which wait)."""
-    assert not split_dependents(items)[1], "the commands are independent of each other"
+    not lengthen it); a refusal among them is passed through as its outcome."""
+    ready, _waiting = split_dependents(items)
     outcomes: list[PaymentOutcome | None] = [None] * len(items)
     parsed: dict[int, ParsedCommand] = {}
-    for index, item in enumerate(items):
+    for index in ready:
+        item = items[index]
         if isinstance(item, PaymentOutcome):
             outcomes[index] = item
         else:
@@ -212,8 +214,8 @@ def process_parsed(
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
     _fill_repeats(parsed, outcomes)
-    assert all(o is not None for o in outcomes)
-    return [o for o in outcomes if o is not None]
+    assert all(outcomes[i] is not None for i in ready)
+    return outcomes
 
 
 def load_named(

@@ -28,12 +28,7 @@ from interchange.fee_schedule import (
 )
 from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
 from interchange.fees import Quote, quote, schedule_in_force
-from interchange.payment_batch import (
-    BatchSettings,
-    parse_or_refuse,
-    process_parsed,
-    split_dependents,
-)
+from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
     PAYMENT_ID_PATTERN,
     PaymentCommand,
@@ -142,18 +137,12 @@ class Payments:
         self, items: Sequence[ParsedCommand | PaymentOutcome]
     ) -> list[PaymentOutcome | None]:
         """Process in one transaction the items that need no other's outcome; None for
-        the others (`split_dependents`), which the caller submits again."""
-        now, _ = split_dependents(items)
-        batch = [items[i] for i in now]
-        results = run_transaction(
+        the others (`process_parsed`), which the caller submits again."""
+        return run_transaction(
             self.engine,
-            lambda conn: process_parsed(conn, batch, self._settings),
+            lambda conn: process_parsed(conn, items, self._settings),
             race_constraints=_PAYMENT_RACES,
         )
-        outcomes: list[PaymentOutcome | None] = [None] * len(items)
-        for i, outcome in zip(now, results, strict=True):
-            outcomes[i] = outcome
-        return outcomes
 
     def payment(self, payment_id: str) -> PaymentRecord:
         """A recorded payment by its id; `original_not_found` for one never recorded, or an
