@@ -13,9 +13,6 @@ ledger's to check, in the same transaction.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-
 from interchange.payment_model import (
     AUTHORIZATION_TIMEOUT_S_MAX,
     PAYMENT_ID_PATTERN,
@@ -38,6 +35,7 @@ from interchange.routing_authorizations import (
     plan_void,
 )
 from interchange.routing_checks import (
+    canonical_request,
     refuse,
     require_amount,
 )
@@ -56,7 +54,6 @@ from interchange.routing_model import (
     PaymentPlan,
     RoutingContext,
 )
-from ledger.money import Money
 
 __all__ = [
     "CoopParty",
@@ -72,17 +69,6 @@ __all__ = [
 
 
 _CODE = PaymentErrorCode
-
-
-def _money_value(value: object) -> object:
-    if isinstance(value, Money):
-        return [value.amount_minor, value.currency]
-    return value
-
-
-def _canonical(command: PaymentCommand) -> str:
-    fields = {key: _money_value(getattr(command, key)) for key in asdict(command)}
-    return json.dumps([type(command).__name__, fields], sort_keys=True, separators=(",", ":"))
 
 
 def parse_command(command: PaymentCommand) -> ParsedCommand:
@@ -102,7 +88,7 @@ def parse_command(command: PaymentCommand) -> ParsedCommand:
         require_amount(command.amount, "amount", optional=True)
     elif not isinstance(command, Void):
         require_amount(command.amount, "amount")
-    return ParsedCommand(command, qr, _canonical(command))
+    return ParsedCommand(command, qr, canonical_request(command))
 
 
 def plan_payment(parsed: ParsedCommand, ctx: RoutingContext) -> PaymentPlan | PaymentRecord:

@@ -7,8 +7,6 @@ An authorization past its timeout can be neither. Pure.
 
 from __future__ import annotations
 
-import json
-
 from interchange.fee_schedule import PaymentType
 from interchange.fees import Quote
 from interchange.movement import (
@@ -24,8 +22,6 @@ from interchange.payment_model import (
     Void,
     entry_id_for,
 )
-from interchange.qr.decode import decode
-from interchange.qr.kopnet import extract_payment_request
 from interchange.routing_checks import (
     coop_party,
     draft_for,
@@ -33,6 +29,7 @@ from interchange.routing_checks import (
     fee_quote,
     percentage_extra,
     recorded_payment,
+    recorded_qr,
     refuse,
 )
 from interchange.routing_model import (
@@ -175,8 +172,7 @@ def captured_extra(auth: PaymentRecord, amount: Money) -> Money:
     code, decoded again only for a capture for less)."""
     if amount == auth.amount:
         return auth.extra
-    _kind, fields = json.loads(auth.request_json)
-    rule = extract_payment_request(decode(fields["qr_payload"])).fee_rule
+    rule = recorded_qr(auth.request_json).fee_rule
     if rule is None or rule.percentage_bps is None:
         return auth.extra
     return percentage_extra(amount, rule.percentage_bps)

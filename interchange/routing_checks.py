@@ -6,6 +6,9 @@ batch's business date; a draft is the payment row to write if the ledger accepts
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 from interchange.fee_schedule import MerchantCriteria, PaymentType
 from interchange.fees import Quote, deducted, quote, schedule_in_force
 from interchange.movement import (
@@ -14,6 +17,7 @@ from interchange.movement import (
 )
 from interchange.payment_model import (
     TRANSACTION_MAX_MINOR,
+    PaymentCommand,
     PaymentError,
     PaymentErrorCode,
     PaymentKind,
@@ -21,7 +25,8 @@ from interchange.payment_model import (
     PaymentStatus,
     entry_id_for,
 )
-from interchange.qr.kopnet import KopnetPaymentRequest
+from interchange.qr.decode import decode
+from interchange.qr.kopnet import KopnetPaymentRequest, extract_payment_request
 from interchange.routing_model import (
     CoopParty,
     MemberParty,
@@ -33,6 +38,7 @@ from ledger.entry import EntryKind, EntryRequest
 from ledger.money import Money
 
 __all__ = [
+    "canonical_request",
     "coop_party",
     "covered",
     "deposit_quote",
@@ -43,6 +49,7 @@ __all__ = [
     "merchant_party",
     "percentage_extra",
     "recorded_payment",
+    "recorded_qr",
     "refuse",
     "require_amount",
 ]
@@ -58,6 +65,26 @@ def refuse(code: PaymentErrorCode, message: str, field_name: str | None = None) 
 def deposit_quote(priced: Quote) -> Quote:
     """A cash-in's quote: the fee comes out of the deposit, which must more than cover it."""
     return covered(deducted(priced))
+
+
+def canonical_request(command: PaymentCommand) -> str:
+    """The command as canonical JSON, `[type name, fields]`: what a repeated payment id is
+    compared by, and what the payment's row keeps (`recorded_qr`)."""
+    fields = {key: _json_value(getattr(command, key)) for key in asdict(command)}
+    return json.dumps([type(command).__name__, fields], sort_keys=True, separators=(",", ":"))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Money):
+        return [value.amount_minor, value.currency]
+    return value
+
+
+def recorded_qr(request_json: str) -> KopnetPaymentRequest:
+    """The payment request of the code a recorded purchase or authorization was paid
+    with (`canonical_request` of a command with a `qr_payload`), decoded again."""
+    _kind, fields = json.loads(request_json)
+    return extract_payment_request(decode(fields["qr_payload"]))
 
 
 def percentage_extra(amount: Money, bps: int) -> Money:
