@@ -38,6 +38,7 @@ from interchange.payment_model import (
     Refund,
     Transfer,
     Void,
+    storable_payment_ids,
 )
 from interchange.payment_store import (
     add_daily,
@@ -243,6 +244,8 @@ def load_named(
             referenced.add(command.authorization_id)
         if item.qr is not None:
             merchant_ids.add(item.qr.merchant_network_id)
+    # A named payment no payment can be is not looked up: its command finds none.
+    referenced = storable_payment_ids(referenced)
     requested = {p.command.payment_id for p in parsed}
     if conn.dialect.name == "postgresql":
         return load_batch(

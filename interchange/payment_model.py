@@ -9,6 +9,7 @@ member pays or receives. Pure values; no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -35,9 +36,19 @@ __all__ = [
     "Transfer",
     "Void",
     "entry_id_for",
+    "storable_payment_ids",
 ]
 
 PAYMENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,55}$")
+
+
+def storable_payment_ids(ids: Iterable[str]) -> set[str]:
+    """The ids that can name a payment (`PAYMENT_ID_PATTERN`); any other names none, so a
+    lookup skips it instead of sending it to the database, whose driver may not even be
+    able to encode it (a NUL, a lone surrogate). A refund or void may name anything."""
+    return {i for i in ids if PAYMENT_ID_PATTERN.fullmatch(i)}
+
+
 TRANSACTION_MAX_MINOR = 10_000_000 * 100
 AUTHORIZATION_TIMEOUT_S_MAX = 7 * 24 * 3600
 

@@ -30,7 +30,6 @@ from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
 from interchange.fees import Quote, quote, schedule_in_force
 from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
-    PAYMENT_ID_PATTERN,
     PaymentCommand,
     PaymentError,
     PaymentErrorCode,
@@ -38,6 +37,7 @@ from interchange.payment_model import (
     PaymentOutcome,
     PaymentRecord,
     PaymentStatus,
+    storable_payment_ids,
 )
 from interchange.payment_store import load_payments, load_schedule_version, load_schedules
 from interchange.routing_checks import covered, deposit_quote
@@ -146,10 +146,9 @@ class Payments:
 
     def payment(self, payment_id: str) -> PaymentRecord:
         """A recorded payment by its id; `original_not_found` for one never recorded, or an
-        id no payment can have (it is not looked up)."""
-        if not PAYMENT_ID_PATTERN.fullmatch(payment_id):
-            raise PaymentError(PaymentErrorCode.ORIGINAL_NOT_FOUND, f"no payment {payment_id!r}")
-        found = run_transaction(self.engine, lambda conn: load_payments(conn, [payment_id]))
+        id no payment can have (not looked up)."""
+        ids = storable_payment_ids([payment_id])
+        found = run_transaction(self.engine, lambda conn: load_payments(conn, ids))
         if payment_id not in found:
             raise PaymentError(PaymentErrorCode.ORIGINAL_NOT_FOUND, f"no payment {payment_id!r}")
         return found[payment_id]

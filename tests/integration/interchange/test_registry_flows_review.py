@@ -19,12 +19,15 @@ from api.settings import Settings
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeBearer, FeeRuleKey, FeeSchedule, PaymentType
 from interchange.payment_model import (
+    Capture,
     CashIn,
     CashOut,
     PaymentCommand,
     PaymentErrorCode,
     QrPurchase,
+    Refund,
     Transfer,
+    Void,
 )
 from interchange.registry_model import RegistryError, RegistryErrorCode
 from tests.integration.interchange.test_payments_books import snapshot
@@ -156,10 +159,9 @@ def test_a_bad_window_setting_is_refused_as_a_setting_not_by_an_assertion(
 
 
 def test_looking_up_a_payment_id_no_payment_can_have_is_not_found(net: TestNetwork) -> None:
-    """`Payments.payment` must answer `original_not_found` for an id no payment can have
-    (ids match `PAYMENT_ID_PATTERN`), not let the driver fail: a NUL gives psycopg's
-    DataError on PostgreSQL, a lone surrogate UnicodeEncodeError on both engines, because
-    the lookup queries the raw text without the pattern check `parse_command` applies."""
+    """`Payments.payment` answers `original_not_found` for an id no payment can have (ids
+    match `PAYMENT_ID_PATTERN`); it used to let the driver fail: a NUL gave psycopg's
+    DataError on PostgreSQL, a lone surrogate UnicodeEncodeError on both engines."""
     payments = net.services.payments
     ids = {"nul": "pay\x00-1", "lone-surrogate": "pay-\ud800"}
     outcomes = {name: outcome_of(partial(payments.payment, i)) for name, i in ids.items()}
@@ -167,3 +169,26 @@ def test_looking_up_a_payment_id_no_payment_can_have_is_not_found(net: TestNetwo
         "nul": "code:original_not_found",
         "lone-surrogate": "code:original_not_found",
     }
+
+
+@pytest.mark.parametrize("named", ["pay\x00-1", "pay-\ud800", "x" * 500])
+def test_a_refund_capture_or_void_naming_a_payment_no_id_can_be_is_not_found(
+    net: TestNetwork, named: str
+) -> None:
+    """The payment a refund, capture or void names is caller input too: an id no payment
+    can have is not found (it reached the driver: DataError for a NUL on PostgreSQL,
+    UnicodeEncodeError for a lone surrogate), and nothing changes."""
+    payments = net.services.payments
+    before = snapshot(net.services.engine)
+    commands: list[PaymentCommand] = [
+        Refund("r-1", named, idr(1)),
+        Capture("c-1", named),
+        Void("v-1", named),
+    ]
+    codes = [payments.submit(command).code for command in commands]
+    assert codes == [
+        PaymentErrorCode.ORIGINAL_NOT_FOUND,
+        PaymentErrorCode.AUTHORIZATION_NOT_FOUND,
+        PaymentErrorCode.AUTHORIZATION_NOT_FOUND,
+    ]
+    assert snapshot(net.services.engine) == before
