@@ -45,6 +45,7 @@ __all__ = [
 
 # The drivers kopnet installs: SQLite's own, and psycopg 3 (a bare `postgresql://` means it).
 _DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
+_URL_EXPECTED = "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psycopg 3)"
 # While working, only a lost connection is the database's fault; any other driver error
 # is a defect and keeps its traceback.
 _CONNECTION_LOST = (OperationalError, InterfaceError)
@@ -91,10 +92,7 @@ def require_database_url(url: str) -> URL:
     except (ArgumentError, ValueError):
         parsed = None
     if parsed is None or parsed.drivername not in _DRIVERS:
-        fail(
-            "database_url_invalid",
-            "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psycopg 3)",
-        )
+        fail("database_url_invalid", _URL_EXPECTED)
     return parsed
 
 
@@ -109,7 +107,7 @@ def opening_database() -> Iterator[None]:
     try:
         yield
     except ArgumentError:
-        fail("database_url_invalid", "expected a database URL such as sqlite:///kopnet.db")
+        fail("database_url_invalid", _URL_EXPECTED)
     except (DBAPIError, psycopg.OperationalError) as error:
         fail("database_unavailable", _first_line(error))
 
