@@ -4,13 +4,14 @@ Each command succeeds or fails on its own; a failed one records nothing, neither
 ledger nor here. Steps: parse (QR decoded once), join the window, load the parties and the
 payments named, plan each command (pure), hold the daily limits, plan every entry through
 the ledger in one call (which locks its accounts), then write the ledger's entries, the
-payment rows, obligations, daily totals, refunded amounts and authorization states for the
-payments the ledger accepted, and commit. On PostgreSQL the ledger's writes, the payment
-rows and the COMMIT go in one round trip, so the accounts stay locked for one trip after
-planning instead of three. A command repeated within the batch gets the first one's
-outcome (or a conflict if it differs). Commands that must see another's outcome (a second
-refund of one purchase, a void after a capture) are not in the same batch: the service
-runs them in the next transaction (`split_dependents`), once the ledger has decided.
+payment rows, obligations, daily totals (what the payments spend, less what the voids and
+captures for less give back), refunded amounts and authorization states for the payments
+the ledger accepted, and commit. On PostgreSQL the ledger's writes, the payment rows and
+the COMMIT go in one round trip, so the accounts stay locked for one trip after planning
+instead of three. A command repeated within the batch gets the first one's outcome (or a
+conflict if it differs). Commands that must see another's outcome (a second refund of one
+purchase, a void after a capture) are not in the same batch: the service runs them in the
+next transaction (`split_dependents`), once the ledger has decided.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection
 
+from interchange.daily_totals import (
+    add_daily,
+    daily_rows,
+    load_payers,
+    lock_daily,
+    releasable_keys,
+    release_daily,
+    release_rows,
+)
 from interchange.errors import InterchangeError
 from interchange.fee_schedule import FeeSchedule
 from interchange.payment_model import (
@@ -41,9 +51,7 @@ from interchange.payment_model import (
     storable_payment_ids,
 )
 from interchange.payment_store import (
-    add_daily,
     add_obligations,
-    daily_rows,
     enter_window,
     insert_payments,
     load_coops,
@@ -53,7 +61,6 @@ from interchange.payment_store import (
     load_merchants,
     load_payments,
     load_schedule_version,
-    lock_daily,
     obligation_rows,
     payment_rows,
     records_of,
@@ -205,11 +212,19 @@ def process_parsed(
             conn, {p.merchant_id for p in load.payments.values() if p.merchant_id is not None}
         ),
         hold_expires_at=load_hold_expiry(conn, load.payments.values()),
+        payer_member_ids=load.payers,
     )
     now, window_date = load.now, load.window_date
     plans = _plan_all(parsed, ctx, outcomes)
+    spent_today = {m: spent for (m, day), spent in load.daily.items() if day == window_date}
     accepted, planned = _post_within_daily_limits(
-        conn, plans, ctx, load.spent, settings.seal_key, outcomes
+        conn, plans, ctx, spent_today, settings.seal_key, outcomes
+    )
+    # The totals a release takes from were locked with the day's, in key order, at the load.
+    assert all(
+        (r.member_id, r.business_date) in load.daily
+        for r in (plans[i].released for i in accepted)
+        if r is not None
     )
     records = _write(conn, planned, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
@@ -260,6 +275,7 @@ def load_named(
     now, window_date = enter_window(conn, calendar)
     payments = load_payments(conn, referenced, lock=True)
     originals = [payments[p] for p in referenced if p in payments]
+    payers = load_payers(conn, originals)
     payments.update(load_payments(conn, requested - referenced))
     members = load_members(conn, member_ids)
     merchants = load_merchants(conn, merchant_ids)
@@ -276,7 +292,8 @@ def load_named(
         members,
         merchants,
         load_schedule_version(conn),
-        lock_daily(conn, member_ids, window_date),
+        payers,
+        lock_daily(conn, member_ids, window_date, releasable_keys(originals, payers)),
     )
 
 
@@ -319,17 +336,21 @@ def _post_within_daily_limits(
 
     The plans are counted in order against what each member spent today. Those that do
     not fit get a second chance once the ledger has refused some of the others (their
-    amounts then do not count), still in this transaction, after the first batch is
-    written; what still does not fit is refused with `daily_limit_exceeded`.
+    amounts then do not count) and accepted the voids and captures for less (what they
+    give back to today's totals then counts), still in this transaction, after the first
+    batch is written; what still does not fit is refused with `daily_limit_exceeded`.
     """
     spent: defaultdict[int, int] = defaultdict(int, spent_today)
     fit, over = _split_by_daily_limit(plans, ctx, dict(spent))
     accepted, planned = _post(conn, fit, seal_key, ctx, outcomes)
     if over:
         for index in accepted:
-            member_id = plans[index].daily_member_id
-            if member_id is not None:
-                spent[member_id] += plans[index].daily_minor
+            plan = plans[index]
+            if plan.daily_member_id is not None:
+                spent[plan.daily_member_id] += plan.daily_minor
+            back = plan.released
+            if back is not None and back.business_date == ctx.business_date:
+                spent[back.member_id] = max(0, spent[back.member_id] - back.amount_minor)
         fit, over = _split_by_daily_limit(over, ctx, dict(spent))
         if planned is not None:
             # The second plan must read the balances the first one leaves.
@@ -438,6 +459,7 @@ def _write(
     rows = payment_rows(plans, now, window_date)
     owed = obligation_rows((d for plan in plans for d in plan.obligations), window_date)
     daily = daily_rows(spent, window_date)
+    released = release_rows(plan.released for plan in plans if plan.released is not None)
     # Through SQLAlchemy, so before the pipeline `commit_with` opens on PostgreSQL.
     resolve_payments(conn, refunds, statuses)
 
@@ -445,11 +467,12 @@ def _write(
         if planned is not None:
             write_planned(conn, planned)
         if conn.dialect.name == "postgresql":
-            write_batch(conn, rows, owed, daily)
+            write_batch(conn, rows, owed, daily, released)
         else:
             insert_payments(conn, rows)
             add_obligations(conn, owed)
             add_daily(conn, daily)
+            release_daily(conn, released)
 
     commit_with(conn, writes)
     return records_of(rows)

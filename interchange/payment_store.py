@@ -2,8 +2,11 @@
 
 Lock order for every payment transaction (so that concurrent batches cannot deadlock):
 the window (a shared advisory lock on PostgreSQL), the original payments a refund, capture
-or void names (`FOR UPDATE`, by id), members' daily totals (by key), then the ledger's
-accounts (by id, inside `post_entries`), then obligations (by key). Functions never commit.
+or void names (`FOR UPDATE`, by id), members' daily totals (by member id, then date: those
+of the batch's day and those its authorizations may give back to, see
+`interchange.daily_totals`), then the ledger's accounts (by id, inside `post_entries`),
+then obligations (by key). The expiry sweep takes the same order without the window and
+the ledger: the authorizations, then the daily totals. Functions never commit.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from interchange.tables import (
     coop,
     fee_schedule,
     member,
-    member_daily,
     member_wallet,
     merchant,
     obligation,
@@ -40,10 +42,8 @@ from ledger.tables import entry as ledger_entry
 
 __all__ = [
     "WINDOW_LOCK_CLASS",
-    "add_daily",
     "add_obligations",
     "coop_party",
-    "daily_rows",
     "enter_window",
     "insert_payments",
     "load_coops",
@@ -54,7 +54,6 @@ __all__ = [
     "load_payments",
     "load_schedule_version",
     "load_schedules",
-    "lock_daily",
     "lock_window_exclusively",
     "mark_window_closed",
     "obligation_rows",
@@ -250,44 +249,8 @@ def load_schedules(conn: Connection) -> list[FeeSchedule]:
     return [schedule_from_json(text) for (text,) in rows]
 
 
-def lock_daily(conn: Connection, member_ids: Collection[int], day: date) -> dict[int, int]:
-    """Lock the members' daily totals for `day` (where they exist); return what they spent.
-    Ids no row can have are not looked up (the database could not even bind them)."""
-    ids = sorted(row_ids(member_ids))
-    if not ids:
-        return {}
-    query = (
-        select(member_daily.c.member_id, member_daily.c.spent_minor)
-        .where(member_daily.c.member_id.in_(ids), member_daily.c.business_date == day)
-        .order_by(member_daily.c.member_id)
-        .with_for_update()
-    )
-    return {row.member_id: row.spent_minor for row in conn.execute(query)}
-
-
 def _upsert(conn: Connection, table: Any) -> Any:
     return (pg_insert if _is_postgres(conn) else sqlite_insert)(table)
-
-
-def daily_rows(spent: Mapping[int, int], day: date) -> list[dict[str, Any]]:
-    """What each member spent in the batch, as rows for `day`, in member order."""
-    return [
-        {"member_id": m, "business_date": day, "spent_minor": v}
-        for m, v in sorted(spent.items())
-        if v > 0
-    ]
-
-
-def add_daily(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Add `daily_rows` to the members' daily totals, creating rows as needed."""
-    if not rows:
-        return
-    statement = _upsert(conn, member_daily).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["member_id", "business_date"],
-        set_={"spent_minor": member_daily.c.spent_minor + statement.excluded.spent_minor},
-    )
-    conn.execute(statement)
 
 
 def obligation_rows(deltas: Iterable[ObligationDelta], window_date: date) -> list[dict[str, Any]]:

@@ -5,9 +5,11 @@ window of the transaction's clock (`now()`, the same in every statement of it) i
 the same rule as `interchange.window.WindowCalendar`, and takes the window's shared
 advisory lock; the next check the window is still open, lock the payments named as
 originals, and load the payments, cooperatives, members, merchants, the newest fee
-schedule version and the members' daily totals (created at zero where missing, then
-locked, so that two batches with one member's first payments of the day wait for each
-other). If the window closed while the batch waited for its lock, the batch starts again
+schedule version, the members the named authorizations hold from, and the daily totals:
+the members' totals of the day (created at zero where missing, then locked, so that two
+batches with one member's first payments of the day wait for each other) and the totals
+the open authorizations named would give back to, locked in the same statement, in key
+order. If the window closed while the batch waited for its lock, the batch starts again
 in a new transaction, whose clock is past the cut-off (`TransactionRetryError`).
 Statements are fixed texts with bound parameters. Lock order as in
 `interchange.payment_store`. Never commits.
@@ -23,6 +25,7 @@ from typing import Any
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
+from interchange.daily_totals import DailyKey
 from interchange.payment_model import PaymentRecord
 from interchange.payment_store import (
     WINDOW_LOCK_CLASS,
@@ -78,10 +81,22 @@ _OPEN_DAILY = (
     f" SELECT id, {_WINDOW}, 0 FROM interchange_member WHERE id = ANY(%s::bigint[])"
     " ORDER BY id ON CONFLICT (member_id, business_date) DO NOTHING"
 )
+# The payers of the named authorizations: the members whose wallets they hold from.
+_AUTH_PAYERS = (
+    " FROM interchange_payment p"
+    " JOIN interchange_member_wallet w ON w.account_id = p.payer_account_id"
+    " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
+)
+_PAYERS = "SELECT p.payment_id, w.member_id" + _AUTH_PAYERS
+# The day's totals of the members, and those the open authorizations named would give back
+# to (the day each counted against), in one statement so that they lock in key order. A
+# semi-join, not an OR, so that each total is found by its key.
 _DAILY = (
-    "SELECT member_id, spent_minor FROM interchange_member_daily"
-    f" WHERE member_id = ANY(%s::bigint[]) AND business_date = {_WINDOW}"
-    " ORDER BY member_id FOR UPDATE"
+    "SELECT member_id, business_date, spent_minor FROM interchange_member_daily"
+    " WHERE (member_id, business_date) IN ("
+    f" SELECT unnest(%s::bigint[]), {_WINDOW}"
+    " UNION SELECT w.member_id, p.business_date" + _AUTH_PAYERS + " AND p.status = 'authorized')"
+    " ORDER BY member_id, business_date FOR UPDATE"
 )
 
 
@@ -97,7 +112,10 @@ class BatchLoad:
     members: dict[int, MemberParty]
     merchants: dict[str, MerchantParty]
     schedule_version: int
-    spent: dict[int, int]
+    # Authorization payment id -> the member it holds from.
+    payers: dict[str, int]
+    # Every daily total the batch locked, by (member id, business date).
+    daily: dict[DailyKey, int]
 
 
 def load_batch(
@@ -120,15 +138,16 @@ def load_batch(
     window = (calendar.time_zone, calendar.cutoff_s)
     with pg.pipeline():
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
-        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(8)]
+        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(9)]
         cursors[0].execute(_CLOSED, window)
         cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
         cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
         cursors[6].execute(_SCHEDULE_VERSION)
+        cursors[8].execute(_PAYERS, (originals,))
         pg.execute(_OPEN_DAILY, (*window, members))
-        cursors[7].execute(_DAILY, (members, *window))
+        cursors[7].execute(_DAILY, (members, *window, originals))
         # Last: each statement sees what had committed when it started, so a member or
         # merchant found above is sure to find its coop (coops are never deleted).
         cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
@@ -169,8 +188,11 @@ def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad
         for row in cursors[5].fetchall()
     }
     version = cursors[6].fetchone()[0] or 0
-    spent = {row.member_id: row.spent_minor for row in cursors[7].fetchall()}
-    return BatchLoad(now, window_date, payments, coops, network, members, merchants, version, spent)
+    daily = {(row.member_id, row.business_date): row.spent_minor for row in cursors[7].fetchall()}
+    payers = {row.payment_id: row.member_id for row in cursors[8].fetchall()}
+    return BatchLoad(
+        now, window_date, payments, coops, network, members, merchants, version, payers, daily
+    )
 
 
 _PAYMENT_COLUMNS = (
@@ -215,6 +237,10 @@ _ADD_DAILY = (
     " VALUES (%s, %s, %s) ON CONFLICT (member_id, business_date) DO UPDATE SET"
     " spent_minor = interchange_member_daily.spent_minor + EXCLUDED.spent_minor"
 )
+_RELEASE_DAILY = (
+    "UPDATE interchange_member_daily SET spent_minor = GREATEST(spent_minor - %s, 0)"
+    " WHERE member_id = %s AND business_date = %s"
+)
 
 
 def write_batch(
@@ -222,12 +248,14 @@ def write_batch(
     payments: list[dict[str, Any]],
     obligations: list[dict[str, Any]],
     daily: list[dict[str, Any]],
+    released: list[dict[str, Any]],
 ) -> None:
-    """Insert the payment rows and add the obligations and daily totals: one round trip,
-    or queued in the caller's pipeline if one is open (`ledger.db.commit_with`).
+    """Insert the payment rows, add the obligations and daily totals and take the released
+    allowances off: one round trip, or queued in the caller's pipeline if one is open
+    (`ledger.db.commit_with`).
 
-    Obligation and daily rows come sorted by key (`obligation_rows`, `daily_rows`), so
-    concurrent batches update them in the same order."""
+    Obligation and daily rows come sorted by key (`obligation_rows`, `daily_rows`,
+    `release_rows`), so concurrent batches update them in the same order."""
     pg = driver(conn)
     with pipelined(pg):
         cursor = pg.cursor()
@@ -239,3 +267,8 @@ def write_batch(
             cursor.executemany(_ADD_OBLIGATION, [tuple(r.values()) for r in obligations])
         if daily:
             cursor.executemany(_ADD_DAILY, [tuple(r.values()) for r in daily])
+        if released:
+            cursor.executemany(
+                _RELEASE_DAILY,
+                [(r["released_minor"], r["member_id"], r["business_date"]) for r in released],
+            )

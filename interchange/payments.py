@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from interchange.daily_totals import release_daily, release_rows
 from interchange.fee_schedule import (
     FeeError,
     FeeErrorCode,
@@ -39,10 +40,16 @@ from interchange.payment_model import (
     PaymentStatus,
     storable_payment_ids,
 )
-from interchange.payment_store import load_payments, load_schedule_version, load_schedules
+from interchange.payment_store import (
+    load_payments,
+    load_schedule_version,
+    load_schedules,
+    record_from_row,
+)
+from interchange.routing_authorizations import released_allowance
 from interchange.routing_checks import covered, deposit_quote
 from interchange.routing_model import ParsedCommand
-from interchange.tables import fee_schedule, payment
+from interchange.tables import fee_schedule, member_wallet, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.entry import EntryKind
@@ -182,7 +189,8 @@ class Payments:
         return run_transaction(self.engine, lambda conn: _publish(conn, schedule, document))
 
     def expire_authorizations(self) -> int:
-        """Release expired holds in the ledger and mark their authorizations expired."""
+        """Release expired holds in the ledger, then mark their authorizations expired and
+        give their payers' daily allowance back; return how many were marked."""
         while self._ledger.expire_holds() > 0:
             pass
         return run_transaction(self.engine, _mark_expired)
@@ -229,21 +237,41 @@ def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSched
 
 
 def _mark_expired(conn: Connection) -> int:
+    """Mark expired the authorizations whose hold the ledger expired, and give back the
+    daily allowance each counted; return how many. Locks as a payment batch does: the
+    authorizations in id order, then the daily totals in key order."""
+    expired = _expired_authorizations(conn)
+    releases = (released_allowance(auth, member_id, None) for auth, member_id in expired)
+    release_daily(conn, release_rows(r for r in releases if r is not None))
+    if expired:
+        ids = sorted(auth.payment_id for auth, _ in expired)
+        conn.execute(
+            update(payment)
+            .where(payment.c.payment_id.in_(ids))
+            .values(status=PaymentStatus.EXPIRED.value)
+        )
+    return len(expired)
+
+
+def _expired_authorizations(conn: Connection) -> list[tuple[PaymentRecord, int]]:
+    """The authorizations still open whose hold the ledger expired, with the member each
+    holds from; locked `FOR UPDATE`, so that a sweeper running at the same time waits and
+    then finds them marked."""
     expired = entry.alias("expired")
     held = entry.alias("held")
     query = (
-        select(payment.c.id)
+        select(payment, member_wallet.c.member_id)
         .join(held, held.c.entry_id == payment.c.entry_id)
         .join(expired, expired.c.target_seq == held.c.seq)
+        .outerjoin(member_wallet, member_wallet.c.account_id == payment.c.payer_account_id)
         .where(
             payment.c.kind == PaymentKind.AUTHORIZATION.value,
             payment.c.status == PaymentStatus.AUTHORIZED.value,
             expired.c.kind == EntryKind.EXPIRE_PENDING.value,
         )
+        .order_by(payment.c.id)
+        .with_for_update(of=payment)
     )
-    ids = [row.id for row in conn.execute(query)]
-    if ids:
-        conn.execute(
-            update(payment).where(payment.c.id.in_(ids)).values(status=PaymentStatus.EXPIRED.value)
-        )
-    return len(ids)
+    found = [(record_from_row(row), row.member_id) for row in conn.execute(query)]
+    assert all(member_id is not None for _, member_id in found), "held from a member's wallet"
+    return found

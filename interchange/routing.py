@@ -3,7 +3,8 @@
 Pure. `parse_command` checks a command's shape and decodes its QR once; the shell then
 loads the parties it names; `plan_payment` decides, for one command, who pays whom, the fee
 and its split (by the schedule in force on the business date), the ledger entries, the
-obligations between cooperatives, and what counts against the payer's daily limit.
+obligations between cooperatives, what counts against the payer's daily limit, and what
+a void or a capture for less gives back of it.
 
 Checks run in this order, the first failure winning: payment id, amounts and limits, QR
 content, idempotency against a recorded payment, parties (member, merchant, cooperative:
@@ -47,6 +48,7 @@ from interchange.routing_flows import (
 )
 from interchange.routing_model import (
     CoopParty,
+    DailyRelease,
     MemberParty,
     MerchantParty,
     ParsedCommand,
@@ -57,6 +59,7 @@ from interchange.routing_model import (
 
 __all__ = [
     "CoopParty",
+    "DailyRelease",
     "MemberParty",
     "MerchantParty",
     "ParsedCommand",

@@ -2,12 +2,14 @@
 
 Capturing in full posts the hold; capturing less releases the whole hold and posts the
 smaller payment in the same all-or-nothing group, at the authorization's merchant rate.
-An authorization past its timeout can be neither. Pure.
+An authorization past its timeout can be neither. What the authorization counted against
+its payer's daily limit and the capture does not take (all of it for a void, or for an
+expiry) is given back to the day it counted against (`released_allowance`). Pure.
 """
 
 from __future__ import annotations
 
-from interchange.fee_schedule import PaymentType
+from interchange.fee_schedule import FeeBearer, PaymentType
 from interchange.fees import Quote
 from interchange.movement import (
     Movement,
@@ -33,6 +35,7 @@ from interchange.routing_checks import (
     refuse,
 )
 from interchange.routing_model import (
+    DailyRelease,
     ParsedCommand,
     PaymentDraft,
     PaymentPlan,
@@ -46,6 +49,7 @@ __all__ = [
     "open_authorization",
     "plan_capture",
     "plan_void",
+    "released_allowance",
     "with_auth_fees",
 ]
 
@@ -163,6 +167,7 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
         movement_obligations(movement, network_id),
         resolves=auth.payment_id,
         resolution=PaymentStatus.CAPTURED,
+        released=released_allowance(auth, _payer_member_id(ctx, auth), total),
     )
 
 
@@ -221,4 +226,29 @@ def plan_void(parsed: ParsedCommand, command: Void, ctx: RoutingContext) -> Paym
         (entry,),
         resolves=auth.payment_id,
         resolution=PaymentStatus.VOIDED,
+        released=released_allowance(auth, _payer_member_id(ctx, auth), None),
     )
+
+
+def released_allowance(
+    auth: PaymentRecord, payer_member_id: int, taken: Money | None
+) -> DailyRelease | None:
+    """What the authorization gives back of the daily allowance it counted when it resolves
+    with its payer paying `taken` (None for a void or an expiry): the rest, to the total of
+    the day it counted against; None when nothing is left."""
+    # It counted what it held from the payer: the amount and what the payer added. A QR
+    # purchase's fee is never the payer's (a schedule may not surcharge one).
+    assert auth.kind is PaymentKind.AUTHORIZATION
+    assert auth.fee_bearer != FeeBearer.PAYER.value
+    counted = auth.amount + auth.extra
+    released_minor = counted.amount_minor - (0 if taken is None else taken.amount_minor)
+    assert 0 <= released_minor <= counted.amount_minor, "a capture takes at most what was held"
+    if released_minor == 0:
+        return None
+    return DailyRelease(payer_member_id, auth.business_date, released_minor)
+
+
+def _payer_member_id(ctx: RoutingContext, auth: PaymentRecord) -> int:
+    member_id = ctx.payer_member_ids.get(auth.payment_id)
+    assert member_id is not None, "an authorization holds from a member's wallet"
+    return member_id

@@ -26,6 +26,7 @@ from ledger.money import Money
 
 __all__ = [
     "CoopParty",
+    "DailyRelease",
     "MemberParty",
     "MerchantParty",
     "ParsedCommand",
@@ -73,7 +74,8 @@ class RoutingContext:
 
     `now` is the batch's moment (the database clock as it joined its window);
     `merchant_criteria` is keyed by merchant id for the merchants of the payments named;
-    `hold_expires_at` is keyed by authorization payment id.
+    `hold_expires_at` and `payer_member_ids` (the member whose wallet an authorization
+    holds from) are keyed by authorization payment id.
     """
 
     coops: Mapping[int, CoopParty]
@@ -86,6 +88,7 @@ class RoutingContext:
     now: datetime
     merchant_criteria: Mapping[int, str]
     hold_expires_at: Mapping[str, datetime]
+    payer_member_ids: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +124,19 @@ class PaymentDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class DailyRelease:
+    """Daily allowance given back: `amount_minor` off the member's total of `business_date`,
+    the day an authorization counted against, when it resolves taking less than it held."""
+
+    member_id: int
+    business_date: date
+    amount_minor: int
+
+    def __post_init__(self) -> None:
+        assert self.amount_minor > 0, "a release gives something back"
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentPlan:
     """One command's decision: the row, the ledger entries, and their side effects."""
 
@@ -134,4 +150,5 @@ class PaymentPlan:
     refund_of: str | None = None
     resolves: str | None = None
     resolution: PaymentStatus | None = None
+    released: DailyRelease | None = None
     notes: Mapping[str, str] = field(default_factory=dict)

@@ -8,8 +8,8 @@ rules, then the fee. Cooperatives 1 and 2 trade; 9 is the network.
 
 from __future__ import annotations
 
-from dataclasses import fields
-from datetime import UTC, date, datetime
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,16 +26,24 @@ from interchange.payment_model import (
     CashOut,
     PaymentCommand,
     PaymentRecord,
+    PaymentStatus,
     QrPurchase,
     Refund,
     Transfer,
     Void,
 )
-from interchange.qr import MerchantCriteria, MerchantQrSpec, encode_merchant_qr
+from interchange.qr import (
+    FeeRule,
+    MerchantCriteria,
+    MerchantQrSpec,
+    TipIndicator,
+    encode_merchant_qr,
+)
 from interchange.qr.crc import crc_hex
 from interchange.qr.tlv import serialize
 from interchange.routing import (
     CoopParty,
+    DailyRelease,
     MemberParty,
     MerchantParty,
     PaymentPlan,
@@ -62,7 +70,9 @@ def idr(rupiah: int) -> Money:
     return Money(rupiah * 100, "IDR")
 
 
-def qr(merchant: MerchantParty, amount: Money | None = None) -> str:
+def qr(
+    merchant: MerchantParty, amount: Money | None = None, fee_rule: FeeRule | None = None
+) -> str:
     return encode_merchant_qr(
         MerchantQrSpec(
             merchant_network_id=merchant.network_merchant_id,
@@ -71,6 +81,7 @@ def qr(merchant: MerchantParty, amount: Money | None = None) -> str:
             mcc="5812",
             criteria=MerchantCriteria(merchant.criteria),
             amount=amount,
+            fee_rule=fee_rule,
         )
     )
 
@@ -105,6 +116,7 @@ def context(
     merchants: tuple[MerchantParty, ...] = (TOKO, WARUNG),
     payments: tuple[PaymentRecord, ...] = (),
     coops: dict[int, CoopParty] | None = None,
+    payers: dict[str, int] | None = None,
 ) -> RoutingContext:
     return RoutingContext(
         coops=COOPS if coops is None else coops,
@@ -117,6 +129,7 @@ def context(
         now=datetime(DAY.year, DAY.month, DAY.day, 3, tzinfo=UTC),
         merchant_criteria={m.merchant_id: m.criteria for m in merchants},
         hold_expires_at={},
+        payer_member_ids=payers or {},
     )
 
 
@@ -329,3 +342,53 @@ def test_an_authorization_plans_a_hold_that_owes_nothing_yet() -> None:
     plan = planned(Authorize("a-1", ANI.member_id, qr(TOKO), idr(10_000), timeout_s=60))
     (entry,) = plan.entries
     assert (entry.kind, entry.timeout_s, plan.obligations) == ("pending", 60, ())
+
+
+# plan_payment: what a void or a capture gives back of the payer's daily allowance
+
+YESTERDAY = DAY - timedelta(days=1)
+
+
+def authorized(command: Authorize) -> RoutingContext:
+    """A context in which `command` was authorized yesterday, for Ani, and is still open."""
+    record = replace(record_of(planned(command)), business_date=YESTERDAY)
+    assert record.status is PaymentStatus.AUTHORIZED
+    return context(payments=(record,), payers={command.payment_id: ANI.member_id})
+
+
+def test_a_void_gives_back_all_the_authorization_counted_to_the_day_it_counted_against() -> None:
+    ctx = authorized(Authorize("a-1", ANI.member_id, qr(TOKO), idr(10_000), timeout_s=60))
+    released = planned(Void("v-1", "a-1"), ctx).released
+    assert released == DailyRelease(ANI.member_id, YESTERDAY, 1_000_000)
+
+
+def test_a_capture_for_less_gives_back_what_it_does_not_take() -> None:
+    ctx = authorized(Authorize("a-1", ANI.member_id, qr(TOKO), idr(10_000), timeout_s=60))
+    released = planned(Capture("c-1", "a-1", idr(6_000)), ctx).released
+    assert released == DailyRelease(ANI.member_id, YESTERDAY, 400_000)
+
+
+def test_a_capture_in_full_gives_nothing_back() -> None:
+    ctx = authorized(Authorize("a-1", ANI.member_id, qr(TOKO), idr(10_000), timeout_s=60))
+    assert planned(Capture("c-1", "a-1"), ctx).released is None
+    assert planned(Capture("c-1", "a-1", idr(10_000)), ctx).released is None
+
+
+def test_a_capture_for_less_keeps_the_tip_and_gives_back_only_the_amount_it_leaves() -> None:
+    code = qr(TOKO, fee_rule=FeeRule(TipIndicator.PAYER_ENTERS_TIP))
+    ctx = authorized(Authorize("a-1", ANI.member_id, code, idr(10_000), idr(500), timeout_s=60))
+    released = planned(Capture("c-1", "a-1", idr(6_000)), ctx).released
+    assert released == DailyRelease(ANI.member_id, YESTERDAY, 400_000)
+
+
+def test_a_capture_for_less_gives_back_the_convenience_fee_on_what_it_leaves() -> None:
+    """2% on Rp10.000 was held (Rp10.200); 2% on Rp6.000 is taken (Rp6.120)."""
+    code = qr(TOKO, fee_rule=FeeRule(TipIndicator.PERCENTAGE_FEE, percentage_bps=200))
+    ctx = authorized(Authorize("a-1", ANI.member_id, code, idr(10_000), timeout_s=60))
+    released = planned(Capture("c-1", "a-1", idr(6_000)), ctx).released
+    assert released == DailyRelease(ANI.member_id, YESTERDAY, 1_020_000 - 612_000)
+
+
+def test_nothing_but_a_void_or_a_capture_gives_allowance_back() -> None:
+    assert planned(QrPurchase("p-1", ANI.member_id, qr(TOKO), idr(10_000))).released is None
+    assert planned(Transfer("t-1", ANI.member_id, BUDI.member_id, idr(10_000))).released is None
