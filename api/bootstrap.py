@@ -18,6 +18,7 @@ from ledger.db import make_engine, normalise_url
 from ledger.service import Ledger
 from migrations.runner import upgrade
 from settlement.service import Settlement
+from settlement.unsettled import coop_has_unsettled_obligations
 
 __all__ = ["Services", "build", "migrate"]
 
@@ -59,7 +60,7 @@ def build(settings: Settings) -> Services:
         settings,
         engine,
         ledger,
-        Registry(engine, ledger, vault),
+        Registry(engine, ledger, vault, unsettled=coop_has_unsettled_obligations),
         Payments(
             engine,
             ledger,

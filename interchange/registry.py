@@ -21,8 +21,11 @@ by at most one member of a coop that is not closed. NIKs are stored encrypted wi
 lookup hash (`interchange.nik`); a decrypted NIK is checked against its hash, so a
 ciphertext copied from another row is detected. Statuses: `suspended` freezes the
 member's or merchant's wallets, `active` unfreezes them, `closed` is final and needs
-empty wallets. A coop's own status does not touch its ledger accounts (settlement still
-moves money for a suspended coop); it stops new members and merchants joining it.
+empty wallets. Suspending a coop does not touch its ledger accounts (settlement still
+moves money for a suspended coop); it stops new members and merchants joining it. Closing
+a coop closes its accounts, which must be empty, and needs its obligations settled
+(`interchange.coop_closing`): settlement says which are, through the `unsettled` check
+the composition root passes in.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
+from interchange.coop_closing import UnsettledObligations, any_obligation, is_empty
 from interchange.nik import NikVault
 from interchange.registry_model import (
     MAIN_WALLET_LABEL,
@@ -75,7 +79,6 @@ from interchange.registry_store import (
     insert_member,
     insert_merchant,
     insert_wallet,
-    is_empty,
     load_coop,
     load_member_row,
     load_merchant,
@@ -132,11 +135,13 @@ class Registry:
         vault: NikVault,
         *,
         clock: Callable[[], datetime] = _utc_now,
+        unsettled: UnsettledObligations = any_obligation,
     ) -> None:
         self._engine = engine
         self._ledger = ledger
         self._vault = vault
         self._clock = clock
+        self._unsettled = unsettled
 
     def _run(
         self, work: Callable[[Connection], T], race_constraints: frozenset[str] = frozenset()
@@ -212,10 +217,11 @@ class Registry:
 
     def set_coop_status(self, coop_id: int, status: _Status) -> Coop:
         """Set a coop active, suspended or closed; closed is final, and only for a coop
-        whose members and merchants are all closed (`coop_not_empty`)."""
+        whose members and merchants are all closed (`coop_not_empty`), whose own accounts
+        are empty and whose obligations are settled (`coop_has_open_position`)."""
         new = parse_status(status)
         _require_row_id(coop_id, RegistryErrorCode.COOP_NOT_FOUND)
-        self._run(lambda conn: set_coop_status(conn, coop_id, new))
+        self._run(lambda conn: set_coop_status(conn, coop_id, new, self._unsettled))
         return self.coop(coop_id)
 
     def coop(self, coop_id: int) -> Coop:

@@ -137,6 +137,7 @@ class RegistryErrorCode(StrEnum):
     STATUS_TRANSITION_INVALID = "status_transition_invalid"
     WALLET_NOT_EMPTY = "wallet_not_empty"
     COOP_NOT_EMPTY = "coop_not_empty"
+    COOP_HAS_OPEN_POSITION = "coop_has_open_position"
 
 
 class RegistryError(InterchangeError):

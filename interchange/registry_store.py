@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
+from interchange.coop_closing import UnsettledObligations, close_books
 from interchange.criteria import MerchantCriteria
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.registry_model import (
@@ -47,7 +48,7 @@ from interchange.registry_model import (
     coop_account_ref,
     network_merchant_id,
 )
-from ledger.account import Account, AccountStatus
+from ledger.account import AccountStatus
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.tables import account as ledger_account
 
@@ -70,7 +71,6 @@ __all__ = [
     "insert_member",
     "insert_merchant",
     "insert_wallet",
-    "is_empty",
     "load_coop",
     "load_member_row",
     "load_merchant",
@@ -112,12 +112,6 @@ def lost_race(error: IntegrityError | LedgerError) -> bool:
     return error.code is LedgerErrorCode.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC
 
 
-def is_empty(account: Account) -> bool:
-    """True when the account holds nothing, posted or held."""
-    held = account.pending_debit_minor or account.pending_credit_minor
-    return account.posted_minor == 0 and not held
-
-
 def check_transition(current: ParticipantStatus, new: ParticipantStatus) -> None:
     """Refuse a status change that the lifecycle does not allow."""
     if current is ParticipantStatus.CLOSED and new is not ParticipantStatus.CLOSED:
@@ -129,12 +123,15 @@ def fail(code: RegistryErrorCode, message: str, field: str | None = None) -> Reg
     return RegistryError(code, message, field=field)
 
 
-def set_coop_status(conn: Connection, coop_id: int, new: ParticipantStatus) -> None:
+def set_coop_status(
+    conn: Connection, coop_id: int, new: ParticipantStatus, unsettled: UnsettledObligations
+) -> None:
     """Store a coop's new status under its lock. Closing needs every member and merchant
     of it closed first (each close needs empty wallets), so no savings stay behind in a
     coop whose members can no longer pay or withdraw; registrations take the same lock,
-    so none can slip in while it closes. Order: `status_transition_invalid`,
-    `coop_not_empty`."""
+    so none can slip in while it closes. Closing then needs the coop's own books empty
+    and settled, and closes them (`interchange.coop_closing`). Order:
+    `status_transition_invalid`, `coop_not_empty`, `coop_has_open_position`."""
     coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
     check_transition(coop.status, new)
     if new is ParticipantStatus.CLOSED and coop.status is not ParticipantStatus.CLOSED:
@@ -150,6 +147,7 @@ def set_coop_status(conn: Connection, coop_id: int, new: ParticipantStatus) -> N
                 "close every member and merchant of the coop (with empty wallets) first",
                 "status",
             )
+        close_books(conn, coop_id, unsettled)
     set_row_status(conn, tables.coop, coop_id, new)
 
 
@@ -202,7 +200,11 @@ def row_to_wallet(row: Row[Any]) -> MemberWallet:
 def load_coop(conn: Connection, where: ColumnElement[bool], *, lock: bool = False) -> Coop:
     """The coop matching `where` (locked if asked); `coop_not_found` otherwise."""
     query = select(tables.coop).where(where)
-    row = conn.execute(query.with_for_update() if lock else query).first()
+    # FOR NO KEY UPDATE, which a foreign key's check (KEY SHARE) does not wait for: a
+    # payment's rows refer to its coops only after it has locked its ledger accounts, and
+    # closing a coop locks the coop before its accounts, so FOR UPDATE would deadlock them.
+    locked = query.with_for_update(key_share=True)
+    row = conn.execute(locked if lock else query).first()
     if row is None:
         raise fail(RegistryErrorCode.COOP_NOT_FOUND, "no such coop", "coop_id")
     return row_to_coop(row)

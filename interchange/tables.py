@@ -189,6 +189,10 @@ obligation = Table(
     CheckConstraint("debtor_coop_id <> creditor_coop_id", name="pair"),
     CheckConstraint("amount_minor >= 0 AND payment_count >= 0", name="amount"),
 )
+# A coop's obligations as either party, for the check before it closes
+# (`interchange.coop_closing`); the key leads with the window date.
+Index("ix_interchange_obligation_debtor", obligation.c.debtor_coop_id)
+Index("ix_interchange_obligation_creditor", obligation.c.creditor_coop_id)
 
 member_daily = Table(
     "interchange_member_daily",

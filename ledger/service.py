@@ -31,7 +31,7 @@ from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
-__all__ = ["Ledger", "open_account_in", "raise_for_outcome"]
+__all__ = ["Ledger", "open_account_in", "raise_for_outcome", "set_account_status_in"]
 
 T = TypeVar("T")
 
@@ -97,7 +97,7 @@ class Ledger:
 
     def set_account_status(self, account_id: int, status: AccountStatus) -> Account:
         """Freeze, unfreeze or close an account; closing needs zero balances and no holds."""
-        return self._run(lambda conn: _set_status(conn, account_id, status))
+        return self._run(lambda conn: set_account_status_in(conn, account_id, status))
 
     # Entries
 
@@ -259,7 +259,9 @@ def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
     return row_to_account(created)
 
 
-def _set_status(conn: Connection, account_id: int, status: AccountStatus) -> Account:
+def set_account_status_in(conn: Connection, account_id: int, status: AccountStatus) -> Account:
+    """Freeze, unfreeze or close an account inside the caller's transaction, under its lock;
+    closing needs zero balances and no holds, and a closed account stays closed."""
     current = lock_accounts(conn, [account_id]).get(account_id)
     if current is None:
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
