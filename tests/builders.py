@@ -1,4 +1,5 @@
-"""Builders that keep ledger tests readable: accounts by name, amounts in rupiah."""
+"""Builders that keep ledger tests readable: accounts by name, amounts in rupiah, requests
+by target, a sealed history, and the code a request is refused with."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ from datetime import date
 
 from ledger.account import Account, AccountKind, AccountSpec
 from ledger.entry import EntryKind, EntryRequest, Leg
+from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import Money
 from ledger.service import Ledger
 
-__all__ = ["BUSINESS_DATE", "idr", "open_wallets", "transfer"]
+__all__ = [
+    "BUSINESS_DATE",
+    "code_of",
+    "idr",
+    "open_wallets",
+    "post_sealed",
+    "resolution",
+    "transfer",
+]
 
 BUSINESS_DATE = date(2026, 11, 23)
 
@@ -35,6 +45,19 @@ def open_wallets(
     return accounts
 
 
+def post_sealed(
+    ledger: Ledger, accounts: dict[str, Account], *requests: EntryRequest
+) -> dict[str, Account]:
+    """Post `requests` and seal them, the audit finding the ledger intact; return `accounts`
+    read again, as they stand afterwards."""
+    for request in requests:
+        ledger.post(request)
+    assert ledger.seal() == len(requests)
+    report = ledger.verify()
+    assert report.intact, report.findings
+    return {name: ledger.account(account.id) for name, account in accounts.items()}
+
+
 def transfer(
     entry_id: str,
     debit: Account,
@@ -54,3 +77,17 @@ def transfer(
         timeout_s=timeout_s,
         linked=linked,
     )
+
+
+def resolution(entry_id: str, kind: EntryKind, target_id: str) -> EntryRequest:
+    """A request with no legs that resolves `target_id`: a capture, void, expiry or reversal."""
+    return EntryRequest(entry_id, BUSINESS_DATE, kind=kind, target_id=target_id)
+
+
+def code_of(ledger: Ledger, request: EntryRequest) -> LedgerErrorCode | None:
+    """Post `request`; the code it is refused with, or None once it is recorded."""
+    try:
+        ledger.post(request)
+    except LedgerError as error:
+        return error.code
+    return None

@@ -1,6 +1,7 @@
 """Migrations, on both engines: an empty database goes up to head, down to base and up again;
 the tables as migrated match the packages' models; data written before a migration is
-carried over.
+carried over, and a migration that refuses the data it finds (0006 on a broken chain)
+stops `kopnet db upgrade` with a code.
 
 The databases here are made empty by the test (not copied from the migrated template) and
 removed afterwards.
@@ -29,9 +30,10 @@ from ledger.db import make_engine
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.tables import metadata
-from migrations.runner import alembic_config, downgrade, upgrade
+from migrations.runner import alembic_config, current_revision, downgrade, upgrade
 from settlement.tables import metadata as settlement_metadata
 from tests.builders import transfer
+from tests.cli import invoke
 from tests.conftest import TEST_SEAL_KEY
 from tests.databases import PostgresServer
 
@@ -430,3 +432,25 @@ def test_0006_stops_on_a_broken_unkeyed_chain(empty_url: str) -> None:
     with pytest.raises(RuntimeError, match="broken at position 2"):
         upgrade(empty_url)
     assert _schema(empty_url)["version"] == ["0005"]
+
+
+def _broken_unkeyed_chain_at_0005(url: str) -> None:
+    """An empty database taken to head, then down to 0005 with entries sealed as 0005 did,
+    link 2 wrong."""
+    upgrade(url)
+    _unkeyed_chain_at_0005(url, break_at=2)
+
+
+def test_db_upgrade_over_a_broken_unkeyed_chain_exits_2_with_a_code(tmp_path: Path) -> None:
+    """Migration 0006 stops on a broken pre-0006 chain, as documented; `kopnet db
+    upgrade` says so as `migration_refused` (exit 2), not with a traceback, and the
+    database stays at 0005."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    _broken_unkeyed_chain_at_0005(url)
+    result = invoke("db", "upgrade", "--database-url", url)
+    assert current_revision(url) == "0005"
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"traceback: {result.exception!r}"
+    )
+    assert result.exit_code == 2, result.output
+    assert '"error"' in result.output, result.output

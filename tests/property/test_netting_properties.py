@@ -1,4 +1,5 @@
-"""Property tests for netting: conservation, agreement with the matrix, exact settlement."""
+"""Property tests for netting: conservation, agreement with the matrix, exact settlement,
+also near the limits (the largest ids and amounts, currencies of every exponent)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.money import Money
+from ledger.money import AMOUNT_MINOR_MAX, Money
 from settlement.netting import (
+    COOP_ID_MAX,
     NETWORK,
     NettingError,
     NettingErrorCode,
@@ -24,14 +26,32 @@ from settlement.netting import (
 
 CURRENCIES = ("JPY", "IDR", "KWD")
 COOP_ID_TOP = 8
+COOP_IDS = st.integers(min_value=1, max_value=COOP_ID_TOP)
+AMOUNTS_MINOR = st.integers(min_value=1, max_value=10**9)
+# Near the limits: ids at the top of their range, amounts at the most `Money` holds, and
+# currencies of every exponent.
+LIMIT_COOP_IDS = st.one_of(
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=COOP_ID_MAX - 3, max_value=COOP_ID_MAX),
+)
+LIMIT_AMOUNTS_MINOR = st.one_of(
+    st.integers(min_value=1, max_value=1_000),
+    st.integers(min_value=AMOUNT_MINOR_MAX - 5, max_value=AMOUNT_MINOR_MAX),
+)
+LIMIT_CURRENCIES = ("IDR", "JPY", "KWD", "USD", "EUR", "VND", "BHD")
 
 
 @st.composite
-def obligations_of(draw: st.DrawFn) -> Obligation:
-    debtor = draw(st.integers(min_value=1, max_value=COOP_ID_TOP))
-    creditor = draw(st.integers(min_value=1, max_value=COOP_ID_TOP).filter(lambda c: c != debtor))
-    amount_minor = draw(st.integers(min_value=1, max_value=10**9))
-    return Obligation(debtor, creditor, Money(amount_minor, draw(st.sampled_from(CURRENCIES))))
+def obligations_of(
+    draw: st.DrawFn,
+    coop_ids: st.SearchStrategy[int] = COOP_IDS,
+    amounts_minor: st.SearchStrategy[int] = AMOUNTS_MINOR,
+    currencies: tuple[str, ...] = CURRENCIES,
+) -> Obligation:
+    debtor = draw(coop_ids)
+    creditor = draw(coop_ids.filter(lambda c: c != debtor))
+    amount_minor = draw(amounts_minor)
+    return Obligation(debtor, creditor, Money(amount_minor, draw(st.sampled_from(currencies))))
 
 
 obligation_lists = st.lists(obligations_of(), max_size=40)
@@ -152,3 +172,37 @@ def test_confirming_in_any_order_never_crosses_zero_and_replays_are_refused(
         with pytest.raises(NettingError) as excinfo:
             apply_instructions(remaining, [instruction])
         assert excinfo.value.code is NettingErrorCode.NETTING_INSTRUCTION_EXCEEDS_POSITION
+
+
+@settings(deadline=None)
+@given(
+    obligations=st.lists(
+        obligations_of(LIMIT_COOP_IDS, LIMIT_AMOUNTS_MINOR, LIMIT_CURRENCIES), max_size=30
+    ),
+    mode=modes,
+)
+def test_netting_near_the_limits_settles_exactly_or_refuses_with_a_code(
+    obligations: list[Obligation], mode: SettlementMode
+) -> None:
+    """Huge amounts, ids near the top, many currencies: either a named refusal, or positions
+    that sum to zero and instructions (at most n-1 bilateral, n via the network) that settle
+    every position exactly."""
+    refused: list[NettingError] = []
+    try:
+        positions = net_positions(obligations)
+    except NettingError as error:
+        refused.append(error)
+    if refused:
+        assert refused[0].code is NettingErrorCode.NETTING_AMOUNT_TOO_LARGE
+        return
+    instructions = settlement_instructions(positions, mode)
+    remaining = apply_instructions(positions, instructions)
+    assert all(a.is_zero() for by_coop in remaining.values() for a in by_coop.values())
+    for currency, by_coop in positions.items():
+        assert sum(a.amount_minor for a in by_coop.values()) == 0
+        nonzero = sum(1 for a in by_coop.values() if not a.is_zero())
+        count = sum(1 for i in instructions if i.amount.currency == currency)
+        bound = nonzero if mode is SettlementMode.VIA_NETWORK else max(0, nonzero - 1)
+        assert count <= bound
+        if mode is SettlementMode.BILATERAL:
+            assert all(NETWORK not in (i.payer, i.payee) for i in instructions)

@@ -136,6 +136,20 @@ def test_no_obligations_give_no_positions_and_no_instructions() -> None:
     assert settlement_instructions(positions, SettlementMode.VIA_NETWORK) == ()
 
 
+def test_a_coop_owed_and_owing_the_same_amount_gets_a_zero_position_and_no_instruction() -> None:
+    """A zero row (a coop whose obligations cancel) stays listed, at zero, and is paid nothing."""
+    obligations = [
+        Obligation(1, 2, Money(AMOUNT_MINOR_MAX, "IDR")),
+        Obligation(2, 1, Money(AMOUNT_MINOR_MAX, "IDR")),
+        Obligation(3, 4, Money(7, "IDR")),
+    ]
+    positions = net_positions(obligations)
+    assert {c: m.amount_minor for c, m in positions["IDR"].items()} == {1: 0, 2: 0, 3: -7, 4: 7}
+    for mode in SettlementMode:
+        parties = {p for i in settlement_instructions(positions, mode) for p in (i.payer, i.payee)}
+        assert parties.isdisjoint({1, 2})
+
+
 def test_positions_are_read_only() -> None:
     positions = net_positions(triangle("IDR"))
     with pytest.raises(TypeError):

@@ -1,19 +1,23 @@
-"""Opening, freezing and closing accounts, on both engines."""
+"""Opening, freezing and closing accounts, on both engines, and the bounds on their balances:
+accounts without limits are held within 10^15 minor units each way, the most `Money` holds,
+so that every balance (posted, available, pending) reads back."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.account import Account, AccountKind, AccountSpec, AccountStatus
 from ledger.entry import EntryKind, EntryRequest
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
+from ledger.money import AMOUNT_MINOR_MAX, Money
 from ledger.service import Ledger
 from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
 
@@ -175,3 +179,80 @@ def test_two_callers_opening_the_same_ref_at_once_both_get_the_account(pg_ledger
     event.remove(pg_ledger.engine, "before_cursor_execute", hold_at_insert)
     assert results[0] == results[1], results
     assert isinstance(results[0], int)
+
+
+# Balance bounds: accounts without limits are held within what `Money` holds.
+
+_EARLY = datetime(2000, 1, 1, tzinfo=UTC)
+_LATE = datetime(2999, 1, 1, tzinfo=UTC)
+
+
+def _unlimited(ledger: Ledger, ref: str) -> Account:
+    return ledger.open_account(AccountSpec(ref, 1, "IDR", AccountKind.SUSPENSE, None))
+
+
+def _move(
+    entry_id: str, debit: Account, credit: Account, amount_minor: int, *, hold: bool = False
+) -> EntryRequest:
+    """Move `amount_minor` IDR from `debit` to `credit`, posted or (with `hold`) held."""
+    return transfer(
+        entry_id,
+        debit,
+        credit,
+        Money(amount_minor, "IDR"),
+        kind=EntryKind.PENDING if hold else EntryKind.POSTED,
+        timeout_s=600 if hold else None,
+    )
+
+
+def _max_transfer(entry_id: str, debit: Account, credit: Account) -> EntryRequest:
+    return _move(entry_id, debit, credit, AMOUNT_MINOR_MAX)
+
+
+def test_an_account_without_limits_stays_within_what_money_holds(ledger: Ledger) -> None:
+    """Accounts without limits are held within 10^15 minor units each way, the most `Money`
+    holds. Of three transfers of 10^15 into such an account only the first is recorded;
+    the ones past the bound are refused with a code, each on its own (not a balance of
+    2*10^15 that reads back as `amount_too_large`, nor a batch failing on 64-bit
+    overflow), and every balance reads back."""
+    src, dst = _unlimited(ledger, "src"), _unlimited(ledger, "dst")
+    outcomes = ledger.post_batch([_max_transfer(f"max-{i}", src, dst) for i in range(3)])
+    assert outcomes[0].ok
+    assert [o.code for o in outcomes[1:]] == [Code.INSUFFICIENT_FUNDS] * 2
+    assert ledger.account(dst.id).posted_minor == AMOUNT_MINOR_MAX
+    assert ledger.balance_as_of(src.id, _LATE).amount_minor == -AMOUNT_MINOR_MAX
+    page = ledger.statement(dst.id, from_at=_EARLY, to_at=_LATE)
+    assert page.closing_balance.amount_minor == AMOUNT_MINOR_MAX
+    assert ledger.verify().intact
+
+
+def _unreadable_balances(ledger: Ledger, accounts: list[Account]) -> dict[str, str]:
+    """Each account's posted, available and pending balance that cannot be read back."""
+    failures: dict[str, str] = {}
+    for opened in accounts:
+        current = ledger.account(opened.id)
+        for name in ("posted", "available", "pending"):
+            try:
+                getattr(current, name)
+            except LedgerError as error:
+                failures[f"{opened.ref}.{name}"] = error.code.value
+    return failures
+
+
+def test_every_balance_of_an_account_with_holds_reads_back(ledger: Ledger) -> None:
+    """README: accounts are held within 10^15 minor units "so every balance reads back".
+    Holds count too: an unlimited account that paid out Rp5 trillion is not left with
+    holds crediting it Rp15 trillion, a pending balance that would raise
+    `amount_too_large` instead of reading back."""
+    payer, till, source = (_unlimited(ledger, ref) for ref in ("payer", "till", "source"))
+    half = AMOUNT_MINOR_MAX // 2
+    ledger.post(_move("pay-out", till, payer, half))
+    outcomes = ledger.post_batch(
+        [
+            _move("hold-1", source, till, AMOUNT_MINOR_MAX, hold=True),
+            _move("hold-2", payer, till, half, hold=True),
+        ]
+    )
+    recorded = [o.entry_id for o in outcomes if o.ok]
+    unreadable = _unreadable_balances(ledger, [payer, till, source])
+    assert unreadable == {}, f"recorded {recorded}; balances that do not read: {unreadable}"

@@ -1,4 +1,8 @@
-"""Batches on both engines: each request succeeds or fails on its own, unless linked."""
+"""Batches on both engines: each request succeeds or fails on its own, unless linked.
+
+Requests are evaluated in order, so a resolution or reversal before its target finds
+nothing, and a refusal is not recorded: the same request is evaluated afresh later.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.service import Ledger
 from ledger.validation import BATCH_SIZE_MAX
-from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
+from tests.builders import BUSINESS_DATE, code_of, idr, open_wallets, resolution, transfer
 
 
 def _missing(ledger: Ledger, entry_id: str) -> bool:
@@ -80,6 +84,52 @@ def test_a_hold_its_capture_and_a_reversal_of_the_capture_can_share_one_batch(
     assert ledger.verify().intact
 
 
+def test_a_resolution_or_reversal_before_its_target_in_the_batch_finds_nothing(
+    ledger: Ledger,
+) -> None:
+    a = open_wallets(ledger, "ani", "toko")
+    outcomes = ledger.post_batch(
+        [
+            resolution("capture", EntryKind.POST_PENDING, "hold"),
+            resolution("undo", EntryKind.REVERSAL, "fund"),
+            transfer("fund", a["cash"], a["ani"], idr(100)),
+            transfer("hold", a["ani"], a["toko"], idr(40), kind=EntryKind.PENDING, timeout_s=60),
+        ]
+    )
+    assert [o.code for o in outcomes] == [Code.PENDING_NOT_FOUND, Code.ENTRY_NOT_FOUND, None, None]
+    ani = ledger.account(a["ani"].id)
+    assert (ani.posted, ani.available) == (idr(100), idr(60))
+    assert ledger.account(a["toko"].id).posted == idr(0)
+    # Evaluated afresh now that the targets exist: refusals were not recorded.
+    later = ledger.post_batch(
+        [
+            resolution("capture", EntryKind.POST_PENDING, "hold"),
+            resolution("undo", EntryKind.REVERSAL, "fund"),
+        ]
+    )
+    # The capture is recorded; the reversal now meets Ani's funds (60 left of 100).
+    assert [(o.code, o.replayed) for o in later] == [
+        (None, False),
+        (Code.INSUFFICIENT_FUNDS, False),
+    ]
+    assert ledger.account(a["toko"].id).posted == idr(40)
+
+
+def test_a_request_refused_for_funds_is_recorded_when_replayed_after_funding(
+    ledger: Ledger,
+) -> None:
+    a = open_wallets(ledger, "ani", "budi")
+    pay = transfer("pay", a["ani"], a["budi"], idr(30))
+    assert code_of(ledger, pay) is Code.INSUFFICIENT_FUNDS
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(30)))
+    recorded = ledger.post(pay)
+    assert recorded.entry_id == "pay"
+    (again,) = ledger.post_batch([pay])
+    assert again.ok and again.replayed and again.entry == recorded
+    assert ledger.account(a["budi"].id).posted == idr(30)
+    assert ledger.account(a["ani"].id).posted == idr(0)
+
+
 def test_a_linked_group_that_fails_records_nothing_in_the_database(ledger: Ledger) -> None:
     a = open_wallets(ledger, "ani", "budi")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
@@ -98,6 +148,25 @@ def test_a_linked_group_that_fails_records_nothing_in_the_database(ledger: Ledge
     assert [o.code for o in ok] == [None, None]
 
 
+def test_a_replayed_member_of_a_failed_linked_group_is_reported_as_recorded(
+    ledger: Ledger,
+) -> None:
+    """A replay of a recorded entry inside a linked group that fails is still recorded
+    (`EntryOutcome.ok`: "recorded now or by an earlier identical request"), so its outcome
+    says so: the original entry, replayed, not linked_entry_failed with no entry."""
+    a = open_wallets(ledger, "ani", "budi")
+    fund = transfer("fund", a["cash"], a["ani"], idr(100))
+    recorded = ledger.post(fund)
+
+    outcomes = ledger.post_linked([fund, transfer("pay", a["ani"], a["budi"], idr(500))])
+
+    assert outcomes[1].code == Code.INSUFFICIENT_FUNDS
+    assert ledger.entry("fund") == recorded
+    assert ledger.account(a["ani"].id).posted == idr(100)
+    replay = outcomes[0]
+    assert (replay.code, replay.replayed, replay.entry) == (None, True, recorded)
+
+
 def test_an_empty_or_oversized_batch_is_refused_whole(ledger: Ledger) -> None:
     a = open_wallets(ledger, "ani")
     too_many = [transfer(f"t{i}", a["cash"], a["ani"], idr(1)) for i in range(BATCH_SIZE_MAX + 1)]
@@ -110,3 +179,17 @@ def test_an_empty_or_oversized_batch_is_refused_whole(ledger: Ledger) -> None:
     assert ledger.account(a["ani"].id).posting_count == 0
     assert ledger.post_batch(too_many[:BATCH_SIZE_MAX])[-1].ok
     assert ledger.account(a["ani"].id).posted == idr(BATCH_SIZE_MAX)
+
+
+@pytest.mark.parametrize("size", [0, BATCH_SIZE_MAX + 1], ids=["empty", "oversized"])
+def test_an_empty_or_oversized_linked_group_is_refused_with_a_code(
+    ledger: Ledger, size: int
+) -> None:
+    """`post_linked` of no request, or of more than BATCH_SIZE_MAX, is `batch_empty` /
+    `batch_too_large`, as `post_batch` says, not a bare AssertionError."""
+    a = open_wallets(ledger, "ani")
+    group = [transfer(f"g{i}", a["cash"], a["ani"], idr(1)) for i in range(size)]
+    with pytest.raises(LedgerError) as refused:
+        ledger.post_linked(group)
+    assert refused.value.code in (Code.BATCH_EMPTY, Code.BATCH_TOO_LARGE)
+    assert ledger.account(a["ani"].id).posting_count == 0

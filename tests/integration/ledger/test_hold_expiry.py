@@ -1,16 +1,21 @@
-"""Expiring holds whose timeout has passed, on both engines (sleeps about a second)."""
+"""Expiring holds whose timeout has passed, on both engines (sleeps about a second), and the
+audit after every way a hold or an entry can end: captured in full or in part, voided,
+expired, reversed, or refused once it has ended."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
-from ledger.entry import EntryKind, EntryRequest
+from ledger.account import Account
+from ledger.entry import EntryKind, EntryRequest, Leg
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
+from ledger.money import Money
 from ledger.service import Ledger
-from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
+from tests.builders import BUSINESS_DATE, code_of, idr, open_wallets, resolution, transfer
 
 
 def _resolve(ledger: Ledger, entry_id: str, kind: EntryKind, target_id: str) -> Code:
@@ -60,3 +65,70 @@ def test_an_expired_hold_that_nobody_swept_cannot_be_posted(ledger: Ledger) -> N
     )
     assert ledger.expire_holds() == 0
     assert ledger.account(a["ani"].id).available == idr(100)
+
+
+def _legs(debit: Account, credit: Account, amount: Money) -> tuple[Leg, ...]:
+    return (Leg(debit.id, -amount), Leg(credit.id, amount))
+
+
+def test_the_audit_is_intact_after_every_way_a_hold_or_an_entry_can_end(
+    ledger: Ledger,
+) -> None:
+    a = open_wallets(ledger, "ani", "toko")
+    ani, toko = a["ani"], a["toko"]
+
+    def hold(entry_id: str, rupiah: int, timeout_s: int) -> EntryRequest:
+        return transfer(
+            entry_id, ani, toko, idr(rupiah), kind=EntryKind.PENDING, timeout_s=timeout_s
+        )
+
+    ledger.post(transfer("fund", a["cash"], ani, idr(1000)))
+    ledger.post_batch(
+        [
+            hold("h-part", 100, 600),
+            hold("h-full", 50, 600),
+            hold("h-void", 70, 600),
+            hold("h-expire", 30, 1),
+            hold("h-part-short", 40, 1),
+        ]
+    )
+    less = EntryRequest(
+        "c-part", BUSINESS_DATE, _legs(ani, toko, idr(60)), EntryKind.POST_PENDING, "h-part"
+    )
+    less_short = replace(
+        less, entry_id="c-part-short", target_id="h-part-short", legs=_legs(ani, toko, idr(15))
+    )
+    outcomes = ledger.post_batch(
+        [
+            less,
+            less_short,
+            resolution("c-full", EntryKind.POST_PENDING, "h-full"),
+            resolution("v", EntryKind.VOID_PENDING, "h-void"),
+            resolution("r-part", EntryKind.REVERSAL, "c-part"),
+            resolution("r-fund", EntryKind.REVERSAL, "c-full"),
+        ]
+    )
+    assert [o.code for o in outcomes] == [None] * 6
+    time.sleep(1.1)
+    # Only the unresolved short hold is due; the partly captured one is left alone.
+    assert ledger.expire_holds() == 1
+    assert ledger.expire_holds() == 0
+    refusals = [
+        (resolution("r-again", EntryKind.REVERSAL, "c-part"), Code.ENTRY_ALREADY_REVERSED),
+        (resolution("r-undo", EntryKind.REVERSAL, "r-part"), Code.ENTRY_NOT_REVERSIBLE),
+        (resolution("v-late", EntryKind.VOID_PENDING, "h-part"), Code.PENDING_ALREADY_POSTED),
+        (
+            resolution("e-part", EntryKind.EXPIRE_PENDING, "h-part-short"),
+            Code.PENDING_ALREADY_POSTED,
+        ),
+        (resolution("v-exp", EntryKind.VOID_PENDING, "h-expire"), Code.PENDING_EXPIRED),
+        (resolution("c-void", EntryKind.POST_PENDING, "h-void"), Code.PENDING_ALREADY_VOIDED),
+    ]
+    assert [code_of(ledger, r) for r, _ in refusals] == [code for _, code in refusals]
+    ani_now, toko_now = ledger.account(ani.id), ledger.account(toko.id)
+    assert (ani_now.posted, ani_now.available) == (idr(985), idr(985))
+    assert (toko_now.posted, toko_now.pending_credit_minor) == (idr(15), 0)
+    assert ledger.seal() == 1 + 5 + 6 + 1
+    report = ledger.verify()
+    assert report.intact, report.findings
+    assert (report.sealed_entries, report.unsealed_entries) == (13, 0)

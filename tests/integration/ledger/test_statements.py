@@ -1,13 +1,16 @@
 """Statements and balances as of a moment, on both engines.
 
 Ani's account gets eleven posted movements (ten deposits of Rp1..Rp10 and one withdrawal
-of Rp5) and one hold, which statements never show.
+of Rp5) and one hold, which statements never show. Other tests build their own: postings
+that share one commit moment are paged like any others, and what a reader saw as of a
+moment does not change once that moment has passed (PostgreSQL).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -17,7 +20,8 @@ from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.statements import PAGE_SIZE_MAX, StatementLine
-from tests.builders import idr, open_wallets, transfer
+from tests.builders import idr, open_wallets, resolution, transfer
+from tests.races import blocked_rival
 
 _US = timedelta(microseconds=1)
 _EARLY = datetime(2000, 1, 1, tzinfo=UTC)
@@ -49,13 +53,15 @@ def history(ledger: Ledger) -> History:
     return History(ledger, a["ani"].id, posted, balances)
 
 
-def _all_lines(history: History, page_size: int, **period: datetime) -> list[StatementLine]:
-    window = {"from_at": _EARLY, "to_at": _LATE, **period}
+def _lines_of(
+    ledger: Ledger, account_id: int, page_size: int, from_at: datetime, to_at: datetime
+) -> list[StatementLine]:
+    """Every line of the account's statement for the period, read page by page."""
     lines: list[StatementLine] = []
     cursor: str | None = None
     for _ in range(100):
-        page = history.ledger.statement(
-            history.ani_id, page_size=page_size, cursor=cursor, **window
+        page = ledger.statement(
+            account_id, from_at=from_at, to_at=to_at, page_size=page_size, cursor=cursor
         )
         assert len(page.lines) <= page_size
         lines.extend(page.lines)
@@ -64,6 +70,11 @@ def _all_lines(history: History, page_size: int, **period: datetime) -> list[Sta
             return lines
         assert len(page.lines) == page_size
     raise AssertionError("pagination did not end")
+
+
+def _all_lines(history: History, page_size: int, **period: datetime) -> list[StatementLine]:
+    window = {"from_at": _EARLY, "to_at": _LATE, **period}
+    return _lines_of(history.ledger, history.ani_id, page_size, window["from_at"], window["to_at"])
 
 
 def test_paging_through_a_statement_returns_every_posting_once_in_order(
@@ -78,6 +89,35 @@ def test_paging_through_a_statement_returns_every_posting_once_in_order(
     for line in lines:
         running += line.amount.amount_minor
         assert line.balance_after == Money(running, "IDR")
+
+
+def test_statement_pages_split_postings_that_share_one_commit_moment(ledger: Ledger) -> None:
+    a = open_wallets(ledger, "ani")
+    before = ledger.post(transfer("before", a["cash"], a["ani"], idr(1)))
+    batch = [transfer(f"same-{i}", a["cash"], a["ani"], idr(10 + i)) for i in range(7)]
+    outcomes = ledger.post_batch(batch)
+    shared = {o.entry.committed_at for o in outcomes if o.entry is not None}
+    assert len(shared) == 1
+    (moment,) = shared
+    after = ledger.post(transfer("after", a["cash"], a["ani"], idr(100)))
+    assert before.committed_at < moment < after.committed_at
+    same_ids = [f"same-{i}" for i in range(7)]
+    balances = [100 + sum(1000 + 100 * j for j in range(i + 1)) for i in range(7)]
+    ani = a["ani"].id
+    for page_size in range(1, 9):
+        lines = _lines_of(ledger, ani, page_size, moment, moment + _US)
+        assert [line.entry_id for line in lines] == same_ids, page_size
+        assert [line.posting_no for line in lines] == list(range(2, 9))
+        assert [line.balance_after.amount_minor for line in lines] == balances
+        whole = _lines_of(ledger, ani, page_size, _EARLY, _LATE)
+        assert [line.entry_id for line in whole] == ["before", *same_ids, "after"]
+    page = ledger.statement(ani, from_at=moment, to_at=moment + _US, page_size=3)
+    assert page.opening_balance == idr(1)
+    assert page.closing_balance.amount_minor == balances[-1]
+    empty = ledger.statement(ani, from_at=moment - _US, to_at=moment)
+    assert empty.lines == () and empty.closing_balance == idr(1)
+    assert ledger.balance_as_of(ani, moment - _US) == idr(1)
+    assert ledger.balance_as_of(ani, moment).amount_minor == balances[-1]
 
 
 def test_a_whole_history_statement_opens_at_zero_and_closes_at_the_balance(
@@ -121,6 +161,39 @@ def test_a_statement_of_the_past_ignores_postings_made_after_it(history: History
     seen = [line.entry_id for line in first.lines + rest.lines]
     assert seen == ["in-1", "in-2", "in-3", "in-4"]
     assert rest.closing_balance.amount_minor == history.balances_minor[3]
+
+
+@pytest.mark.postgres
+def test_a_balance_read_as_of_a_past_moment_does_not_change_afterwards(
+    pg_ledger: Ledger,
+) -> None:
+    """An entry's `committed_at` is the clock its transaction reads once it holds its
+    accounts, before its writes and COMMIT. A reader asking, in that gap, for the balance
+    or the statement as of a moment after that clock reading waits for the transaction
+    that holds the account, so its answer already has the entry: the same question about
+    the same past moment gets the same answer afterwards."""
+    ledger = pg_ledger
+    a = open_wallets(ledger, "ani", "budi")
+    ani = a["ani"].id
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    ledger.post(transfer("pay", a["ani"], a["budi"], idr(30)))
+
+    def read_now() -> tuple[datetime, Money, list[str]]:
+        moment = datetime.now(UTC)
+        lines = _lines_of(ledger, ani, 100, _EARLY, moment + _US)
+        return moment, ledger.balance_as_of(ani, moment), [line.entry_id for line in lines]
+
+    def reads_resolutions(statement: str) -> bool:
+        return statement.startswith("SELECT ledger_entry.target_seq, ledger_entry.kind")
+
+    undo = resolution("undo", EntryKind.REVERSAL, "pay")
+    with blocked_rival(ledger.engine, reads_resolutions, read_now) as rival:
+        (outcome,) = ledger.post_batch([undo])
+    moment, seen_balance, seen_lines = rival[0].result(timeout=30)
+    assert outcome.entry is not None and outcome.entry.committed_at <= moment
+    assert (seen_balance, seen_lines) == (idr(100), ["fund", "pay", "undo"])
+    lines_now = [line.entry_id for line in _lines_of(ledger, ani, 100, _EARLY, moment + _US)]
+    assert (ledger.balance_as_of(ani, moment), lines_now) == (seen_balance, seen_lines)
 
 
 def test_balance_as_of_a_moment_includes_what_committed_at_that_moment(history: History) -> None:
@@ -168,6 +241,31 @@ def test_a_period_that_is_empty_reversed_or_naive_is_refused(history: History) -
     }
     refused = {name: _refusal(history, from_at=f, to_at=t) for name, (f, t) in periods.items()}
     assert refused == dict.fromkeys(periods, Code.PERIOD_INVALID)
+
+
+_WEST = timezone(timedelta(hours=-5))
+_EAST = timezone(timedelta(hours=5))
+_MOMENTS: dict[str, Callable[[Ledger, int], object]] = {
+    "balance-naive": lambda ledger, i: ledger.balance_as_of(i, datetime(2026, 1, 1)),
+    "balance-after-year-9999-in-utc": lambda ledger, i: ledger.balance_as_of(
+        i, datetime(9999, 12, 31, 23, 0, tzinfo=_WEST)
+    ),
+    "statement-before-year-1-in-utc": lambda ledger, i: ledger.statement(
+        i, from_at=datetime(1, 1, 1, 1, 0, tzinfo=_EAST), to_at=_LATE
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_MOMENTS))
+def test_a_moment_that_is_naive_or_beyond_the_utc_calendar_is_refused_with_a_code(
+    ledger: Ledger, name: str
+) -> None:
+    """A naive moment, or one whose UTC instant falls outside years 1..9999, is
+    `period_invalid` for `balance_as_of` and `statement` alike, not an AssertionError or
+    an OverflowError."""
+    a = open_wallets(ledger, "ani")
+    with pytest.raises(LedgerError):
+        _MOMENTS[name](ledger, a["ani"].id)
 
 
 def test_statements_and_balances_of_an_unknown_account_are_refused(history: History) -> None:

@@ -4,7 +4,8 @@ Each test records and seals a few entries, then changes the database directly wi
 guard triggers out of the way (see `raw.tampering`), and checks that `Ledger.verify()`
 reports exactly the findings that change implies.
 
-Ledger used throughout (amounts in minor units):
+Ledger used throughout but for the last test, which builds its own on SQLite (amounts in
+minor units):
   fund   cash -> ani  10000   ani #1 = 10000
   pay    ani  -> budi  4000   ani #2 =  6000, budi #1 = 4000
   coffee ani  -> budi  1000   ani #3 =  5000, budi #2 = 5000
@@ -15,25 +16,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 
 from ledger.account import Account
+from ledger.db import make_engine
 from ledger.service import Ledger
 from ledger.tables import account, chain, entry, posting
-from tests.builders import idr, open_wallets, transfer
+from tests.builders import idr, open_wallets, post_sealed, transfer
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import RawLeg, insert_entry, tampering
 
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
     a = open_wallets(ledger, "ani", "budi")
-    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
-    ledger.post(transfer("pay", a["ani"], a["budi"], idr(40)))
-    ledger.post(transfer("coffee", a["ani"], a["budi"], idr(10)))
-    assert ledger.seal() == 3
-    report = ledger.verify()
-    assert report.intact, report.findings
-    return {name: ledger.account(acc.id) for name, acc in a.items()}
+    return post_sealed(
+        ledger,
+        a,
+        transfer("fund", a["cash"], a["ani"], idr(100)),
+        transfer("pay", a["ani"], a["budi"], idr(40)),
+        transfer("coffee", a["ani"], a["budi"], idr(10)),
+    )
 
 
 def _codes(ledger: Ledger) -> set[str]:
@@ -189,3 +192,34 @@ def test_backdating_a_posting_is_found(
         )
     assert ledger.balance_as_of(wallets["budi"].id, a_year_earlier) == idr(40)
     assert not ledger.verify().intact
+
+
+def test_a_posting_time_rewritten_in_another_text_form_on_sqlite_is_found(
+    sqlite_url: str,
+) -> None:
+    """SQLite keeps `committed_at` as text that statements and `balance_as_of` compare as
+    text: the same instant rewritten as '...T16:54' for '... 16:54' hides a payment from
+    balances read later that day; the audit finds the time not in the form written."""
+    engine = make_engine(sqlite_url)
+    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+    try:
+        a = open_wallets(ledger, "ani", "budi")
+        ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+        pay = ledger.post(transfer("pay", a["ani"], a["budi"], idr(40)))
+        assert ledger.seal() == 2
+        a_second_later = pay.committed_at + timedelta(seconds=1)
+        assert ledger.balance_as_of(a["budi"].id, a_second_later) == idr(40)
+        with tampering(sqlite_url) as conn:
+            conn.execute(
+                text(
+                    "UPDATE ledger_posting SET committed_at = replace(committed_at, ' ', 'T')"
+                    " WHERE entry_seq = :seq"
+                ),
+                {"seq": pay.seq},
+            )
+        assert ledger.entry("pay").postings == pay.postings
+        assert ledger.balance_as_of(a["budi"].id, a_second_later) == idr(0)
+        assert not ledger.verify().intact, "budi's Rp40 hidden from balances; audit intact"
+    finally:
+        ledger.close()
+        engine.dispose()

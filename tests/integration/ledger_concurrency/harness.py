@@ -1,5 +1,6 @@
-"""Helpers for the concurrency tests: release callers together, tally what they saw, and
-check the ledger afterwards against a model computed from the accepted requests only.
+"""Helpers for the concurrency tests: release callers together (on one ledger service, or on
+several sharing an engine), tally what they saw, and check the ledger afterwards against a
+model computed from the accepted requests only.
 
 The model never reads the ledger's own arithmetic: expected balances are the opening
 balances plus the legs of every request a caller saw accepted (each id counted once).
@@ -9,20 +10,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import func, select
 
 from ledger.account import Account, AccountKind, AccountSpec
+from ledger.db import make_engine
 from ledger.entry import EntryRequest, Leg
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.tables import account, entry
 from tests.builders import BUSINESS_DATE
+from tests.conftest import TEST_SEAL_KEY
 
 __all__ = [
     "Book",
@@ -31,9 +35,11 @@ __all__ = [
     "assert_ledger_matches",
     "effect_of",
     "expected_balances",
+    "ledgers_sharing",
     "open_book",
     "post_batches",
     "post_each",
+    "run_each_together",
     "run_together",
     "transfer_minor",
 ]
@@ -57,6 +63,24 @@ def run_together(count: int, work: Callable[[int], T]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(start, range(count)))
+
+
+def run_each_together(works: Sequence[Callable[[], T]]) -> list[T]:
+    """Run each of `works` on its own thread, released at once; re-raise any exception."""
+    return run_together(len(works), lambda index: works[index]())
+
+
+@contextmanager
+def ledgers_sharing(pg_url: str, count: int) -> Iterator[list[Ledger]]:
+    """`count` ledger services (each with its own committer) over one engine."""
+    engine = make_engine(pg_url, pool_size=4 * count)
+    services = [Ledger(engine, seal_key=TEST_SEAL_KEY) for _ in range(count)]
+    try:
+        yield services
+    finally:
+        for service in services:
+            service.close()
+        engine.dispose()
 
 
 @dataclass(slots=True)

@@ -1,5 +1,6 @@
 """Holds racing for scarce funds, then captures and voids racing for each hold, then hold
-expiry sweepers racing late captures.
+expiry sweepers racing late captures, and a capture, a void and the sweep racing from three
+ledger services as the holds fall due.
 
 A hold is placed only while the wallet's available balance covers it; each hold is
 resolved exactly once (by whichever contender commits first); an expired hold is expired
@@ -12,25 +13,29 @@ import random
 import time
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from ledger.entry import EntryKind, EntryRequest, Leg
 from ledger.errors import LedgerErrorCode
+from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.tables import account
-from tests.builders import BUSINESS_DATE
+from tests.builders import code_of, idr, open_wallets, resolution, transfer
 from tests.integration.ledger_concurrency.harness import (
     Book,
     Effect,
     Tally,
     assert_ledger_matches,
     expected_balances,
+    ledgers_sharing,
     open_book,
     post_batches,
     post_each,
+    run_each_together,
     run_together,
     transfer_minor,
 )
@@ -50,10 +55,6 @@ def _hold(
 ) -> EntryRequest:
     request = transfer_minor(entry_id, debit_id, credit_id, amount_minor)
     return replace(request, kind=EntryKind.PENDING, timeout_s=timeout_s)
-
-
-def _resolution(entry_id: str, kind: EntryKind, hold_id: str) -> EntryRequest:
-    return EntryRequest(entry_id, BUSINESS_DATE, kind=kind, target_id=hold_id)
 
 
 def _place_holds(ledger: Ledger, book: Book) -> Tally:
@@ -83,11 +84,11 @@ def _contenders(
             Leg(wallet, Money(-PARTIAL_MINOR, "IDR")),
             Leg(merchant, Money(PARTIAL_MINOR, "IDR")),
         )
-        full = _resolution(f"full-{hold_id}", EntryKind.POST_PENDING, hold_id)
+        full = resolution(f"full-{hold_id}", EntryKind.POST_PENDING, hold_id)
         part = replace(
-            _resolution(f"part-{hold_id}", EntryKind.POST_PENDING, hold_id), legs=partial_legs
+            resolution(f"part-{hold_id}", EntryKind.POST_PENDING, hold_id), legs=partial_legs
         )
-        void = _resolution(f"void-{hold_id}", EntryKind.VOID_PENDING, hold_id)
+        void = resolution(f"void-{hold_id}", EntryKind.VOID_PENDING, hold_id)
         effects[full.entry_id] = ((wallet, -HOLD_MINOR), (merchant, HOLD_MINOR))
         effects[part.entry_id] = ((wallet, -PARTIAL_MINOR), (merchant, PARTIAL_MINOR))
         effects[void.entry_id] = ()
@@ -128,9 +129,7 @@ def test_expiry_sweepers_race_late_captures_and_expire_each_hold_once(pg_ledger:
     placed = post_batches(pg_ledger, [holds], frozenset())
     assert len(placed.seqs) == WALLETS and not placed.unexpected
     time.sleep(1.5)
-    captures = [
-        _resolution(f"late-{h.entry_id}", EntryKind.POST_PENDING, h.entry_id) for h in holds
-    ]
+    captures = [resolution(f"late-{h.entry_id}", EntryKind.POST_PENDING, h.entry_id) for h in holds]
     late = frozenset({_CODE.PENDING_EXPIRED})
 
     def contend(index: int) -> tuple[int, Tally]:
@@ -150,6 +149,62 @@ def test_expiry_sweepers_race_late_captures_and_expire_each_hold_once(pg_ledger:
         recorded_ids=[*book.funding_ids, *placed.seqs],
         extra_entries=WALLETS,
     )
+
+
+def test_a_capture_a_void_and_the_expiry_sweep_racing_resolve_each_hold_once(
+    pg_url: str,
+) -> None:
+    with ledgers_sharing(pg_url, 3) as services:
+        main = services[0]
+        a = open_wallets(main, "ani", "toko")
+        holds = 8
+        main.post(transfer("fund", a["cash"], a["ani"], idr(100 * holds)))
+        placed = main.post_batch(
+            [
+                transfer(
+                    f"h{i}", a["ani"], a["toko"], idr(100), kind=EntryKind.PENDING, timeout_s=1
+                )
+                for i in range(holds)
+            ]
+        )
+        assert all(o.ok for o in placed)
+        expires_at = placed[0].entry.expires_at if placed[0].entry else None
+        assert expires_at is not None
+        time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds() - 0.004))
+
+        def capture_all() -> list[Code | None]:
+            return [
+                code_of(services[0], resolution(f"c{i}", EntryKind.POST_PENDING, f"h{i}"))
+                for i in range(holds)
+            ]
+
+        def void_all() -> list[Code | None]:
+            return [
+                code_of(services[1], resolution(f"v{i}", EntryKind.VOID_PENDING, f"h{i}"))
+                for i in reversed(range(holds))
+            ][::-1]
+
+        def sweep() -> list[Code | None]:
+            expired = 0
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                expired += services[2].expire_holds()
+            return [None] * expired
+
+        captures, voids, expiries = run_each_together([capture_all, void_all, sweep])
+        won = captures.count(None) + voids.count(None) + len(expiries)
+        assert won == holds
+        assert set(captures) <= {None, Code.PENDING_EXPIRED, Code.PENDING_ALREADY_VOIDED}
+        allowed_void = {None, Code.PENDING_EXPIRED, Code.PENDING_ALREADY_POSTED}
+        assert set(voids) <= allowed_void
+        for capture, void in zip(captures, voids, strict=True):
+            assert capture is not None or void is not None
+        captured = captures.count(None)
+        ani, toko = main.account(a["ani"].id), main.account(a["toko"].id)
+        assert (ani.posted, ani.pending_debit_minor) == (idr(100 * (holds - captured)), 0)
+        assert (toko.posted, toko.pending_credit_minor) == (idr(100 * captured), 0)
+        assert main.expire_holds() == 0
+        assert main.verify().intact
 
 
 def _assert_nothing_reserved(ledger: Ledger) -> None:

@@ -2,9 +2,11 @@
 
 `business_day(url)` builds a network whose window closes three seconds after it starts,
 registers four cooperatives (one with a small net debit cap), their members and merchants,
-and makes a day of payments of every kind, all inside that window. `wait_for_cutoff`
-sleeps until the window may be closed. The other helpers read the database behind the
-services' back, so tests can check what a step wrote and that a refused step wrote nothing.
+and makes a day of payments of every kind, all inside that window. `two_pairs_of_coops`
+is a smaller day, two purchases between two disjoint pairs of cooperatives, yielded once
+its window is due. `wait_for_cutoff` sleeps until the window may be closed. The other
+helpers read the database behind the services' back, so tests can check what a step wrote
+and that a refused step wrote nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "NETWORK_SETTLEMENT_REF",
     "BusinessDay",
     "business_day",
+    "close_now",
     "code_of",
     "due_balances",
     "events",
@@ -59,6 +62,7 @@ __all__ = [
     "planned",
     "positions_of",
     "snapshot",
+    "two_pairs_of_coops",
     "wait_for_cutoff",
 ]
 
@@ -148,6 +152,37 @@ def business_day(url: str) -> Iterator[BusinessDay]:
         window_date = records[0].business_date
         assert {r.business_date for r in records} == {window_date}, "the day outran its window"
         yield BusinessDay(net, window_date, coops, members, shops, records)
+
+
+def close_now(net: TestNetwork, window_date: date) -> WindowSummary:
+    """Close the window of `window_date` as the night job does."""
+    return net.services.settlement.close(window_date, actor="night-job")
+
+
+@contextmanager
+def two_pairs_of_coops(url: str) -> Iterator[tuple[TestNetwork, date, list[Coop]]]:
+    """A window where A buys from B for Rp1.000.000 and C from D for Rp500.000; yield it
+    once it is due."""
+    with network_on(url, cutoff_s=cutoff_in(5)) as net:
+        coops = [net.add_coop(code) for code in ("KSA", "KSB", "KSC", "KSD")]
+        ani = net.add_member("ani", coops[0])
+        citra = net.add_member("citra", coops[2])
+        payments = net.services.payments
+        funded = [
+            payments.pay(CashIn("fund-ani", ani.id, coops[0].id, idr(2_000_000))),
+            payments.pay(CashIn("fund-citra", citra.id, coops[2].id, idr(1_000_000))),
+        ]
+        shop_b = net.add_merchant("Warung B", coops[1])
+        shop_d = net.add_merchant("Toko D", coops[3])
+        records = [
+            *funded,
+            payments.pay(QrPurchase("qr-ab", ani.id, qr_for(shop_b), idr(1_000_000))),
+            payments.pay(QrPurchase("qr-cd", citra.id, qr_for(shop_d), idr(500_000))),
+        ]
+        window_date = records[0].business_date
+        assert {r.business_date for r in records} == {window_date}, "the day outran its window"
+        wait_for_cutoff(net, window_date)
+        yield net, window_date, coops
 
 
 def wait_for_cutoff(net: TestNetwork, window_date: date) -> None:

@@ -1,5 +1,6 @@
 """Settling a closed window through the network's account, on both engines: one instruction
-per cooperative, confirmations that must match, and the ledger and the caps restored."""
+per cooperative, confirmations that must match, and the ledger and the caps restored; a
+cooperative suspended after it paid is still closed and settled (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from settlement.window_rules import WindowError, WindowStatus
 from tests.integration.settlement.night import (
     BusinessDay,
     business_day,
+    close_now,
     code_of,
     due_balances,
     events,
@@ -26,6 +28,7 @@ from tests.integration.settlement.night import (
     planned,
     positions_of,
     snapshot,
+    two_pairs_of_coops,
     wait_for_cutoff,
 )
 from tests.network import idr, network_on
@@ -170,6 +173,24 @@ def test_via_network_one_instruction_per_cooperative_settles_the_window_and_rest
         assert code_of(restart.value) == Code.WINDOW_SETTLED
         assert code_of(abort.value) == Code.WINDOW_NOT_SETTLING
         assert snapshot(day.engine) == refused
+
+
+@pytest.mark.postgres
+def test_a_cooperative_suspended_after_paying_is_still_closed_and_settled(pg_url: str) -> None:
+    with two_pairs_of_coops(pg_url) as (net, window_date, coops):
+        net.services.registry.set_coop_status(coops[0].id, "suspended")
+        settlement = net.services.settlement
+
+        summary = close_now(net, window_date)
+        rows = settlement.start(window_date, actor="ops")
+        for r in rows:
+            if not r.internal:
+                settlement.confirm(r.reference, bank_reference="B1", amount=r.amount, actor="ops")
+
+        assert summary.recompute_ok is True
+        assert any(p.coop_id == coops[0].id and p.net_minor < 0 for p in summary.positions)
+        assert settlement.summary(window_date).status is WindowStatus.SETTLED
+        assert net.due_balance(coops[0]) == 0
 
 
 def _empty_window_started(url: str) -> tuple[date, WindowStatus]:

@@ -1,5 +1,6 @@
 """Closing a window on both engines: not before the cut-off, once, and in agreement with the
-obligations and the ledger; payments after the close go to the next window."""
+obligations and the ledger; payments after the close go to the next window. A window dated
+where no payment can fall (0001-01-01, 9999-12-31) is refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from settlement.window_rules import SettlementErrorCode as Code
 from settlement.window_rules import WindowError, WindowStatus
 from tests.integration.settlement.night import (
     business_day,
+    close_now,
     code_of,
     events,
     last_due_window,
@@ -219,3 +221,27 @@ def test_the_first_close_reports_that_it_closed_the_window(sqlite_url: str) -> N
         summary = net.services.settlement.close(last_due_window(net), actor="night-job")
 
         assert summary.newly_closed is True
+
+
+def test_closing_a_window_in_the_far_future_is_refused_with_a_code(sqlite_url: str) -> None:
+    """Closing a window dated 9999-12-31 is `window_date_invalid` (windows carry the
+    ledger's business dates) and changes nothing: the date is refused before its cut-off,
+    beyond the datetime range, is computed (which would raise OverflowError)."""
+    with network_on(sqlite_url) as net:
+        before = snapshot(net.services.engine)
+        with pytest.raises(WindowError) as refused:
+            close_now(net, date.max)
+        assert code_of(refused.value) == Code.WINDOW_DATE_INVALID
+        assert snapshot(net.services.engine) == before
+
+
+def test_closing_a_window_in_the_far_past_is_refused_with_a_code(sqlite_url: str) -> None:
+    """The window of 0001-01-01, centuries before any payment the ledger accepts, is
+    `window_date_invalid` and changes nothing; it is not closed, recomputed and settled
+    like any other."""
+    with network_on(sqlite_url, cutoff_s=1) as net:
+        before = snapshot(net.services.engine)
+        with pytest.raises(WindowError) as refused:
+            close_now(net, date.min)
+        assert code_of(refused.value) == Code.WINDOW_DATE_INVALID
+        assert snapshot(net.services.engine) == before

@@ -1,0 +1,54 @@
+"""Running the `kopnet` command line in tests, and reading how it refused.
+
+The command line's promise (api/cli.py, api/cli_support.py): exit 0 on success, 1 only when
+a check found a problem, 2 on bad input with `{"error": code, ...}` printed; never a
+traceback. These helpers check that promise so tests can name the code they expect.
+"""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner, Result
+
+from api.cli import app
+
+__all__ = [
+    "assert_no_traceback",
+    "assert_refused_with",
+    "assert_refused_with_a_code",
+    "error_code",
+    "invoke",
+]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run `kopnet` with `args` (and `env` added to the environment), catching exceptions."""
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=True)
+
+
+def assert_no_traceback(result: Result) -> None:
+    """The command ended with an exit status (of any value), not an exception."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"traceback: {result.exception!r}"
+    )
+
+
+def assert_refused_with_a_code(result: Result) -> None:
+    """Exit 2 with an error code printed, not a traceback (exit 1 means 'tampered')."""
+    assert_no_traceback(result)
+    assert result.exit_code == 2, result.output
+    assert '"error"' in result.output, result.output
+
+
+def assert_refused_with(result: Result, code: str) -> None:
+    """Exit 2 with this error code printed, not a traceback."""
+    assert_refused_with_a_code(result)
+    assert f'"error": "{code}"' in result.output, result.output
+
+
+def error_code(result: Result) -> str:
+    """The code of a refusal (exit 2, no traceback) whose whole output is its JSON."""
+    assert_no_traceback(result)
+    assert result.exit_code == 2, result.output
+    return str(json.loads(result.output)["error"])

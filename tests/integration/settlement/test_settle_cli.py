@@ -1,0 +1,135 @@
+"""`kopnet settle` with arguments it must refuse: window dates no window can have, malformed
+actors, amounts, currencies and bank references, references that are unknown or not UTF-8,
+a report written to a missing folder, a round started before the network operator exists.
+
+Each prints `{"error": code, ...}` and exits 2, never a traceback (README "Commands",
+api/cli_settle.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli import assert_refused_with, assert_refused_with_a_code, error_code, invoke
+from tests.integration.settlement.night import close_now, last_due_window
+from tests.network import network_on
+
+
+def test_cli_close_of_a_far_future_window_exits_2_with_a_code(sqlite_url: str) -> None:
+    """`kopnet settle close --date 9999-12-31` prints `window_date_invalid` and exits 2,
+    not an OverflowError traceback."""
+    with network_on(sqlite_url):
+        pass
+    result = invoke("settle", "close", "--date", "9999-12-31", "--database-url", sqlite_url)
+    assert error_code(result) == "window_date_invalid"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("settle", "close", "--date", "2024-02-30"), "date_invalid"),
+        (("settle", "close", "--date", "yesterday"), "date_invalid"),
+        (("settle", "close", "--date", "2020-01-01", "--actor", "a b"), "actor_invalid"),
+        (("settle", "close", "--date", "2020-01-01", "--actor", "x" * 10_000), "actor_invalid"),
+        (("settle", "start", "--date", "2020-01-02"), "window_not_closed"),
+        (("settle", "abort", "--date", "2020-01-02"), "window_not_settling"),
+        (
+            ("settle", "confirm", "KN1", "--bank-reference", "B1", "--amount", "1e999"),
+            "amount_invalid",
+        ),
+        (
+            ("settle", "confirm", "KN1", "--bank-reference", "B1", "--amount", "9" * 20),
+            "amount_too_large",
+        ),
+        (
+            ("settle", "confirm", "KN1", "--bank-reference", "B1", "--amount", "NaN"),
+            "amount_invalid",
+        ),
+        (
+            (
+                "settle",
+                "confirm",
+                "KN1",
+                "--bank-reference",
+                "B1",
+                "--amount",
+                "1",
+                "--currency",
+                "X",
+            ),
+            "currency_unknown",
+        ),
+        (
+            ("settle", "confirm", "R" * 5_000, "--bank-reference", "B1", "--amount", "1.00"),
+            "instruction_not_found",
+        ),
+        (
+            ("settle", "confirm", "KN1", "--bank-reference", "B\n1", "--amount", "1.00"),
+            "bank_reference_invalid",
+        ),
+        (("settle", "report", "--date", "2020-01-02"), "window_not_closed"),
+    ],
+)
+def test_cli_settle_commands_refuse_hostile_arguments_with_a_code(
+    sqlite_url: str, args: tuple[str, ...], code: str
+) -> None:
+    with network_on(sqlite_url):
+        pass
+    assert error_code(invoke(*args, "--database-url", sqlite_url)) == code
+
+
+def test_settle_confirm_of_a_reference_that_is_not_utf8_exits_2_with_a_code(
+    sqlite_url: str,
+) -> None:
+    """A reference from a non-UTF-8 command line (Python passes it as a lone surrogate) is
+    refused with a code, not a UnicodeEncodeError from the database driver."""
+    result = invoke(
+        "settle",
+        "confirm",
+        "KN\udcff1",
+        "--bank-reference",
+        "B1",
+        "--amount",
+        "1.00",
+        "--database-url",
+        sqlite_url,
+    )
+    assert_refused_with_a_code(result)
+
+
+def test_cli_report_to_a_missing_folder_exits_2_with_a_code(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`kopnet settle report --out DIR/missing/report.json` prints `file_invalid` and
+    exits 2, like `reconcile` and `fees publish`, not a FileNotFoundError traceback."""
+    with network_on(sqlite_url, cutoff_s=1) as net:
+        window_date = last_due_window(net)
+        close_now(net, window_date)
+    target = tmp_path / "missing" / "report.json"
+    result = invoke(
+        "settle",
+        "report",
+        "--date",
+        window_date.isoformat(),
+        "--out",
+        str(target),
+        "--database-url",
+        sqlite_url,
+    )
+    assert error_code(result) == "file_invalid"
+
+
+def test_settle_start_before_the_network_operator_is_registered_is_refused_with_a_code(
+    tmp_path: Path,
+) -> None:
+    """`settle start` on a database without the network operator is
+    `network_not_registered`, exit 2, as the README names it, not an AssertionError
+    traceback (exit 1)."""
+    url = f"sqlite:///{tmp_path / 'no-network.db'}"
+    assert invoke("db", "upgrade", "--database-url", url).exit_code == 0
+    closed = invoke("settle", "close", "--date", "2026-11-23", "--database-url", url)
+    assert closed.exit_code == 0, closed.output
+    started = invoke("settle", "start", "--date", "2026-11-23", "--database-url", url)
+    assert_refused_with(started, "network_not_registered")

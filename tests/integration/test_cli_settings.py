@@ -1,0 +1,77 @@
+"""Settings read from the environment are operator input, checked like the command line's.
+
+A malformed or refused setting (`KOPNET_*`) makes any command exit 2 with
+`setting_invalid`, never a traceback; the error names the setting but never echoes its
+value, which may be a key (README "Commands", api/cli_support.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.cli import assert_refused_with, assert_refused_with_a_code, invoke
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "KOPNET_WINDOW_CUTOFF_S=abc",
+        "KOPNET_WINDOW_CUTOFF_S=-5",
+        "KOPNET_WINDOW_CUTOFF_S=86401",
+        "KOPNET_TIME_ZONE=Mars/Olympus",
+        "KOPNET_NIK_KEYS=garbage",
+        "KOPNET_GROUP_COMMIT_WORKERS=0",
+        "KOPNET_SEAL_KEY=",
+        "KOPNET_ENVIRONMENT=production",
+    ],
+)
+def test_a_bad_setting_in_the_environment_exits_2_with_a_code(
+    setting: str, sqlite_url: str
+) -> None:
+    """Settings are operator input: a malformed or refused one is a named error with exit
+    2, not a ValidationError, AssertionError, ZoneInfoNotFoundError or NikVaultError
+    traceback."""
+    name, value = setting.split("=", 1)
+    result = invoke(
+        "settle", "close", "--date", "2026-11-23", "--database-url", sqlite_url, env={name: value}
+    )
+    assert_refused_with_a_code(result)
+
+
+def _key() -> str:
+    return base64.b64encode(hashlib.sha256(b"nik-key-secret").digest()).decode()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "{key}:k1;lookup:{lookup}",  # id and key swapped
+        "k1:{lookup};{key}:lookup",  # the lookup part swapped
+    ],
+)
+def test_a_misordered_nik_keys_setting_is_refused_without_echoing_the_key(
+    setting: str, sqlite_url: str
+) -> None:
+    """`setting_invalid` names a setting but never echoes it (README), even when a
+    KOPNET_NIK_KEYS has an id and its key swapped (the key stands where an id should)."""
+    key = _key()
+    lookup = base64.b64encode(b"L" * 32).decode()
+    value = setting.format(key=key, lookup=lookup)
+    result = invoke("ledger", "seal", "--database-url", sqlite_url, env={"KOPNET_NIK_KEYS": value})
+    assert_refused_with(result, "setting_invalid")
+    assert key not in result.output, result.output
+
+
+def test_an_unknown_time_zone_setting_is_named_but_not_echoed(tmp_path: Path) -> None:
+    """`setting_invalid` names `KOPNET_TIME_ZONE` without repeating what it was set to."""
+    url = f"sqlite:///{tmp_path / 'tz.db'}"
+    result = invoke(
+        "audit", "verify", "--database-url", url, env={"KOPNET_TIME_ZONE": "hunter2-secret"}
+    )
+    assert_refused_with(result, "setting_invalid")
+    assert "KOPNET_TIME_ZONE" in result.output
+    assert "hunter2" not in result.output
