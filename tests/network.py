@@ -31,7 +31,10 @@ from interchange.registry_model import (
 from ledger.money import Money
 from tests.conftest import TEST_SEAL_KEY
 
-__all__ = ["TestNetwork", "idr", "network_on", "qr_for"]
+__all__ = ["ID_BEYOND_BIGINT", "TestNetwork", "idr", "network_on", "qr_for"]
+
+# One past the largest BIGINT: every id column in the schema is a 64-bit integer.
+ID_BEYOND_BIGINT = 2**63
 
 
 def idr(rupiah: int) -> Money:

@@ -2,7 +2,9 @@
 
 A malformed or refused setting (`KOPNET_*`) makes any command exit 2 with
 `setting_invalid`, never a traceback; the error names the setting but never echoes its
-value, which may be a key (README "Commands", api/cli_support.py).
+value, which may be a key (README "Commands", api/cli_support.py). Underneath, the settings
+themselves refuse a window setting out of range with a ValueError, before any service is
+built.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from api.bootstrap import build
+from api.settings import Settings
 from tests.cli import assert_refused_with, assert_refused_with_a_code, invoke
 
 
@@ -75,3 +79,28 @@ def test_an_unknown_time_zone_setting_is_named_but_not_echoed(tmp_path: Path) ->
     assert_refused_with(result, "setting_invalid")
     assert "KOPNET_TIME_ZONE" in result.output
     assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("window_cutoff_s", 0),
+        ("window_cutoff_s", 86_401),
+        ("time_zone", "Mars/Base"),
+    ],
+)
+def test_a_bad_window_setting_is_refused_as_a_setting_not_by_an_assertion(
+    sqlite_url: str, setting: str, value: object
+) -> None:
+    """`KOPNET_WINDOW_CUTOFF_S` and `KOPNET_TIME_ZONE` are operator input (README); a value
+    out of range is refused by the settings' validation (a ValueError, as the
+    production-key check is), not surfaced as AssertionError or ZoneInfoNotFoundError
+    from `WindowCalendar.__post_init__` in every command that builds the services."""
+    try:
+        settings = Settings.model_validate({"database_url": sqlite_url, setting: value})
+        build(settings).close()
+    except ValueError:
+        return
+    except (AssertionError, KeyError) as error:
+        pytest.fail(f"{type(error).__name__} instead of a settings error: {error!r}")
+    pytest.fail(f"{setting}={value!r} was accepted")

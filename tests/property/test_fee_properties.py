@@ -1,4 +1,6 @@
-"""Property tests for fee arithmetic: exact splits, balanced quotes, bounded fees."""
+"""Property tests for fee arithmetic: exact splits, balanced quotes, bounded fees, and
+quotes at the very limits of `Money` (amounts up to 10^15, fixed parts and bounds up to
+`FEE_MINOR_MAX`), where the only refusal is `fee_amount_too_large`."""
 
 from __future__ import annotations
 
@@ -11,7 +13,10 @@ from hypothesis import strategies as st
 
 from interchange.fees import (
     BPS_WHOLE,
+    FEE_MINOR_MAX,
     FeeBearer,
+    FeeError,
+    FeeErrorCode,
     FeeRule,
     FeeRuleKey,
     FeeSchedule,
@@ -21,13 +26,19 @@ from interchange.fees import (
     quote,
     split_fee,
 )
-from ledger.money import Money
+from ledger.money import AMOUNT_MINOR_MAX, Money
 
 CURRENCIES = ("JPY", "IDR", "KWD")
 AMOUNT_MINOR_TOP = 10**12
 
 currencies = st.sampled_from(CURRENCIES)
 amounts_minor = st.integers(min_value=1, max_value=AMOUNT_MINOR_TOP)
+extreme_minor = st.integers(min_value=0, max_value=FEE_MINOR_MAX) | st.sampled_from(
+    [0, 1, FEE_MINOR_MAX - 1, FEE_MINOR_MAX]
+)
+extreme_amounts = st.integers(min_value=1, max_value=AMOUNT_MINOR_MAX) | st.sampled_from(
+    [1, 2, AMOUNT_MINOR_MAX - 1, AMOUNT_MINOR_MAX]
+)
 
 
 @st.composite
@@ -149,3 +160,67 @@ def test_payer_pays_exactly_what_the_payee_receives_plus_the_fee(
         assert result.payee_receives.amount_minor >= 0
     else:
         assert result.payee_receives == amount
+
+
+@settings(deadline=None)
+@given(
+    currency=st.sampled_from(["JPY", "IDR", "KWD"]),
+    amount_minor=extreme_amounts,
+    bps=st.integers(min_value=0, max_value=BPS_WHOLE),
+    fixed_minor=extreme_minor,
+    bounds=st.tuples(st.none() | extreme_minor, st.none() | extreme_minor),
+    payment_type=st.sampled_from(PaymentType),
+    bearer=st.sampled_from(FeeBearer),
+    split=fee_splits(),
+)
+def test_a_quote_at_the_limits_of_money_balances_or_is_refused_as_too_large(
+    currency: str,
+    amount_minor: int,
+    bps: int,
+    fixed_minor: int,
+    bounds: tuple[int | None, int | None],
+    payment_type: PaymentType,
+    bearer: FeeBearer,
+    split: FeeSplit,
+) -> None:
+    """Amounts up to 10^15 and fixed parts and bounds up to `FEE_MINOR_MAX` (the properties
+    above stop at 10^12 and 10^7): the only refusal is `fee_amount_too_large`; the shares
+    add up, none is negative, the maximum holds, the minimum yields only to the merchant's
+    amount cap, and a QR purchase never surcharges the payer."""
+    low, high = bounds
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+    if payment_type is PaymentType.QR_PURCHASE:
+        bearer = FeeBearer.MERCHANT
+    rule = FeeRule(
+        currency=currency,
+        bps=bps,
+        fixed_minor=fixed_minor,
+        bearer=bearer,
+        split=split,
+        min_minor=low,
+        max_minor=high,
+    )
+    schedule = FeeSchedule(1, date(2026, 1, 1), {FeeRuleKey(payment_type=payment_type): rule})
+    amount = Money(amount_minor, currency)
+    refused: FeeError | None = None
+    try:
+        priced = quote(amount, payment_type, schedule, 1, 2)
+    except FeeError as error:
+        refused = error
+    if refused is not None:
+        assert refused.code is FeeErrorCode.FEE_AMOUNT_TOO_LARGE
+        assert bearer is FeeBearer.PAYER
+        return
+    fee_minor = priced.fee.amount_minor
+    shares = (priced.shares.issuer, priced.shares.acquirer, priced.shares.network)
+    assert sum(share.amount_minor for share in shares) == fee_minor
+    assert all(share.amount_minor >= 0 for share in shares)
+    assert priced.payer_pays == priced.payee_receives + priced.fee
+    assert priced.payee_receives.amount_minor >= 0
+    if high is not None:
+        assert fee_minor <= high
+    if low is not None and fee_minor < low:
+        assert (bearer, fee_minor) == (FeeBearer.MERCHANT, amount_minor)
+    if payment_type is PaymentType.QR_PURCHASE:
+        assert priced.payer_pays == amount

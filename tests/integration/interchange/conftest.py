@@ -8,10 +8,11 @@ import pytest
 
 from interchange.nik import NikVault
 from interchange.registry import Registry
+from interchange.registry_model import Coop
 from ledger.service import Ledger
 from tests.integration.interchange.test_payments_books import World, build_world
 from tests.network import TestNetwork, network_on
-from tests.unit.interchange.registry_builders import the_network
+from tests.unit.interchange.registry_builders import a_coop, the_network
 
 
 @pytest.fixture
@@ -27,6 +28,12 @@ def registry(ledger: Ledger) -> Registry:
     registry = Registry(ledger.engine, ledger, NikVault.development())
     registry.register_coop(the_network())
     return registry
+
+
+@pytest.fixture
+def coop(registry: Registry) -> Coop:
+    """A cooperative (KSP-01) registered with `registry`."""
+    return registry.register_coop(a_coop())
 
 
 @pytest.fixture

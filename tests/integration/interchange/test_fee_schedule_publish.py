@@ -1,6 +1,8 @@
-"""Publishing fee schedules: idempotent for the same document, refused for other rules
-under a version already published or for a version below the newest, and safe when two
-operators publish one version at once.
+"""Publishing fee schedules: idempotent for the same document (and for an equal schedule
+whatever the order of its rules), refused for other rules under a version already
+published or for a version below the newest, and safe when two operators publish one
+version at once. A quote is priced by the schedule in force on its business date, the
+highest version among those of the latest effective date.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from interchange.fee_defaults import launch_schedule
-from interchange.fee_schedule import FeeError, FeeErrorCode, FeeSchedule, PaymentType
+from interchange.fee_schedule import FeeError, FeeErrorCode, FeeRuleKey, FeeSchedule, PaymentType
 from interchange.payment_model import PaymentError, PaymentErrorCode
 from interchange.tables import fee_schedule
-from tests.network import network_on
+from tests.network import idr, network_on
 from tests.races import blocked_rival
 
 if TYPE_CHECKING:
@@ -77,3 +79,68 @@ def test_a_version_below_the_newest_is_refused(db_url: str) -> None:
             net.services.payments.publish_schedule(replace(later, version=2))
         assert refused.value.code is FeeErrorCode.FEE_SCHEDULE_VERSION_STALE
         assert published_versions(net) == [(1, 1), (3, 1)]
+
+
+# Quotes and the schedule in force
+
+
+def cash_out_schedule(version: int, effective: date, fee_minor: int) -> FeeSchedule:
+    """The launch tariff with another fixed cash-out fee, under a new version and date."""
+    launch = launch_schedule()
+    key = FeeRuleKey(payment_type=PaymentType.CASH_OUT)
+    rules = dict(launch.rules)
+    rules[key] = replace(rules[key], fixed_minor=fee_minor)
+    return FeeSchedule(version, effective, rules)
+
+
+def cash_out_fee(net: TestNetwork, day: date) -> tuple[int, int]:
+    """(schedule version, fee) that `Payments.quote` gives for a cash-out on `day`."""
+    network_id = net.network.id
+    priced = net.services.payments.quote(
+        idr(75_000), PaymentType.CASH_OUT, network_id, network_id, business_date=day
+    )
+    return priced.schedule_version, priced.fee.amount_minor
+
+
+def test_a_quote_uses_the_schedule_in_force_on_its_business_date(net: TestNetwork) -> None:
+    net.services.payments.publish_schedule(cash_out_schedule(2, date(2026, 3, 1), 300_000))
+    with pytest.raises(FeeError) as caught:
+        cash_out_fee(net, date(2025, 12, 31))
+    assert caught.value.code is FeeErrorCode.FEE_SCHEDULE_MISSING
+    assert cash_out_fee(net, date(2026, 1, 1)) == (1, 250_000)
+    assert cash_out_fee(net, date(2026, 2, 28)) == (1, 250_000)
+    assert cash_out_fee(net, date(2026, 3, 1)) == (2, 300_000)
+    # A same-day correction: the higher version wins from its first day on.
+    net.services.payments.publish_schedule(cash_out_schedule(3, date(2026, 3, 1), 350_000))
+    assert cash_out_fee(net, date(2026, 2, 28)) == (1, 250_000)
+    assert cash_out_fee(net, date(2026, 3, 1)) == (3, 350_000)
+
+
+def test_a_schedule_version_below_the_newest_is_refused(net: TestNetwork) -> None:
+    """Versions grow in the order they are published: version 2 after version 3 is
+    `fee_schedule_version_stale`, and quotes go on with what was published. Stored, it
+    would be ignored by every process that had read version 3 (schedules are reloaded
+    when the newest version changes), so quotes and payments on its dates would go on
+    with version 1."""
+    payments = net.services.payments
+    payments.publish_schedule(cash_out_schedule(3, date(2027, 1, 1), 400_000))
+    assert cash_out_fee(net, date(2026, 7, 1)) == (1, 250_000)
+    with pytest.raises(FeeError) as refused:
+        payments.publish_schedule(cash_out_schedule(2, date(2026, 6, 1), 300_000))
+    assert refused.value.code is FeeErrorCode.FEE_SCHEDULE_VERSION_STALE
+    assert cash_out_fee(net, date(2026, 7, 1)) == (1, 250_000)
+
+
+def test_publishing_an_equal_schedule_again_is_a_replay_whatever_its_rule_order(
+    net: TestNetwork,
+) -> None:
+    """`FeeSchedule` equality ignores the order of its rules, and so does publication:
+    republishing a schedule equal (==) to the published one, its rules given in another
+    order, is a replay, not `payment_exists_with_different_request` (publication compares
+    schedules, not the order of rules in their JSON text)."""
+    launch = launch_schedule()
+    reordered = FeeSchedule(
+        launch.version, launch.effective_from_date, dict(reversed(list(launch.rules.items())))
+    )
+    assert reordered == launch
+    assert net.services.payments.publish_schedule(reordered) == launch

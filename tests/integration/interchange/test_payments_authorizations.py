@@ -2,16 +2,21 @@
 
 An authorization holds what the payer would pay for `timeout_s`; a capture posts the
 purchase (in full, or for less, releasing the rest), a void releases the hold, and once
-the timeout passes the hold expires. Each authorization moves on exactly once. Amounts in
-sen; Rp40.000 to Toko carries a 0.7% discount of 28_000, split 11_200/11_200/5_600.
+the timeout passes the hold expires. Each authorization moves on exactly once. A capture
+for less is priced as the authorization was (its schedule, a percentage convenience fee
+on what is captured). Amounts in sen; Rp40.000 to Toko carries a 0.7% discount of 28_000,
+split 11_200/11_200/5_600.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
+from interchange.fee_defaults import launch_schedule
+from interchange.fee_schedule import FeeRuleKey, FeeSchedule, PaymentType
 from interchange.payment_model import (
     AUTHORIZATION_TIMEOUT_S_MAX,
     Authorize,
@@ -21,9 +26,11 @@ from interchange.payment_model import (
     QrPurchase,
     Void,
 )
+from interchange.qr import FeeRule, TipIndicator
 from ledger.account import Account
 from ledger.money import Money
 from tests.integration.interchange.test_payments_books import World, pay, refuse
+from tests.integration.interchange.test_payments_qr import merchant_qr
 from tests.network import idr, qr_for
 
 ANI_FUNDS = 499_900_000  # Rp5.000.000 cashed in, less the Rp1.000 fee
@@ -120,6 +127,38 @@ def test_a_capture_for_less_keeps_a_micro_merchants_lower_discount(w: World) -> 
     record, deltas = pay(w.net, Capture("cap", "auth", idr(50_000)))
     assert record.fee == sen(15_000)  # 0.3% of Rp50.000
     assert deltas[w.mikro.wallet_account_id] == 5_000_000 - 15_000
+
+
+def test_a_capture_for_less_charges_a_percentage_convenience_fee_on_what_is_captured(
+    w: World,
+) -> None:
+    """A code's percentage convenience fee (tag 57) is a share of the amount: capturing half
+    the amount charges the fee on that half, not the fee of the full amount."""
+    rule = FeeRule(TipIndicator.PERCENTAGE_FEE, percentage_bps=200)  # 2%
+    payload = merchant_qr(w.toko, fee_rule=rule)
+    auth, _ = pay(w.net, Authorize("auth", w.ani.id, payload, idr(100_000)))
+    assert auth.extra == idr(2_000)
+    record, deltas = pay(w.net, Capture("cap", "auth", idr(50_000)))
+    assert record.extra == idr(1_000)
+    assert deltas[w.ani.wallet_account_id] == -(5_000_000 + 100_000)
+
+
+def test_a_capture_for_less_is_priced_by_the_authorizations_schedule_like_a_full_capture(
+    w: World,
+) -> None:
+    """A full capture keeps the authorization's fee (schedule v1), and so does a capture for
+    less: a schedule published after the authorization does not reprice it (repriced,
+    capturing one rupiah less would cost the merchant almost three times the discount)."""
+    auth, _ = pay(w.net, Authorize("auth", w.ani.id, qr_for(w.toko), idr(40_000)))
+    assert (auth.schedule_version, auth.fee) == (1, sen(28_000))
+    base = launch_schedule()
+    dearer = dict(base.rules)
+    key = FeeRuleKey(payment_type=PaymentType.QR_PURCHASE)
+    dearer[key] = replace(base.rules[key], bps=200)
+    w.net.services.payments.publish_schedule(FeeSchedule(2, auth.business_date, dearer))
+    record, _ = pay(w.net, Capture("cap", "auth", idr(39_999)))
+    # 0.7% of Rp39.999 is 27_999.3 -> 27_999, at the authorization's schedule.
+    assert (record.schedule_version, record.fee) == (1, sen(27_999))
 
 
 def test_a_capture_for_more_than_was_authorized_is_refused(w: World) -> None:

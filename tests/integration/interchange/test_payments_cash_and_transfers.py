@@ -10,10 +10,17 @@ from __future__ import annotations
 import pytest
 
 from interchange.fee_schedule import PaymentType
-from interchange.payment_model import CashIn, CashOut, PaymentKind, Transfer
+from interchange.payment_model import (
+    CashIn,
+    CashOut,
+    PaymentError,
+    PaymentErrorCode,
+    PaymentKind,
+    Transfer,
+)
 from ledger.money import Money
 from tests.integration.interchange.test_payments_books import World, pay, refuse
-from tests.network import idr
+from tests.network import TestNetwork, idr, outcome_of
 
 CASH_IN_FEE = 100_000
 SERVICE_FEE = 250_000
@@ -215,3 +222,24 @@ def test_a_cash_in_quote_shows_what_the_member_hands_over_and_what_reaches_the_w
     _, deltas = pay(w.net, CashIn("q-1", w.ani.id, w.ksb.id, idr(50_000)))
     assert -deltas[w.ksb.cash_account_id] == quote.payer_pays.amount_minor
     assert deltas[w.ani.wallet_account_id] == quote.payee_receives.amount_minor
+
+
+@pytest.mark.parametrize("rupiah", [1, 999, 1_000])
+def test_a_cash_in_quote_never_promises_a_deposit_that_does_not_cover_the_fee(
+    sqlite_net: TestNetwork, rupiah: int
+) -> None:
+    """A quote shows what confirming will do: a cash-in of Rp1 to Rp1.000 (the fee is
+    Rp1.000) is refused with `amount_below_fee`, so its quote is refused with a code too,
+    never quoted as a success in which the wallet receives `amount - fee` (zero or
+    negative: Rp1 would give -Rp999)."""
+    coop = sqlite_net.add_coop("KSA")
+    member = sqlite_net.add_member("ani", coop)
+    with pytest.raises(PaymentError) as refused:
+        sqlite_net.services.payments.pay(CashIn("ci-small", member.id, coop.id, idr(rupiah)))
+    assert refused.value.code is PaymentErrorCode.AMOUNT_BELOW_FEE
+    outcome = outcome_of(
+        lambda: sqlite_net.services.payments.quote(
+            idr(rupiah), PaymentType.CASH_IN, coop.id, coop.id
+        )
+    )
+    assert outcome.startswith("code:"), f"quoted {outcome} for a refused cash-in"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from interchange import payment_batch, tables
 from interchange.payment_model import (
     Authorize,
+    Capture,
     CashIn,
     CashOut,
     PaymentCommand,
@@ -322,6 +323,19 @@ def test_nobody_pays_into_or_out_of_a_suspended_cooperative(w: World, kind: str)
         "counter": CashOut("p-1", w.ani.id, w.ksb.id, idr(10_000)),
     }
     refuse(w.net, commands[kind], "coop_not_active")
+
+
+def test_a_full_capture_into_a_suspended_cooperative_is_refused_like_one_for_less(
+    w: World,
+) -> None:
+    """Nobody pays into or out of a suspended cooperative (`coop_not_active`): a capture in
+    full is refused like one for less, posting nothing and adding no obligation."""
+    pay(w.net, Authorize("auth-1", w.ani.id, qr_for(w.toko), idr(40_000)))
+    pay(w.net, Authorize("auth-2", w.ani.id, qr_for(w.toko), idr(40_000)))
+    w.net.services.registry.set_coop_status(w.ksb.id, "suspended")
+    less = w.net.services.payments.submit(Capture("cap-1", "auth-1", idr(30_000)))
+    full = w.net.services.payments.submit(Capture("cap-2", "auth-2"))
+    assert (less.code, full.code) == ("coop_not_active", "coop_not_active")
 
 
 def test_a_frozen_wallet_cannot_pay_even_if_its_member_is_active(w: World) -> None:

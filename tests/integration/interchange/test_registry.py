@@ -49,11 +49,6 @@ def registry(bare_registry: Registry, network: Coop) -> Registry:
     return bare_registry
 
 
-@pytest.fixture
-def coop(registry: Registry) -> Coop:
-    return registry.register_coop(a_coop())
-
-
 def code_of(excinfo: pytest.ExceptionInfo[RegistryError]) -> Code:
     code = excinfo.value.code
     assert isinstance(code, Code)

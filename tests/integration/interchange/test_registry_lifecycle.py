@@ -1,4 +1,10 @@
-"""Registry lifecycles on both engines: statuses and wallets, extra wallets, key rotation."""
+"""Registry lifecycles on both engines: statuses and wallets, extra wallets, key rotation.
+
+Closed is final, so a coop whose members still hold savings is not closed and they can
+still withdraw them (the rest of closing a coop: `test_registry_coop_close.py`). A NIK key
+rotation keeps every NIK readable, every lookup and replay working, and one member per NIK
+in a coop.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from sqlalchemy import Engine, select, update
 
 from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
+from interchange.payment_model import CashOut
 from interchange.registry import Registry
 from interchange.registry_model import (
     Coop,
@@ -18,6 +25,7 @@ from interchange.registry_model import (
     MemberWallet,
     ParticipantStatus,
     RegistryError,
+    RegistryErrorCode,
 )
 from interchange.registry_model import RegistryErrorCode as Code
 from ledger.account import AccountKind, AccountStatus
@@ -26,10 +34,22 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.service import Ledger
 from tests.builders import idr, transfer
 from tests.conftest import TEST_SEAL_KEY
+from tests.network import TestNetwork
 from tests.races import racing
-from tests.unit.interchange.registry_builders import NIK, a_coop, a_member, a_merchant, the_network
+from tests.unit.interchange.registry_builders import (
+    NIK,
+    a_coop,
+    a_member,
+    a_merchant,
+    b64,
+    the_network,
+)
 
 NEW_KEY = bytes(range(100, 132))
+# The public development keys (interchange/nik.py), as an operator would write them.
+DEV_KEY = b"kopnet-dev-nik-key-NOT-SECRET-01"
+DEV_LOOKUP_KEY = b"kopnet-dev-nik-lookup-NOT-SECRET"
+OTHER_NIK = "3201234567890999"
 
 
 @pytest.fixture
@@ -48,11 +68,6 @@ def pg_registry(pg_engine: Engine) -> Iterator[Registry]:
     registry.register_coop(the_network())
     yield registry
     ledger.close()
-
-
-@pytest.fixture
-def coop(registry: Registry) -> Coop:
-    return registry.register_coop(a_coop())
 
 
 @pytest.fixture
@@ -216,6 +231,21 @@ def test_a_suspended_coop_still_replays_what_it_registered_and_closed_is_final(
     assert code_of(caught) is Code.STATUS_TRANSITION_INVALID
 
 
+def test_closing_a_coop_never_traps_its_members_savings(net: TestNetwork) -> None:
+    """Closed is final, so a coop closes only once its members and merchants are closed
+    (each with empty wallets): while a member still holds savings the close is refused
+    (`coop_not_empty`) and the member can still withdraw at any counter."""
+    ksa, ksb = net.add_coop("KSA"), net.add_coop("KSB")
+    ani = net.add_member("ani", ksa, cash_in=100_000)
+    registry = net.services.registry
+    with pytest.raises(RegistryError) as refused:
+        registry.set_coop_status(ksa.id, "closed")
+    assert refused.value.code == RegistryErrorCode.COOP_NOT_EMPTY
+    assert registry.coop(ksa.id).status == "active"
+    outcome = net.services.payments.submit(CashOut("withdraw", ani.id, ksb.id, idr(50_000)))
+    assert outcome.ok, f"the member's savings are stuck: {outcome.code}"
+
+
 def test_an_unknown_status_is_refused(registry: Registry, member: Member) -> None:
     with pytest.raises(RegistryError) as caught:
         registry.set_member_status(member.id, "frozen")
@@ -280,6 +310,38 @@ def test_a_ciphertext_copied_from_another_member_is_detected(
     with pytest.raises(NikVaultError) as caught:
         registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
     assert caught.value.code is NikVaultErrorCode.NIK_TOKEN_INVALID
+
+
+def test_after_rotating_keys_replays_lookups_and_the_one_member_per_nik_rule_still_hold(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    """Rotation through the operator's setting (a new first key, the old one kept, the same
+    lookup key): old and re-encrypted rows decrypt, a replay under the old key id is still
+    a replay, and the NIK stays taken."""
+    member = registry.register_member(a_member(coop_id=coop.id))
+    dev = NikVault.development()
+    setting = f"k2:{b64(NEW_KEY)}, dev1:{b64(DEV_KEY)} ; lookup:{b64(DEV_LOOKUP_KEY)}"
+    rotated = NikVault.from_setting(setting)
+    assert rotated.current_key_id == "k2"
+    assert rotated.lookup_hash(NIK) == dev.lookup_hash(NIK)
+    after = Registry(ledger.engine, ledger, rotated)
+    seen = after.member(member.id, viewer_coop_id=coop.id, include_nik=True)
+    assert isinstance(seen, Member)
+    assert seen.nik == NIK  # still under the old key
+    assert after.register_member(a_member(coop_id=coop.id)) == member
+    with pytest.raises(RegistryError) as caught:
+        after.register_member(a_member(coop_id=coop.id, member_no="B-1"))
+    assert caught.value.code is Code.NIK_ALREADY_REGISTERED
+    second = after.register_member(a_member(coop_id=coop.id, member_no="B-2", nik=OTHER_NIK))
+    assert after.rotate_nik_keys() == 1
+    for who, nik in ((member, NIK), (second, OTHER_NIK)):
+        assert after.find_member_by_nik(coop.id, nik) == who
+        full = after.member(who.id, viewer_coop_id=coop.id, include_nik=True)
+        assert isinstance(full, Member)
+        assert full.nik == nik
+    with pytest.raises(RegistryError) as conflict:
+        after.register_member(a_member(coop_id=coop.id, nik=OTHER_NIK))
+    assert conflict.value.code is Code.MEMBER_EXISTS_WITH_DIFFERENT_SPEC
 
 
 # Concurrency

@@ -1,14 +1,16 @@
-"""Builders for registry tests: valid specs with readable defaults, overridable by field."""
+"""Builders for registry tests: valid specs with readable defaults, overridable by field,
+and keys written as an operator writes them in `KOPNET_NIK_KEYS`."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from typing import Any
 
 from interchange.criteria import MerchantCriteria
 from interchange.registry_model import CoopSpec, MemberSpec, MerchantSpec
 
-__all__ = ["FORMULA", "NIK", "UNICODE_NAMES", "a_coop", "a_member", "a_merchant"]
+__all__ = ["FORMULA", "NIK", "UNICODE_NAMES", "a_coop", "a_member", "a_merchant", "b64"]
 
 NIK = "3201234567890123"
 FORMULA = '=HYPERLINK("http://evil.example","x")'
@@ -55,3 +57,8 @@ def a_merchant(**overrides: Any) -> MerchantSpec:
         criteria=MerchantCriteria.UMI,
     )
     return replace(spec, **overrides)
+
+
+def b64(key: bytes) -> str:
+    """A key in base64, as `KOPNET_NIK_KEYS` gives it."""
+    return base64.b64encode(key).decode()

@@ -8,16 +8,13 @@ import pytest
 
 from interchange.nik import DEVELOPMENT_KEY_ID, NikVault, NikVaultError, NikVaultErrorCode
 from interchange.registry_model import RegistryError, RegistryErrorCode
+from tests.unit.interchange.registry_builders import b64
 
 NIK = "3201234567890123"
 OTHER_NIK = "3201234567890124"
 KEY_1 = bytes(range(32))
 KEY_2 = bytes(range(32, 64))
 LOOKUP = bytes(range(64, 96))
-
-
-def b64(key: bytes) -> str:
-    return base64.b64encode(key).decode()
 
 
 def vault_error(excinfo: pytest.ExceptionInfo[NikVaultError]) -> NikVaultErrorCode:

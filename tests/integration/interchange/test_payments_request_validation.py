@@ -1,0 +1,88 @@
+"""What a caller sends payments, on both engines unless marked, is not found or refused
+with a code, never an exception of the driver or of Python.
+
+A member id no row can have (2**63: every id column is a 64-bit integer) is
+`member_not_found` on SQLite as on PostgreSQL. A payment id no payment can have (ids match
+`PAYMENT_ID_PATTERN`: a NUL, a lone surrogate or 500 characters cannot) is not found
+whether it is looked up or named as the original of a refund, capture or void, and
+nothing changes. A command's own invalid `payment_id` is covered in
+`test_payments_idempotency.py`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+
+from interchange.payment_model import (
+    Capture,
+    CashIn,
+    CashOut,
+    PaymentCommand,
+    PaymentErrorCode,
+    Refund,
+    Transfer,
+    Void,
+)
+from tests.integration.interchange.test_payments_books import snapshot
+from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr, outcome_of
+
+
+@pytest.mark.parametrize("kind", ["cash_in_member", "transfer_payee", "cash_out_member"])
+def test_a_member_id_beyond_bigint_is_simply_not_found_on_sqlite(
+    sqlite_net: TestNetwork, kind: str
+) -> None:
+    """A member id is a caller value: 2**63 is `member_not_found` on SQLite as on
+    PostgreSQL. `lock_daily` (interchange/daily_totals.py) looks up only ids a row can
+    have (`row_ids`), so SQLite never gets an id it cannot bind (an OverflowError that
+    would sink the whole batch)."""
+    ksa = sqlite_net.add_coop("KSA")
+    ani = sqlite_net.add_member("ani", ksa, cash_in=10_000)
+    commands: dict[str, PaymentCommand] = {
+        "cash_in_member": CashIn("big", ID_BEYOND_BIGINT, ksa.id, idr(5_000)),
+        "transfer_payee": Transfer("big", ani.id, ID_BEYOND_BIGINT, idr(5_000)),
+        "cash_out_member": CashOut("big", ID_BEYOND_BIGINT, ksa.id, idr(5_000)),
+    }
+    try:
+        outcome = sqlite_net.services.payments.submit(commands[kind])
+    except OverflowError as error:
+        pytest.fail(f"submit raised OverflowError: {error!r}")
+    assert outcome.code is PaymentErrorCode.MEMBER_NOT_FOUND
+
+
+def test_looking_up_a_payment_id_no_payment_can_have_is_not_found(net: TestNetwork) -> None:
+    """`Payments.payment` answers `original_not_found` for an id no payment can have (ids
+    match `PAYMENT_ID_PATTERN`), without sending it to the driver: a NUL would give
+    psycopg's DataError on PostgreSQL, a lone surrogate UnicodeEncodeError on both
+    engines."""
+    payments = net.services.payments
+    ids = {"nul": "pay\x00-1", "lone-surrogate": "pay-\ud800"}
+    outcomes = {name: outcome_of(partial(payments.payment, i)) for name, i in ids.items()}
+    assert outcomes == {
+        "nul": "code:original_not_found",
+        "lone-surrogate": "code:original_not_found",
+    }
+
+
+@pytest.mark.parametrize("named", ["pay\x00-1", "pay-\ud800", "x" * 500])
+def test_a_refund_capture_or_void_naming_a_payment_no_id_can_be_is_not_found(
+    net: TestNetwork, named: str
+) -> None:
+    """The payment a refund, capture or void names is caller input too: an id no payment
+    can have is not found, never sent to the driver (DataError for a NUL on PostgreSQL,
+    UnicodeEncodeError for a lone surrogate), and nothing changes."""
+    payments = net.services.payments
+    before = snapshot(net.services.engine)
+    commands: list[PaymentCommand] = [
+        Refund("r-1", named, idr(1)),
+        Capture("c-1", named),
+        Void("v-1", named),
+    ]
+    codes = [payments.submit(command).code for command in commands]
+    assert codes == [
+        PaymentErrorCode.ORIGINAL_NOT_FOUND,
+        PaymentErrorCode.AUTHORIZATION_NOT_FOUND,
+        PaymentErrorCode.AUTHORIZATION_NOT_FOUND,
+    ]
+    assert snapshot(net.services.engine) == before
