@@ -88,6 +88,7 @@ from interchange.registry_store import (
     replay_coop,
     replay_member,
     replay_merchant,
+    require_active,
     require_network,
     reserve_coop_id,
     reveal_nik,
@@ -159,8 +160,9 @@ class Registry:
         """Register a cooperative and open its cash, fee and due accounts; idempotent by code.
 
         The network operator registers first: each other cooperative also gets the
-        network's fee and due accounts for its payments. Order: the spec's own checks,
-        `replay_coop`'s conflicts, then `network_not_registered`.
+        network's fee and due accounts for its payments, and joins only an active one.
+        Order: the spec's own checks, `replay_coop`'s conflicts, `network_not_registered`,
+        then `coop_not_active`.
         """
         spec = validate_coop_spec(spec)
         for attempt in range(1, _ATTEMPTS_MAX + 1):
@@ -176,6 +178,9 @@ class Registry:
         if existing is not None:
             return existing
         network = None if spec.is_network else self._run(require_network)
+        if network is not None:
+            # Before any account opens; `insert_coop` checks again under the operator's lock.
+            require_active(network)
         with COOP_ID_LOCK:
             coop_id = self._run(lambda conn: reserve_coop_id(conn, spec.code))
             cash, fee, due = self._open_coop_accounts(spec, coop_id)

@@ -129,8 +129,10 @@ def set_coop_status(
     """Store a coop's new status under its lock. Closing needs every member and merchant
     of it closed first (each close needs empty wallets), so no savings stay behind in a
     coop whose members can no longer pay or withdraw; registrations take the same lock,
-    so none can slip in while it closes. Closing then needs the coop's own books empty
-    and settled, and closes them (`interchange.coop_closing`). Order:
+    so none can slip in while it closes. The network operator closes last, after every
+    other coop: their fees and settlements pass through its accounts, and a coop joining
+    takes its lock (`insert_coop`). Closing then needs the coop's own books empty and
+    settled, and closes them (`interchange.coop_closing`). Order:
     `status_transition_invalid`, `coop_not_empty`, `coop_has_open_position`."""
     coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
     check_transition(coop.status, new)
@@ -141,10 +143,15 @@ def set_coop_status(
             )
             for table in (tables.member, tables.merchant)
         ]
+        if coop.is_network:
+            c = tables.coop.c
+            others = select(c.id).where(c.id != coop_id, c.status != ParticipantStatus.CLOSED.value)
+            still_open.append(others)
         if any(exists(conn, query) for query in still_open):
             raise fail(
                 RegistryErrorCode.COOP_NOT_EMPTY,
-                "close every member and merchant of the coop (with empty wallets) first",
+                "close every member and merchant of the coop (with empty wallets), and for"
+                " the network operator every other coop, first",
                 "status",
             )
         close_books(conn, coop_id, unsettled)
@@ -295,10 +302,14 @@ def require_network(conn: Connection) -> Coop:
 def insert_coop(
     conn: Connection, spec: CoopSpec, coop_id: int, accounts: CoopAccountIds, now: datetime
 ) -> Coop:
-    """Insert the coop row with its account ids."""
+    """Insert the coop row with its account ids; a coop other than the network operator
+    joins it only while it is active, under its lock, so that it cannot close meanwhile.
+    Order: `replay_coop`'s, then `coop_not_active`."""
     existing = replay_coop(conn, spec)
     if existing is not None:
         return existing
+    if not spec.is_network:
+        require_active(load_coop(conn, tables.coop.c.is_network.is_(True), lock=True))
     values = (
         columns(spec)
         | asdict(accounts)

@@ -253,3 +253,48 @@ def test_authorizations_resolved_from_many_threads_leave_only_what_was_captured(
     time.sleep(1.5)
     payments.expire_authorizations()
     assert daily_spent(w, w.ani.id) == captured * 6_000_000
+
+
+@pytest.mark.postgres
+def test_a_capture_or_void_racing_its_authorizations_expiry_gives_the_allowance_back_once(
+    pg_world: World,
+) -> None:
+    """Each authorization holds for a second and is captured for Rp60.000 or voided just
+    around that second while a sweeper expires holds in a loop: the ledger decides which
+    comes first. Either the capture or void is recorded, or it is refused as expired and
+    the sweep gives the allowance back; Ani's day ends at what the recorded captures took."""
+    w = pg_world
+    payments = w.net.services.payments
+    threads, rounds = 4, 4
+    stop = threading.Event()
+
+    def resolve(thread: int) -> list[tuple[int, str | None]]:
+        codes: list[tuple[int, str | None]] = []
+        for n in range(rounds):
+            auth = f"a-{thread}-{n}"
+            held = Authorize(auth, w.ani.id, qr_for(w.toko), idr(100_000), timeout_s=1)
+            assert payments.submit(held).code is None
+            time.sleep(0.9 + thread * 0.04)
+            if n % 2:
+                codes.append((n, payments.submit(Capture(f"c-{auth}", auth, idr(60_000))).code))
+            else:
+                codes.append((n, payments.submit(Void(f"v-{auth}", auth)).code))
+        return codes
+
+    def sweep() -> None:
+        while not stop.is_set():
+            payments.expire_authorizations()
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            codes = [c for batch in pool.map(resolve, range(threads)) for c in batch]
+    finally:
+        stop.set()
+        sweeper.join(timeout=30)
+    assert {code for _, code in codes} <= {None, "authorization_expired"}, codes
+    time.sleep(1.2)
+    payments.expire_authorizations()
+    captured = sum(1 for n, code in codes if n % 2 and code is None)
+    assert daily_spent(w, w.ani.id) == captured * 6_000_000

@@ -241,3 +241,32 @@ def test_a_payment_that_reaches_the_counter_while_the_coop_closes_is_refused(
         assert outcome == "ok"
         assert refused.code is PaymentErrorCode.ACCOUNT_CLOSED
         assert all(net.balance(i).amount_minor == 0 for i in own_accounts(counter.ksx).values())
+
+
+def test_the_network_operator_cannot_close_while_another_coop_is_open(net: TestNetwork) -> None:
+    """Every payment's network fee and every settlement pass through the operator's
+    accounts: closed under an open coop, it would leave that coop's members unable to pay
+    (`account_closed`) and its windows unable to settle. It closes last."""
+    counter = a_counter(net)
+    operator = net.network
+
+    assert close(net, operator) == "code:coop_not_empty"
+    assert net.services.registry.coop(operator.id).status is ParticipantStatus.ACTIVE
+    assert statuses(net, list(own_accounts(operator).values())) == [AccountStatus.ACTIVE] * 3
+    deposit = CashIn("deposit", counter.ani.id, counter.ksx.id, idr(10_000))
+    assert net.services.payments.submit(deposit).code is None
+
+    for coop in (counter.ksx, counter.ksy):
+        net.services.registry.set_coop_status(coop.id, "suspended")
+    assert close(net, operator) == "code:coop_not_empty"
+
+
+def test_no_coop_joins_a_closed_network_operator(net: TestNetwork) -> None:
+    """Its fees would go to accounts opened under a closed operator, and its windows could
+    not settle through the operator's closed settlement account."""
+    assert close(net, net.network) == "ok"
+
+    joining = outcome_of(lambda: net.add_coop("KSZ"))
+
+    assert joining == "code:coop_not_active"
+    assert [c.code for c in net.coops] == []
