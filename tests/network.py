@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from api.bootstrap import Services, build
 from api.settings import Settings
 from interchange.criteria import MerchantCriteria
@@ -122,6 +124,22 @@ def cutoff_in(seconds: int) -> int:
     now = datetime.now(ZoneInfo("Asia/Jakarta"))
     elapsed = int((now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds())
     return min(86_400, elapsed + seconds)
+
+
+@contextmanager
+def services_cutting_off_in(url: str, seconds: int) -> Iterator[Services]:
+    """Services over an already set-up network at `url` whose window cuts off `seconds`
+    from now; the test is skipped when that would fall at or past midnight."""
+    cutoff_s = cutoff_in(seconds)
+    if cutoff_s >= 86_400 - 1:
+        pytest.skip("too close to midnight to place a cut-off")
+    services = build(
+        Settings(database_url=url, seal_key=TEST_SEAL_KEY.decode(), window_cutoff_s=cutoff_s)
+    )
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 @contextmanager

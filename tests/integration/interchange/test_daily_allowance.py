@@ -14,13 +14,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
-from api.bootstrap import build
-from api.settings import Settings
 from interchange import tables
 from interchange.payment_model import (
     Authorize,
@@ -31,11 +30,11 @@ from interchange.payment_model import (
     Transfer,
     Void,
 )
+from interchange.payments import Payments
 from interchange.window import WindowCalendar
-from tests.conftest import TEST_SEAL_KEY
 from tests.integration.interchange.test_payments_books import World, build_world, pay, refuse
 from tests.integration.interchange.test_payments_limits import daily_spent, sen
-from tests.network import cutoff_in, idr, network_on, qr_for
+from tests.network import idr, network_on, qr_for, services_cutting_off_in
 from tests.races import blocked_rival
 
 DAILY_LIMIT = 200_000_000
@@ -156,15 +155,8 @@ def test_a_void_after_the_cutoff_gives_back_to_the_day_the_authorization_counted
     """Citra authorizes just before the window's cut-off; after it, one batch voids the
     authorization and pays in the new window. The void gives back to the old window's
     total; the purchase counts in the new one's."""
-    cutoff_s = cutoff_in(2)
-    if cutoff_s >= 86_400 - 1:
-        pytest.skip("too close to midnight to place a cut-off")
-    settings = Settings(
-        database_url=db_url, seal_key=TEST_SEAL_KEY.decode(), window_cutoff_s=cutoff_s
-    )
-    services = build(settings)
-    try:
-        calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
+    with services_cutting_off_in(db_url, 2) as services:
+        calendar = WindowCalendar(services.settings.time_zone, services.settings.window_cutoff_s)
         services.payments.pay(authorization(w))
         counted_date = services.payments.payment("auth").business_date
         while calendar.window_date(datetime.now(UTC)) == counted_date:
@@ -172,8 +164,6 @@ def test_a_void_after_the_cutoff_gives_back_to_the_day_the_authorization_counted
         outcomes = services.payments.submit_batch(
             [Void("void", "auth"), purchase(w, "next", 10_000_000)]
         )
-    finally:
-        services.close()
     assert [o.code for o in outcomes] == [None, None]
     next_date = w.net.services.payments.payment("next").business_date
     assert next_date > counted_date
@@ -181,6 +171,26 @@ def test_a_void_after_the_cutoff_gives_back_to_the_day_the_authorization_counted
 
 
 # PostgreSQL: sweepers and payments at once
+
+
+@contextmanager
+def sweeping(payments: Payments, *, pause_s: float) -> Iterator[None]:
+    """Expire authorizations in a loop on another thread, `pause_s` apart, until the block
+    ends."""
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.is_set():
+            payments.expire_authorizations()
+            time.sleep(pause_s)
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sweeper.join(timeout=30)
 
 
 @pytest.fixture
@@ -218,7 +228,6 @@ def test_authorizations_resolved_from_many_threads_leave_only_what_was_captured(
     w = pg_world
     payments = w.net.services.payments
     threads, rounds = 8, 5
-    stop = threading.Event()
 
     def resolve(thread: int) -> list[str | None]:
         codes: list[str | None] = []
@@ -235,19 +244,8 @@ def test_authorizations_resolved_from_many_threads_leave_only_what_was_captured(
                 codes.append(payments.submit(capture).code)
         return codes
 
-    def sweep() -> None:
-        while not stop.is_set():
-            payments.expire_authorizations()
-            time.sleep(0.05)
-
-    sweeper = threading.Thread(target=sweep)
-    sweeper.start()
-    try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            codes = [c for batch in pool.map(resolve, range(threads)) for c in batch]
-    finally:
-        stop.set()
-        sweeper.join(timeout=30)
+    with sweeping(payments, pause_s=0.05), ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = [c for batch in pool.map(resolve, range(threads)) for c in batch]
     assert set(codes) == {None}, codes
     captured = sum(1 for t in range(threads) for n in range(rounds) if (t + n) % 3 == 1)
     time.sleep(1.5)
@@ -266,7 +264,6 @@ def test_a_capture_or_void_racing_its_authorizations_expiry_gives_the_allowance_
     w = pg_world
     payments = w.net.services.payments
     threads, rounds = 4, 4
-    stop = threading.Event()
 
     def resolve(thread: int) -> list[tuple[int, str | None]]:
         codes: list[tuple[int, str | None]] = []
@@ -281,18 +278,8 @@ def test_a_capture_or_void_racing_its_authorizations_expiry_gives_the_allowance_
                 codes.append((n, payments.submit(Void(f"v-{auth}", auth)).code))
         return codes
 
-    def sweep() -> None:
-        while not stop.is_set():
-            payments.expire_authorizations()
-
-    sweeper = threading.Thread(target=sweep)
-    sweeper.start()
-    try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            codes = [c for batch in pool.map(resolve, range(threads)) for c in batch]
-    finally:
-        stop.set()
-        sweeper.join(timeout=30)
+    with sweeping(payments, pause_s=0.0), ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = [c for batch in pool.map(resolve, range(threads)) for c in batch]
     assert {code for _, code in codes} <= {None, "authorization_expired"}, codes
     time.sleep(1.2)
     payments.expire_authorizations()

@@ -27,8 +27,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from api.bootstrap import build
-from api.settings import Settings
 from interchange import tables
 from interchange.payment_model import (
     Authorize,
@@ -45,9 +43,8 @@ from interchange.payments import Payments
 from ledger import tables as ledger_tables
 from ledger.account import AccountStatus
 from ledger.money import Money
-from tests.conftest import TEST_SEAL_KEY
 from tests.integration.interchange.test_payments_books import World, build_world, snapshot
-from tests.network import cutoff_in, idr, network_on, qr_for
+from tests.network import idr, network_on, qr_for, services_cutting_off_in
 from tests.races import wait_until_a_session_waits_for_a_lock
 
 pytestmark = pytest.mark.postgres
@@ -228,22 +225,16 @@ def test_a_retry_racing_its_original_across_the_window_cutoff_is_a_replay(
     business date. The retry must replay the recorded payment (same id and request, same
     result), not fail with `exists_with_different_business_date`: the batch starts again
     in a new transaction, which finds the payment."""
-    now = datetime.now(ZoneInfo("Asia/Jakarta"))
-    cutoff_s = cutoff_in(2)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    cutoff_at = midnight + timedelta(seconds=cutoff_s)
-    if cutoff_s >= 86_400 - 1:
-        pytest.skip("too close to midnight to place a cut-off")
-    settings = Settings(
-        database_url=pg_url, seal_key=TEST_SEAL_KEY.decode(), window_cutoff_s=cutoff_s
-    )
-    services = build(settings)
-    try:
+    with services_cutting_off_in(pg_url, 2) as services:
         payments, engine = services.payments, services.engine
+        zone = ZoneInfo(services.settings.time_zone)
+        now = datetime.now(zone)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        cutoff_at = midnight + timedelta(seconds=services.settings.window_cutoff_s)
         command = QrPurchase("x", w.ani.id, qr_for(w.toko), idr(1_000))
 
         def after_the_cutoff() -> None:
-            left_s = (cutoff_at - datetime.now(ZoneInfo("Asia/Jakarta"))).total_seconds()
+            left_s = (cutoff_at - datetime.now(zone)).total_seconds()
             assert left_s > 0, "the original must start before the cut-off"
             time.sleep(left_s + 0.05)  # waits for the wall clock, not for another thread
 
@@ -253,8 +244,6 @@ def test_a_retry_racing_its_original_across_the_window_cutoff_is_a_replay(
             [batch(payments, command), batch(payments, command)],
             between=after_the_cutoff,
         )
-    finally:
-        services.close()
     (original,), (retry,) = results
     assert (original.ok, original.replayed) == (True, False), original
     assert (retry.code, retry.replayed) == (None, True), retry
