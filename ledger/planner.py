@@ -9,9 +9,12 @@ into an all-or-nothing group, whose effects are undone together when any member 
 Checks per request run in this order: shape (`ledger.validation`), the target,
 idempotency against the entry with the same id recorded earlier or earlier in this batch
 (a replay returns it), then a new entry's id (`expire-` ids are the sweeper's), then the
-accounts leg by leg (`account_not_found`,
-`currency_mismatch`, `account_closed`, `account_frozen`), then the limits leg by leg
-(`insufficient_funds`, `balance_limit_exceeded`).
+target's state and the legs of a hold posted for less, then the accounts leg by leg
+(`account_not_found`, `currency_mismatch`, `account_closed`, `account_frozen`), then the
+limits leg by leg (`insufficient_funds`, `balance_limit_exceeded`), each in the direction
+the request moves the account. The arithmetic of one request (its balance effects, the
+limit a movement breaks, the legs of a hold posted for less, the postings' canonical form
+for the digest) is `ledger.leg_effects`'s; this module applies it request by request.
 
 Invariants: every planned entry sums to zero per currency; no planned account breaks a
 limit; each account's running posting number grows by one per posted leg.
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ledger.account import Account, AccountStatus
-from ledger.digest import CanonicalPosting, entry_digest
+from ledger.digest import entry_digest
 from ledger.entry import (
     RESOLUTION_KINDS,
     Entry,
@@ -36,6 +39,15 @@ from ledger.entry import (
 )
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.idempotency import compare_with_existing
+from ledger.leg_effects import (
+    Effect,
+    canonical_posting,
+    held_effects,
+    moved,
+    posted_effects,
+    resolution_legs,
+    violation_in_direction,
+)
 from ledger.validation import require_new_entry_id, validate_request
 
 __all__ = ["BatchContext", "BatchPlan", "TargetState", "plan_batch"]
@@ -74,15 +86,6 @@ class BatchPlan:
     # The sequence number of each new entry's target (recorded earlier or in this batch),
     # by the target's id: what the entry's row stores.
     target_seqs: Mapping[str, int]
-
-
-@dataclass(slots=True)
-class _Effect:
-    """Balance deltas one request makes on one account."""
-
-    posted: int = 0
-    pending_debit: int = 0
-    pending_credit: int = 0
 
 
 @dataclass(slots=True)
@@ -214,24 +217,24 @@ class _Planner:
 
     def _effects(
         self, request: EntryRequest, target: Entry | None
-    ) -> tuple[dict[int, _Effect], tuple[Leg, ...], tuple[Leg, ...]]:
+    ) -> tuple[dict[int, Effect], tuple[Leg, ...], tuple[Leg, ...]]:
         """Return per-account deltas, the legs to post and the legs to hold."""
         kind = request.kind
         if kind is EntryKind.POSTED:
-            return _posted(request.legs), request.legs, ()
+            return posted_effects(request.legs), request.legs, ()
         if kind is EntryKind.PENDING:
-            return _held(request.legs, sign=1), (), request.legs
+            return held_effects(request.legs, sign=1), (), request.legs
         assert target is not None
         if kind is EntryKind.REVERSAL:
             legs = self._reversal_legs(target)
-            return _posted(legs), legs, ()
+            return posted_effects(legs), legs, ()
         self._check_resolution(request, target)
-        effects = _held(target.legs(), sign=-1)
+        effects = held_effects(target.legs(), sign=-1)
         if kind is not EntryKind.POST_PENDING:
             return effects, (), ()
-        legs = _resolution_legs(request.legs, target.legs())
-        for account_id, effect in _posted(legs).items():
-            effects.setdefault(account_id, _Effect()).posted += effect.posted
+        legs = resolution_legs(request.legs, target.legs())
+        for account_id, effect in posted_effects(legs).items():
+            effects.setdefault(account_id, Effect()).posted += effect.posted
         return effects, legs, ()
 
     def _reversal_legs(self, target: Entry) -> tuple[Leg, ...]:
@@ -269,13 +272,13 @@ class _Planner:
         self.group.resolved_before.setdefault(target_id, self.resolved.get(target_id))
         self.resolved[target_id] = kind
 
-    def _apply(self, request: EntryRequest, effects: dict[int, _Effect]) -> None:
+    def _apply(self, request: EntryRequest, effects: dict[int, Effect]) -> None:
         releases_only = request.kind in RESOLUTION_KINDS - {EntryKind.POST_PENDING}
         updated: dict[int, Account] = {}
         for account_id, effect in effects.items():
-            updated[account_id] = _moved(self._account(account_id, request, releases_only), effect)
+            updated[account_id] = moved(self._account(account_id, request, releases_only), effect)
         for account_id, effect in effects.items():
-            violation = _violation(updated[account_id], effect)
+            violation = violation_in_direction(updated[account_id], effect)
             if violation is not None and not releases_only:
                 raise LedgerError(
                     violation,
@@ -346,7 +349,7 @@ class _Planner:
             expires_at=expires_at,
             metadata_json=metadata_json,
             committed_at=now,
-            postings=[_canonical(p) for p in postings],
+            postings=[canonical_posting(p) for p in postings],
         )
         return Entry(
             self.ctx.seqs[index],
@@ -388,64 +391,4 @@ def _refused(request: EntryRequest, error: LedgerError) -> EntryOutcome:
         error.message,
         field=error.field,
         account_id=error.account_id,
-    )
-
-
-def _posted(legs: Sequence[Leg]) -> dict[int, _Effect]:
-    return {leg.account_id: _Effect(posted=leg.amount.amount_minor) for leg in legs}
-
-
-def _held(legs: Sequence[Leg], *, sign: int) -> dict[int, _Effect]:
-    effects: dict[int, _Effect] = {}
-    for leg in legs:
-        amount = leg.amount.amount_minor
-        debit, credit = (-amount, 0) if amount < 0 else (0, amount)
-        effects[leg.account_id] = _Effect(pending_debit=sign * debit, pending_credit=sign * credit)
-    return effects
-
-
-def _violation(account: Account, effect: _Effect) -> LedgerErrorCode | None:
-    """The limit the movement breaks, looking only in the direction it moves the account."""
-    code = account.limit_violation()
-    takes = effect.posted < 0 or effect.pending_debit > 0
-    gives = effect.posted > 0 or effect.pending_credit > 0
-    if code is _CODE.INSUFFICIENT_FUNDS and takes:
-        return code
-    if code is _CODE.BALANCE_LIMIT_EXCEEDED and gives:
-        return code
-    return None
-
-
-def _moved(account: Account, effect: _Effect) -> Account:
-    return account.with_movement(effect.posted, effect.pending_debit, effect.pending_credit)
-
-
-def _resolution_legs(requested: tuple[Leg, ...], held: tuple[Leg, ...]) -> tuple[Leg, ...]:
-    """Legs a hold is posted with: all of it, or the requested smaller amounts."""
-    if not requested:
-        return held
-    held_by_account = {leg.account_id: leg.amount for leg in held}
-    if set(held_by_account) != {leg.account_id for leg in requested}:
-        raise LedgerError(
-            _CODE.PENDING_LEGS_MISMATCH, "legs must name the hold's accounts", field="legs"
-        )
-    for leg in requested:
-        limit = held_by_account[leg.account_id]
-        same_sign = (leg.amount.amount_minor > 0) == (limit.amount_minor > 0)
-        if leg.amount.currency != limit.currency or not same_sign:
-            raise LedgerError(_CODE.PENDING_LEGS_MISMATCH, "legs must match the hold", field="legs")
-        if abs(leg.amount.amount_minor) > abs(limit.amount_minor):
-            raise LedgerError(_CODE.PENDING_AMOUNT_EXCEEDED, "more than held", field="legs")
-    return requested
-
-
-def _canonical(posting: Posting) -> CanonicalPosting:
-    return (
-        posting.account_id,
-        posting.coop_id,
-        posting.amount.currency,
-        posting.amount.amount_minor,
-        posting.is_pending,
-        posting.account_posting_no,
-        posting.balance_after_minor,
     )

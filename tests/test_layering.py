@@ -42,6 +42,7 @@ PURE_LEDGER = frozenset(
         "entry",
         "validation",
         "planner",
+        "leg_effects",
         "idempotency",
         "digest",
     )

@@ -128,7 +128,7 @@ def test_another_callers_refused_capture_does_not_stop_mine(one_worker_ledger: L
     """A capture refused for `pending_amount_exceeded` left the hold marked as posted for
     the rest of the batch, so a correct capture from another caller got
     `pending_already_posted` (ledger/planner.py `_check_resolution` marked it before
-    `_resolution_legs` and `_apply` could still refuse)."""
+    `resolution_legs`, now in ledger/leg_effects.py, and `_apply` could still refuse)."""
     ledger = one_worker_ledger
     a = open_wallets(ledger, "ani", "toko")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
