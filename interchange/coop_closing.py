@@ -26,7 +26,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, or_, select
 
 from interchange import tables
-from interchange.registry_model import RegistryError, RegistryErrorCode
+from interchange.registry_errors import RegistryError, RegistryErrorCode
 from ledger.account import Account, AccountStatus
 from ledger.service import set_account_status_in
 from ledger.store import lock_accounts

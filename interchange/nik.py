@@ -32,7 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from interchange.errors import InterchangeError
-from interchange.registry_model import validate_nik
+from interchange.registry_validation import validate_nik
 
 __all__ = [
     "DEVELOPMENT_KEY_ID",

@@ -1,4 +1,7 @@
-"""Reading and writing the interchange's payment rows inside the caller's transaction.
+"""What a payment transaction reads and writes besides its payment rows, and its lock order.
+
+The window it joins (and a close waits for), the parties and fee schedules it loads, and
+the obligations it adds; the payment rows themselves are `interchange.payment_records`.
 
 Lock order for every payment transaction (so that concurrent batches cannot deadlock):
 the window (a shared advisory lock on PostgreSQL), the original payments a refund, capture
@@ -12,19 +15,18 @@ the ledger: the authorizations, then the daily totals. Functions never commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from interchange.fee_schedule import FeeSchedule
 from interchange.fee_schedule_codec import schedule_from_json
 from interchange.movement import CoopAccounts, ObligationDelta
-from interchange.payment_model import PaymentKind, PaymentRecord, PaymentStatus
-from interchange.routing import CoopParty, MemberParty, MerchantParty, PaymentPlan
+from interchange.routing import CoopParty, MemberParty, MerchantParty
 from interchange.tables import (
     coop,
     fee_schedule,
@@ -32,35 +34,26 @@ from interchange.tables import (
     member_wallet,
     merchant,
     obligation,
-    payment,
     window_close,
 )
 from interchange.window import WindowCalendar
-from ledger.money import Money
 from ledger.store import row_ids
-from ledger.tables import entry as ledger_entry
 
 __all__ = [
     "WINDOW_LOCK_CLASS",
     "add_obligations",
     "coop_party",
+    "database_now",
     "enter_window",
-    "insert_payments",
     "load_coops",
-    "load_hold_expiry",
     "load_members",
     "load_merchant_criteria",
     "load_merchants",
-    "load_payments",
     "load_schedule_version",
     "load_schedules",
     "lock_window_exclusively",
     "mark_window_closed",
     "obligation_rows",
-    "payment_rows",
-    "record_from_row",
-    "records_of",
-    "resolve_payments",
     "window_key",
     "window_obligations",
 ]
@@ -192,52 +185,6 @@ def load_merchants(conn: Connection, network_ids: Collection[str]) -> dict[str, 
     }
 
 
-def record_from_row(row: Any) -> PaymentRecord:
-    """The `PaymentRecord` of an `interchange_payment` row."""
-    currency = row.currency
-
-    def money(value: int) -> Money:
-        return Money(value, currency)
-
-    return PaymentRecord(
-        payment_id=row.payment_id,
-        kind=PaymentKind(row.kind),
-        status=PaymentStatus(row.status),
-        issuer_coop_id=row.issuer_coop_id,
-        acquirer_coop_id=row.acquirer_coop_id,
-        payer_account_id=row.payer_account_id,
-        payee_account_id=row.payee_account_id,
-        merchant_id=row.merchant_id,
-        amount=money(row.amount_minor),
-        extra=money(row.extra_minor),
-        fee=money(row.fee_minor),
-        fee_bearer=row.fee_bearer,
-        issuer_fee=money(row.issuer_fee_minor),
-        acquirer_fee=money(row.acquirer_fee_minor),
-        network_fee=money(row.network_fee_minor),
-        schedule_version=row.schedule_version,
-        entry_id=row.entry_id,
-        original_payment_id=row.original_payment_id,
-        refunded=money(row.refunded_minor),
-        business_date=row.business_date,
-        window_date=row.window_date,
-        request_json=row.request_json,
-        created_at=row.created_at,
-    )
-
-
-def load_payments(
-    conn: Connection, payment_ids: Collection[str], *, lock: bool = False
-) -> dict[str, PaymentRecord]:
-    """The recorded payments among `payment_ids`; locked `FOR UPDATE` in id order if asked."""
-    if not payment_ids:
-        return {}
-    query = select(payment).where(payment.c.payment_id.in_(sorted(payment_ids)))
-    if lock:
-        query = query.order_by(payment.c.id).with_for_update()
-    return {row.payment_id: record_from_row(row) for row in conn.execute(query)}
-
-
 def load_schedule_version(conn: Connection) -> int:
     """The newest published fee schedule version (0 when none is)."""
     return int(conn.execute(select(func.max(fee_schedule.c.version))).scalar() or 0)
@@ -288,77 +235,6 @@ def add_obligations(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(statement)
 
 
-def payment_rows(
-    plans: Sequence[PaymentPlan], now: datetime, window_date: date
-) -> list[dict[str, Any]]:
-    """One `interchange_payment` row per plan."""
-    return [_payment_row(plan, now, window_date) for plan in plans]
-
-
-def insert_payments(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert `payment_rows` (`records_of` gives them as records)."""
-    if rows:
-        conn.execute(insert(payment), rows)
-
-
-def records_of(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
-    """The records of freshly written payment rows."""
-    return [record_from_row(_Row(row)) for row in rows]
-
-
-class _Row:
-    """Attribute access over a dict, so freshly inserted rows read like fetched ones."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-
-def _payment_row(plan: PaymentPlan, now: datetime, window_date: date) -> dict[str, Any]:
-    d = plan.draft
-    return {
-        "payment_id": plan.payment_id,
-        "kind": d.kind.value,
-        "status": d.status.value,
-        "issuer_coop_id": d.issuer_coop_id,
-        "acquirer_coop_id": d.acquirer_coop_id,
-        "payer_account_id": d.payer_account_id,
-        "payee_account_id": d.payee_account_id,
-        "merchant_id": d.merchant_id,
-        "currency": d.amount.currency,
-        "amount_minor": d.amount.amount_minor,
-        "extra_minor": d.extra.amount_minor,
-        "fee_minor": d.fee.amount_minor,
-        "fee_bearer": d.fee_bearer,
-        "issuer_fee_minor": d.issuer_fee.amount_minor,
-        "acquirer_fee_minor": d.acquirer_fee.amount_minor,
-        "network_fee_minor": d.network_fee.amount_minor,
-        "schedule_version": d.schedule_version,
-        "entry_id": d.entry_id,
-        "original_payment_id": d.original_payment_id,
-        "refunded_minor": 0,
-        "business_date": window_date,
-        "window_date": window_date if plan.obligations else None,
-        "request_json": plan.request_json,
-        "created_at": now,
-    }
-
-
-def resolve_payments(
-    conn: Connection, refunds: Mapping[str, int], statuses: Mapping[str, PaymentStatus]
-) -> None:
-    """Add refunded amounts to originals and move authorizations to their new status."""
-    for payment_id, amount in sorted(refunds.items()):
-        conn.execute(
-            update(payment)
-            .where(payment.c.payment_id == payment_id)
-            .values(refunded_minor=payment.c.refunded_minor + amount)
-        )
-    for payment_id, status in sorted(statuses.items()):
-        conn.execute(
-            update(payment).where(payment.c.payment_id == payment_id).values(status=status.value)
-        )
-
-
 def mark_window_closed(conn: Connection, window_date: date, closed_at: datetime) -> bool:
     """Record that the window takes no more payments; False if it was already closed."""
     exists = conn.execute(
@@ -392,22 +268,3 @@ def load_merchant_criteria(conn: Connection, merchant_ids: Collection[int]) -> d
         merchant.c.id.in_(sorted(merchant_ids))
     )
     return {row.id: row.criteria for row in conn.execute(query)}
-
-
-def load_hold_expiry(
-    conn: Connection, authorizations: Iterable[PaymentRecord]
-) -> dict[str, datetime]:
-    """When each authorization's hold expires, by payment id."""
-    by_entry = {
-        a.entry_id: a.payment_id for a in authorizations if a.kind is PaymentKind.AUTHORIZATION
-    }
-    if not by_entry:
-        return {}
-    query = select(ledger_entry.c.entry_id, ledger_entry.c.expires_at).where(
-        ledger_entry.c.entry_id.in_(sorted(by_entry))
-    )
-    return {
-        by_entry[row.entry_id]: row.expires_at
-        for row in conn.execute(query)
-        if row.expires_at is not None
-    }

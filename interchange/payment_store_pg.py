@@ -27,12 +27,8 @@ from sqlalchemy import Connection
 
 from interchange.daily_totals import DailyKey
 from interchange.payment_model import PaymentRecord
-from interchange.payment_store import (
-    WINDOW_LOCK_CLASS,
-    coop_party,
-    record_from_row,
-    window_key,
-)
+from interchange.payment_records import record_from_row
+from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, driver, pipelined

@@ -40,12 +40,8 @@ from interchange.payment_model import (
     PaymentStatus,
     storable_payment_ids,
 )
-from interchange.payment_store import (
-    load_payments,
-    load_schedule_version,
-    load_schedules,
-    record_from_row,
-)
+from interchange.payment_records import load_payments, record_from_row
+from interchange.payment_store import load_schedule_version, load_schedules
 from interchange.routing_authorizations import released_allowance
 from interchange.routing_checks import covered, deposit_quote
 from interchange.routing_model import ParsedCommand

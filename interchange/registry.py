@@ -17,22 +17,21 @@ takes one above every coop id in use, under a process-wide lock. An account left
 crashed attempt already carries the reserved id, and a retry takes the id from it.
 
 Member registrations of one coop are serialised by locking the coop row, so a NIK is held
-by at most one member of a coop that is not closed. NIKs are stored encrypted with a
-lookup hash (`interchange.nik`); a decrypted NIK is checked against its hash, so a
-ciphertext copied from another row is detected. Statuses: `suspended` freezes the
-member's or merchant's wallets, `active` unfreezes them, `closed` is final and needs
-empty wallets. Suspending a coop does not touch its ledger accounts (settlement still
-moves money for a suspended coop); it stops new members and merchants joining it. Closing
-a coop closes its accounts, which must be empty, and needs its obligations settled
+by at most one member of a coop that is not closed; NIKs are stored encrypted, with a
+lookup hash (`interchange.member_store`). A member's or merchant's wallets follow its
+status (`interchange.wallet_status`): `closed` is final and needs empty wallets.
+Suspending a coop does not touch its ledger accounts (settlement still moves money for a
+suspended coop); it stops new members and merchants joining it. Closing a coop closes its
+accounts, which must be empty, and needs its obligations settled
 (`interchange.coop_closing`): settlement says which are, through the `unsettled` check
 the composition root passes in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -41,10 +40,23 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
-from interchange.coop_closing import UnsettledObligations, any_obligation, is_empty
+from interchange.coop_closing import UnsettledObligations, any_obligation
+from interchange.member_store import (
+    find_wallet,
+    insert_member,
+    insert_wallet,
+    load_member_row,
+    load_wallets,
+    member_query,
+    replay_member,
+    reveal_nik,
+    rotate_batch,
+    row_to_member,
+)
+from interchange.merchant_store import insert_merchant, load_merchant, replay_merchant
 from interchange.nik import NikVault
+from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import (
-    MAIN_WALLET_LABEL,
     Coop,
     CoopSpec,
     MaskedMember,
@@ -54,62 +66,47 @@ from interchange.registry_model import (
     Merchant,
     MerchantSpec,
     ParticipantStatus,
-    RegistryError,
-    RegistryErrorCode,
-    coop_account_ref,
     mask_name,
+    tier_limits,
+)
+from interchange.registry_refs import (
+    MAIN_WALLET_LABEL,
+    coop_account_ref,
     member_wallet_ref,
     merchant_wallet_ref,
     network_share_ref,
+)
+from interchange.registry_store import (
+    COOP_ID_LOCK,
+    CoopAccountIds,
+    insert_coop,
+    load_coop,
+    lost_race,
+    replay_coop,
+    require_active,
+    require_network,
+    reserve_coop_id,
+    set_coop_status,
+    set_row_status,
+)
+from interchange.registry_validation import (
     parse_status,
-    tier_limits,
     validate_coop_spec,
     validate_member_spec,
     validate_merchant_spec,
     validate_nik,
     validate_wallet_label,
 )
-from interchange.registry_store import (
-    COOP_ID_LOCK,
-    LEDGER_STATUS,
-    CoopAccountIds,
-    check_transition,
-    find_wallet,
-    insert_coop,
-    insert_member,
-    insert_merchant,
-    insert_wallet,
-    load_coop,
-    load_member_row,
-    load_merchant,
-    load_wallets,
-    lost_race,
-    member_query,
-    replay_coop,
-    replay_member,
-    replay_merchant,
-    require_active,
-    require_network,
-    reserve_coop_id,
-    reveal_nik,
-    rotate_batch,
-    row_to_member,
-    set_coop_status,
-    set_row_status,
-)
-from ledger.account import AccountKind, AccountSpec, AccountStatus
+from interchange.wallet_status import apply_wallet_status
+from ledger.account import AccountKind, AccountSpec
 from ledger.db import run_transaction
 from ledger.errors import LedgerError
 from ledger.service import Ledger
 from ledger.store import is_row_id
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
 __all__ = ["ROTATION_BATCH_SIZE_MAX", "Registry"]
 
 T = TypeVar("T")
-V = TypeVar("V", bound="DataclassInstance")
 
 ROTATION_BATCH_SIZE_MAX = 10_000
 # Registering the same coop twice at once can lose a race for its accounts or its row;
@@ -291,7 +288,7 @@ class Registry:
         current = self._run(lambda conn: load_member_row(conn, member_id))
         wallets = self.member_wallets(member_id)
         account_ids = [wallet.account_id for wallet in wallets]
-        if self._apply_wallet_status(ParticipantStatus(current.status), new, account_ids):
+        if apply_wallet_status(self._ledger, ParticipantStatus(current.status), new, account_ids):
             self._run(lambda conn: set_row_status(conn, tables.member, member_id, new))
         return self._run(lambda conn: row_to_member(load_member_row(conn, member_id)))
 
@@ -357,7 +354,7 @@ class Registry:
         """Set a merchant's status and freeze, unfreeze or close its wallet to match."""
         new = parse_status(status)
         current = self.merchant(merchant_id)
-        if self._apply_wallet_status(current.status, new, [current.wallet_account_id]):
+        if apply_wallet_status(self._ledger, current.status, new, [current.wallet_account_id]):
             self._run(lambda conn: set_row_status(conn, tables.merchant, merchant_id, new))
         return self.merchant(merchant_id)
 
@@ -373,37 +370,6 @@ class Registry:
         )
         where = tables.merchant.c.network_merchant_id == network_merchant_id
         return self._run(lambda conn: load_merchant(conn, where))
-
-    # Wallet statuses
-
-    def _apply_wallet_status(
-        self, current: ParticipantStatus, new: ParticipantStatus, account_ids: Sequence[int]
-    ) -> bool:
-        """Bring the wallets to `new`; return False when there is nothing left to change."""
-        check_transition(current, new)
-        if current is ParticipantStatus.CLOSED:
-            return False
-        if new is ParticipantStatus.CLOSED:
-            self._close_wallets(account_ids, LEDGER_STATUS[current])
-            return True
-        # Applied even when the status is unchanged, so a repeat heals a half-done change.
-        for account_id in account_ids:
-            self._ledger.set_account_status(account_id, LEDGER_STATUS[new])
-        return True
-
-    def _close_wallets(self, account_ids: Sequence[int], restore: AccountStatus) -> None:
-        # Freeze first so no money arrives between the check and the close.
-        for account_id in account_ids:
-            self._ledger.set_account_status(account_id, AccountStatus.FROZEN)
-        if not all(is_empty(self._ledger.account(i)) for i in account_ids):
-            for account_id in account_ids:
-                self._ledger.set_account_status(account_id, restore)
-            raise RegistryError(
-                RegistryErrorCode.WALLET_NOT_EMPTY,
-                "pay out every wallet and settle its holds before closing",
-            )
-        for account_id in account_ids:
-            self._ledger.set_account_status(account_id, AccountStatus.CLOSED)
 
 
 def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:

@@ -1,8 +1,9 @@
-"""Rows of the registry: loading, inserting and replaying cooperatives, members, merchants.
+"""Rows of the registry's cooperatives, and the row helpers every participant's store shares.
 
 The shell behind `interchange.registry`: every function takes a connection inside the
 caller's transaction and never commits. Natural keys make registration idempotent; the
-checks and the lock order are described in `interchange.registry`.
+checks and the lock order are described in `interchange.registry`. Members and their
+wallets are stored by `interchange.member_store`, merchants by `interchange.merchant_store`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
-    and_,
     func,
     insert,
     or_,
@@ -30,25 +30,9 @@ from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
 from interchange.coop_closing import UnsettledObligations, close_books
-from interchange.criteria import MerchantCriteria
-from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
-from interchange.registry_model import (
-    MAIN_WALLET_LABEL,
-    Coop,
-    CoopSpec,
-    KycTier,
-    Member,
-    MemberSpec,
-    MemberWallet,
-    Merchant,
-    MerchantSpec,
-    ParticipantStatus,
-    RegistryError,
-    RegistryErrorCode,
-    coop_account_ref,
-    network_merchant_id,
-)
-from ledger.account import AccountStatus
+from interchange.registry_errors import RegistryError, RegistryErrorCode
+from interchange.registry_model import Coop, CoopSpec, MerchantSpec, ParticipantStatus
+from interchange.registry_refs import coop_account_ref
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.tables import account as ledger_account
 
@@ -59,36 +43,21 @@ if TYPE_CHECKING:
 __all__ = [
     "COOP_ID_LOCK",
     "ID_DRAWS_MAX",
-    "LEDGER_STATUS",
     "CoopAccountIds",
     "check_transition",
     "columns",
     "draw_coop_id",
     "exists",
     "fail",
-    "find_wallet",
     "insert_coop",
-    "insert_member",
-    "insert_merchant",
-    "insert_wallet",
     "load_coop",
-    "load_member_row",
-    "load_merchant",
-    "load_wallets",
     "lost_race",
-    "member_query",
     "replay_coop",
-    "replay_member",
-    "replay_merchant",
     "require_active",
     "require_network",
     "reserve_coop_id",
-    "reveal_nik",
-    "rotate_batch",
     "row_to_coop",
-    "row_to_member",
-    "row_to_merchant",
-    "row_to_wallet",
+    "set_coop_status",
     "set_row_status",
     "view",
 ]
@@ -98,11 +67,6 @@ V = TypeVar("V", bound="DataclassInstance")
 ID_DRAWS_MAX = 1000
 # SQLite has no sequence to draw a coop id from: registrations in one process take turns.
 COOP_ID_LOCK = threading.Lock()
-LEDGER_STATUS = {
-    ParticipantStatus.ACTIVE: AccountStatus.ACTIVE,
-    ParticipantStatus.SUSPENDED: AccountStatus.FROZEN,
-    ParticipantStatus.CLOSED: AccountStatus.CLOSED,
-}
 
 
 def lost_race(error: IntegrityError | LedgerError) -> bool:
@@ -182,23 +146,6 @@ def row_to_coop(row: Row[Any]) -> Coop:
     """The `Coop` view of a coop row."""
     status = ParticipantStatus(row.status)
     return view(Coop, row, status=status, is_network=bool(row.is_network))
-
-
-def row_to_member(row: Row[Any], nik: str | None = None) -> Member:
-    """The `Member` view of a member row (with the NIK only when given)."""
-    status, tier = ParticipantStatus(row.status), KycTier(row.kyc_tier)
-    return view(Member, row, status=status, kyc_tier=tier, nik=nik)
-
-
-def row_to_merchant(row: Row[Any]) -> Merchant:
-    """The `Merchant` view of a merchant row."""
-    status, criteria = ParticipantStatus(row.status), MerchantCriteria(row.criteria)
-    return view(Merchant, row, status=status, criteria=criteria)
-
-
-def row_to_wallet(row: Row[Any]) -> MemberWallet:
-    """The `MemberWallet` view of a wallet row."""
-    return view(MemberWallet, row)
 
 
 # Coops
@@ -328,184 +275,3 @@ def require_active(coop: Coop) -> None:
     """Refuse joining a coop that is not active."""
     if coop.status is not ParticipantStatus.ACTIVE:
         raise fail(RegistryErrorCode.COOP_NOT_ACTIVE, f"coop {coop.code} is not active", "coop_id")
-
-
-# Members
-
-
-def member_query() -> Select[Any]:
-    """Members joined with their main wallet."""
-    m, w = tables.member, tables.member_wallet
-    on = and_(w.c.member_id == m.c.id, w.c.label == MAIN_WALLET_LABEL)
-    return select(m, w.c.account_id.label("wallet_account_id")).join(w, on)
-
-
-def load_member_row(conn: Connection, member_id: int) -> Row[Any]:
-    """The member's row; `member_not_found` otherwise."""
-    row = conn.execute(member_query().where(tables.member.c.id == member_id)).first()
-    if row is None:
-        raise fail(RegistryErrorCode.MEMBER_NOT_FOUND, f"no member {member_id}", "member_id")
-    return row
-
-
-def reveal_nik(vault: NikVault, key_id: str, token: str, lookup: str) -> str:
-    """Decrypt a NIK and check it against its lookup hash."""
-    nik = vault.decrypt(key_id, token)
-    if vault.lookup_hash(nik) != lookup:
-        code = NikVaultErrorCode.NIK_TOKEN_INVALID
-        raise NikVaultError(code, "the NIK does not belong to this row", field="token")
-    return nik
-
-
-def replay_member(conn: Connection, spec: MemberSpec, lookup: str) -> tuple[Coop, Member | None]:
-    """Return the coop, and the member already registered with this spec or None.
-
-    Order: `coop_not_found`; a replay or `member_exists_with_different_spec`;
-    `coop_not_active`; `nik_already_registered`.
-    """
-    m = tables.member.c
-    coop = load_coop(conn, tables.coop.c.id == spec.coop_id, lock=True)
-    where = and_(m.coop_id == spec.coop_id, m.member_no == spec.member_no)
-    row = conn.execute(member_query().where(where)).first()
-    if row is not None:
-        given = (spec.name, spec.phone, spec.kyc_tier.value, lookup)
-        if (row.name, row.phone, row.kyc_tier, row.nik_lookup) != given:
-            code = RegistryErrorCode.MEMBER_EXISTS_WITH_DIFFERENT_SPEC
-            raise fail(code, f"member {spec.member_no!r} exists differently", "member_no")
-        return coop, row_to_member(row)
-    require_active(coop)
-    open_ = m.status != ParticipantStatus.CLOSED.value
-    if exists(conn, select(m.id).where(m.coop_id == spec.coop_id, m.nik_lookup == lookup, open_)):
-        code = RegistryErrorCode.NIK_ALREADY_REGISTERED
-        raise fail(code, "another member of this coop has this NIK", "nik")
-    return coop, None
-
-
-def insert_member(
-    conn: Connection,
-    spec: MemberSpec,
-    lookup: str,
-    sealed: tuple[str, str],
-    wallet_account_id: int,
-    now: datetime,
-) -> Member:
-    """Insert the member row and its main wallet, after re-checking the NIK under the coop lock."""
-    _coop, existing = replay_member(conn, spec, lookup)
-    if existing is not None:
-        return existing
-    key_id, token = sealed
-    values = {
-        "coop_id": spec.coop_id,
-        "member_no": spec.member_no,
-        "name": spec.name,
-        "phone": spec.phone,
-        "nik_ciphertext": token,
-        "nik_key_id": key_id,
-        "nik_lookup": lookup,
-        "kyc_tier": spec.kyc_tier.value,
-        "status": ParticipantStatus.ACTIVE.value,
-        "created_at": now,
-    }
-    insert_member = insert(tables.member).values(values).returning(tables.member.c.id)
-    member_id = conn.execute(insert_member).scalar_one()
-    wallet = MemberWallet(wallet_account_id, member_id, spec.coop_id, MAIN_WALLET_LABEL)
-    conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
-    return row_to_member(load_member_row(conn, member_id))
-
-
-def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
-    """Re-encrypt up to `batch_size` NIKs held under an old key; return how many."""
-    m = tables.member.c
-    query = (
-        select(m.id, m.nik_key_id, m.nik_ciphertext, m.nik_lookup)
-        .where(m.nik_key_id != vault.current_key_id)
-        .order_by(m.id)
-        .limit(batch_size)
-        .with_for_update()
-    )
-    rows = conn.execute(query).all()
-    for row in rows:
-        nik = reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
-        key_id, token = vault.encrypt(nik)
-        change = update(tables.member).where(m.id == row.id)
-        conn.execute(change.values(nik_key_id=key_id, nik_ciphertext=token))
-    return len(rows)
-
-
-# Wallets
-
-
-def find_wallet(conn: Connection, member_id: int, label: str) -> tuple[Member, MemberWallet | None]:
-    """The member's wallet with this label, if any."""
-    member = row_to_member(load_member_row(conn, member_id))
-    w = tables.member_wallet.c
-    query = select(tables.member_wallet).where(w.member_id == member_id, w.label == label)
-    row = conn.execute(query).first()
-    return member, None if row is None else row_to_wallet(row)
-
-
-def insert_wallet(conn: Connection, member: Member, label: str, account_id: int) -> MemberWallet:
-    """Record an extra wallet of the member."""
-    _member, existing = find_wallet(conn, member.id, label)
-    if existing is not None:
-        return existing
-    wallet = MemberWallet(account_id, member.id, member.coop_id, label)
-    conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
-    return wallet
-
-
-def load_wallets(conn: Connection, member_id: int) -> tuple[MemberWallet, ...]:
-    """Every wallet of the member."""
-    load_member_row(conn, member_id)
-    w = tables.member_wallet.c
-    query = select(tables.member_wallet).where(w.member_id == member_id)
-    rows = conn.execute(query.order_by(w.label != MAIN_WALLET_LABEL, w.label)).all()
-    return tuple(row_to_wallet(row) for row in rows)
-
-
-# Merchants
-
-
-def load_merchant(conn: Connection, where: ColumnElement[bool]) -> Merchant:
-    """The merchant matching `where`; `merchant_not_found` otherwise."""
-    row = conn.execute(select(tables.merchant).where(where)).first()
-    if row is None:
-        raise fail(RegistryErrorCode.MERCHANT_NOT_FOUND, "no such merchant", "merchant_id")
-    return row_to_merchant(row)
-
-
-def replay_merchant(conn: Connection, spec: MerchantSpec) -> tuple[Coop, Merchant | None]:
-    """Return the coop, and the merchant already registered with this spec or None.
-
-    Order: `coop_not_found`; a replay or `merchant_exists_with_different_spec`;
-    `coop_not_active`.
-    """
-    c = tables.merchant.c
-    coop = load_coop(conn, tables.coop.c.id == spec.coop_id, lock=True)
-    where = and_(c.coop_id == spec.coop_id, c.merchant_no == spec.merchant_no)
-    row = conn.execute(select(tables.merchant).where(where)).first()
-    if row is not None:
-        existing = row_to_merchant(row)
-        if existing.spec != spec:
-            code = RegistryErrorCode.MERCHANT_EXISTS_WITH_DIFFERENT_SPEC
-            raise fail(code, f"merchant {spec.merchant_no!r} exists differently", "merchant_no")
-        return coop, existing
-    require_active(coop)
-    return coop, None
-
-
-def insert_merchant(
-    conn: Connection, spec: MerchantSpec, wallet_account_id: int, now: datetime
-) -> Merchant:
-    """Insert the merchant row with its wallet account id."""
-    _coop, existing = replay_merchant(conn, spec)
-    if existing is not None:
-        return existing
-    values = columns(spec) | {
-        "network_merchant_id": network_merchant_id(spec.coop_id, spec.merchant_no),
-        "status": ParticipantStatus.ACTIVE.value,
-        "wallet_account_id": wallet_account_id,
-        "created_at": now,
-    }
-    query = insert(tables.merchant).values(values).returning(tables.merchant)
-    return row_to_merchant(conn.execute(query).one())

@@ -3,7 +3,7 @@ cooperatives those belong to (with the network), however many others the network
 
 from __future__ import annotations
 
-from interchange.payment_batch import load_named
+from interchange.batch_loading import load_named
 from interchange.payment_model import CashIn, PaymentCommand, QrPurchase, Refund, Transfer
 from interchange.routing import ParsedCommand, parse_command
 from tests.integration.interchange.test_payments_books import World

@@ -156,7 +156,7 @@ def test_a_refund_the_ledger_refuses_does_not_use_up_the_original_for_a_concurre
     holds only Rp9.970. The second (Rp1.000) must still go through, as it does alone.
     Planned in the same transaction, it was refused as `refund_exceeds_original`, the
     first refund counted as done before the ledger refused it; now it waits for the next
-    transaction (`payment_batch.split_dependents`)."""
+    transaction (`batch_dependents.split_dependents`)."""
     payments = w1.net.services.payments
     payments.pay(QrPurchase("buy", w1.ani.id, qr_for(w1.mikro), idr(10_000)))
     assert w1.net.balance(w1.mikro.wallet_account_id) == idr(9_970)
@@ -177,7 +177,7 @@ def test_a_capture_the_ledger_refuses_does_not_block_a_concurrent_void(w1: World
     and the payer's void taken in one batch: the void must release the hold. Planned in
     the same transaction, it was refused as `authorization_not_open` (the authorization
     counted as captured before the ledger refused the capture); now it waits for the
-    next transaction (`payment_batch.split_dependents`)."""
+    next transaction (`batch_dependents.split_dependents`)."""
     payments, ledger = w1.net.services.payments, w1.net.services.ledger
     payments.pay(Authorize("auth", w1.ani.id, qr_for(w1.toko), idr(40_000)))
     ledger.set_account_status(w1.ani.wallet_account_id, AccountStatus.FROZEN)

@@ -1,8 +1,8 @@
 """A batch run in rounds: commands that must see an earlier command's outcome go in a later
-transaction (`payment_batch.split_dependents`): `submit_batch` runs the rounds itself, and
+transaction (`batch_dependents.split_dependents`): `submit_batch` runs the rounds itself, and
 a caller of `submit` whose command waits submits it again, joining a later group. A ledger
 idempotency conflict on a payment's entry restarts the batch only if the payment has been
-recorded meanwhile (`payment_batch._post`).
+recorded meanwhile (`batch_posting._post`).
 
 Checked on both engines: a mixed batch gets one outcome per command, in order, across
 rounds; a command's outcome does not depend on an unrelated neighbour deferring it; a

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from interchange import payment_batch, tables
+from interchange import batch_loading, payment_batch, tables
 from interchange.payment_model import (
     Authorize,
     Capture,
@@ -171,7 +171,7 @@ def test_a_day_begun_in_two_transactions_at_once_stays_within_the_daily_limit(
     citra = w.citra.id
     top_up(w, "d-top-0", citra, 1_000_000)  # Rp1.999.000 in the wallet
     loaded, go = threading.Event(), threading.Event()
-    load_named = payment_batch.load_named
+    load_named = batch_loading.load_named
 
     def load_then_wait(*args: Any, **kwargs: Any) -> Any:
         load = load_named(*args, **kwargs)

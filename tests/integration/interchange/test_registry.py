@@ -9,15 +9,15 @@ from sqlalchemy.exc import IntegrityError
 from interchange import tables
 from interchange.nik import NikVault
 from interchange.registry import Registry
+from interchange.registry_errors import RegistryError
+from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import (
     Coop,
     KycTier,
     MaskedMember,
     Member,
     ParticipantStatus,
-    RegistryError,
 )
-from interchange.registry_model import RegistryErrorCode as Code
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.service import Ledger
 from tests.unit.interchange.registry_builders import (

@@ -18,16 +18,15 @@ from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.payment_model import CashOut
 from interchange.registry import Registry
+from interchange.registry_errors import RegistryError, RegistryErrorCode
+from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import (
     Coop,
     KycTier,
     Member,
     MemberWallet,
     ParticipantStatus,
-    RegistryError,
-    RegistryErrorCode,
 )
-from interchange.registry_model import RegistryErrorCode as Code
 from ledger.account import AccountKind, AccountStatus
 from ledger.db import make_engine
 from ledger.errors import LedgerError, LedgerErrorCode

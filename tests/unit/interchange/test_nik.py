@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from interchange.nik import DEVELOPMENT_KEY_ID, NikVault, NikVaultError, NikVaultErrorCode
-from interchange.registry_model import RegistryError, RegistryErrorCode
+from interchange.registry_errors import RegistryError, RegistryErrorCode
 from tests.unit.interchange.registry_builders import b64
 
 NIK = "3201234567890123"

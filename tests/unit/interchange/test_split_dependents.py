@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interchange.payment_batch import split_dependents
+from interchange.batch_dependents import split_dependents
 from interchange.payment_model import (
     Authorize,
     Capture,

@@ -1,0 +1,70 @@
+"""Which commands of a batch wait for a later transaction: those that must see another's outcome.
+
+A second refund of one purchase, or a void after a capture, must see what the ledger
+decided on the first: in the same transaction, the first one's effect would count before
+the ledger decides on it. The service runs such commands in the next transaction
+(`split_dependents`). Pure: no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from interchange.payment_model import Capture, PaymentCommand, PaymentOutcome, Refund, Void
+from interchange.routing import ParsedCommand
+
+__all__ = ["split_dependents"]
+
+
+def split_dependents(
+    items: Sequence[ParsedCommand | PaymentOutcome],
+) -> tuple[list[int], list[int]]:
+    """The indexes of the items to process now, and of those to process after them, in a
+    later transaction: a command naming a payment (a refund's original, a capture's or
+    void's authorization) that an earlier command of the batch, with another payment id,
+    creates or names too, or that a deferred command creates; and every command sharing a
+    payment id with one deferred. A repeat of a payment id processed now stays with it,
+    whatever it names: its outcome is its first occurrence's (a replay, or a conflict if
+    the request differs).
+
+    Planned in one transaction, an earlier command's effect would count before the ledger
+    decides on it: a refund the ledger refuses would still use up the original for the
+    next refund, a refused capture would still block a void. Processed after it, the
+    later command sees what the earlier one did. The first item is always processed now,
+    so every round makes progress. Pure."""
+    now: list[int] = []
+    later: list[int] = []
+    now_ids: set[str] = set()
+    deferred_ids: set[str] = set()
+    # A payment created or named by a command processed now -> that command's payment id.
+    taken: dict[str, str] = {}
+    for index, item in enumerate(items):
+        if isinstance(item, PaymentOutcome):
+            now.append(index)
+            continue
+        payment_id, named = item.command.payment_id, _named_payment(item.command)
+        if payment_id in now_ids:
+            now.append(index)
+            continue
+        waits = named is not None and (
+            taken.get(named, payment_id) != payment_id or named in deferred_ids
+        )
+        if waits or payment_id in deferred_ids:
+            deferred_ids.add(payment_id)
+            later.append(index)
+            continue
+        now.append(index)
+        now_ids.add(payment_id)
+        taken.setdefault(payment_id, payment_id)
+        if named is not None:
+            taken.setdefault(named, payment_id)
+    assert not items or now[0] == 0, "the first item is always processed now"
+    return now, later
+
+
+def _named_payment(command: PaymentCommand) -> str | None:
+    if isinstance(command, Refund):
+        return command.original_payment_id
+    if isinstance(command, Capture | Void):
+        return command.authorization_id
+    return None

@@ -1,0 +1,103 @@
+"""Joining a payment batch's window and loading what its commands name, and nothing else.
+
+Their members, merchants and payments, and only the coops these (or cash counters) belong
+to, with the network: the work per batch does not grow with the number of coops. Locks are
+taken in the order of `interchange.payment_store`: the window, the originals the batch
+names, then the daily totals. On PostgreSQL `interchange.payment_store_pg` sends it all as
+one pipeline; elsewhere the store's loaders run one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from interchange.daily_totals import load_payers, lock_daily, releasable_keys
+from interchange.payment_model import (
+    Authorize,
+    Capture,
+    CashIn,
+    CashOut,
+    QrPurchase,
+    Refund,
+    Transfer,
+    Void,
+    storable_payment_ids,
+)
+from interchange.payment_records import load_payments
+from interchange.payment_store import (
+    enter_window,
+    load_coops,
+    load_members,
+    load_merchants,
+    load_schedule_version,
+)
+from interchange.payment_store_pg import BatchLoad, load_batch
+from interchange.routing import ParsedCommand
+from interchange.window import WindowCalendar
+
+__all__ = ["load_named"]
+
+
+def load_named(
+    conn: Connection, parsed: Sequence[ParsedCommand], calendar: WindowCalendar
+) -> BatchLoad:
+    """Join the window and load what the commands name, and nothing else: their members,
+    merchants and payments, and only the coops these (or cash counters) belong to, with the
+    network. Two round trips on PostgreSQL."""
+    member_ids: set[int] = set()
+    merchant_ids: set[str] = set()
+    referenced: set[str] = set()
+    counter_coop_ids: set[int] = set()
+    for item in parsed:
+        command = item.command
+        if isinstance(command, QrPurchase | Authorize):
+            member_ids.add(command.payer_member_id)
+        elif isinstance(command, CashIn | CashOut):
+            member_ids.add(command.member_id)
+            counter_coop_ids.add(command.counter_coop_id)
+        elif isinstance(command, Transfer):
+            member_ids.update((command.payer_member_id, command.payee_member_id))
+        elif isinstance(command, Refund):
+            referenced.add(command.original_payment_id)
+        elif isinstance(command, Capture | Void):
+            referenced.add(command.authorization_id)
+        if item.qr is not None:
+            merchant_ids.add(item.qr.merchant_network_id)
+    # A named payment no payment can be is not looked up: its command finds none.
+    referenced = storable_payment_ids(referenced)
+    requested = {p.command.payment_id for p in parsed}
+    if conn.dialect.name == "postgresql":
+        return load_batch(
+            conn,
+            calendar,
+            referenced=referenced,
+            requested=requested,
+            member_ids=member_ids,
+            merchant_ids=merchant_ids,
+            coop_ids=counter_coop_ids,
+        )
+    now, window_date = enter_window(conn, calendar)
+    payments = load_payments(conn, referenced, lock=True)
+    originals = [payments[p] for p in referenced if p in payments]
+    payers = load_payers(conn, originals)
+    payments.update(load_payments(conn, requested - referenced))
+    members = load_members(conn, member_ids)
+    merchants = load_merchants(conn, merchant_ids)
+    named = counter_coop_ids | {m.coop_id for m in members.values()}
+    named.update(m.coop_id for m in merchants.values())
+    named.update(c for p in originals for c in (p.issuer_coop_id, p.acquirer_coop_id))
+    coops, network = load_coops(conn, named)
+    return BatchLoad(
+        now,
+        window_date,
+        payments,
+        coops,
+        network,
+        members,
+        merchants,
+        load_schedule_version(conn),
+        payers,
+        lock_daily(conn, member_ids, window_date, releasable_keys(originals, payers)),
+    )

@@ -1,0 +1,191 @@
+"""Rows of members and their wallets: loading, inserting and replaying them, and their NIKs.
+
+The shell behind `interchange.registry`'s members: every function takes a connection
+inside the caller's transaction and never commits. A member's natural key is (coop_id,
+member_no). A registration locks the coop row before it looks for the member, so member
+registrations of one coop take turns and a NIK is held by at most one member of a coop
+that is not closed. NIKs are stored encrypted with a lookup hash (`interchange.nik`); a
+decrypted NIK is checked against its hash, so a ciphertext copied from another row is
+detected. Every member has a main wallet, recorded with the member, and may open more
+under labels unique to the member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, and_, insert, select, update
+
+from interchange import tables
+from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
+from interchange.registry_errors import RegistryErrorCode
+from interchange.registry_model import (
+    Coop,
+    KycTier,
+    Member,
+    MemberSpec,
+    MemberWallet,
+    ParticipantStatus,
+)
+from interchange.registry_refs import MAIN_WALLET_LABEL
+from interchange.registry_store import exists, fail, load_coop, require_active, view
+
+__all__ = [
+    "find_wallet",
+    "insert_member",
+    "insert_wallet",
+    "load_member_row",
+    "load_wallets",
+    "member_query",
+    "replay_member",
+    "reveal_nik",
+    "rotate_batch",
+    "row_to_member",
+    "row_to_wallet",
+]
+
+
+def row_to_member(row: Row[Any], nik: str | None = None) -> Member:
+    """The `Member` view of a member row (with the NIK only when given)."""
+    status, tier = ParticipantStatus(row.status), KycTier(row.kyc_tier)
+    return view(Member, row, status=status, kyc_tier=tier, nik=nik)
+
+
+def row_to_wallet(row: Row[Any]) -> MemberWallet:
+    """The `MemberWallet` view of a wallet row."""
+    return view(MemberWallet, row)
+
+
+# Members
+
+
+def member_query() -> Select[Any]:
+    """Members joined with their main wallet."""
+    m, w = tables.member, tables.member_wallet
+    on = and_(w.c.member_id == m.c.id, w.c.label == MAIN_WALLET_LABEL)
+    return select(m, w.c.account_id.label("wallet_account_id")).join(w, on)
+
+
+def load_member_row(conn: Connection, member_id: int) -> Row[Any]:
+    """The member's row; `member_not_found` otherwise."""
+    row = conn.execute(member_query().where(tables.member.c.id == member_id)).first()
+    if row is None:
+        raise fail(RegistryErrorCode.MEMBER_NOT_FOUND, f"no member {member_id}", "member_id")
+    return row
+
+
+def reveal_nik(vault: NikVault, key_id: str, token: str, lookup: str) -> str:
+    """Decrypt a NIK and check it against its lookup hash."""
+    nik = vault.decrypt(key_id, token)
+    if vault.lookup_hash(nik) != lookup:
+        code = NikVaultErrorCode.NIK_TOKEN_INVALID
+        raise NikVaultError(code, "the NIK does not belong to this row", field="token")
+    return nik
+
+
+def replay_member(conn: Connection, spec: MemberSpec, lookup: str) -> tuple[Coop, Member | None]:
+    """Return the coop, and the member already registered with this spec or None.
+
+    Order: `coop_not_found`; a replay or `member_exists_with_different_spec`;
+    `coop_not_active`; `nik_already_registered`.
+    """
+    m = tables.member.c
+    coop = load_coop(conn, tables.coop.c.id == spec.coop_id, lock=True)
+    where = and_(m.coop_id == spec.coop_id, m.member_no == spec.member_no)
+    row = conn.execute(member_query().where(where)).first()
+    if row is not None:
+        given = (spec.name, spec.phone, spec.kyc_tier.value, lookup)
+        if (row.name, row.phone, row.kyc_tier, row.nik_lookup) != given:
+            code = RegistryErrorCode.MEMBER_EXISTS_WITH_DIFFERENT_SPEC
+            raise fail(code, f"member {spec.member_no!r} exists differently", "member_no")
+        return coop, row_to_member(row)
+    require_active(coop)
+    open_ = m.status != ParticipantStatus.CLOSED.value
+    if exists(conn, select(m.id).where(m.coop_id == spec.coop_id, m.nik_lookup == lookup, open_)):
+        code = RegistryErrorCode.NIK_ALREADY_REGISTERED
+        raise fail(code, "another member of this coop has this NIK", "nik")
+    return coop, None
+
+
+def insert_member(
+    conn: Connection,
+    spec: MemberSpec,
+    lookup: str,
+    sealed: tuple[str, str],
+    wallet_account_id: int,
+    now: datetime,
+) -> Member:
+    """Insert the member row and its main wallet, after re-checking the NIK under the coop lock."""
+    _coop, existing = replay_member(conn, spec, lookup)
+    if existing is not None:
+        return existing
+    key_id, token = sealed
+    values = {
+        "coop_id": spec.coop_id,
+        "member_no": spec.member_no,
+        "name": spec.name,
+        "phone": spec.phone,
+        "nik_ciphertext": token,
+        "nik_key_id": key_id,
+        "nik_lookup": lookup,
+        "kyc_tier": spec.kyc_tier.value,
+        "status": ParticipantStatus.ACTIVE.value,
+        "created_at": now,
+    }
+    insert_member = insert(tables.member).values(values).returning(tables.member.c.id)
+    member_id = conn.execute(insert_member).scalar_one()
+    wallet = MemberWallet(wallet_account_id, member_id, spec.coop_id, MAIN_WALLET_LABEL)
+    conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
+    return row_to_member(load_member_row(conn, member_id))
+
+
+def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
+    """Re-encrypt up to `batch_size` NIKs held under an old key; return how many."""
+    m = tables.member.c
+    query = (
+        select(m.id, m.nik_key_id, m.nik_ciphertext, m.nik_lookup)
+        .where(m.nik_key_id != vault.current_key_id)
+        .order_by(m.id)
+        .limit(batch_size)
+        .with_for_update()
+    )
+    rows = conn.execute(query).all()
+    for row in rows:
+        nik = reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+        key_id, token = vault.encrypt(nik)
+        change = update(tables.member).where(m.id == row.id)
+        conn.execute(change.values(nik_key_id=key_id, nik_ciphertext=token))
+    return len(rows)
+
+
+# Wallets
+
+
+def find_wallet(conn: Connection, member_id: int, label: str) -> tuple[Member, MemberWallet | None]:
+    """The member's wallet with this label, if any."""
+    member = row_to_member(load_member_row(conn, member_id))
+    w = tables.member_wallet.c
+    query = select(tables.member_wallet).where(w.member_id == member_id, w.label == label)
+    row = conn.execute(query).first()
+    return member, None if row is None else row_to_wallet(row)
+
+
+def insert_wallet(conn: Connection, member: Member, label: str, account_id: int) -> MemberWallet:
+    """Record an extra wallet of the member."""
+    _member, existing = find_wallet(conn, member.id, label)
+    if existing is not None:
+        return existing
+    wallet = MemberWallet(account_id, member.id, member.coop_id, label)
+    conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
+    return wallet
+
+
+def load_wallets(conn: Connection, member_id: int) -> tuple[MemberWallet, ...]:
+    """Every wallet of the member."""
+    load_member_row(conn, member_id)
+    w = tables.member_wallet.c
+    query = select(tables.member_wallet).where(w.member_id == member_id)
+    rows = conn.execute(query.order_by(w.label != MAIN_WALLET_LABEL, w.label)).all()
+    return tuple(row_to_wallet(row) for row in rows)
