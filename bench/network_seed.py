@@ -58,6 +58,7 @@ from settlement.service import Settlement
 
 __all__ = [
     "BENCH_SEAL_KEY",
+    "CURRENCY",
     "MEMBER_FUNDING_MINOR",
     "NetworkServices",
     "OffUsPurchases",

@@ -45,7 +45,7 @@ def load_named(
 ) -> BatchLoad:
     """Join the window and load what the commands name, and nothing else: their members,
     merchants and payments, and only the coops these (or cash counters) belong to, with the
-    network. Two round trips on PostgreSQL."""
+    network. One round trip on PostgreSQL (`interchange.payment_store_pg.load_batch`)."""
     member_ids: set[int] = set()
     merchant_ids: set[str] = set()
     referenced: set[str] = set()

@@ -36,6 +36,7 @@ from ledger.money import AMOUNT_MINOR_MAX
 
 __all__ = [
     "BPS_WHOLE",
+    "COOP_ID_MAX",
     "FEE_MINOR_MAX",
     "RULES_MAX",
     "FeeBearer",

@@ -18,6 +18,7 @@ from interchange.errors import InterchangeError
 from ledger.money import Money
 
 __all__ = [
+    "AUTHORIZATION_TIMEOUT_S_MAX",
     "PAYMENT_ID_PATTERN",
     "TRANSACTION_MAX_MINOR",
     "Authorize",

@@ -2,7 +2,8 @@
 
 The shell behind `interchange.registry`: every function takes a connection inside the
 caller's transaction and never commits. Natural keys make registration idempotent; the
-checks and the lock order are described in `interchange.registry`. Members and their
+checks and the lock order are described in `interchange.registry`, and those of a coop's
+close (its row, then its accounts) in `interchange.coop_closing`. Members and their
 wallets are stored by `interchange.member_store`, merchants by `interchange.merchant_store`.
 """
 
@@ -214,9 +215,10 @@ def reserve_coop_id(conn: Connection, code: str) -> int:
 
 
 def draw_coop_id(conn: Connection) -> int:
+    """A coop id no row uses yet, drawn from the coop table's sequence (PostgreSQL only:
+    `reserve_coop_id` finds SQLite's)."""
     # Each draw is unique across sessions; skipping ids that rows took explicitly (a retry
     # after a crash inserts the id it reserved) keeps the draw free of races.
-    """A coop id no row or account uses yet (SQLite: above every id in use)."""
     sequence = func.pg_get_serial_sequence(tables.coop.name, "id")
     for _ in range(ID_DRAWS_MAX):
         drawn = int(conn.execute(select(func.nextval(sequence))).scalar_one())

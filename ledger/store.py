@@ -24,7 +24,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.account import Account, AccountKind, AccountStatus
 from ledger.entry import Entry, EntryKind, Posting
@@ -112,13 +111,6 @@ def load_entries(conn: Connection, entry_ids: Collection[str]) -> dict[str, Entr
         return {}
     rows = conn.execute(_entry_query().where(entry.c.entry_id.in_(sorted(entry_ids)))).all()
     return _with_postings(conn, rows)
-
-
-def entries_by_seq(conn: Connection, where: ColumnElement[bool]) -> list[Entry]:
-    """Return the entries matching `where`, in sequence order, with their postings."""
-    rows = conn.execute(_entry_query().where(where).order_by(entry.c.seq)).all()
-    found = _with_postings(conn, rows)
-    return sorted(found.values(), key=lambda e: e.seq)
 
 
 def _with_postings(conn: Connection, rows: Sequence[Row[Any]]) -> dict[str, Entry]:

@@ -26,6 +26,8 @@ from ledger.errors import LedgerError, LedgerErrorCode
 
 __all__ = [
     "BATCH_SIZE_MAX",
+    "BUSINESS_DATE_MAX",
+    "BUSINESS_DATE_MIN",
     "ENTRY_ID_PATTERN",
     "LEGS_MAX",
     "METADATA_CHARS_MAX",

@@ -38,6 +38,7 @@ __all__ = [
     "ledger_positions",
     "load_summary",
     "recompute_window",
+    "record_event",
     "stored_positions",
 ]
 

@@ -53,7 +53,13 @@ from settlement.window_rules import (
     require_can_start,
 )
 
-__all__ = ["InstructionRow", "abort_settlement", "confirm_instruction", "start_settlement"]
+__all__ = [
+    "InstructionRow",
+    "abort_settlement",
+    "confirm_instruction",
+    "start_settlement",
+    "window_instructions",
+]
 
 _CODE = SettlementErrorCode
 

@@ -28,6 +28,7 @@ __all__ = [
     "require_can_abort",
     "require_can_start",
     "require_due",
+    "require_window_date",
 ]
 
 ACTOR_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$")

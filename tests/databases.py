@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from migrations.runner import upgrade
 
-__all__ = ["PostgresServer", "find_postgres", "throwaway_database"]
+__all__ = ["PostgresServer", "find_postgres", "migrated_template", "throwaway_database"]
 
 _DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 _HOW_TO = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,7 +33,16 @@ from interchange.registry_model import (
 from ledger.money import Money
 from tests.conftest import TEST_SEAL_KEY
 
-__all__ = ["ID_BEYOND_BIGINT", "TestNetwork", "idr", "network_on", "qr_for"]
+__all__ = [
+    "ID_BEYOND_BIGINT",
+    "TestNetwork",
+    "cutoff_in",
+    "idr",
+    "network_on",
+    "outcome_of",
+    "qr_for",
+    "services_cutting_off_in",
+]
 
 # One past the largest BIGINT: every id column in the schema is a 64-bit integer.
 ID_BEYOND_BIGINT = 2**63
@@ -164,11 +173,6 @@ def network_on(url: str, *, cutoff_s: int = 86_400) -> Iterator[TestNetwork]:
         yield TestNetwork(services, network)
     finally:
         services.close()
-
-
-def now_utc() -> datetime:
-    """The current moment, UTC."""
-    return datetime.now(UTC)
 
 
 def outcome_of(call: Callable[[], object]) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import binascii
 
-__all__ = ["CRC_POLYNOMIAL", "crc16_ccitt_false", "crc_hex"]
+__all__ = ["crc16_ccitt_false", "crc_hex"]
 
-CRC_POLYNOMIAL = 0x1021
 _CRC_INITIAL = 0xFFFF
 _CRC_MASK = 0xFFFF
 

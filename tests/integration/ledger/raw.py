@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, func, insert, select, text
+from sqlalchemy import Connection, create_engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.db import normalise_url
-from ledger.tables import account, entry, posting
+from ledger.tables import entry, posting
 
 __all__ = [
     "CHANGE_REFUSED",
@@ -123,10 +123,3 @@ def insert_entry(
     if not postings_first and rows:
         conn.execute(insert(posting), rows)
     return seq
-
-
-def account_row(engine: Engine, account_id: int) -> dict[str, Any]:
-    """The account's row as stored."""
-    with engine.connect() as conn:
-        row = conn.execute(select(account).where(account.c.id == account_id)).one()
-    return dict(row._mapping)

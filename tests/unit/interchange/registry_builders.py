@@ -10,7 +10,16 @@ from typing import Any
 from interchange.criteria import MerchantCriteria
 from interchange.registry_model import CoopSpec, MemberSpec, MerchantSpec
 
-__all__ = ["FORMULA", "NIK", "UNICODE_NAMES", "a_coop", "a_member", "a_merchant", "b64"]
+__all__ = [
+    "FORMULA",
+    "NIK",
+    "UNICODE_NAMES",
+    "a_coop",
+    "a_member",
+    "a_merchant",
+    "b64",
+    "the_network",
+]
 
 NIK = "3201234567890123"
 FORMULA = '=HYPERLINK("http://evil.example","x")'
