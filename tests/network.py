@@ -7,7 +7,7 @@ number of seconds after now, so settlement tests can close the window they paid 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +18,6 @@ import pytest
 from api.bootstrap import Services, build
 from api.settings import Settings
 from interchange.criteria import MerchantCriteria
-from interchange.errors import InterchangeError
 from interchange.fee_defaults import launch_schedule
 from interchange.merchant_qr import merchant_qr
 from interchange.registry_model import (
@@ -39,7 +38,6 @@ __all__ = [
     "cutoff_in",
     "idr",
     "network_on",
-    "outcome_of",
     "qr_for",
     "services_cutting_off_in",
 ]
@@ -173,14 +171,3 @@ def network_on(url: str, *, cutoff_s: int = 86_400) -> Iterator[TestNetwork]:
         yield TestNetwork(services, network)
     finally:
         services.close()
-
-
-def outcome_of(call: Callable[[], object]) -> str:
-    """Return "ok", "code:<code>" for a named error, or "unexpected:<type>" otherwise."""
-    try:
-        call()
-    except InterchangeError as error:
-        return f"code:{error.code.value}"
-    except Exception as error:
-        return f"unexpected:{type(error).__name__}"
-    return "ok"

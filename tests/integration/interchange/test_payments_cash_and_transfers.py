@@ -20,7 +20,8 @@ from interchange.payment_model import (
 )
 from ledger.money import Money
 from tests.integration.interchange.test_payments_books import World, pay, refuse
-from tests.network import TestNetwork, idr, outcome_of
+from tests.network import TestNetwork, idr
+from tests.outcomes import outcome_of
 
 CASH_IN_FEE = 100_000
 SERVICE_FEE = 250_000

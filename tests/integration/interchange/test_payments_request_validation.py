@@ -26,7 +26,8 @@ from interchange.payment_model import (
     Void,
 )
 from tests.integration.interchange.test_payments_books import snapshot
-from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr, outcome_of
+from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr
+from tests.outcomes import outcome_of
 
 
 @pytest.mark.parametrize("kind", ["cash_in_member", "transfer_payee", "cash_out_member"])

@@ -27,7 +27,8 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from settlement.window_rules import WindowStatus
 from tests.builders import BUSINESS_DATE, transfer
 from tests.integration.settlement.night import wait_for_cutoff
-from tests.network import TestNetwork, cutoff_in, idr, network_on, outcome_of
+from tests.network import TestNetwork, cutoff_in, idr, network_on
+from tests.outcomes import outcome_of
 from tests.races import blocked_rival, racing
 
 OPEN_POSITION = "code:coop_has_open_position"

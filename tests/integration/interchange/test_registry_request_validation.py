@@ -17,7 +17,8 @@ import pytest
 
 from interchange.registry import Registry
 from interchange.registry_model import Coop
-from tests.network import ID_BEYOND_BIGINT, outcome_of
+from tests.network import ID_BEYOND_BIGINT
+from tests.outcomes import outcome_of
 from tests.unit.interchange.registry_builders import NIK, a_member, a_merchant
 
 

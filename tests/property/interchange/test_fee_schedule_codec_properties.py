@@ -22,7 +22,7 @@ from interchange.fee_schedule import (
     PaymentType,
 )
 from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
-from tests.network import outcome_of
+from tests.outcomes import outcome_of
 from tests.property.test_fee_properties import extreme_minor, fee_splits
 from tests.unit.interchange.test_fee_schedule_codec import launch_document
 

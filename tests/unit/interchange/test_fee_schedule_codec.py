@@ -19,7 +19,7 @@ import pytest
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FEE_MINOR_MAX, FeeError, FeeErrorCode
 from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
-from tests.network import outcome_of
+from tests.outcomes import outcome_of
 
 
 def launch_document() -> dict[str, Any]:
