@@ -139,5 +139,4 @@ def release_daily(conn: Connection, rows: list[dict[str, Any]]) -> None:
         .where(d.business_date == bindparam("b_business_date"))
         .values(spent_minor=case((d.spent_minor > released, d.spent_minor - released), else_=0))
     )
-    for row in rows:
-        conn.execute(statement, {f"b_{key}": value for key, value in row.items()})
+    conn.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])

@@ -33,6 +33,7 @@ from interchange.fee_schedule import FeeSchedule
 from interchange.payment_model import (
     PaymentCommand,
     PaymentErrorCode,
+    PaymentKind,
     PaymentOutcome,
     PaymentRecord,
     PaymentStatus,
@@ -114,8 +115,15 @@ def process_parsed(
         schedules=settings.schedules(conn, load.schedule_version),
         business_date=load.window_date,
         now=load.now,
+        # Only a capture for less prices again, at its authorization's merchant's criteria:
+        # a refund's original or a replayed purchase needs no look-up.
         merchant_criteria=load_merchant_criteria(
-            conn, {p.merchant_id for p in load.payments.values() if p.merchant_id is not None}
+            conn,
+            {
+                p.merchant_id
+                for p in load.payments.values()
+                if p.kind is PaymentKind.AUTHORIZATION and p.merchant_id is not None
+            },
         ),
         hold_expires_at=load_hold_expiry(conn, load.payments.values()),
         payer_member_ids=load.payers,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -93,14 +94,8 @@ def insert_payments(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def records_of(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
     """The records of freshly written payment rows."""
-    return [record_from_row(_Row(row)) for row in rows]
-
-
-class _Row:
-    """Attribute access over a dict, so freshly inserted rows read like fetched ones."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+    # Attribute access over each dict, so freshly inserted rows read like fetched ones.
+    return [record_from_row(SimpleNamespace(**row)) for row in rows]
 
 
 def _payment_row(plan: PaymentPlan, now: datetime, window_date: date) -> dict[str, Any]:

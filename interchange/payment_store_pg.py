@@ -9,8 +9,10 @@ schedule version, the members the named authorizations hold from, and the daily 
 the members' totals of the day (created at zero where missing, then locked, so that two
 batches with one member's first payments of the day wait for each other) and the totals
 the open authorizations named would give back to, locked in the same statement, in key
-order. If the window closed while the batch waited for its lock, the batch starts again
-in a new transaction, whose clock is past the cut-off (`TransactionRetryError`).
+order. A batch that names no payment (plain purchases, transfers, cash) sends neither
+the originals' statements nor the look-up of what they would give back. If the window
+closed while the batch waited for its lock, the batch starts again in a new transaction,
+whose clock is past the cut-off (`TransactionRetryError`).
 Statements are fixed texts with bound parameters. Lock order as in
 `interchange.payment_store`. Never commits.
 """
@@ -84,16 +86,21 @@ _AUTH_PAYERS = (
     " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
 )
 _PAYERS = "SELECT p.payment_id, w.member_id" + _AUTH_PAYERS
+_SELECT_DAILY = "SELECT member_id, business_date, spent_minor FROM interchange_member_daily"
+_LOCK_DAILY = " ORDER BY member_id, business_date FOR UPDATE"
+# The members' totals of the day, for a batch that names no payment (plain purchases,
+# transfers, cash): nothing can be given back, so only the day's totals are locked.
+_DAY_DAILY = (
+    _SELECT_DAILY + f" WHERE member_id = ANY(%s::bigint[]) AND business_date = {_WINDOW}"
+) + _LOCK_DAILY
 # The day's totals of the members, and those the open authorizations named would give back
 # to (the day each counted against), in one statement so that they lock in key order. A
 # semi-join, not an OR, so that each total is found by its key.
 _DAILY = (
-    "SELECT member_id, business_date, spent_minor FROM interchange_member_daily"
-    " WHERE (member_id, business_date) IN ("
+    _SELECT_DAILY + " WHERE (member_id, business_date) IN ("
     f" SELECT unnest(%s::bigint[]), {_WINDOW}"
     " UNION SELECT w.member_id, p.business_date" + _AUTH_PAYERS + " AND p.status = 'authorized')"
-    " ORDER BY member_id, business_date FOR UPDATE"
-)
+) + _LOCK_DAILY
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +143,19 @@ def load_batch(
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
         cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(9)]
         cursors[0].execute(_CLOSED, window)
-        cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
+        if originals:
+            cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
+            cursors[8].execute(_PAYERS, (originals,))
         cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
         cursors[6].execute(_SCHEDULE_VERSION)
-        cursors[8].execute(_PAYERS, (originals,))
         pg.execute(_OPEN_DAILY, (*window, members))
-        cursors[7].execute(_DAILY, (members, *window, originals))
+        if originals:
+            cursors[7].execute(_DAILY, (members, *window, originals))
+        else:
+            # Nothing named can give allowance back: the day's totals are all to lock.
+            cursors[7].execute(_DAY_DAILY, (members, *window))
         # Last: each statement sees what had committed when it started, so a member or
         # merchant found above is sure to find its coop (coops are never deleted).
         cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
@@ -153,11 +165,16 @@ def load_batch(
     assert window_key(window_date) > 0
     if cursors[0].fetchone() is not None:
         raise TransactionRetryError(f"window {window_date} closed while the batch waited for it")
-    return _assemble(now, window_date, cursors)
+    return _assemble(now, window_date, cursors, names_payments=bool(originals))
 
 
-def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad:
-    payments = {row.payment_id: record_from_row(row) for row in cursors[1].fetchall()}
+def _assemble(
+    now: datetime, window_date: date, cursors: list[Any], *, names_payments: bool
+) -> BatchLoad:
+    """The batch's load from the pipeline's cursors; those of the originals and their
+    payers (1 and 8) were sent only if the batch names payments."""
+    originals = cursors[1].fetchall() if names_payments else []
+    payments = {row.payment_id: record_from_row(row) for row in originals}
     payments.update({row.payment_id: record_from_row(row) for row in cursors[2].fetchall()})
     coops: dict[int, CoopParty] = {}
     network = None
@@ -185,7 +202,9 @@ def _assemble(now: datetime, window_date: date, cursors: list[Any]) -> BatchLoad
     }
     version = cursors[6].fetchone()[0] or 0
     daily = {(row.member_id, row.business_date): row.spent_minor for row in cursors[7].fetchall()}
-    payers = {row.payment_id: row.member_id for row in cursors[8].fetchall()}
+    payers = (
+        {row.payment_id: row.member_id for row in cursors[8].fetchall()} if names_payments else {}
+    )
     return BatchLoad(
         now, window_date, payments, coops, network, members, merchants, version, payers, daily
     )

@@ -73,7 +73,7 @@ class RoutingContext:
     """Everything loaded for a batch of commands.
 
     `now` is the batch's moment (the database clock as it joined its window);
-    `merchant_criteria` is keyed by merchant id for the merchants of the payments named;
+    `merchant_criteria` is keyed by merchant id for the merchants of the authorizations named;
     `hold_expires_at` and `payer_member_ids` (the member whose wallet an authorization
     holds from) are keyed by authorization payment id.
     """
