@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ledger.currency import currency_exponent, require_currency
 from ledger.errors import LedgerError, LedgerErrorCode
@@ -56,12 +56,9 @@ class Money:
             raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "amounts are short decimal text")
         if not _PLAIN_DECIMAL.fullmatch(major):
             raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a plain decimal amount")
-        try:
-            value = Decimal(major)
-        except InvalidOperation as exc:
-            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a decimal amount") from exc
-        if not value.is_finite():
-            raise LedgerError(LedgerErrorCode.AMOUNT_INVALID, "not a finite amount")
+        # The plain form has digits only, so `Decimal` reads it exactly and finitely.
+        value = Decimal(major)
+        assert value.is_finite()
         # Decide from the exponent alone, before any arithmetic can overflow.
         if value and value.adjusted() + exponent > _DIGITS_MAX:
             raise LedgerError(LedgerErrorCode.AMOUNT_TOO_LARGE, "amount exceeds 10^15 minor units")

@@ -229,10 +229,11 @@ class _Planner:
             legs = self._reversal_legs(target)
             return posted_effects(legs), legs, ()
         self._check_resolution(request, target)
-        effects = held_effects(target.legs(), sign=-1)
+        held = target.legs()
+        effects = held_effects(held, sign=-1)
         if kind is not EntryKind.POST_PENDING:
             return effects, (), ()
-        legs = resolution_legs(request.legs, target.legs())
+        legs = resolution_legs(request.legs, held)
         for account_id, effect in posted_effects(legs).items():
             effects.setdefault(account_id, Effect()).posted += effect.posted
         return effects, legs, ()
@@ -246,7 +247,7 @@ class _Planner:
             )
         if self.resolved.get(target.entry_id) is not None:
             raise LedgerError(_CODE.ENTRY_ALREADY_REVERSED, "already reversed", field="target_id")
-        return tuple(Leg(leg.account_id, -leg.amount) for leg in target.legs())
+        return tuple(Leg(p.account_id, -p.amount) for p in target.postings)
 
     def _check_resolution(self, request: EntryRequest, target: Entry) -> None:
         if target.kind is not EntryKind.PENDING:

@@ -265,15 +265,10 @@ def test_sqlite_insert_or_replace_from_any_connection_cannot_rewrite_recorded_hi
     """The rows `INSERT OR REPLACE` deletes fire DELETE triggers only under
     `recursive_triggers`, which only kopnet's own connections set: migration 0006's
     BEFORE INSERT triggers refuse a taken key from any connection (the `sqlite3` shell)."""
-    engine = make_engine(sqlite_url)
-    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
-    try:
+    with _ledger_on(sqlite_url) as ledger:
         a = open_wallets(ledger, "ani", "budi")
         ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
         assert ledger.seal() == 1
-    finally:
-        ledger.close()
-        engine.dispose()
     rewrites = {
         "entry": "INSERT OR REPLACE INTO ledger_entry (seq, entry_id, kind, business_date,"
         " committed_at, digest, metadata_json) SELECT seq, entry_id, kind, business_date,"

@@ -264,8 +264,9 @@ def test_a_moment_that_is_naive_or_beyond_the_utc_calendar_is_refused_with_a_cod
     `period_invalid` for `balance_as_of` and `statement` alike, not an AssertionError or
     an OverflowError."""
     a = open_wallets(ledger, "ani")
-    with pytest.raises(LedgerError):
+    with pytest.raises(LedgerError) as refused:
         _MOMENTS[name](ledger, a["ani"].id)
+    assert refused.value.code is Code.PERIOD_INVALID
 
 
 def test_statements_and_balances_of_an_unknown_account_are_refused(history: History) -> None:

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 
 from ledger.entry import EntryKind, EntryRequest, Leg
-from ledger.errors import LedgerErrorCode
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.service import Ledger
@@ -47,7 +46,6 @@ FUNDING_MINOR = 1000
 HOLD_MINOR = 300
 PARTIAL_MINOR = 100
 HOLDERS = 8
-_CODE = LedgerErrorCode
 
 
 def _hold(
@@ -66,7 +64,7 @@ def _place_holds(ledger: Ledger, book: Book) -> Tally:
             [_hold(f"hold-{holder}-{w}", w, book.merchant.id, HOLD_MINOR, 3600) for w in wallets]
         )
     tallies = run_together(
-        HOLDERS, lambda h: post_each(ledger, plans[h], frozenset({_CODE.INSUFFICIENT_FUNDS}))
+        HOLDERS, lambda h: post_each(ledger, plans[h], frozenset({Code.INSUFFICIENT_FUNDS}))
     )
     return Tally().merge(tallies)
 
@@ -106,7 +104,7 @@ def test_holds_never_reserve_more_than_funds_and_each_is_resolved_once(pg_ledger
     per_wallet = Counter(int(hold_id.rsplit("-", 1)[1]) for hold_id in holds.seqs)
     assert per_wallet == dict.fromkeys(book.wallet_ids, FUNDING_MINOR // HOLD_MINOR)
     plans, effects = _contenders(book, sorted(holds.seqs))
-    allowed = frozenset({_CODE.PENDING_ALREADY_POSTED, _CODE.PENDING_ALREADY_VOIDED})
+    allowed = frozenset({Code.PENDING_ALREADY_POSTED, Code.PENDING_ALREADY_VOIDED})
     tallies = run_together(
         len(plans), lambda t: post_each(pg_ledger, plans[t], allowed, lambda r: effects[r.entry_id])
     )
@@ -130,7 +128,7 @@ def test_expiry_sweepers_race_late_captures_and_expire_each_hold_once(pg_ledger:
     assert len(placed.seqs) == WALLETS and not placed.unexpected
     time.sleep(1.5)
     captures = [resolution(f"late-{h.entry_id}", EntryKind.POST_PENDING, h.entry_id) for h in holds]
-    late = frozenset({_CODE.PENDING_EXPIRED})
+    late = frozenset({Code.PENDING_EXPIRED})
 
     def contend(index: int) -> tuple[int, Tally]:
         if index < 2:
