@@ -81,7 +81,8 @@ class Settings(BaseSettings):
             return self
         if self.seal_key.get_secret_value() == DEVELOPMENT_SEAL_KEY:
             raise ValueError("set KOPNET_SEAL_KEY: the development key is public")
-        if self.nik_keys is None or self.nik_vault().is_development:
+        # Without KOPNET_NIK_KEYS the vault is the development one.
+        if self.nik_vault().is_development:
             raise ValueError("set KOPNET_NIK_KEYS: the development keys are public")
         return self
 

@@ -22,8 +22,9 @@ as unsettled, so a coop that ever owed or was owed cannot close.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Select, or_, select
 
 from interchange import tables
 from interchange.registry_errors import RegistryError, RegistryErrorCode
@@ -32,7 +33,7 @@ from ledger.service import set_account_status_in
 from ledger.store import lock_accounts
 from ledger.tables import account as ledger_account
 
-__all__ = ["UnsettledObligations", "any_obligation", "close_books", "is_empty"]
+__all__ = ["UnsettledObligations", "any_obligation", "close_books", "is_empty", "obligations_of"]
 
 UnsettledObligations = Callable[[Connection, int], bool]
 """True when the coop (by id) owes or is owed in a window not yet settled; it reads inside
@@ -45,12 +46,17 @@ def is_empty(account: Account) -> bool:
     return account.posted_minor == 0 and not held
 
 
-def any_obligation(conn: Connection, coop_id: int) -> bool:
-    """True when the coop owes or is owed anything in any window, settled or not."""
+def obligations_of(coop_id: int) -> Select[Any]:
+    """The window dates of the obligations, in any window, in which the coop owes or is
+    owed anything (settlement narrows it to the windows not yet settled)."""
     o = tables.obligation.c
     party = or_(o.debtor_coop_id == coop_id, o.creditor_coop_id == coop_id)
-    query = select(o.window_date).where(party, o.amount_minor > 0).limit(1)
-    return conn.execute(query).first() is not None
+    return select(o.window_date).where(party, o.amount_minor > 0)
+
+
+def any_obligation(conn: Connection, coop_id: int) -> bool:
+    """True when the coop owes or is owed anything in any window, settled or not."""
+    return conn.execute(obligations_of(coop_id).limit(1)).first() is not None
 
 
 def close_books(conn: Connection, coop_id: int, unsettled: UnsettledObligations) -> None:

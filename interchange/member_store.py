@@ -134,8 +134,8 @@ def insert_member(
         "status": ParticipantStatus.ACTIVE.value,
         "created_at": now,
     }
-    insert_member = insert(tables.member).values(values).returning(tables.member.c.id)
-    member_id = conn.execute(insert_member).scalar_one()
+    query = insert(tables.member).values(values).returning(tables.member.c.id)
+    member_id = conn.execute(query).scalar_one()
     wallet = MemberWallet(wallet_account_id, member_id, spec.coop_id, MAIN_WALLET_LABEL)
     conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
     return row_to_member(load_member_row(conn, member_id))

@@ -102,25 +102,31 @@ def set_coop_status(
     coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
     check_transition(coop.status, new)
     if new is ParticipantStatus.CLOSED and coop.status is not ParticipantStatus.CLOSED:
-        still_open = [
-            select(table.c.id).where(
-                table.c.coop_id == coop_id, table.c.status != ParticipantStatus.CLOSED.value
-            )
-            for table in (tables.member, tables.merchant)
-        ]
-        if coop.is_network:
-            c = tables.coop.c
-            others = select(c.id).where(c.id != coop_id, c.status != ParticipantStatus.CLOSED.value)
-            still_open.append(others)
-        if any(exists(conn, query) for query in still_open):
-            raise fail(
-                RegistryErrorCode.COOP_NOT_EMPTY,
-                "close every member and merchant of the coop (with empty wallets), and for"
-                " the network operator every other coop, first",
-                "status",
-            )
+        _require_nothing_open(conn, coop)
         close_books(conn, coop_id, unsettled)
     set_row_status(conn, tables.coop, coop_id, new)
+
+
+def _require_nothing_open(conn: Connection, coop: Coop) -> None:
+    """`coop_not_empty` while a member or merchant of the coop, or (for the network
+    operator) another coop, is not closed."""
+    still_open = [
+        select(table.c.id).where(
+            table.c.coop_id == coop.id, table.c.status != ParticipantStatus.CLOSED.value
+        )
+        for table in (tables.member, tables.merchant)
+    ]
+    if coop.is_network:
+        c = tables.coop.c
+        others = select(c.id).where(c.id != coop.id, c.status != ParticipantStatus.CLOSED.value)
+        still_open.append(others)
+    if any(exists(conn, query) for query in still_open):
+        raise fail(
+            RegistryErrorCode.COOP_NOT_EMPTY,
+            "close every member and merchant of the coop (with empty wallets), and for"
+            " the network operator every other coop, first",
+            "status",
+        )
 
 
 def set_row_status(conn: Connection, table: Table, row_id: int, new: ParticipantStatus) -> None:

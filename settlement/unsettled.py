@@ -9,8 +9,9 @@ registry runs before a coop closes (`interchange.coop_closing.UnsettledObligatio
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy import Connection, exists
 
+from interchange.coop_closing import obligations_of
 from interchange.tables import obligation
 from settlement.tables import window
 from settlement.window_rules import WindowStatus
@@ -20,10 +21,9 @@ __all__ = ["coop_has_unsettled_obligations"]
 
 def coop_has_unsettled_obligations(conn: Connection, coop_id: int) -> bool:
     """True when the coop is debtor or creditor of an obligation whose window is not settled."""
-    o = obligation.c
     settled = exists().where(
-        window.c.window_date == o.window_date, window.c.status == WindowStatus.SETTLED.value
+        window.c.window_date == obligation.c.window_date,
+        window.c.status == WindowStatus.SETTLED.value,
     )
-    party = or_(o.debtor_coop_id == coop_id, o.creditor_coop_id == coop_id)
-    query = select(o.window_date).where(party, o.amount_minor > 0, ~settled).limit(1)
+    query = obligations_of(coop_id).where(~settled).limit(1)
     return conn.execute(query).first() is not None
