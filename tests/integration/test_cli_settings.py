@@ -9,7 +9,6 @@ built.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from api.bootstrap import build
 from api.settings import Settings
 from tests.cli import assert_refused_with, assert_refused_with_a_code, invoke
+from tests.unit.interchange.registry_builders import b64
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_a_bad_setting_in_the_environment_exits_2_with_a_code(
 
 
 def _key() -> str:
-    return base64.b64encode(hashlib.sha256(b"nik-key-secret").digest()).decode()
+    return b64(hashlib.sha256(b"nik-key-secret").digest())
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_a_misordered_nik_keys_setting_is_refused_without_echoing_the_key(
     """`setting_invalid` names a setting but never echoes it (README), even when a
     KOPNET_NIK_KEYS has an id and its key swapped (the key stands where an id should)."""
     key = _key()
-    lookup = base64.b64encode(b"L" * 32).decode()
+    lookup = b64(b"L" * 32)
     value = setting.format(key=key, lookup=lookup)
     result = invoke("ledger", "seal", "--database-url", sqlite_url, env={"KOPNET_NIK_KEYS": value})
     assert_refused_with(result, "setting_invalid")

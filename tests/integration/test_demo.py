@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ledger.db import make_engine
-from tests.cli import invoke
+from tests.cli import assert_no_traceback, assert_refused_with, invoke
 
 
 def _entry_count(url: str) -> int:
@@ -27,10 +27,8 @@ def _entry_count(url: str) -> int:
         engine.dispose()
 
 
-def test_the_demo_run_again_on_its_database_succeeds_or_refuses_changing_nothing(
-    tmp_path: Path,
-) -> None:
-    """`kopnet demo` on a database it already ran on either runs or refuses with a code,
+def test_the_demo_run_again_on_its_database_refuses_changing_nothing(tmp_path: Path) -> None:
+    """`kopnet demo` on a database it already ran on refuses with `database_not_empty`,
     leaving it unchanged; it does not book new payments and then die with a WindowError
     traceback (`window_settled`)."""
     url = f"sqlite:///{tmp_path / 'demo.db'}"
@@ -38,12 +36,10 @@ def test_the_demo_run_again_on_its_database_succeeds_or_refuses_changing_nothing
     assert first.exit_code == 0, first.output
     entries = _entry_count(url)
     again = invoke("demo", "--database-url", url)
-    assert again.exception is None or isinstance(again.exception, SystemExit), (
-        f"traceback: {again.exception!r}"
-    )
-    if again.exit_code != 0:
-        assert again.exit_code == 2
-        assert _entry_count(url) == entries
+    assert_no_traceback(again)
+    assert again.exit_code == 2
+    assert_refused_with(again, "database_not_empty")
+    assert _entry_count(url) == entries
 
 
 def test_the_demo_prints_no_database_password(pg_url: str) -> None:
@@ -62,9 +58,7 @@ def test_the_demo_prints_a_database_path_with_brackets_as_given(tmp_path: Path) 
     folder = tmp_path / "a[" / "b]"
     folder.mkdir(parents=True)
     result = invoke("demo", "--database-url", f"sqlite:///{folder / 'demo.db'}")
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"traceback: {result.exception!r}"
-    )
+    assert_no_traceback(result)
     assert result.exit_code == 0
 
 

@@ -18,7 +18,7 @@ from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.payment_model import CashOut
 from interchange.registry import Registry
-from interchange.registry_errors import RegistryError, RegistryErrorCode
+from interchange.registry_errors import RegistryError
 from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import (
     Coop,
@@ -239,7 +239,7 @@ def test_closing_a_coop_never_traps_its_members_savings(net: TestNetwork) -> Non
     registry = net.services.registry
     with pytest.raises(RegistryError) as refused:
         registry.set_coop_status(ksa.id, "closed")
-    assert refused.value.code == RegistryErrorCode.COOP_NOT_EMPTY
+    assert refused.value.code == Code.COOP_NOT_EMPTY
     assert registry.coop(ksa.id).status == "active"
     outcome = net.services.payments.submit(CashOut("withdraw", ani.id, ksb.id, idr(50_000)))
     assert outcome.ok, f"the member's savings are stuck: {outcome.code}"
