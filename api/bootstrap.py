@@ -60,7 +60,7 @@ def build(settings: Settings) -> Services:
         settings,
         engine,
         ledger,
-        Registry(engine, ledger, vault, unsettled=coop_has_unsettled_obligations),
+        Registry(engine, vault, unsettled=coop_has_unsettled_obligations),
         Payments(
             engine,
             ledger,

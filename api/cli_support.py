@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from api.bootstrap import Services, build, migrate
-from api.settings import Settings
+from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
 from ledger.errors import LedgerError
 from migrations.runner import current_revision, head_revision, known_revisions
@@ -86,7 +86,11 @@ def _describe(error: ValidationError) -> str:
 
 def require_database_url(url: str) -> URL:
     """`url` parsed, or `database_url_invalid` unless it names SQLite or PostgreSQL through
-    a driver kopnet installs (psycopg 3)."""
+    a driver kopnet installs (psycopg 3), within `DATABASE_URL_CHARS_MAX` characters."""
+    if len(url) > DATABASE_URL_CHARS_MAX:
+        fail(
+            "database_url_invalid", f"{_URL_EXPECTED} (at most {DATABASE_URL_CHARS_MAX} characters)"
+        )
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -2,14 +2,14 @@
 
 `KOPNET_DATABASE_URL` selects the database: an embedded SQLite file by default, so that a
 newcomer needs no server; PostgreSQL (`postgresql://...`, driven by psycopg 3) in
-production. `KOPNET_SEAL_KEY` keys the ledger's entry digests (at least 16 characters) and
-`KOPNET_NIK_KEYS` encrypts members' national ID numbers (format:
-`interchange.nik.NikVault.from_setting`, checked here); the built-in development keys are
-refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_ENVIRONMENT` is `development`,
-`test` or `production`, in any case. `KOPNET_TIME_ZONE` and `KOPNET_WINDOW_CUTOFF_S` place
-the nightly settlement cut-off. Every value is checked when the settings are read, so a bad
-one is a `ValueError` (pydantic's `ValidationError`) naming the setting, never its secret.
-"""
+production (at most 2,048 characters). `KOPNET_SEAL_KEY` keys the ledger's entry
+digests (16 to 1,024 characters) and `KOPNET_NIK_KEYS` encrypts members' national ID
+numbers (format: `interchange.nik.NikVault.from_setting`, checked here); the built-in
+development keys are refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_ENVIRONMENT`
+is `development`, `test` or `production`, in any case. `KOPNET_TIME_ZONE` and
+`KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off. Every value is checked
+when the settings are read, so a bad one is a `ValueError` (pydantic's
+`ValidationError`) naming the setting, never its secret."""
 
 from __future__ import annotations
 
@@ -20,11 +20,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interchange.nik import NikVault, NikVaultError
 
-__all__ = ["DEVELOPMENT_SEAL_KEY", "ENVIRONMENTS", "SEAL_KEY_CHARS_MIN", "Settings"]
+__all__ = [
+    "DATABASE_URL_CHARS_MAX",
+    "DEVELOPMENT_SEAL_KEY",
+    "ENVIRONMENTS",
+    "SEAL_KEY_CHARS_MAX",
+    "SEAL_KEY_CHARS_MIN",
+    "Settings",
+]
 
 DEVELOPMENT_SEAL_KEY = "kopnet-development-seal-key-not-for-production"
 ENVIRONMENTS = frozenset({"development", "test", "production"})
 SEAL_KEY_CHARS_MIN = 16
+SEAL_KEY_CHARS_MAX = 1024
+DATABASE_URL_CHARS_MAX = 2048
 
 
 class Settings(BaseSettings):
@@ -32,8 +41,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KOPNET_", env_file=".env", extra="ignore")
 
-    environment: str = "development"
-    database_url: str = "sqlite:///kopnet.db"
+    environment: str = Field("development", max_length=16)
+    database_url: str = Field(
+        "sqlite:///kopnet.db", min_length=1, max_length=DATABASE_URL_CHARS_MAX
+    )
     seal_key: SecretStr = SecretStr(DEVELOPMENT_SEAL_KEY)
     nik_keys: SecretStr | None = None
     group_commit_workers: int = Field(2, ge=1, le=16)
@@ -51,8 +62,10 @@ class Settings(BaseSettings):
     @field_validator("seal_key")
     @classmethod
     def _long_seal_key(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < SEAL_KEY_CHARS_MIN:
-            raise ValueError(f"the seal key is at least {SEAL_KEY_CHARS_MIN} characters")
+        if not SEAL_KEY_CHARS_MIN <= len(value.get_secret_value()) <= SEAL_KEY_CHARS_MAX:
+            raise ValueError(
+                f"the seal key is {SEAL_KEY_CHARS_MIN} to {SEAL_KEY_CHARS_MAX} characters"
+            )
         return value
 
     @field_validator("time_zone")

@@ -28,22 +28,33 @@ from interchange.registry_model import (
     MemberSpec,
     MemberWallet,
     ParticipantStatus,
+    tier_limits,
 )
-from interchange.registry_refs import MAIN_WALLET_LABEL
-from interchange.registry_store import exists, fail, load_coop, require_active, view
+from interchange.registry_refs import MAIN_WALLET_LABEL, member_wallet_ref
+from interchange.registry_store import (
+    exists,
+    fail,
+    load_coop,
+    require_active,
+    set_row_status,
+    view,
+)
+from interchange.wallet_status import apply_wallet_status
+from ledger.account import AccountKind, AccountSpec
+from ledger.service import open_account_in
 
 __all__ = [
-    "find_wallet",
     "insert_member",
-    "insert_wallet",
     "load_member_row",
     "load_wallets",
     "member_query",
+    "open_wallet",
     "replay_member",
     "reveal_nik",
     "rotate_batch",
     "row_to_member",
     "row_to_wallet",
+    "set_member_status",
 ]
 
 
@@ -68,9 +79,13 @@ def member_query() -> Select[Any]:
     return select(m, w.c.account_id.label("wallet_account_id")).join(w, on)
 
 
-def load_member_row(conn: Connection, member_id: int) -> Row[Any]:
-    """The member's row; `member_not_found` otherwise."""
-    row = conn.execute(member_query().where(tables.member.c.id == member_id)).first()
+def load_member_row(conn: Connection, member_id: int, *, lock: bool = False) -> Row[Any]:
+    """The member's row (locked if asked); `member_not_found` otherwise."""
+    query = member_query().where(tables.member.c.id == member_id)
+    # FOR NO KEY UPDATE: the foreign-key checks of rows that refer to the member (its
+    # wallets') do not wait for it.
+    locked = query.with_for_update(of=tables.member, key_share=True)
+    row = conn.execute(locked if lock else query).first()
     if row is None:
         raise fail(RegistryErrorCode.MEMBER_NOT_FOUND, f"no member {member_id}", "member_id")
     return row
@@ -117,10 +132,8 @@ def insert_member(
     wallet_account_id: int,
     now: datetime,
 ) -> Member:
-    """Insert the member row and its main wallet, after re-checking the NIK under the coop lock."""
-    _coop, existing = replay_member(conn, spec, lookup)
-    if existing is not None:
-        return existing
+    """Insert the member row and its main wallet, in the registration's transaction (which
+    holds the coop's lock and has found no member with this number: `replay_member`)."""
     key_id, token = sealed
     values = {
         "coop_id": spec.coop_id,
@@ -163,23 +176,35 @@ def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
 # Wallets
 
 
-def find_wallet(conn: Connection, member_id: int, label: str) -> tuple[Member, MemberWallet | None]:
-    """The member's wallet with this label, if any."""
-    member = row_to_member(load_member_row(conn, member_id))
+def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
+    """The member's wallet under `label`: the one recorded, else a new one, opened in the
+    ledger with the tier's limits and recorded in this transaction, for an active member
+    (`member_not_active`) under its lock, so that it cannot close meanwhile."""
+    member = row_to_member(load_member_row(conn, member_id, lock=True))
     w = tables.member_wallet.c
     query = select(tables.member_wallet).where(w.member_id == member_id, w.label == label)
     row = conn.execute(query).first()
-    return member, None if row is None else row_to_wallet(row)
-
-
-def insert_wallet(conn: Connection, member: Member, label: str, account_id: int) -> MemberWallet:
-    """Record an extra wallet of the member."""
-    _member, existing = find_wallet(conn, member.id, label)
-    if existing is not None:
-        return existing
-    wallet = MemberWallet(account_id, member.id, member.coop_id, label)
+    if row is not None:
+        return row_to_wallet(row)
+    if member.status is not ParticipantStatus.ACTIVE:
+        raise fail(RegistryErrorCode.MEMBER_NOT_ACTIVE, "the member is not active", "member_id")
+    coop = load_coop(conn, tables.coop.c.id == member.coop_id)
+    ref = member_wallet_ref(member.coop_id, member.member_no, member.id, label)
+    limit = tier_limits(member.kyc_tier).balance_max_minor
+    spec = AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
+    wallet = MemberWallet(open_account_in(conn, spec).id, member.id, member.coop_id, label)
     conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
     return wallet
+
+
+def set_member_status(conn: Connection, member_id: int, new: ParticipantStatus) -> Member:
+    """Store the member's new status with its wallets' (`apply_wallet_status`), under the
+    member's lock, so that no wallet opens meanwhile."""
+    current = ParticipantStatus(load_member_row(conn, member_id, lock=True).status)
+    wallets = load_wallets(conn, member_id)
+    if apply_wallet_status(conn, current, new, [wallet.account_id for wallet in wallets]):
+        set_row_status(conn, tables.member, member_id, new)
+    return row_to_member(load_member_row(conn, member_id))
 
 
 def load_wallets(conn: Connection, member_id: int) -> tuple[MemberWallet, ...]:

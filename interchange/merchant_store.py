@@ -19,9 +19,23 @@ from interchange.criteria import MerchantCriteria
 from interchange.registry_errors import RegistryErrorCode
 from interchange.registry_model import Coop, Merchant, MerchantSpec, ParticipantStatus
 from interchange.registry_refs import network_merchant_id
-from interchange.registry_store import columns, fail, load_coop, require_active, view
+from interchange.registry_store import (
+    columns,
+    fail,
+    load_coop,
+    require_active,
+    set_row_status,
+    view,
+)
+from interchange.wallet_status import apply_wallet_status
 
-__all__ = ["insert_merchant", "load_merchant", "replay_merchant", "row_to_merchant"]
+__all__ = [
+    "insert_merchant",
+    "load_merchant",
+    "replay_merchant",
+    "row_to_merchant",
+    "set_merchant_status",
+]
 
 
 def row_to_merchant(row: Row[Any]) -> Merchant:
@@ -30,9 +44,11 @@ def row_to_merchant(row: Row[Any]) -> Merchant:
     return view(Merchant, row, status=status, criteria=criteria)
 
 
-def load_merchant(conn: Connection, where: ColumnElement[bool]) -> Merchant:
-    """The merchant matching `where`; `merchant_not_found` otherwise."""
-    row = conn.execute(select(tables.merchant).where(where)).first()
+def load_merchant(conn: Connection, where: ColumnElement[bool], *, lock: bool = False) -> Merchant:
+    """The merchant matching `where` (locked if asked); `merchant_not_found` otherwise."""
+    query = select(tables.merchant).where(where)
+    # FOR NO KEY UPDATE, as the registry's other row locks.
+    row = conn.execute(query.with_for_update(key_share=True) if lock else query).first()
     if row is None:
         raise fail(RegistryErrorCode.MERCHANT_NOT_FOUND, "no such merchant", "merchant_id")
     return row_to_merchant(row)
@@ -61,10 +77,9 @@ def replay_merchant(conn: Connection, spec: MerchantSpec) -> tuple[Coop, Merchan
 def insert_merchant(
     conn: Connection, spec: MerchantSpec, wallet_account_id: int, now: datetime
 ) -> Merchant:
-    """Insert the merchant row with its wallet account id."""
-    _coop, existing = replay_merchant(conn, spec)
-    if existing is not None:
-        return existing
+    """Insert the merchant row with its wallet account id, in the registration's
+    transaction (which holds the coop's lock and has found no merchant with this number:
+    `replay_merchant`)."""
     values = columns(spec) | {
         "network_merchant_id": network_merchant_id(spec.coop_id, spec.merchant_no),
         "status": ParticipantStatus.ACTIVE.value,
@@ -73,3 +88,12 @@ def insert_merchant(
     }
     query = insert(tables.merchant).values(values).returning(tables.merchant)
     return row_to_merchant(conn.execute(query).one())
+
+
+def set_merchant_status(conn: Connection, merchant_id: int, new: ParticipantStatus) -> Merchant:
+    """Store the merchant's new status with its wallet's (`apply_wallet_status`), under
+    the merchant's lock."""
+    current = load_merchant(conn, tables.merchant.c.id == merchant_id, lock=True)
+    if apply_wallet_status(conn, current.status, new, [current.wallet_account_id]):
+        set_row_status(conn, tables.merchant, merchant_id, new)
+    return load_merchant(conn, tables.merchant.c.id == merchant_id)

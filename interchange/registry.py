@@ -2,29 +2,32 @@
 
 Every registration is idempotent by its natural key (a coop's `code`, a member's
 (coop_id, member_no), a merchant's (coop_id, merchant_no)): replaying the same spec
-returns what was registered, a different spec is `*_exists_with_different_spec`. Ledger
-accounts are opened first through `Ledger.open_account`, itself idempotent by ref, and
-the row that points at them is inserted after, in its own unit of work that checks the
-natural key again. A crash in between leaves only an empty account, which the retry reuses.
+returns what was registered, a different spec is `*_exists_with_different_spec`. A
+registration is one transaction: it opens the ledger accounts (`open_account_in`,
+idempotent by ref) and inserts the row that points at them, or, refused or interrupted,
+leaves nothing behind. It takes the lock of what it joins first (the network operator
+for a coop, the coop for a member or merchant, the member for an extra wallet), so that
+nothing closes meanwhile.
 
 The network operator registers first: every other coop row also points at the network's
 fee and due accounts for that coop's payments, opened (owned by the network) with the
 coop's own accounts. A coop registered before the network is `network_not_registered`.
 
 A coop row needs its account ids and the accounts need the coop id, so the id is reserved
-first: PostgreSQL draws it from the table's sequence; SQLite (the single-process engine)
-takes one above every coop id in use, under a process-wide lock. An account left by a
-crashed attempt already carries the reserved id, and a retry takes the id from it.
+first: PostgreSQL draws it from the table's sequence; SQLite takes one above every coop id
+in use (its writers take turns: `BEGIN IMMEDIATE`). Accounts that a crashed registration
+left before registrations were one transaction carry the id it reserved, and a retry
+takes the id from them.
 
 Member registrations of one coop are serialised by locking the coop row, so a NIK is held
 by at most one member of a coop that is not closed; NIKs are stored encrypted, with a
 lookup hash (`interchange.member_store`). A member's or merchant's wallets follow its
-status (`interchange.wallet_status`): `closed` is final and needs empty wallets.
-Suspending a coop does not touch its ledger accounts (settlement still moves money for a
-suspended coop); it stops new members and merchants joining it. Closing a coop closes its
-accounts, which must be empty, and needs its obligations settled
-(`interchange.coop_closing`): settlement says which are, through the `unsettled` check
-the composition root passes in.
+status in the same transaction, under its lock (`interchange.wallet_status`): `closed`
+is final and needs empty wallets. Suspending a coop does not touch its ledger accounts
+(settlement still moves money for a suspended coop); it stops new members and merchants
+joining it. Closing a coop closes its accounts, which must be empty, and needs its
+obligations settled (`interchange.coop_closing`): settlement says which are, through the
+`unsettled` check the composition root passes in.
 """
 
 from __future__ import annotations
@@ -42,18 +45,23 @@ from sqlalchemy.exc import IntegrityError
 from interchange import tables
 from interchange.coop_closing import UnsettledObligations, any_obligation
 from interchange.member_store import (
-    find_wallet,
     insert_member,
-    insert_wallet,
     load_member_row,
     load_wallets,
     member_query,
+    open_wallet,
     replay_member,
     reveal_nik,
     rotate_batch,
     row_to_member,
+    set_member_status,
 )
-from interchange.merchant_store import insert_merchant, load_merchant, replay_merchant
+from interchange.merchant_store import (
+    insert_merchant,
+    load_merchant,
+    replay_merchant,
+    set_merchant_status,
+)
 from interchange.nik import NikVault
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import (
@@ -77,7 +85,6 @@ from interchange.registry_refs import (
     network_share_ref,
 )
 from interchange.registry_store import (
-    COOP_ID_LOCK,
     CoopAccountIds,
     insert_coop,
     load_coop,
@@ -87,7 +94,6 @@ from interchange.registry_store import (
     require_network,
     reserve_coop_id,
     set_coop_status,
-    set_row_status,
 )
 from interchange.registry_validation import (
     parse_status,
@@ -97,11 +103,10 @@ from interchange.registry_validation import (
     validate_nik,
     validate_wallet_label,
 )
-from interchange.wallet_status import apply_wallet_status
 from ledger.account import AccountKind, AccountSpec
 from ledger.db import run_transaction
 from ledger.errors import LedgerError
-from ledger.service import Ledger
+from ledger.service import open_account_in
 from ledger.store import is_row_id
 
 __all__ = ["ROTATION_BATCH_SIZE_MAX", "Registry"]
@@ -109,13 +114,10 @@ __all__ = ["ROTATION_BATCH_SIZE_MAX", "Registry"]
 T = TypeVar("T")
 
 ROTATION_BATCH_SIZE_MAX = 10_000
-# Registering the same coop twice at once can lose a race for its accounts or its row;
-# a fresh attempt then replays the winner's result.
+# Registering the network operator twice at once can lose a race for its accounts or its
+# row (other coops wait for the operator's lock instead); a fresh attempt then replays the
+# winner's result.
 _ATTEMPTS_MAX = 3
-# A concurrent request recorded the same wallet first: the retry finds it.
-_WALLET_RACES = frozenset(
-    {"pk_interchange_member_wallet", "uq_interchange_member_wallet_member_id_label"}
-)
 _Status = ParticipantStatus | str
 
 
@@ -129,22 +131,18 @@ class Registry:
     def __init__(
         self,
         engine: Engine,
-        ledger: Ledger,
         vault: NikVault,
         *,
         clock: Callable[[], datetime] = _utc_now,
         unsettled: UnsettledObligations = any_obligation,
     ) -> None:
         self._engine = engine
-        self._ledger = ledger
         self._vault = vault
         self._clock = clock
         self._unsettled = unsettled
 
-    def _run(
-        self, work: Callable[[Connection], T], race_constraints: frozenset[str] = frozenset()
-    ) -> T:
-        return run_transaction(self._engine, work, race_constraints=race_constraints)
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        return run_transaction(self._engine, work)
 
     def _now(self) -> datetime:
         now = self._clock()
@@ -158,8 +156,8 @@ class Registry:
 
         The network operator registers first: each other cooperative also gets the
         network's fee and due accounts for its payments, and joins only an active one.
-        Order: the spec's own checks, `replay_coop`'s conflicts, `network_not_registered`,
-        then `coop_not_active`.
+        Order: the spec's own checks, `network_not_registered` (before it, no coop can
+        clash), `replay_coop`'s conflicts, then `coop_not_active`.
         """
         spec = validate_coop_spec(spec)
         for attempt in range(1, _ATTEMPTS_MAX + 1):
@@ -171,51 +169,8 @@ class Registry:
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _register_coop_once(self, spec: CoopSpec) -> Coop:
-        existing = self._run(lambda conn: replay_coop(conn, spec))
-        if existing is not None:
-            return existing
-        network = None if spec.is_network else self._run(require_network)
-        if network is not None:
-            # Before any account opens; `insert_coop` checks again under the operator's lock.
-            require_active(network)
-        with COOP_ID_LOCK:
-            coop_id = self._run(lambda conn: reserve_coop_id(conn, spec.code))
-            cash, fee, due = self._open_coop_accounts(spec, coop_id)
-            shares = (fee, due) if network is None else self._open_network_shares(spec, network)
-            account_ids = CoopAccountIds(cash, fee, due, *shares)
-            now = self._now()
-            return self._run(lambda conn: insert_coop(conn, spec, coop_id, account_ids, now))
-
-    def _open_coop_accounts(self, spec: CoopSpec, coop_id: int) -> tuple[int, int, int]:
-        # The due account's positive balance is what the coop owes the network: the cap
-        # is its upper limit. Cash and fee accounts are unlimited, and so are the network's
-        # due accounts: they are the other side of everyone's, and settlement passes
-        # through them.
-        cap = None if spec.is_network else spec.net_debit_cap_minor
-        plan = (
-            ("cash", AccountKind.COOP_CASH, None),
-            ("fee", AccountKind.FEE_INCOME, None),
-            ("due", AccountKind.SETTLEMENT, cap),
-        )
-        cash, fee, due = (
-            self._open(coop_account_ref(spec.code, purpose), coop_id, spec, kind, max_minor)
-            for purpose, kind, max_minor in plan
-        )
-        return cash, fee, due
-
-    def _open_network_shares(self, spec: CoopSpec, network: Coop) -> tuple[int, int]:
-        # The network's fee and due accounts for this coop's payments, owned by the network.
-        fee, due = (
-            self._open(network_share_ref(spec.code, purpose), network.id, spec, kind, None)
-            for purpose, kind in (("fee", AccountKind.FEE_INCOME), ("due", AccountKind.SETTLEMENT))
-        )
-        return fee, due
-
-    def _open(
-        self, ref: str, owner: int, spec: CoopSpec, kind: AccountKind, max_minor: int | None
-    ) -> int:
-        account_spec = AccountSpec(ref, owner, spec.currency, kind, None, max_minor)
-        return self._ledger.open_account(account_spec).id
+        now = self._now()
+        return self._run(lambda conn: _register_coop_in(conn, spec, now))
 
     def set_coop_status(self, coop_id: int, status: _Status) -> Coop:
         """Set a coop active, suspended or closed; closed is final, and only for a coop
@@ -247,34 +202,27 @@ class Registry:
         spec = validate_member_spec(spec)
         _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
         lookup = self._vault.lookup_hash(spec.nik)
-        coop, existing = self._run(lambda conn: replay_member(conn, spec, lookup))
-        if existing is not None:
-            return existing
-        limit = tier_limits(spec.kyc_tier).balance_max_minor
-        ref = member_wallet_ref(spec.coop_id, spec.member_no, None, MAIN_WALLET_LABEL)
-        wallet = self._ledger.open_account(
-            AccountSpec(ref, spec.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
-        )
-        sealed = self._vault.encrypt(spec.nik)
         now = self._now()
-        return self._run(lambda conn: insert_member(conn, spec, lookup, sealed, wallet.id, now))
+
+        def register(conn: Connection) -> Member:
+            coop, existing = replay_member(conn, spec, lookup)
+            if existing is not None:
+                return existing
+            limit = tier_limits(spec.kyc_tier).balance_max_minor
+            ref = member_wallet_ref(spec.coop_id, spec.member_no, None, MAIN_WALLET_LABEL)
+            kind = AccountKind.MEMBER_WALLET
+            wallet = open_account_in(conn, AccountSpec(ref, coop.id, coop.currency, kind, 0, limit))
+            sealed = self._vault.encrypt(spec.nik)
+            return insert_member(conn, spec, lookup, sealed, wallet.id, now)
+
+        return self._run(register)
 
     def open_member_wallet(self, member_id: int, label: str) -> MemberWallet:
-        """Open (or return) the member's wallet under `label`, with the tier's limits."""
+        """Open (or return) the member's wallet under `label`, with the tier's limits; the
+        member must be active (`member_not_active`), under its lock."""
         label = validate_wallet_label(label)
         _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
-        member, existing = self._run(lambda conn: find_wallet(conn, member_id, label))
-        if existing is not None:
-            return existing
-        if member.status is not ParticipantStatus.ACTIVE:
-            raise RegistryError(RegistryErrorCode.MEMBER_NOT_ACTIVE, "the member is not active")
-        coop = self.coop(member.coop_id)
-        ref = member_wallet_ref(member.coop_id, member.member_no, member.id, label)
-        limit = tier_limits(member.kyc_tier).balance_max_minor
-        account = self._ledger.open_account(
-            AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
-        )
-        return self._run(lambda conn: insert_wallet(conn, member, label, account.id), _WALLET_RACES)
+        return self._run(lambda conn: open_wallet(conn, member_id, label))
 
     def member_wallets(self, member_id: int) -> tuple[MemberWallet, ...]:
         """Return the member's wallets, main first; raise `member_not_found`."""
@@ -285,12 +233,7 @@ class Registry:
         """Set a member's status and freeze, unfreeze or close their wallets to match."""
         new = parse_status(status)
         _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
-        current = self._run(lambda conn: load_member_row(conn, member_id))
-        wallets = self.member_wallets(member_id)
-        account_ids = [wallet.account_id for wallet in wallets]
-        if apply_wallet_status(self._ledger, ParticipantStatus(current.status), new, account_ids):
-            self._run(lambda conn: set_row_status(conn, tables.member, member_id, new))
-        return self._run(lambda conn: row_to_member(load_member_row(conn, member_id)))
+        return self._run(lambda conn: set_member_status(conn, member_id, new))
 
     def member(
         self, member_id: int, *, viewer_coop_id: int, include_nik: bool = False
@@ -340,23 +283,25 @@ class Registry:
         """Register a merchant with its wallet; idempotent by (coop_id, merchant_no)."""
         spec = validate_merchant_spec(spec)
         _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
-        coop, existing = self._run(lambda conn: replay_merchant(conn, spec))
-        if existing is not None:
-            return existing
-        ref = merchant_wallet_ref(spec.coop_id, spec.merchant_no)
-        wallet = self._ledger.open_account(
-            AccountSpec(ref, spec.coop_id, coop.currency, AccountKind.MERCHANT_WALLET, 0, None)
-        )
         now = self._now()
-        return self._run(lambda conn: insert_merchant(conn, spec, wallet.id, now))
+
+        def register(conn: Connection) -> Merchant:
+            coop, existing = replay_merchant(conn, spec)
+            if existing is not None:
+                return existing
+            ref = merchant_wallet_ref(spec.coop_id, spec.merchant_no)
+            kind = AccountKind.MERCHANT_WALLET
+            wallet = open_account_in(conn, AccountSpec(ref, coop.id, coop.currency, kind, 0, None))
+            return insert_merchant(conn, spec, wallet.id, now)
+
+        return self._run(register)
 
     def set_merchant_status(self, merchant_id: int, status: _Status) -> Merchant:
-        """Set a merchant's status and freeze, unfreeze or close its wallet to match."""
+        """Set a merchant's status and freeze, unfreeze or close its wallet to match, in
+        one transaction under the merchant's lock."""
         new = parse_status(status)
-        current = self.merchant(merchant_id)
-        if apply_wallet_status(self._ledger, current.status, new, [current.wallet_account_id]):
-            self._run(lambda conn: set_row_status(conn, tables.merchant, merchant_id, new))
-        return self.merchant(merchant_id)
+        _require_row_id(merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND)
+        return self._run(lambda conn: set_merchant_status(conn, merchant_id, new))
 
     def merchant(self, merchant_id: int) -> Merchant:
         """Return the merchant with this id; raise `merchant_not_found`."""
@@ -370,6 +315,45 @@ class Registry:
         )
         where = tables.merchant.c.network_merchant_id == network_merchant_id
         return self._run(lambda conn: load_merchant(conn, where))
+
+
+def _register_coop_in(conn: Connection, spec: CoopSpec, now: datetime) -> Coop:
+    """Register the coop with its accounts in the caller's transaction: the row and every
+    account it points at, or nothing. A coop other than the network operator joins it
+    only while it is active, under its lock, so that it cannot close meanwhile."""
+    network = None if spec.is_network else require_network(conn, lock=True)
+    existing = replay_coop(conn, spec)
+    if existing is not None:
+        return existing
+    if network is not None:
+        require_active(network)
+    coop_id = reserve_coop_id(conn, spec.code)
+    # The due account's positive balance is what the coop owes the network: the cap is its
+    # upper limit. Cash and fee accounts are unlimited, and so are the network's due
+    # accounts: they are the other side of everyone's, and settlement passes through them.
+    cap = None if spec.is_network else spec.net_debit_cap_minor
+    own = (
+        (coop_account_ref(spec.code, "cash"), coop_id, AccountKind.COOP_CASH, None),
+        (coop_account_ref(spec.code, "fee"), coop_id, AccountKind.FEE_INCOME, None),
+        (coop_account_ref(spec.code, "due"), coop_id, AccountKind.SETTLEMENT, cap),
+    )
+    # The network's fee and due accounts for this coop's payments, owned by the network.
+    shares = (
+        ()
+        if network is None
+        else (
+            (network_share_ref(spec.code, "fee"), network.id, AccountKind.FEE_INCOME, None),
+            (network_share_ref(spec.code, "due"), network.id, AccountKind.SETTLEMENT, None),
+        )
+    )
+    opened = [
+        open_account_in(conn, AccountSpec(ref, owner, spec.currency, kind, None, max_minor)).id
+        for ref, owner, kind, max_minor in (*own, *shares)
+    ]
+    cash, fee, due = opened[:3]
+    network_fee, network_due = opened[3:] or (fee, due)
+    accounts = CoopAccountIds(cash, fee, due, network_fee, network_due)
+    return insert_coop(conn, spec, coop_id, accounts, now)
 
 
 def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:

@@ -2,7 +2,8 @@
 
 A network merchant id is what a merchant's QR codes carry; distinct (coop, merchant_no)
 pairs give distinct ids. The refs name the ledger accounts of coops, members' wallets and
-merchants' wallets; `Ledger.open_account` is idempotent by ref. Pure.
+merchants' wallets; opening an account (`ledger.service.open_account_in`) is idempotent
+by ref. Pure.
 """
 
 from __future__ import annotations

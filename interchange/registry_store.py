@@ -9,7 +9,6 @@ wallets are stored by `interchange.member_store`, merchants by `interchange.merc
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "COOP_ID_LOCK",
     "ID_DRAWS_MAX",
     "CoopAccountIds",
     "check_transition",
@@ -66,8 +64,6 @@ __all__ = [
 V = TypeVar("V", bound="DataclassInstance")
 
 ID_DRAWS_MAX = 1000
-# SQLite has no sequence to draw a coop id from: registrations in one process take turns.
-COOP_ID_LOCK = threading.Lock()
 
 
 def lost_race(error: IntegrityError | LedgerError) -> bool:
@@ -96,8 +92,9 @@ def set_coop_status(
     coop whose members can no longer pay or withdraw; registrations take the same lock,
     so none can slip in while it closes. The network operator closes last, after every
     other coop: their fees and settlements pass through its accounts, and a coop joining
-    takes its lock (`insert_coop`). Closing then needs the coop's own books empty and
-    settled, and closes them (`interchange.coop_closing`). Order:
+    takes its lock (`require_network`, in the registration's transaction). Closing then
+    needs the coop's own books empty and settled, and closes them
+    (`interchange.coop_closing`). Order:
     `status_transition_invalid`, `coop_not_empty`, `coop_has_open_position`."""
     coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
     check_transition(coop.status, new)
@@ -205,7 +202,8 @@ def exists(conn: Connection, query: Select[Any]) -> bool:
 
 
 def reserve_coop_id(conn: Connection, code: str) -> int:
-    """The id the coop will have: the one a crashed attempt reserved, else a fresh one."""
+    """The id the coop will have: the one carried by accounts a crashed registration left
+    (before registrations were one transaction each), else a fresh one."""
     cash_ref = coop_account_ref(code, "cash")
     reserved = conn.execute(
         select(ledger_account.c.coop_id).where(ledger_account.c.ref == cash_ref)
@@ -244,10 +242,10 @@ class CoopAccountIds:
     network_due_account_id: int
 
 
-def require_network(conn: Connection) -> Coop:
-    """The network operator; `network_not_registered` while there is none."""
+def require_network(conn: Connection, *, lock: bool = False) -> Coop:
+    """The network operator (locked if asked); `network_not_registered` while there is none."""
     try:
-        return load_coop(conn, tables.coop.c.is_network.is_(True))
+        return load_coop(conn, tables.coop.c.is_network.is_(True), lock=lock)
     except RegistryError as missing:
         code = RegistryErrorCode.NETWORK_NOT_REGISTERED
         message = "register the network operator before any cooperative"
@@ -257,14 +255,9 @@ def require_network(conn: Connection) -> Coop:
 def insert_coop(
     conn: Connection, spec: CoopSpec, coop_id: int, accounts: CoopAccountIds, now: datetime
 ) -> Coop:
-    """Insert the coop row with its account ids; a coop other than the network operator
-    joins it only while it is active, under its lock, so that it cannot close meanwhile.
-    Order: `replay_coop`'s, then `coop_not_active`."""
-    existing = replay_coop(conn, spec)
-    if existing is not None:
-        return existing
-    if not spec.is_network:
-        require_active(load_coop(conn, tables.coop.c.is_network.is_(True), lock=True))
+    """Insert the coop row with its account ids, in the registration's transaction (which
+    has found no coop with this code and, for a coop other than the network operator,
+    holds the active operator's lock)."""
     values = (
         columns(spec)
         | asdict(accounts)

@@ -30,6 +30,8 @@ from tests.unit.interchange.registry_builders import b64
         "KOPNET_NIK_KEYS=garbage",
         "KOPNET_GROUP_COMMIT_WORKERS=0",
         "KOPNET_SEAL_KEY=",
+        "KOPNET_SEAL_KEY=" + "k" * 1025,
+        "KOPNET_ENVIRONMENT=" + "p" * 10_000,
         "KOPNET_ENVIRONMENT=production",
     ],
 )
@@ -81,6 +83,18 @@ def test_an_unknown_time_zone_setting_is_named_but_not_echoed(tmp_path: Path) ->
     assert "hunter2" not in result.output
 
 
+@pytest.mark.parametrize("url", ["", "sqlite:///" + "d" * 2048])
+def test_a_database_url_that_is_empty_or_too_long_is_a_setting_error(url: str) -> None:
+    with pytest.raises(ValueError, match="database_url"):
+        Settings.model_validate({"database_url": url})
+
+
+def test_the_longest_seal_key_is_accepted_and_one_more_character_is_not() -> None:
+    assert Settings.model_validate({"seal_key": "k" * 1024}).seal_key_bytes() == b"k" * 1024
+    with pytest.raises(ValueError, match="seal_key"):
+        Settings.model_validate({"seal_key": "k" * 1025})
+
+
 @pytest.mark.parametrize(
     ("setting", "value"),
     [
@@ -104,3 +118,9 @@ def test_a_bad_window_setting_is_refused_as_a_setting_not_by_an_assertion(
     except (AssertionError, KeyError) as error:
         pytest.fail(f"{type(error).__name__} instead of a settings error: {error!r}")
     pytest.fail(f"{setting}={value!r} was accepted")
+
+
+def test_a_database_url_option_too_long_is_refused_as_invalid() -> None:
+    """`--database-url` is held to the setting's length too (the option bypasses it)."""
+    result = invoke("audit", "verify", "--database-url", "sqlite:///" + "d" * 3000)
+    assert_refused_with(result, "database_url_invalid")

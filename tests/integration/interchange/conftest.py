@@ -25,7 +25,7 @@ def w(db_url: str) -> Iterator[World]:
 @pytest.fixture
 def registry(ledger: Ledger) -> Registry:
     """A registry with the network operator registered."""
-    registry = Registry(ledger.engine, ledger, NikVault.development())
+    registry = Registry(ledger.engine, NikVault.development())
     registry.register_coop(the_network())
     return registry
 

@@ -35,7 +35,7 @@ MARKUP = "<script>alert('x')</script>"
 
 @pytest.fixture
 def bare_registry(ledger: Ledger) -> Registry:
-    return Registry(ledger.engine, ledger, NikVault.development())
+    return Registry(ledger.engine, NikVault.development())
 
 
 @pytest.fixture

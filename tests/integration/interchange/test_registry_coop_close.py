@@ -171,7 +171,7 @@ def test_a_coop_owed_and_owing_in_a_window_not_yet_settled_cannot_be_closed_unti
         assert settlement.start(window_date, actor="ops") == []
         assert settlement.summary(window_date).status is WindowStatus.SETTLED
         # A registry that is not told which windows are settled counts none as settled.
-        unwired = Registry(net.services.engine, ledger, NikVault.development())
+        unwired = Registry(net.services.engine, NikVault.development())
         unknowing = outcome_of(lambda: unwired.set_coop_status(ksx.id, "closed"))
 
         assert (open_window, closed_window, unknowing) == (OPEN_POSITION,) * 3
@@ -242,6 +242,31 @@ def test_a_payment_that_reaches_the_counter_while_the_coop_closes_is_refused(
         assert outcome == "ok"
         assert refused.code is PaymentErrorCode.ACCOUNT_CLOSED
         assert all(net.balance(i).amount_minor == 0 for i in own_accounts(counter.ksx).values())
+
+
+@pytest.mark.postgres
+def test_a_payment_that_reaches_a_member_closing_is_refused(pg_url: str) -> None:
+    """The member's close holds its wallet's lock until it commits: a cash-in arriving
+    meanwhile waits and then finds the wallet closed, not money in a closed member's
+    wallet."""
+    with network_on(pg_url) as net:
+        counter = a_counter(net)
+        deposit = CashIn("deposit", counter.ani.id, counter.ksx.id, idr(10_000))
+        registry = net.services.registry
+
+        def writes_the_member_status(statement: str) -> bool:
+            return statement.startswith("UPDATE interchange_member")
+
+        with blocked_rival(
+            net.services.engine,
+            writes_the_member_status,
+            lambda: net.services.payments.submit(deposit),
+        ) as rival:
+            closed = registry.set_member_status(counter.ani.id, "closed")
+        refused = rival[0].result(timeout=60)
+        assert closed.status is ParticipantStatus.CLOSED
+        assert refused.code is PaymentErrorCode.ACCOUNT_CLOSED
+        assert net.balance(counter.ani.wallet_account_id).amount_minor == 0
 
 
 def test_the_network_operator_cannot_close_while_another_coop_is_open(net: TestNetwork) -> None:

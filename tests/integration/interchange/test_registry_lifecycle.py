@@ -31,10 +31,11 @@ from ledger.account import AccountKind, AccountStatus
 from ledger.db import make_engine
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.service import Ledger
+from ledger.tables import account as ledger_account
 from tests.builders import idr, transfer
 from tests.conftest import TEST_SEAL_KEY
 from tests.network import TestNetwork
-from tests.races import racing
+from tests.races import blocked_rival, racing
 from tests.unit.interchange.registry_builders import (
     NIK,
     a_coop,
@@ -63,7 +64,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 def pg_registry(pg_engine: Engine) -> Iterator[Registry]:
     """A registry on `pg_engine` with the network operator registered."""
     ledger = Ledger(pg_engine, seal_key=TEST_SEAL_KEY)
-    registry = Registry(pg_engine, ledger, NikVault.development())
+    registry = Registry(pg_engine, NikVault.development())
     registry.register_coop(the_network())
     yield registry
     ledger.close()
@@ -112,8 +113,8 @@ def test_an_extra_wallet_is_opened_once_with_the_tiers_limits(
 def test_an_extra_wallet_asked_for_twice_at_once_is_opened_once(
     pg_engine: Engine, pg_registry: Registry
 ) -> None:
-    """The second request finds no wallet and opens its account; the first then records
-    the wallet; the second's insert collides with it and must return that wallet."""
+    """The second request waits on the member's lock while the first opens the wallet,
+    then finds it and returns it: one wallet, one ledger account."""
     member = pg_registry.register_member(a_member(coop_id=pg_registry.register_coop(a_coop()).id))
 
     def looks_up_the_wallet(statement: str) -> bool:
@@ -122,11 +123,15 @@ def test_an_extra_wallet_asked_for_twice_at_once_is_opened_once(
     def open_savings() -> MemberWallet:
         return pg_registry.open_member_wallet(member.id, "savings")
 
-    # The second lookup is the one just before the insert.
-    with racing(pg_engine, looks_up_the_wallet, open_savings, after=2) as raced:
+    with blocked_rival(pg_engine, looks_up_the_wallet, open_savings) as rival:
         savings = open_savings()
-    assert raced == [savings]
+    assert [future.result(timeout=30) for future in rival] == [savings]
     assert [w.label for w in pg_registry.member_wallets(member.id)] == ["main", "savings"]
+    with pg_engine.connect() as conn:
+        refs = conn.execute(
+            select(ledger_account.c.ref).where(ledger_account.c.ref.like("%savings%"))
+        )
+        assert len(refs.all()) == 1
 
 
 def test_asking_for_the_main_wallet_returns_it(registry: Registry, member: Member) -> None:
@@ -274,7 +279,7 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
         for n, nik in enumerate(niks)
     ]
     before = key_ids_and_tokens(ledger)
-    rotating = Registry(ledger.engine, ledger, rotated_vault())
+    rotating = Registry(ledger.engine, rotated_vault())
     assert rotating.rotate_nik_keys(batch_size=2) == 5
     after = key_ids_and_tokens(ledger)
     assert {key_id for key_id, _ in after.values()} == {"k2"}
@@ -290,7 +295,7 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
 def test_after_rotation_a_vault_without_the_new_key_cannot_read_niks(
     registry: Registry, ledger: Ledger, coop: Coop, member: Member
 ) -> None:
-    Registry(ledger.engine, ledger, rotated_vault()).rotate_nik_keys()
+    Registry(ledger.engine, rotated_vault()).rotate_nik_keys()
     with pytest.raises(NikVaultError) as caught:
         registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
     assert caught.value.code is NikVaultErrorCode.NIK_KEY_UNKNOWN
@@ -323,7 +328,7 @@ def test_after_rotating_keys_replays_lookups_and_the_one_member_per_nik_rule_sti
     rotated = NikVault.from_setting(setting)
     assert rotated.current_key_id == "k2"
     assert rotated.lookup_hash(NIK) == dev.lookup_hash(NIK)
-    after = Registry(ledger.engine, ledger, rotated)
+    after = Registry(ledger.engine, rotated)
     seen = after.member(member.id, viewer_coop_id=coop.id, include_nik=True)
     assert isinstance(seen, Member)
     assert seen.nik == NIK  # still under the old key
@@ -354,21 +359,40 @@ def test_concurrent_registrations_of_one_coop_give_one_coop(registry: Registry) 
 
 @pytest.mark.postgres
 def test_a_registration_that_finishes_while_a_retry_checks_for_it_is_replayed(
-    pg_engine: Engine, pg_registry: Registry
+    pg_engine: Engine,
 ) -> None:
-    """A retry of a coop's registration looks for the coop by its code, for its
-    registration number and for a network operator. Another attempt commits the coop right
-    after the retry's lookup: the retry must still return that coop, never refuse its own
-    registration number as taken (which separate lookups, each seeing what had committed
-    when it ran, once did)."""
-    spec = a_coop()
+    """A retry of the network operator's registration (which waits for no lock) looks for
+    it by its code, for its registration number and for a network operator. Another
+    attempt commits the operator right after the retry's lookup: the retry must still
+    return it, never refuse its own registration number as taken (which separate lookups,
+    each seeing what had committed when it ran, once did)."""
+    registry = Registry(pg_engine, NikVault.development())
+    spec = the_network()
 
     def looks_up_the_coop(statement: str) -> bool:
         return "FROM interchange_coop" in statement and "interchange_coop.code" in statement
 
-    with racing(pg_engine, looks_up_the_coop, lambda: pg_registry.register_coop(spec)) as raced:
-        coop = pg_registry.register_coop(spec)
+    with racing(pg_engine, looks_up_the_coop, lambda: registry.register_coop(spec)) as raced:
+        coop = registry.register_coop(spec)
     assert raced == [coop]
+
+
+@pytest.mark.postgres
+def test_a_coop_registered_twice_at_once_waits_for_the_first_and_replays_it(
+    pg_engine: Engine, pg_registry: Registry
+) -> None:
+    """A coop joins under the network operator's lock: the second registration waits for
+    the first, then finds the coop and returns it."""
+    spec = a_coop()
+
+    def locks_the_operator(statement: str) -> bool:
+        return "FROM interchange_coop" in statement and "FOR NO KEY UPDATE" in statement
+
+    with blocked_rival(
+        pg_engine, locks_the_operator, lambda: pg_registry.register_coop(spec)
+    ) as rival:
+        coop = pg_registry.register_coop(spec)
+    assert [future.result(timeout=30) for future in rival] == [coop]
 
 
 def test_concurrent_members_with_one_nik_give_one_member(registry: Registry, coop: Coop) -> None:
