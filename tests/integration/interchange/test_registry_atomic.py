@@ -58,23 +58,18 @@ def test_a_coop_registration_interrupted_before_its_row_opens_no_account(
     assert ledger.account(coop.due_account_id).max_balance_minor == a_coop().net_debit_cap_minor
 
 
-def test_a_member_registration_interrupted_before_its_row_opens_no_wallet(
-    registry: Registry, ledger: Ledger, coop: Coop, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("joining", ["member", "merchant"])
+def test_a_member_or_merchant_registration_interrupted_before_its_row_opens_no_wallet(
+    registry: Registry, ledger: Ledger, coop: Coop, monkeypatch: pytest.MonkeyPatch, joining: str
 ) -> None:
     before = account_count(ledger.engine)
-    interrupting(monkeypatch, "insert_member")
+    interrupting(monkeypatch, f"insert_{joining}")
+    register: Callable[[], object] = {
+        "member": lambda: registry.register_member(a_member(coop_id=coop.id)),
+        "merchant": lambda: registry.register_merchant(a_merchant(coop_id=coop.id)),
+    }[joining]
     with pytest.raises(CrashedError):
-        registry.register_member(a_member(coop_id=coop.id))
-    assert account_count(ledger.engine) == before
-
-
-def test_a_merchant_registration_interrupted_before_its_row_opens_no_wallet(
-    registry: Registry, ledger: Ledger, coop: Coop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = account_count(ledger.engine)
-    interrupting(monkeypatch, "insert_merchant")
-    with pytest.raises(CrashedError):
-        registry.register_merchant(a_merchant(coop_id=coop.id))
+        register()
     assert account_count(ledger.engine) == before
 
 
