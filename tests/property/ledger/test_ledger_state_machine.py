@@ -16,18 +16,17 @@ entry ids, and the zero-sum and `verify()` checks cover the whole database.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -50,9 +49,7 @@ from ledger.service import Ledger
 from ledger.store import row_to_account
 from ledger.tables import account, posting
 from tests.conftest import TEST_SEAL_KEY
-from tests.databases import PostgresServer, throwaway_database
-
-DatabaseFactory = Callable[[], AbstractContextManager[str]]
+from tests.state_machines import DatabaseFactory, example_databases, stateful_settings
 
 BUSINESS_DATE = date(2026, 11, 23)
 HOLD_TIMEOUT_S = 3600
@@ -502,53 +499,10 @@ def machine_on(new_database: DatabaseFactory) -> type[LedgerMachine]:
     return type("LedgerMachineOnDatabase", (LedgerMachine,), {"new_database": new_database})
 
 
-def _stateful_settings() -> settings:
-    """About 30 examples of 20 steps under the dev profile; more under ci and deep."""
-    base = settings()
-    examples = max(10, base.max_examples * 3 // 5)
-    steps = 20 if base.max_examples <= 50 else 30 if base.max_examples <= 100 else 50
-    return settings(
-        base,
-        max_examples=examples,
-        stateful_step_count=steps,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
-
-
-@contextmanager
-def _sqlite_databases(template: Path, directory: Path) -> Iterator[DatabaseFactory]:
-    """A fresh copy of the migrated database file for each example."""
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        path = directory / f"{uuid.uuid4().hex}.db"
-        shutil.copy(template, path)
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            for leftover in directory.glob(f"{path.name}*"):
-                leftover.unlink()
-
-    yield fresh
-
-
-@contextmanager
-def _postgres_database(server: PostgresServer, template: str) -> Iterator[DatabaseFactory]:
-    """One migrated database shared by every example (each opens its own accounts)."""
-    with throwaway_database(server, template) as url:
-        yield lambda: nullcontext(url)
-
-
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_the_ledger_agrees_with_a_dict_model(
     engine: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    databases: AbstractContextManager[DatabaseFactory]
-    if engine == "sqlite":
-        databases = _sqlite_databases(request.getfixturevalue("sqlite_template"), tmp_path)
-    else:
-        server = request.getfixturevalue("pg_server")
-        databases = _postgres_database(server, request.getfixturevalue("pg_template"))
-    with databases as fresh:
-        run_state_machine_as_test(machine_on(fresh), settings=_stateful_settings())
+    with example_databases(engine, request, tmp_path) as fresh:
+        run_settings = stateful_settings(6, (20, 30, 50))
+        run_state_machine_as_test(machine_on(fresh), settings=run_settings)
