@@ -179,7 +179,8 @@ def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
 def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
     """The member's wallet under `label`: the one recorded, else a new one, opened in the
     ledger with the tier's limits and recorded in this transaction, for an active member
-    (`member_not_active`) under its lock, so that it cannot close meanwhile."""
+    (`member_not_active`, under its lock, so that it cannot close meanwhile) of an active
+    coop (`coop_not_active`: a suspended coop takes no new accounts)."""
     member = row_to_member(load_member_row(conn, member_id, lock=True))
     w = tables.member_wallet.c
     query = select(tables.member_wallet).where(w.member_id == member_id, w.label == label)
@@ -189,6 +190,7 @@ def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
     if member.status is not ParticipantStatus.ACTIVE:
         raise fail(RegistryErrorCode.MEMBER_NOT_ACTIVE, "the member is not active", "member_id")
     coop = load_coop(conn, tables.coop.c.id == member.coop_id)
+    require_active(coop)
     ref = member_wallet_ref(member.coop_id, member.member_no, member.id, label)
     limit = tier_limits(member.kyc_tier).balance_max_minor
     spec = AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)

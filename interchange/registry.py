@@ -24,8 +24,8 @@ by at most one member of a coop that is not closed; NIKs are stored encrypted, w
 lookup hash (`interchange.member_store`). A member's or merchant's wallets follow its
 status in the same transaction, under its lock (`interchange.wallet_status`): `closed`
 is final and needs empty wallets. Suspending a coop does not touch its ledger accounts
-(settlement still moves money for a suspended coop); it stops new members and merchants
-joining it. Closing a coop closes its accounts, which must be empty, and needs its
+(settlement still moves money for a suspended coop); it stops new members, merchants and
+wallets joining it. Closing a coop closes its accounts, which must be empty, and needs its
 obligations settled (`interchange.coop_closing`): settlement says which are, through the
 `unsettled` check the composition root passes in.
 """
@@ -219,7 +219,8 @@ class Registry:
 
     def open_member_wallet(self, member_id: int, label: str) -> MemberWallet:
         """Open (or return) the member's wallet under `label`, with the tier's limits; the
-        member must be active (`member_not_active`), under its lock."""
+        member must be active (`member_not_active`, under its lock), and so must its coop
+        (`coop_not_active`)."""
         label = validate_wallet_label(label)
         _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
         return self._run(lambda conn: open_wallet(conn, member_id, label))

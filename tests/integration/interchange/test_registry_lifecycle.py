@@ -153,6 +153,20 @@ def test_extra_wallets_need_a_valid_label_and_an_active_member(
     assert code_of(suspended) is Code.MEMBER_NOT_ACTIVE
 
 
+def test_a_suspended_coop_opens_no_new_wallet_but_returns_one_it_has(
+    registry: Registry, coop: Coop, member: Member
+) -> None:
+    """Suspending a coop stops new accounts in it, as it stops new members and merchants;
+    a wallet already open is still found by its label."""
+    registry.set_coop_status(coop.id, ParticipantStatus.SUSPENDED)
+    with pytest.raises(RegistryError) as refused:
+        registry.open_member_wallet(member.id, "savings")
+    assert code_of(refused) is Code.COOP_NOT_ACTIVE
+    assert registry.open_member_wallet(member.id, "main").account_id == member.wallet_account_id
+    registry.set_coop_status(coop.id, ParticipantStatus.ACTIVE)
+    assert registry.open_member_wallet(member.id, "savings").label == "savings"
+
+
 # Statuses
 
 

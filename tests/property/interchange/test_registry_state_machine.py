@@ -409,11 +409,15 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(target=wallet_ids, member_id=member_ids, label=LABELS, crash=CRASHES)
     def open_member_wallet(self, member_id: int, label: str, crash: bool) -> object:
         """A label in use returns its wallet whatever the member's status; a new one needs
-        an active member."""
+        an active member of an active coop."""
         member = self.model.members[member_id]
         existing = member.wallets.get(label)
         opens = existing is None
-        expected = Code.MEMBER_NOT_ACTIVE if opens and member.status is not ACTIVE else None
+        expected = None
+        if opens and member.status is not ACTIVE:
+            expected = Code.MEMBER_NOT_ACTIVE
+        elif opens and self.model.coops[member.row.coop_id].status is not ACTIVE:
+            expected = Code.COOP_NOT_ACTIVE
         seam = WALLET_INSERT if crash else None
         got = registry_call(lambda: self.registry.open_member_wallet(member_id, label), seam)
         crashes = crash and opens and expected is None
