@@ -28,22 +28,16 @@ from sqlalchemy import Connection, Select, or_, select
 
 from interchange import tables
 from interchange.registry_errors import RegistryError, RegistryErrorCode
-from ledger.account import Account, AccountStatus
-from ledger.service import set_account_status_in
+from ledger.account import AccountStatus
+from ledger.service import is_empty, set_accounts_status_in
 from ledger.store import lock_accounts
 from ledger.tables import account as ledger_account
 
-__all__ = ["UnsettledObligations", "any_obligation", "close_books", "is_empty", "obligations_of"]
+__all__ = ["UnsettledObligations", "any_obligation", "close_books", "obligations_of"]
 
 UnsettledObligations = Callable[[Connection, int], bool]
 """True when the coop (by id) owes or is owed in a window not yet settled; it reads inside
 the caller's transaction and writes nothing."""
-
-
-def is_empty(account: Account) -> bool:
-    """True when the account holds nothing, posted or held."""
-    held = account.pending_debit_minor or account.pending_credit_minor
-    return account.posted_minor == 0 and not held
 
 
 def obligations_of(coop_id: int) -> Select[Any]:
@@ -70,9 +64,7 @@ def close_books(conn: Connection, coop_id: int, unsettled: UnsettledObligations)
         raise _open_position("pay out the coop's cash, fee income and dues, and end its holds")
     if unsettled(conn, coop_id):
         raise _open_position("settle every window in which the coop owes or is owed first")
-    for account_id in sorted(accounts):
-        closed = set_account_status_in(conn, account_id, AccountStatus.CLOSED)
-        assert closed.status is AccountStatus.CLOSED
+    set_accounts_status_in(conn, accounts, AccountStatus.CLOSED)
 
 
 def _open_position(message: str) -> RegistryError:

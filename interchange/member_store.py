@@ -12,7 +12,7 @@ under labels unique to the member.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -202,16 +202,21 @@ def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
 def set_member_status(conn: Connection, member_id: int, new: ParticipantStatus) -> Member:
     """Store the member's new status with its wallets' (`apply_wallet_status`), under the
     member's lock, so that no wallet opens meanwhile."""
-    current = ParticipantStatus(load_member_row(conn, member_id, lock=True).status)
-    wallets = load_wallets(conn, member_id)
-    if apply_wallet_status(conn, current, new, [wallet.account_id for wallet in wallets]):
-        set_row_status(conn, tables.member, member_id, new)
-    return row_to_member(load_member_row(conn, member_id))
+    member = row_to_member(load_member_row(conn, member_id, lock=True))
+    wallets = _wallets_of(conn, member_id)
+    if not apply_wallet_status(conn, member.status, new, [w.account_id for w in wallets]):
+        return member
+    set_row_status(conn, tables.member, member_id, new)
+    return replace(member, status=new)
 
 
 def load_wallets(conn: Connection, member_id: int) -> tuple[MemberWallet, ...]:
-    """Every wallet of the member."""
+    """Every wallet of the member, main first; `member_not_found` otherwise."""
     load_member_row(conn, member_id)
+    return _wallets_of(conn, member_id)
+
+
+def _wallets_of(conn: Connection, member_id: int) -> tuple[MemberWallet, ...]:
     w = tables.member_wallet.c
     query = select(tables.member_wallet).where(w.member_id == member_id)
     rows = conn.execute(query.order_by(w.label != MAIN_WALLET_LABEL, w.label)).all()

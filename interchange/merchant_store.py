@@ -9,6 +9,7 @@ merchant, as member registrations do.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -94,6 +95,7 @@ def set_merchant_status(conn: Connection, merchant_id: int, new: ParticipantStat
     """Store the merchant's new status with its wallet's (`apply_wallet_status`), under
     the merchant's lock."""
     current = load_merchant(conn, tables.merchant.c.id == merchant_id, lock=True)
-    if apply_wallet_status(conn, current.status, new, [current.wallet_account_id]):
-        set_row_status(conn, tables.merchant, merchant_id, new)
-    return load_merchant(conn, tables.merchant.c.id == merchant_id)
+    if not apply_wallet_status(conn, current.status, new, [current.wallet_account_id]):
+        return current
+    set_row_status(conn, tables.merchant, merchant_id, new)
+    return replace(current, status=new)

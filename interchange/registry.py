@@ -119,6 +119,9 @@ ROTATION_BATCH_SIZE_MAX = 10_000
 # winner's result.
 _ATTEMPTS_MAX = 3
 _Status = ParticipantStatus | str
+# The longest stored key text: a network merchant id has at most 20 characters, a coop
+# code 16.
+_KEY_TEXT_CHARS_MAX = 20
 
 
 def _utc_now() -> datetime:
@@ -199,8 +202,8 @@ class Registry:
 
     def register_member(self, spec: MemberSpec) -> Member:
         """Register a member with an encrypted NIK and a main wallet; idempotent by number."""
-        spec = validate_member_spec(spec)
         _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
+        spec = validate_member_spec(spec)
         lookup = self._vault.lookup_hash(spec.nik)
         now = self._now()
 
@@ -282,8 +285,8 @@ class Registry:
 
     def register_merchant(self, spec: MerchantSpec) -> Merchant:
         """Register a merchant with its wallet; idempotent by (coop_id, merchant_no)."""
-        spec = validate_merchant_spec(spec)
         _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
+        spec = validate_merchant_spec(spec)
         now = self._now()
 
         def register(conn: Connection) -> Merchant:
@@ -365,7 +368,10 @@ def _require_row_id(value: object, not_found: RegistryErrorCode) -> None:
 
 
 def _require_key_text(value: object, not_found: RegistryErrorCode, message: str) -> None:
-    """Refuse, as not found, a code or id that is not printable ASCII, as every stored one
-    is: the database may not even be able to encode it (a NUL, a lone surrogate)."""
-    if not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+    """Refuse, as not found, a code or id that is not printable ASCII of at most
+    `_KEY_TEXT_CHARS_MAX` characters, as every stored one is: the database may not even be
+    able to encode it (a NUL, a lone surrogate), and need not look up a long one."""
+    if not isinstance(value, str) or len(value) > _KEY_TEXT_CHARS_MAX:
+        raise RegistryError(not_found, message)
+    if not (value.isascii() and value.isprintable()):
         raise RegistryError(not_found, message)

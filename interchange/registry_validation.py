@@ -117,7 +117,6 @@ def validate_coop_spec(spec: CoopSpec) -> CoopSpec:
 
 def validate_member_spec(spec: MemberSpec) -> MemberSpec:
     """Return `spec` with its phone normalised and tier coerced; raise the first violation."""
-    assert type(spec.coop_id) is int, "coop_id must be an int"
     _check_rules(spec, _MEMBER_RULES)
     phone = normalise_phone(spec.phone)
     validate_nik(spec.nik)
@@ -127,7 +126,6 @@ def validate_member_spec(spec: MemberSpec) -> MemberSpec:
 
 def validate_merchant_spec(spec: MerchantSpec) -> MerchantSpec:
     """Return `spec` with its criteria coerced; raise the first violation, in field order."""
-    assert type(spec.coop_id) is int, "coop_id must be an int"
     _check_rules(spec, _MERCHANT_RULES)
     code = RegistryErrorCode.CRITERIA_INVALID
     return replace(spec, criteria=_coerce(MerchantCriteria, spec.criteria, code, "criteria"))

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from interchange.coop_closing import is_empty
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import ParticipantStatus
 from interchange.registry_store import check_transition
 from ledger.account import AccountStatus
-from ledger.service import set_account_status_in
+from ledger.service import is_empty, set_accounts_status_in
 from ledger.store import lock_accounts
 
 __all__ = ["LEDGER_STATUS", "apply_wallet_status"]
@@ -47,6 +46,5 @@ def apply_wallet_status(
             RegistryErrorCode.WALLET_NOT_EMPTY,
             "pay out every wallet and settle its holds before closing",
         )
-    for account_id in wallets:
-        set_account_status_in(conn, account_id, LEDGER_STATUS[new])
+    set_accounts_status_in(conn, wallets, LEDGER_STATUS[new])
     return True

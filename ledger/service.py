@@ -10,7 +10,7 @@ or a crash. The service starts its worker threads when constructed and stops the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -31,7 +31,14 @@ from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
-__all__ = ["Ledger", "open_account_in", "raise_for_outcome", "set_account_status_in"]
+__all__ = [
+    "Ledger",
+    "is_empty",
+    "open_account_in",
+    "raise_for_outcome",
+    "set_account_status_in",
+    "set_accounts_status_in",
+]
 
 T = TypeVar("T")
 
@@ -260,15 +267,34 @@ def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
 
 
 def set_account_status_in(conn: Connection, account_id: int, status: AccountStatus) -> Account:
-    """Freeze, unfreeze or close an account inside the caller's transaction, under its lock;
-    closing needs zero balances and no holds, and a closed account stays closed."""
-    current = lock_accounts(conn, [account_id]).get(account_id)
-    if current is None:
-        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {account_id}")
-    if current.status is AccountStatus.CLOSED and status is not AccountStatus.CLOSED:
+    """Freeze, unfreeze or close an account inside the caller's transaction, under its lock
+    (`set_accounts_status_in` for one account)."""
+    return set_accounts_status_in(conn, [account_id], status)[account_id]
+
+
+def set_accounts_status_in(
+    conn: Connection, account_ids: Collection[int], status: AccountStatus
+) -> dict[int, Account]:
+    """Give every account in `account_ids` `status` inside the caller's transaction, locking
+    them in ascending id order first; return them by id as they now are. All or none:
+    `account_not_found`, then `account_closed` (a closed account stays closed), then
+    `account_not_empty` (closing needs zero balances and no holds)."""
+    wanted = set(account_ids)
+    current = lock_accounts(conn, wanted)
+    if missing := sorted(wanted - current.keys()):
+        raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {missing[0]}")
+    if status is not AccountStatus.CLOSED and any(
+        found.status is AccountStatus.CLOSED for found in current.values()
+    ):
         raise LedgerError(LedgerErrorCode.ACCOUNT_CLOSED, "a closed account stays closed")
-    empty = (current.posted_minor, current.pending_debit_minor, current.pending_credit_minor)
-    if status is AccountStatus.CLOSED and empty != (0, 0, 0):
+    if status is AccountStatus.CLOSED and not all(map(is_empty, current.values())):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_EMPTY, "balance and holds must be zero")
-    conn.execute(update(account).where(account.c.id == account_id).values(status=status.value))
-    return row_to_account(conn.execute(select(account).where(account.c.id == account_id)).one())
+    if current:
+        conn.execute(update(account).where(account.c.id.in_(current)).values(status=status.value))
+    return {i: replace(found, status=status) for i, found in current.items()}
+
+
+def is_empty(found: Account) -> bool:
+    """True when the account holds nothing, posted or held."""
+    held = found.pending_debit_minor or found.pending_credit_minor
+    return found.posted_minor == 0 and not held

@@ -199,6 +199,30 @@ def test_unknown_coops_are_named_as_such(registry: Registry) -> None:
     assert code_of(by_id) is code_of(by_code) is Code.COOP_NOT_FOUND
 
 
+@pytest.mark.parametrize("key", ["K" * 21, "KN" + "0" * 10_000])
+def test_a_code_or_merchant_id_longer_than_any_stored_is_not_found_without_a_lookup(
+    registry: Registry, key: str
+) -> None:
+    with pytest.raises(RegistryError) as by_code:
+        registry.coop_by_code(key)
+    with pytest.raises(RegistryError) as by_merchant_id:
+        registry.merchant_by_network_id(key)
+    assert code_of(by_code) is Code.COOP_NOT_FOUND
+    assert code_of(by_merchant_id) is Code.MERCHANT_NOT_FOUND
+
+
+@pytest.mark.parametrize("coop_id", ["1", 1.0, True, None])
+def test_a_member_or_merchant_of_a_coop_id_that_is_no_id_is_coop_not_found(
+    registry: Registry, coop_id: object
+) -> None:
+    """Bad input from a caller is a named refusal, not an AssertionError."""
+    with pytest.raises(RegistryError) as member:
+        registry.register_member(a_member(coop_id=coop_id))
+    with pytest.raises(RegistryError) as merchant:
+        registry.register_merchant(a_merchant(coop_id=coop_id))
+    assert code_of(member) is code_of(merchant) is Code.COOP_NOT_FOUND
+
+
 def test_an_invalid_coop_spec_is_refused_before_anything_is_written(
     registry: Registry, ledger: Ledger
 ) -> None:

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from interchange import member_store
 from interchange import registry as registry_module
-from interchange import wallet_status
 from interchange.nik import NikVault
 from interchange.registry import Registry
 from interchange.registry_errors import RegistryError
 from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import Coop, Member, ParticipantStatus
 from ledger.account import AccountStatus
-from ledger.service import Ledger, set_account_status_in
+from ledger.service import Ledger
 from ledger.tables import account as ledger_account
 from tests.races import blocked_rival
 from tests.unit.interchange.registry_builders import a_coop, a_member, a_merchant, the_network
@@ -73,22 +73,22 @@ def test_a_member_or_merchant_registration_interrupted_before_its_row_opens_no_w
     assert account_count(ledger.engine) == before
 
 
-def test_a_close_interrupted_after_one_wallet_closed_leaves_every_wallet_as_it_was(
+def test_a_close_interrupted_after_its_wallets_closed_leaves_every_wallet_as_it_was(
     registry: Registry, ledger: Ledger, coop: Coop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The member has two empty wallets; the close fails after closing the first. Nothing
-    of it stays: both wallets active, the member active, and a second close goes through."""
+    """The member has two empty wallets; the close fails after closing them, before the
+    member's row. Nothing of it stays: both wallets active, the member active, and a
+    second close goes through."""
     member = registry.register_member(a_member(coop_id=coop.id))
     registry.open_member_wallet(member.id, "savings")
-    closed: list[int] = []
+    closed: list[set[AccountStatus]] = []
 
-    def crash_on_the_second(conn: Any, account_id: int, status: AccountStatus) -> object:
-        closed.append(account_id)
-        if len(closed) == 2:
-            raise CrashedError
-        return set_account_status_in(conn, account_id, status)
+    def crash_once_the_wallets_changed(conn: Any, *_args: Any) -> None:
+        statuses = select(ledger_account.c.status).where(ledger_account.c.coop_id == coop.id)
+        closed.append({AccountStatus(s) for s in conn.execute(statuses).scalars()})
+        raise CrashedError
 
-    monkeypatch.setattr(wallet_status, "set_account_status_in", crash_on_the_second)
+    monkeypatch.setattr(member_store, "set_row_status", crash_once_the_wallets_changed)
     with pytest.raises(CrashedError):
         registry.set_member_status(member.id, "closed")
     wallets = registry.member_wallets(member.id)
@@ -96,6 +96,7 @@ def test_a_close_interrupted_after_one_wallet_closed_leaves_every_wallet_as_it_w
     seen = registry.member(member.id, viewer_coop_id=coop.id)
     assert isinstance(seen, Member) and seen.status is ParticipantStatus.ACTIVE
     monkeypatch.undo()
+    assert AccountStatus.CLOSED in closed[0], "the crash came after the wallets closed"
     assert registry.set_member_status(member.id, "closed").status is ParticipantStatus.CLOSED
     assert {ledger.account(w.account_id).status for w in wallets} == {AccountStatus.CLOSED}
 

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import event
 
 from ledger.account import Account, AccountKind, AccountSpec, AccountStatus
+from ledger.db import run_transaction
 from ledger.entry import EntryKind, EntryRequest
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import AMOUNT_MINOR_MAX, Money
-from ledger.service import Ledger
+from ledger.service import Ledger, set_accounts_status_in
 from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
 
 _SPEC = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET, -1000, 10**9)
@@ -90,6 +91,31 @@ def test_an_account_with_a_balance_or_an_open_hold_cannot_be_closed(ledger: Ledg
     assert ledger.set_account_status(a["budi"].id, AccountStatus.CLOSED).status is (
         AccountStatus.CLOSED
     )
+
+
+def test_closing_several_accounts_at_once_is_all_or_none(ledger: Ledger) -> None:
+    """`set_accounts_status_in` refuses the whole set when one account is not empty (or
+    not found), changing none of them; an empty set all closes in one go."""
+    a = open_wallets(ledger, "ani", "budi", "citra")
+    ledger.post(transfer("fund-ani", a["cash"], a["ani"], idr(10)))
+    ids = [a["ani"].id, a["budi"].id, a["citra"].id]
+
+    def close(account_ids: list[int]) -> dict[int, Account]:
+        return run_transaction(
+            ledger.engine,
+            lambda conn: set_accounts_status_in(conn, account_ids, AccountStatus.CLOSED),
+        )
+
+    assert _code(lambda: close(ids)) is Code.ACCOUNT_NOT_EMPTY
+    assert _code(lambda: close([a["budi"].id, 10**9])) is Code.ACCOUNT_NOT_FOUND
+    assert {ledger.account(i).status for i in ids} == {AccountStatus.ACTIVE}
+    closed = close(ids[1:])
+    assert {found.status for found in closed.values()} == {AccountStatus.CLOSED}
+    assert [ledger.account(i).status for i in ids] == [
+        AccountStatus.ACTIVE,
+        AccountStatus.CLOSED,
+        AccountStatus.CLOSED,
+    ]
 
 
 def test_a_closed_account_stays_closed_and_refuses_every_movement(ledger: Ledger) -> None:

@@ -437,16 +437,36 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(member_id=member_ids, status=STATUSES, crash=CRASHES)
     def set_member_status(self, member_id: int, status: ParticipantStatus, crash: bool) -> None:
         member = self.model.members[member_id]
-        expected = self.model.predict_status_change(member.status, status, member.wallets.values())
-        seam = MEMBER_STATUS if crash else None
-        got = registry_call(lambda: self.registry.set_member_status(member_id, status), seam)
-        # A closed member's "change" to closed writes nothing, so it cannot crash there.
-        crashes = crash and expected is None and member.status is not CLOSED
-        name = f"set_member_status {member.status}->{status}"
+        self._change_status(
+            member,
+            member.wallets.values(),
+            lambda: self.registry.set_member_status(member_id, status),
+            MEMBER_STATUS,
+            status,
+            crash,
+        )
+
+    def _change_status(
+        self,
+        holder: ModelMember | ModelMerchant,
+        wallet_ids: Iterable[int],
+        change: Callable[[], object],
+        seam: Seam,
+        status: ParticipantStatus,
+        crash: bool,
+    ) -> None:
+        """Run a member's or merchant's status change through `change`, crashing at `seam`
+        if asked, and check it against the model's prediction."""
+        expected = self.model.predict_status_change(holder.status, status, wallet_ids)
+        got = registry_call(change, seam if crash else None)
+        # A closed holder's "change" to closed writes nothing, so it cannot crash there.
+        crashes = crash and expected is None and holder.status is not CLOSED
+        kind = "member" if isinstance(holder, ModelMember) else "merchant"
+        name = f"set_{kind}_status {holder.status}->{status}"
         if check_outcome(name, got, expected, crashes=crashes) or expected is not None:
             return
-        assert isinstance(got, Member) and got.status is status
-        member.status = status
+        assert isinstance(got, Member if kind == "member" else Merchant) and got.status is status
+        holder.status = status
 
     # Merchants, in the bundles by their wallets' account ids.
 
@@ -505,16 +525,15 @@ class RegistryMachine(RuleBasedStateMachine):
     @rule(wallet_id=merchant_wallet_ids, status=STATUSES, crash=CRASHES)
     def set_merchant_status(self, wallet_id: int, status: ParticipantStatus, crash: bool) -> None:
         merchant = self._merchant(wallet_id)
-        expected = self.model.predict_status_change(merchant.status, status, [wallet_id])
-        seam = MERCHANT_STATUS if crash else None
         merchant_id = merchant.row.id
-        got = registry_call(lambda: self.registry.set_merchant_status(merchant_id, status), seam)
-        crashes = crash and expected is None and merchant.status is not CLOSED
-        name = f"set_merchant_status {merchant.status}->{status}"
-        if check_outcome(name, got, expected, crashes=crashes) or expected is not None:
-            return
-        assert isinstance(got, Merchant) and got.status is status
-        merchant.status = status
+        self._change_status(
+            merchant,
+            [wallet_id],
+            lambda: self.registry.set_merchant_status(merchant_id, status),
+            MERCHANT_STATUS,
+            status,
+            crash,
+        )
 
     # Money.
 
