@@ -33,6 +33,7 @@ from interchange.criteria import MerchantCriteria
 from interchange.errors import InterchangeError
 from ledger.currency import CURRENCY_EXPONENTS
 from ledger.money import AMOUNT_MINOR_MAX
+from ledger.row_id import ROW_ID_MAX
 
 __all__ = [
     "BPS_WHOLE",
@@ -58,8 +59,8 @@ BPS_WHOLE = 10_000
 FEE_MINOR_MAX = AMOUNT_MINOR_MAX
 # Pairs times criteria times payment types stays far below this in any real network.
 RULES_MAX = 100_000
-# Coop ids are positive 64-bit database keys.
-COOP_ID_MAX = 2**63 - 1
+# Coop ids are database row ids.
+COOP_ID_MAX = ROW_ID_MAX
 
 
 class FeeErrorCode(StrEnum):

@@ -25,6 +25,7 @@ class RegistryErrorCode(StrEnum):
     SETTLEMENT_BANK_CODE_INVALID = "settlement_bank_code_invalid"
     SETTLEMENT_ACCOUNT_NO_INVALID = "settlement_account_no_invalid"
     CAP_INVALID = "cap_invalid"
+    IS_NETWORK_INVALID = "is_network_invalid"
     CURRENCY_UNSUPPORTED = "currency_unsupported"
     MEMBER_NO_INVALID = "member_no_invalid"
     PHONE_INVALID = "phone_invalid"

@@ -10,7 +10,8 @@ identifiers are ASCII; a phone number is in the normal form `+628...`.
 
 Validation raises the first violation, checking fields in declaration order:
 - `CoopSpec`: code, legal_name, registration_no, settlement_bank_code,
-  settlement_account_no, settlement_account_name, net_debit_cap_minor, currency;
+  settlement_account_no, settlement_account_name, net_debit_cap_minor, is_network
+  (then the network's cap), currency;
 - `MemberSpec`: member_no, name, phone, nik, kyc_tier;
 - `MerchantSpec`: merchant_no, name, city, postal_code, mcc, criteria.
 A coop id is not validated here: the shell answers `coop_not_found` for any that is absent.
@@ -103,7 +104,9 @@ def validate_coop_spec(spec: CoopSpec) -> CoopSpec:
     if type(cap) is not int or not 0 <= cap <= AMOUNT_MINOR_MAX:
         message = f"the net debit cap must be an integer in 0..{AMOUNT_MINOR_MAX}"
         raise RegistryError(RegistryErrorCode.CAP_INVALID, message, field="net_debit_cap_minor")
-    assert type(spec.is_network) is bool, "is_network must be a bool"
+    if type(spec.is_network) is not bool:
+        code = RegistryErrorCode.IS_NETWORK_INVALID
+        raise RegistryError(code, "is_network must be true or false", field="is_network")
     if spec.is_network and cap != 0:
         # The network's due accounts are the other side of everyone's: nothing to cap.
         message = "the network operator has no net debit cap: it must be 0"

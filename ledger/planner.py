@@ -6,7 +6,8 @@ planner returns one outcome per request, the entries to insert and the accounts'
 balances. Requests are applied in order; each succeeds or fails on its own unless linked
 into an all-or-nothing group, whose effects are undone together when any member fails.
 
-Checks per request run in this order: shape (`ledger.validation`), the target,
+Checks per request run in this order: shape (`ledger.validation`, checked before anything
+was loaded and handed in with the context), the target,
 idempotency against the entry with the same id recorded earlier or earlier in this batch
 (a replay returns it), then a new entry's id (`expire-` ids are the sweeper's), then the
 target's state and the legs of a hold posted for less, then the accounts leg by leg
@@ -48,7 +49,7 @@ from ledger.leg_effects import (
     resolution_legs,
     violation_in_direction,
 )
-from ledger.validation import require_new_entry_id, validate_request
+from ledger.validation import require_new_entry_id
 
 __all__ = ["BatchContext", "BatchPlan", "TargetState", "plan_batch"]
 
@@ -66,8 +67,10 @@ class TargetState:
 
 @dataclass(frozen=True, slots=True)
 class BatchContext:
-    """Everything the planner may read: all of it loaded after the accounts were locked."""
+    """Everything the planner may read: each request's checked shape (`validate_requests`,
+    in request order), and what was loaded after the accounts were locked."""
 
+    shapes: Sequence[str | LedgerError | None]
     accounts: Mapping[int, Account]
     existing: Mapping[str, Entry]
     targets: Mapping[str, TargetState]
@@ -101,6 +104,7 @@ class _Group:
 def plan_batch(requests: Sequence[EntryRequest], context: BatchContext) -> BatchPlan:
     """Plan a batch; never raises for caller errors, which become outcomes with a code."""
     assert len(context.seqs) >= len(requests), "one sequence number per request"
+    assert len(context.shapes) == len(requests), "one checked shape per request"
     assert context.now.tzinfo is not None, "the commit moment is UTC-aware"
     return _Planner(context).run(requests)
 
@@ -183,7 +187,9 @@ class _Planner:
         }
 
     def _plan_one(self, index: int, request: EntryRequest) -> EntryOutcome:
-        metadata_json = validate_request(request)
+        metadata_json = self.ctx.shapes[index]
+        if isinstance(metadata_json, LedgerError):
+            raise metadata_json
         target = self._target(request)
         # An id recorded earlier, or earlier in this batch (two callers retrying the same
         # request can share a group commit), replays or conflicts the same way.

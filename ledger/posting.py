@@ -2,7 +2,8 @@
 
 `post_entries` is the one write path of the ledger: single requests, batches and the group
 committer all end here, and so can a caller that records its own rows (an interchange
-payment, a settlement) in the same transaction. Order of work: load targets (immutable),
+payment, a settlement) in the same transaction. Order of work: check each request's shape
+(`ledger.validation`; only a well-formed request's id is looked up), load targets (immutable),
 lock every account involved in ascending id order, read the clock and allocate sequence
 numbers, load the ids already recorded, plan (pure), write. A request that fails changes
 nothing; the others in the batch are unaffected unless linked to it. On PostgreSQL the
@@ -32,7 +33,7 @@ from ledger.store import (
     write_plan,
 )
 from ledger.store_pg import read_phase, write_phase
-from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
+from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids, validate_requests
 
 __all__ = ["PlannedEntries", "check_batch_size", "plan_entries", "post_entries", "write_planned"]
 
@@ -75,11 +76,18 @@ def plan_entries(
     """Lock the accounts and decide what `requests` record; write it with `write_planned`
     in the same transaction, before anything else reads or posts to those accounts."""
     check_batch_size(len(requests))
+    shapes = validate_requests(requests)
     target_ids = storable_entry_ids(r.target_id for r in requests)
     target_entries = load_entries(conn, target_ids)
     account_ids = {leg.account_id for r in requests for leg in r.legs}
     account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
-    entry_ids = storable_entry_ids(r.entry_id for r in requests)
+    # A well-formed request's id matches `ENTRY_ID_PATTERN`; the planner refuses the others
+    # before it looks for their ids, so they are not loaded.
+    entry_ids = {
+        r.entry_id
+        for r, shape in zip(requests, shapes, strict=True)
+        if not isinstance(shape, LedgerError)
+    }
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # Ids that cannot name an account are left out; the planner reports them not found.
@@ -90,6 +98,7 @@ def plan_entries(
         now, seqs = allocate_seqs(conn, len(requests))
         existing = load_entries(conn, entry_ids)
     context = BatchContext(
+        shapes=shapes,
         accounts=accounts,
         existing=existing,
         targets=load_targets(conn, target_entries),

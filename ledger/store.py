@@ -29,10 +29,10 @@ from ledger.account import Account, AccountKind, AccountStatus
 from ledger.entry import Entry, EntryKind, Posting
 from ledger.money import Money
 from ledger.planner import BatchPlan, TargetState
+from ledger.row_id import ROW_ID_MAX
 from ledger.tables import account, entry, posting
 
 __all__ = [
-    "ACCOUNT_ID_MAX",
     "allocate_seqs",
     "is_row_id",
     "load_entries",
@@ -43,13 +43,11 @@ __all__ = [
     "write_plan",
 ]
 
-ACCOUNT_ID_MAX = 2**63 - 1
-
 
 def is_row_id(value: object) -> TypeGuard[int]:
     """True if `value` can name a row (a positive 64-bit integer); any other value names
     nothing, so a lookup skips it instead of failing on it in the driver."""
-    return type(value) is int and 0 < value <= ACCOUNT_ID_MAX
+    return type(value) is int and 0 < value <= ROW_ID_MAX
 
 
 def row_ids(ids: Collection[object]) -> list[int]:

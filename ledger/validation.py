@@ -36,6 +36,7 @@ __all__ = [
     "require_new_entry_id",
     "storable_entry_ids",
     "validate_request",
+    "validate_requests",
 ]
 
 BATCH_SIZE_MAX = 8190
@@ -83,6 +84,19 @@ def validate_request(request: EntryRequest) -> str | None:
             LedgerErrorCode.BUSINESS_DATE_INVALID, "business date out of range", "business_date"
         )
     return metadata_json
+
+
+def validate_requests(requests: Iterable[EntryRequest]) -> tuple[str | LedgerError | None, ...]:
+    """Each request's `validate_request` result, in request order: its canonical metadata
+    JSON (None when empty), or the `LedgerError` refusing its shape, returned rather than
+    raised so that one bad request does not hide the others' results."""
+    results: list[str | LedgerError | None] = []
+    for request in requests:
+        try:
+            results.append(validate_request(request))
+        except LedgerError as error:
+            results.append(error)
+    return tuple(results)
 
 
 def require_new_entry_id(request: EntryRequest) -> None:

@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import Final, TypeAlias, TypeVar
 
 from ledger.money import AMOUNT_MINOR_MAX, Money
+from ledger.row_id import ROW_ID_MAX
 from settlement.errors import SettlementError
 
 __all__ = [
@@ -52,8 +53,8 @@ __all__ = [
     "settlement_instructions",
 ]
 
-# Coop ids are positive 64-bit database keys.
-COOP_ID_MAX = 2**63 - 1
+# Coop ids are database row ids.
+COOP_ID_MAX = ROW_ID_MAX
 # One settlement window of a national cooperative network stays well below this.
 OBLIGATIONS_MAX = 1_000_000
 

@@ -45,6 +45,7 @@ PURE_LEDGER = frozenset(
         "leg_effects",
         "idempotency",
         "digest",
+        "row_id",
     )
 )
 # Libraries that do I/O, read the clock or the environment, or are random.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
@@ -18,6 +18,7 @@ from interchange.registry_model import (
     Member,
     ParticipantStatus,
 )
+from ledger import tables as ledger_tables
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.service import Ledger
 from tests.unit.interchange.registry_builders import (
@@ -231,6 +232,27 @@ def test_an_invalid_coop_spec_is_refused_before_anything_is_written(
     assert code_of(caught) is Code.COOP_CODE_INVALID
     with pytest.raises(RegistryError):
         registry.coop_by_code("bad code")
+
+
+def row_counts(ledger: Ledger) -> tuple[int, int]:
+    """How many coops and ledger accounts are stored."""
+    with ledger.engine.connect() as conn:
+        coops = conn.execute(select(func.count()).select_from(tables.coop)).scalar_one()
+        accounts = conn.execute(select(func.count()).select_from(ledger_tables.account))
+        return coops, accounts.scalar_one()
+
+
+@pytest.mark.parametrize("is_network", [1, 0, "true", None])
+def test_a_coop_whose_is_network_is_no_bool_is_refused_and_nothing_is_written(
+    registry: Registry, ledger: Ledger, is_network: object
+) -> None:
+    """Bad input from a caller is a named refusal, not an AssertionError."""
+    before = row_counts(ledger)
+    with pytest.raises(RegistryError) as caught:
+        registry.register_coop(a_coop(is_network=is_network))
+    assert code_of(caught) is Code.IS_NETWORK_INVALID
+    assert caught.value.field == "is_network"
+    assert row_counts(ledger) == before
 
 
 # Members

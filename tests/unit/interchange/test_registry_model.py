@@ -103,6 +103,9 @@ def test_a_valid_coop_spec_is_returned_unchanged() -> None:
         ({"net_debit_cap_minor": True}, (Code.CAP_INVALID, "net_debit_cap_minor")),
         ({"net_debit_cap_minor": 1.5}, (Code.CAP_INVALID, "net_debit_cap_minor")),
         ({"is_network": True}, (Code.CAP_INVALID, "net_debit_cap_minor")),
+        ({"is_network": 1}, (Code.IS_NETWORK_INVALID, "is_network")),
+        ({"is_network": "false"}, (Code.IS_NETWORK_INVALID, "is_network")),
+        ({"is_network": None}, (Code.IS_NETWORK_INVALID, "is_network")),
         ({"currency": "USD"}, (Code.CURRENCY_UNSUPPORTED, "currency")),
     ],
 )
@@ -121,6 +124,7 @@ def test_coop_checks_run_in_field_order() -> None:
         "settlement_account_no": "",
         "settlement_account_name": "",
         "net_debit_cap_minor": -1,
+        "is_network": "yes",
         "currency": "XXX",
     }
     seen = []
@@ -135,6 +139,7 @@ def test_coop_checks_run_in_field_order() -> None:
         "settlement_account_no",
         "settlement_account_name",
         "net_debit_cap_minor",
+        "is_network",
         "currency",
     ]
 

@@ -15,6 +15,7 @@ from ledger.account import Account, AccountKind, AccountStatus
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, Leg
 from ledger.money import Money
 from ledger.planner import BatchContext, BatchPlan, TargetState, plan_batch
+from ledger.validation import validate_requests
 
 __all__ = [
     "BUSINESS_DATE",
@@ -128,6 +129,7 @@ class Book:
         ids = {r.entry_id for r in requests} & self.entries.keys()
         target_ids = {r.target_id for r in requests if r.target_id} & self.entries.keys()
         return BatchContext(
+            shapes=validate_requests(requests),
             accounts=dict(self.accounts),
             existing={i: self.entries[i] for i in ids},
             targets={t: TargetState(self.entries[t], self.resolved_by.get(t)) for t in target_ids},
