@@ -3,17 +3,33 @@
 A second refund of one purchase, or a void after a capture, must see what the ledger
 decided on the first: in the same transaction, the first one's effect would count before
 the ledger decides on it. The service runs such commands in the next transaction
-(`split_dependents`). Pure: no database.
+(`split_dependents`). A payment id repeated within a batch follows its first occurrence
+(`first_occurrences`): processed with it, and given its outcome. Pure: no database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from interchange.payment_model import Capture, PaymentCommand, PaymentOutcome, Refund, Void
 from interchange.routing import ParsedCommand
 
-__all__ = ["split_dependents"]
+__all__ = ["first_occurrences", "split_dependents"]
+
+
+def first_occurrences(payment_ids: Iterable[tuple[int, str]]) -> dict[int, int]:
+    """For each (index, payment id), given in ascending index order, the index of the first
+    one with that payment id: its own index for a first occurrence, an earlier one for a
+    repeat. Pure."""
+    first: dict[int, int] = {}
+    first_by_id: dict[str, int] = {}
+    previous = -1
+    for index, payment_id in payment_ids:
+        assert index > previous, "indexes in ascending order, each once"
+        previous = index
+        first[index] = first_by_id.setdefault(payment_id, index)
+    assert all(first[i] <= i for i in first)
+    return first
 
 
 def split_dependents(
@@ -34,27 +50,30 @@ def split_dependents(
     so every round makes progress. Pure."""
     now: list[int] = []
     later: list[int] = []
-    now_ids: set[str] = set()
     deferred_ids: set[str] = set()
     # A payment created or named by a command processed now -> that command's payment id.
     taken: dict[str, str] = {}
+    first = first_occurrences(
+        (index, item.command.payment_id)
+        for index, item in enumerate(items)
+        if not isinstance(item, PaymentOutcome)
+    )
     for index, item in enumerate(items):
         if isinstance(item, PaymentOutcome):
             now.append(index)
             continue
         payment_id, named = item.command.payment_id, _named_payment(item.command)
-        if payment_id in now_ids:
-            now.append(index)
+        if first[index] != index:
+            (later if payment_id in deferred_ids else now).append(index)
             continue
         waits = named is not None and (
             taken.get(named, payment_id) != payment_id or named in deferred_ids
         )
-        if waits or payment_id in deferred_ids:
+        if waits:
             deferred_ids.add(payment_id)
             later.append(index)
             continue
         now.append(index)
-        now_ids.add(payment_id)
         taken.setdefault(payment_id, payment_id)
         if named is not None:
             taken.setdefault(named, payment_id)

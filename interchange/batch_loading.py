@@ -1,7 +1,9 @@
 """Joining a payment batch's window and loading what its commands name, and nothing else.
 
 Their members, merchants and payments, and only the coops these (or cash counters) belong
-to, with the network: the work per batch does not grow with the number of coops. Locks are
+to, with the network: the work per batch does not grow with the number of coops. Of the
+authorizations named, the members they hold from, their merchants' criteria and when their
+holds expire; nothing of a payment loaded only as a command's own (a replay). Locks are
 taken in the order of `interchange.payment_store`: the window, the originals the batch
 names, then the daily totals. On PostgreSQL `interchange.payment_store_pg` sends it all as
 one pipeline; elsewhere the store's loaders run one by one.
@@ -19,17 +21,19 @@ from interchange.payment_model import (
     Capture,
     CashIn,
     CashOut,
+    PaymentKind,
     QrPurchase,
     Refund,
     Transfer,
     Void,
     storable_payment_ids,
 )
-from interchange.payment_records import load_payments
+from interchange.payment_records import load_hold_expiry, load_payments
 from interchange.payment_store import (
     enter_window,
     load_coops,
     load_members,
+    load_merchant_criteria,
     load_merchants,
     load_schedule_version,
 )
@@ -45,7 +49,9 @@ def load_named(
 ) -> BatchLoad:
     """Join the window and load what the commands name, and nothing else: their members,
     merchants and payments, and only the coops these (or cash counters) belong to, with the
-    network. One round trip on PostgreSQL (`interchange.payment_store_pg.load_batch`)."""
+    network; of the authorizations named, their payers, their merchants' criteria and when
+    their holds expire. One round trip on PostgreSQL
+    (`interchange.payment_store_pg.load_batch`)."""
     member_ids: set[int] = set()
     merchant_ids: set[str] = set()
     referenced: set[str] = set()
@@ -78,6 +84,21 @@ def load_named(
             merchant_ids=merchant_ids,
             coop_ids=counter_coop_ids,
         )
+    return _load_one_by_one(
+        conn, calendar, referenced, requested, member_ids, merchant_ids, counter_coop_ids
+    )
+
+
+def _load_one_by_one(
+    conn: Connection,
+    calendar: WindowCalendar,
+    referenced: set[str],
+    requested: set[str],
+    member_ids: set[int],
+    merchant_ids: set[str],
+    counter_coop_ids: set[int],
+) -> BatchLoad:
+    """`load_batch`'s load, one statement at a time, in the same lock order."""
     now, window_date = enter_window(conn, calendar)
     payments = load_payments(conn, referenced, lock=True)
     originals = [payments[p] for p in referenced if p in payments]
@@ -89,6 +110,8 @@ def load_named(
     named.update(m.coop_id for m in merchants.values())
     named.update(c for p in originals for c in (p.issuer_coop_id, p.acquirer_coop_id))
     coops, network = load_coops(conn, named)
+    authorizations = [p for p in originals if p.kind is PaymentKind.AUTHORIZATION]
+    shops_named = {p.merchant_id for p in authorizations if p.merchant_id is not None}
     return BatchLoad(
         now,
         window_date,
@@ -100,4 +123,6 @@ def load_named(
         load_schedule_version(conn),
         payers,
         lock_daily(conn, member_ids, window_date, releasable_keys(originals, payers)),
+        merchant_criteria=load_merchant_criteria(conn, shops_named),
+        hold_expires_at=load_hold_expiry(conn, authorizations),
     )

@@ -7,12 +7,14 @@ limits, plan every entry through the ledger in one call (which locks its account
 `interchange.batch_posting`), then write the ledger's entries, the payment rows,
 obligations, daily totals (what the payments spend, less what the voids and captures for
 less give back), refunded amounts and authorization states for the payments the ledger
-accepted, and commit. On PostgreSQL the ledger's writes, the payment rows and the COMMIT
-go in one round trip, so the accounts stay locked for one trip after planning instead of
-three. A command repeated within the batch gets the first one's outcome (or a conflict if
-it differs). Commands that must see another's outcome (a second refund of one purchase, a
-void after a capture) are not in the same batch: the service runs them in the next
-transaction (`interchange.batch_dependents`), once the ledger has decided.
+accepted, and commit. On PostgreSQL the ledger's writes, the payment rows, the refunded
+amounts and authorization states (of rows the load locked) and the COMMIT go in one round
+trip, so the accounts stay locked for one trip after planning; what routing needs of the
+authorizations named (their payers, their merchants' criteria, when their holds expire)
+comes with the load. A command repeated within the batch gets the first one's outcome (or
+a conflict if it differs). Commands that must see another's outcome (a second refund of
+one purchase, a void after a capture) are not in the same batch: the service runs them in
+the next transaction (`interchange.batch_dependents`), once the ledger has decided.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection
 
-from interchange.batch_dependents import split_dependents
+from interchange.batch_dependents import first_occurrences, split_dependents
 from interchange.batch_loading import load_named
 from interchange.batch_posting import post_within_daily_limits
 from interchange.daily_totals import add_daily, daily_rows, release_daily, release_rows
@@ -33,19 +35,12 @@ from interchange.fee_schedule import FeeSchedule
 from interchange.payment_model import (
     PaymentCommand,
     PaymentErrorCode,
-    PaymentKind,
     PaymentOutcome,
     PaymentRecord,
     PaymentStatus,
 )
-from interchange.payment_records import (
-    insert_payments,
-    load_hold_expiry,
-    payment_rows,
-    records_of,
-    resolve_payments,
-)
-from interchange.payment_store import add_obligations, load_merchant_criteria, obligation_rows
+from interchange.payment_records import insert_payments, payment_rows, records_of, resolve_payments
+from interchange.payment_store import add_obligations, obligation_rows
 from interchange.payment_store_pg import write_batch
 from interchange.routing import (
     ParsedCommand,
@@ -115,21 +110,13 @@ def process_parsed(
         schedules=settings.schedules(conn, load.schedule_version),
         business_date=load.window_date,
         now=load.now,
-        # Only a capture for less prices again, at its authorization's merchant's criteria:
-        # a refund's original or a replayed purchase needs no look-up.
-        merchant_criteria=load_merchant_criteria(
-            conn,
-            {
-                p.merchant_id
-                for p in load.payments.values()
-                if p.kind is PaymentKind.AUTHORIZATION and p.merchant_id is not None
-            },
-        ),
-        hold_expires_at=load_hold_expiry(conn, load.payments.values()),
+        merchant_criteria=load.merchant_criteria,
+        hold_expires_at=load.hold_expires_at,
         payer_member_ids=load.payers,
     )
     now, window_date = load.now, load.window_date
-    plans = _plan_all(parsed, ctx, outcomes)
+    first = first_occurrences((i, p.command.payment_id) for i, p in parsed.items())
+    plans = _plan_all(parsed, first, ctx, outcomes)
     spent_today = {m: spent for (m, day), spent in load.daily.items() if day == window_date}
     accepted, planned = post_within_daily_limits(
         conn, plans, ctx, spent_today, settings.seal_key, outcomes
@@ -143,25 +130,25 @@ def process_parsed(
     records = _write(conn, planned, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
-    _fill_repeats(parsed, outcomes)
+    _fill_repeats(parsed, first, outcomes)
     assert all(outcomes[i] is not None for i in ready)
     return outcomes
 
 
 def _plan_all(
     parsed: dict[int, ParsedCommand],
+    first: dict[int, int],
     ctx: RoutingContext,
     outcomes: list[PaymentOutcome | None],
 ) -> dict[int, PaymentPlan]:
-    """Plan each payment id's first command; the commands are independent of each other
-    (`split_dependents`), so each is planned from what was recorded before the batch."""
+    """Plan each payment id's first command (`first_occurrences`); the commands are
+    independent of each other (`split_dependents`), so each is planned from what was
+    recorded before the batch."""
     plans: dict[int, PaymentPlan] = {}
-    seen: set[str] = set()
     for index, item in parsed.items():
-        payment_id = item.command.payment_id
-        if payment_id in seen:
+        if first[index] != index:
             continue
-        seen.add(payment_id)
+        payment_id = item.command.payment_id
         try:
             planned = plan_payment(item, ctx)
         except (InterchangeError, LedgerError) as error:
@@ -197,15 +184,14 @@ def _write(
     owed = obligation_rows((d for plan in plans for d in plan.obligations), window_date)
     daily = daily_rows(spent, window_date)
     released = release_rows(plan.released for plan in plans if plan.released is not None)
-    # Through SQLAlchemy, so before the pipeline `commit_with` opens on PostgreSQL.
-    resolve_payments(conn, refunds, statuses)
 
     def writes() -> None:
         if planned is not None:
             write_planned(conn, planned)
         if conn.dialect.name == "postgresql":
-            write_batch(conn, rows, owed, daily, released)
+            write_batch(conn, rows, owed, daily, released, refunds, statuses)
         else:
+            resolve_payments(conn, refunds, statuses)
             insert_payments(conn, rows)
             add_obligations(conn, owed)
             add_daily(conn, daily)
@@ -215,17 +201,18 @@ def _write(
     return records_of(rows)
 
 
-def _fill_repeats(parsed: dict[int, ParsedCommand], outcomes: list[PaymentOutcome | None]) -> None:
-    """A command repeated in the batch gets its first occurrence's outcome."""
-    first: dict[str, int] = {}
-    for index in sorted(parsed):
-        payment_id = parsed[index].command.payment_id
-        if payment_id not in first:
-            first[payment_id] = index
+def _fill_repeats(
+    parsed: dict[int, ParsedCommand], first: dict[int, int], outcomes: list[PaymentOutcome | None]
+) -> None:
+    """A command repeated in the batch gets its first occurrence's outcome
+    (`first_occurrences`)."""
+    for index, first_index in first.items():
+        if first_index == index:
             continue
-        original = outcomes[first[payment_id]]
+        payment_id = parsed[index].command.payment_id
+        original = outcomes[first_index]
         assert original is not None
-        if parsed[first[payment_id]].request_json != parsed[index].request_json:
+        if parsed[first_index].request_json != parsed[index].request_json:
             outcomes[index] = PaymentOutcome(
                 payment_id,
                 None,

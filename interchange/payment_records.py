@@ -2,9 +2,10 @@
 
 Functions take a connection inside the caller's transaction and never commit. A payment
 row is written once, with its plan; afterwards only the refunded amount of an original
-and the status of an authorization change (`resolve_payments`). The originals a batch
-names are locked `FOR UPDATE` in id order, at their place in the lock order of
-`interchange.payment_store`.
+and the status of an authorization change (`resolve_payments`; on PostgreSQL a batch sends
+the same updates in its commit's pipeline, `interchange.payment_store_pg.write_batch`).
+The originals a batch names are locked `FOR UPDATE` in id order, at their place in the
+lock order of `interchange.payment_store`.
 """
 
 from __future__ import annotations

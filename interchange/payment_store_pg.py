@@ -1,25 +1,28 @@
-"""PostgreSQL's fast path for loading a payment batch: one round trip instead of nine.
+"""PostgreSQL's fast path for a payment batch: its load in one round trip, its writes in the
+pipeline of its commit.
 
 One pipeline, sent with the transaction's BEGIN: the first statement works out the
 window of the transaction's clock (`now()`, the same in every statement of it) in SQL, by
 the same rule as `interchange.window.WindowCalendar`, and takes the window's shared
 advisory lock; the next check the window is still open, lock the payments named as
 originals, and load the payments, cooperatives, members, merchants, the newest fee
-schedule version, the members the named authorizations hold from, and the daily totals:
-the members' totals of the day (created at zero where missing, then locked, so that two
-batches with one member's first payments of the day wait for each other) and the totals
-the open authorizations named would give back to, locked in the same statement, in key
-order. A batch that names no payment (plain purchases, transfers, cash) sends neither
-the originals' statements nor the look-up of what they would give back. If the window
-closed while the batch waited for its lock, the batch starts again in a new transaction,
-whose clock is past the cut-off (`TransactionRetryError`).
-Statements are fixed texts with bound parameters. Lock order as in
-`interchange.payment_store`. Never commits.
+schedule version, the members the named authorizations hold from, their merchants'
+criteria and when their holds expire, and the daily totals: the members' totals of the
+day (created at zero where missing, then locked, so that two batches with one member's
+first payments of the day wait for each other) and the totals the open authorizations
+named would give back to, locked in the same statement, in key order. A batch that names
+no payment (plain purchases, transfers, cash) sends neither the originals' statements nor
+the look-ups of what they would give back or price. If the window closed while the batch
+waited for its lock, the batch starts again in a new transaction, whose clock is past the
+cut-off (`TransactionRetryError`). The writes (`write_batch`), the originals' refunded
+amounts and authorizations' statuses among them, join the caller's pipeline: the rows they
+change were locked by the load. Statements are fixed texts with bound parameters. Lock
+order as in `interchange.payment_store`. Never commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,7 +31,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
 from interchange.daily_totals import DailyKey
-from interchange.payment_model import PaymentRecord
+from interchange.payment_model import PaymentRecord, PaymentStatus
 from interchange.payment_records import record_from_row
 from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
@@ -86,17 +89,27 @@ _AUTH_PAYERS = (
     " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
 )
 _PAYERS = "SELECT p.payment_id, w.member_id" + _AUTH_PAYERS
+# The named authorizations' merchants' criteria (a capture for less prices again at them)
+# and when their holds expire; the ledger's entry is joined by the id the payment keeps.
+_AUTH_TERMS = (
+    "SELECT p.payment_id, m.id AS merchant_id, m.criteria, e.expires_at"
+    " FROM interchange_payment p"
+    " LEFT JOIN interchange_merchant m ON m.id = p.merchant_id"
+    " LEFT JOIN ledger_entry e ON e.entry_id = p.entry_id"
+    " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
+)
 _SELECT_DAILY = "SELECT member_id, business_date, spent_minor FROM interchange_member_daily"
 _LOCK_DAILY = " ORDER BY member_id, business_date FOR UPDATE"
-# The members' totals of the day, for a batch that names no payment (plain purchases,
-# transfers, cash): nothing can be given back, so only the day's totals are locked.
-_DAY_DAILY = (
+# The window day's totals of these members, for a batch that names no payment (plain
+# purchases, transfers, cash): nothing can be given back, so only the day's totals are locked.
+_MEMBERS_DAY_TOTALS = (
     _SELECT_DAILY + f" WHERE member_id = ANY(%s::bigint[]) AND business_date = {_WINDOW}"
 ) + _LOCK_DAILY
-# The day's totals of the members, and those the open authorizations named would give back
-# to (the day each counted against), in one statement so that they lock in key order. A
-# semi-join, not an OR, so that each total is found by its key.
-_DAILY = (
+# The window day's totals of these members and those the open authorizations named would
+# give back to (the day each counted against): a set of (member, day) keys, in one
+# statement so that they lock in key order. A semi-join, not an OR, so that each total is
+# found by its key.
+_MEMBERS_DAY_AND_RELEASE_TOTALS = (
     _SELECT_DAILY + " WHERE (member_id, business_date) IN ("
     f" SELECT unnest(%s::bigint[]), {_WINDOW}"
     " UNION SELECT w.member_id, p.business_date" + _AUTH_PAYERS + " AND p.status = 'authorized')"
@@ -119,6 +132,10 @@ class BatchLoad:
     payers: dict[str, int]
     # Every daily total the batch locked, by (member id, business date).
     daily: dict[DailyKey, int]
+    # The criteria of the named authorizations' merchants, by merchant id.
+    merchant_criteria: dict[int, str]
+    # When each named authorization's hold expires, by its payment id.
+    hold_expires_at: dict[str, datetime]
 
 
 def load_batch(
@@ -141,21 +158,22 @@ def load_batch(
     window = (calendar.time_zone, calendar.cutoff_s)
     with pg.pipeline():
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
-        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(9)]
+        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(10)]
         cursors[0].execute(_CLOSED, window)
         if originals:
             cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
             cursors[8].execute(_PAYERS, (originals,))
+            cursors[9].execute(_AUTH_TERMS, (originals,))
         cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
         cursors[6].execute(_SCHEDULE_VERSION)
         pg.execute(_OPEN_DAILY, (*window, members))
         if originals:
-            cursors[7].execute(_DAILY, (members, *window, originals))
+            cursors[7].execute(_MEMBERS_DAY_AND_RELEASE_TOTALS, (members, *window, originals))
         else:
             # Nothing named can give allowance back: the day's totals are all to lock.
-            cursors[7].execute(_DAY_DAILY, (members, *window))
+            cursors[7].execute(_MEMBERS_DAY_TOTALS, (members, *window))
         # Last: each statement sees what had committed when it started, so a member or
         # merchant found above is sure to find its coop (coops are never deleted).
         cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
@@ -171,8 +189,8 @@ def load_batch(
 def _assemble(
     now: datetime, window_date: date, cursors: list[Any], *, names_payments: bool
 ) -> BatchLoad:
-    """The batch's load from the pipeline's cursors; those of the originals and their
-    payers (1 and 8) were sent only if the batch names payments."""
+    """The batch's load from the pipeline's cursors; those of the originals, their payers
+    and their terms (1, 8 and 9) were sent only if the batch names payments."""
     originals = cursors[1].fetchall() if names_payments else []
     payments = {row.payment_id: record_from_row(row) for row in originals}
     payments.update({row.payment_id: record_from_row(row) for row in cursors[2].fetchall()})
@@ -205,9 +223,37 @@ def _assemble(
     payers = (
         {row.payment_id: row.member_id for row in cursors[8].fetchall()} if names_payments else {}
     )
+    terms = cursors[9].fetchall() if names_payments else []
+    criteria, expiry = _authorization_terms(terms, payments)
     return BatchLoad(
-        now, window_date, payments, coops, network, members, merchants, version, payers, daily
+        now,
+        window_date,
+        payments,
+        coops,
+        network,
+        members,
+        merchants,
+        version,
+        payers,
+        daily,
+        merchant_criteria=criteria,
+        hold_expires_at=expiry,
     )
+
+
+def _authorization_terms(
+    rows: list[Any], payments: dict[str, PaymentRecord]
+) -> tuple[dict[int, str], dict[str, datetime]]:
+    """The criteria of the named authorizations' merchants, by merchant id, and when their
+    holds expire, by payment id, from `_AUTH_TERMS`' rows: as `load_merchant_criteria` and
+    `load_hold_expiry` give them."""
+    # Only the authorizations the originals' statement found: one committed between the two
+    # statements is not among the batch's payments.
+    found = [r for r in rows if r.payment_id in payments]
+    assert all(payments[r.payment_id].merchant_id == r.merchant_id for r in found if r.merchant_id)
+    criteria = {r.merchant_id: r.criteria for r in found if r.merchant_id is not None}
+    expiry = {r.payment_id: r.expires_at.astimezone(UTC) for r in found if r.expires_at is not None}
+    return criteria, expiry
 
 
 _PAYMENT_COLUMNS = (
@@ -256,6 +302,18 @@ _RELEASE_DAILY = (
     "UPDATE interchange_member_daily SET spent_minor = GREATEST(spent_minor - %s, 0)"
     " WHERE member_id = %s AND business_date = %s"
 )
+# One statement each for every original refunded and every authorization resolved; the
+# payment ids are distinct (keys of a mapping), so each row changes once.
+_ADD_REFUNDED = (
+    "UPDATE interchange_payment p SET refunded_minor = p.refunded_minor + r.refunded_minor"
+    " FROM unnest(%s::text[], %s::bigint[]) AS r (payment_id, refunded_minor)"
+    " WHERE p.payment_id = r.payment_id"
+)
+_SET_STATUS = (
+    "UPDATE interchange_payment p SET status = s.status"
+    " FROM unnest(%s::text[], %s::text[]) AS s (payment_id, status)"
+    " WHERE p.payment_id = s.payment_id"
+)
 
 
 def write_batch(
@@ -264,16 +322,29 @@ def write_batch(
     obligations: list[dict[str, Any]],
     daily: list[dict[str, Any]],
     released: list[dict[str, Any]],
+    refunds: Mapping[str, int],
+    statuses: Mapping[str, PaymentStatus],
 ) -> None:
-    """Insert the payment rows, add the obligations and daily totals and take the released
-    allowances off: one round trip, or queued in the caller's pipeline if one is open
-    (`ledger.db.commit_with`).
+    """Add the refunded amounts to the originals and move the authorizations to their new
+    status (as `interchange.payment_records.resolve_payments` does), insert the payment
+    rows, add the obligations and daily totals and take the released allowances off: one
+    round trip, or queued in the caller's pipeline if one is open (`ledger.db.commit_with`).
 
-    Obligation and daily rows come sorted by key (`obligation_rows`, `daily_rows`,
-    `release_rows`), so concurrent batches update them in the same order."""
+    The originals and authorizations resolved must have been locked by the load
+    (`load_batch` locks those it names), so that a concurrent batch cannot have planned
+    from the same amounts. Obligation and daily rows come sorted by key (`obligation_rows`,
+    `daily_rows`, `release_rows`), so concurrent batches update them in the same order."""
     pg = driver(conn)
     with pipelined(pg):
         cursor = pg.cursor()
+        if refunds:
+            originals = sorted(refunds)
+            cursor.execute(_ADD_REFUNDED, (originals, [refunds[p] for p in originals]))
+        if statuses:
+            authorizations = sorted(statuses)
+            cursor.execute(
+                _SET_STATUS, (authorizations, [statuses[p].value for p in authorizations])
+            )
         if payments:
             cursor.executemany(
                 _INSERT_PAYMENT, [tuple(r[c] for c in _PAYMENT_COLUMNS) for r in payments]

@@ -1,5 +1,6 @@
 """Which commands of a batch wait for a later transaction: those that must see an earlier
-command's outcome. Pure; no database."""
+command's outcome; and which is the first occurrence of each repeated payment id. Pure; no
+database."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from interchange.batch_dependents import split_dependents
+from interchange.batch_dependents import first_occurrences, split_dependents
 from interchange.payment_model import (
     Authorize,
     Capture,
@@ -86,6 +87,16 @@ def test_a_refund_of_a_capture_that_waits_waits_too() -> None:
 def test_refusals_go_now() -> None:
     refusal = PaymentOutcome("bad", None, PaymentErrorCode.PAYMENT_ID_INVALID, "bad id")
     assert split([Refund("r-1", "p-1", RP), refusal, Refund("r-2", "p-1", RP)]) == ([0, 1], [2])
+
+
+def test_each_repeat_maps_to_the_first_index_of_its_payment_id() -> None:
+    pairs = [(0, "a"), (2, "b"), (3, "a"), (5, "b"), (6, "c"), (7, "a")]
+    assert first_occurrences(pairs) == {0: 0, 2: 2, 3: 0, 5: 2, 6: 6, 7: 0}
+
+
+def test_a_batch_without_repeats_is_all_first_occurrences() -> None:
+    assert first_occurrences([(1, "a"), (4, "b")]) == {1: 1, 4: 4}
+    assert first_occurrences([]) == {}
 
 
 _IDS = st.sampled_from(["p-1", "p-2", "r-1", "r-2", "a-1"])
