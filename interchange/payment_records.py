@@ -11,7 +11,7 @@ lock order of `interchange.payment_store`.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,7 +35,8 @@ __all__ = [
 
 
 def record_from_row(row: Any) -> PaymentRecord:
-    """The `PaymentRecord` of an `interchange_payment` row."""
+    """The `PaymentRecord` of an `interchange_payment` row, its moment in UTC whatever the
+    session's time zone (psycopg's own rows come in the server's)."""
     currency = row.currency
 
     def money(value: int) -> Money:
@@ -64,7 +65,7 @@ def record_from_row(row: Any) -> PaymentRecord:
         business_date=row.business_date,
         window_date=row.window_date,
         request_json=row.request_json,
-        created_at=row.created_at,
+        created_at=row.created_at.astimezone(UTC),
     )
 
 
