@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from queue import Queue
+from queue import SimpleQueue
 from typing import Any
 
 import pytest
@@ -49,7 +49,7 @@ def _wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
-def _has_size(queued: Queue[Any], size: int) -> bool:
+def _has_size(queued: SimpleQueue[Any], size: int) -> bool:
     return queued.qsize() == size
 
 
