@@ -24,6 +24,8 @@ from migrations.runner import upgrade
 __all__ = ["PostgresServer", "find_postgres", "migrated_template", "throwaway_database"]
 
 _DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Not UTC, and far from it: the server's zone must never leak into a stored or read time.
+SESSION_TIME_ZONE = "Asia/Jakarta"
 _HOW_TO = (
     "PostgreSQL is needed for the tests: set KOPNET_TEST_DATABASE_URL to a server where the"
     " tests may create databases, run a server on 127.0.0.1:5432 (user postgres, trust auth),"
@@ -43,10 +45,13 @@ class PostgresServer:
         return make_url(self.admin_url).set(database=database).render_as_string(False)
 
     def create(self, database: str, template: str | None = None) -> str:
-        """Create `database` (from `template`) and return its URL."""
+        """Create `database` (from `template`) and return its URL. Its sessions read and
+        write times in `SESSION_TIME_ZONE`, as on a server set up in Indonesia, so that a
+        time taken as UTC without being converted shows in the tests."""
         clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{database}"{clause}')
+            conn.execute(f'ALTER DATABASE "{database}" SET timezone TO \'{SESSION_TIME_ZONE}\'')
         return self.url_for(database)
 
     def drop(self, database: str) -> None:
