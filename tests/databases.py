@@ -51,7 +51,7 @@ class PostgresServer:
         clause = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{database}"{clause}')
-            conn.execute(f'ALTER DATABASE "{database}" SET timezone TO \'{SESSION_TIME_ZONE}\'')
+            conn.execute(f"ALTER DATABASE \"{database}\" SET timezone TO '{SESSION_TIME_ZONE}'")
         return self.url_for(database)
 
     def drop(self, database: str) -> None:

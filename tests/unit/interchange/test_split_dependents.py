@@ -99,6 +99,22 @@ def test_a_batch_without_repeats_is_all_first_occurrences() -> None:
     assert first_occurrences([]) == {}
 
 
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from("abc")), max_size=20))
+def test_each_index_points_at_the_earliest_with_its_payment_id(
+    steps_and_ids: list[tuple[int, str]],
+) -> None:
+    pairs, index = [], -1
+    for step, payment_id in steps_and_ids:
+        index += step + 1
+        pairs.append((index, payment_id))
+    first = first_occurrences(pairs)
+    ids = dict(pairs)
+    assert sorted(first) == [i for i, _ in pairs]
+    for i, payment_id in pairs:
+        assert first[i] == min(j for j, other in pairs if other == payment_id)
+        assert ids[first[i]] == payment_id and first[first[i]] == first[i]
+
+
 _IDS = st.sampled_from(["p-1", "p-2", "r-1", "r-2", "a-1"])
 _COMMANDS = st.one_of(
     st.builds(Refund, _IDS, _IDS, st.just(RP)),
