@@ -3,7 +3,8 @@
 Callers submit units (one request, or a linked group that must stay together) and wait on
 a future. A worker thread takes every unit queued at that moment, up to `batch_size_max`
 requests, and hands them to the batch handler in one call, so while one transaction
-commits the next batch is already queuing. If a whole batch fails with an unexpected error,
+commits the next batch is already queuing; a unit that would take the batch past the limit
+starts the same worker's next batch. If a whole batch fails with an unexpected error,
 each unit is retried alone so that one bad unit cannot fail its neighbours.
 
 No global lock: several workers (and several processes, each with its own committer) may
@@ -69,16 +70,20 @@ class GroupCommitter(Generic[T, R]):
             thread.join()
 
     def _work(self) -> None:
+        carried: _Unit[T, R] | None = None
         while True:
-            first = self._queue.get()
+            first = carried if carried is not None else self._queue.get()
             if first is None:
                 return
-            units, stop = self._drain(first)
+            units, carried, stop = self._drain(first)
             self._run(units)
             if stop:
                 return
 
-    def _drain(self, first: _Unit[T, R]) -> tuple[list[_Unit[T, R]], bool]:
+    def _drain(self, first: _Unit[T, R]) -> tuple[list[_Unit[T, R]], _Unit[T, R] | None, bool]:
+        """The units for one batch, starting with `first`; the unit that did not fit, which
+        this worker runs next (put back in the queue, it could land behind `close`'s stop
+        markers, or be passed over again and again); and whether a stop marker was taken."""
         units, size = [first], len(first.items)
         while size < self._batch_size_max:
             try:
@@ -86,13 +91,12 @@ class GroupCommitter(Generic[T, R]):
             except queue.Empty:
                 break
             if unit is None:
-                return units, True
+                return units, None, True
             if size + len(unit.items) > self._batch_size_max:
-                self._queue.put(unit)
-                break
+                return units, unit, False
             units.append(unit)
             size += len(unit.items)
-        return units, False
+        return units, None, False
 
     def _run(self, units: list[_Unit[T, R]]) -> None:
         items = [item for unit in units for item in unit.items]

@@ -1,0 +1,58 @@
+"""The group committer's batching, with a handler that needs no database: a unit that does
+not fit the batch being drained is run next, before anything queued after it, and is never
+lost behind `close`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from ledger.group_commit import GroupCommitter
+
+_WAIT_S = 5.0
+
+
+class _Gate:
+    """A handler that records each batch and holds the first until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: Sequence[str]) -> list[str]:
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            self.entered.set()
+            assert self.release.wait(_WAIT_S)
+        return [item.upper() for item in items]
+
+
+def test_a_unit_that_does_not_fit_runs_next_and_is_not_lost_behind_close() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(gate, batch_size_max=2, workers=1)
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    small, large = committer.submit(["b"]), committer.submit(["c", "d"])
+    closing = threading.Thread(target=committer.close)
+    closing.start()
+    gate.release.set()
+    closing.join(_WAIT_S)
+    assert not closing.is_alive()
+    assert held.result(_WAIT_S) == ["A"]
+    assert small.result(_WAIT_S) == ["B"]
+    assert large.result(_WAIT_S) == ["C", "D"]
+    assert gate.batches == [["a"], ["b"], ["c", "d"]]
+
+
+def test_units_that_fit_share_a_batch_in_the_order_they_came() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(gate, batch_size_max=3, workers=1)
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    futures = [committer.submit([item]) for item in ("b", "c", "d", "e")]
+    gate.release.set()
+    assert [f.result(_WAIT_S) for f in futures] == [["B"], ["C"], ["D"], ["E"]]
+    committer.close()
+    assert held.result(_WAIT_S) == ["A"]
+    assert gate.batches == [["a"], ["b", "c", "d"], ["e"]]
