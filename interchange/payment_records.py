@@ -37,6 +37,7 @@ __all__ = [
 def record_from_row(row: Any) -> PaymentRecord:
     """The `PaymentRecord` of an `interchange_payment` row, its moment in UTC whatever the
     session's time zone (psycopg's own rows come in the server's)."""
+    assert row.created_at.tzinfo is not None, "the column holds aware moments"
     currency = row.currency
 
     def money(value: int) -> Money:

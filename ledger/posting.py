@@ -77,17 +77,16 @@ def plan_entries(
     in the same transaction, before anything else reads or posts to those accounts."""
     check_batch_size(len(requests))
     shapes = validate_requests(requests)
-    target_ids = storable_entry_ids(r.target_id for r in requests)
+    # The planner refuses a malformed request before it looks at anything recorded, so
+    # only the well-formed ones' targets, accounts and ids are loaded (and locked).
+    well_formed = [
+        r for r, shape in zip(requests, shapes, strict=True) if not isinstance(shape, LedgerError)
+    ]
+    target_ids = storable_entry_ids(r.target_id for r in well_formed)
     target_entries = load_entries(conn, target_ids)
-    account_ids = {leg.account_id for r in requests for leg in r.legs}
+    account_ids = {leg.account_id for r in well_formed for leg in r.legs}
     account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
-    # A well-formed request's id matches `ENTRY_ID_PATTERN`; the planner refuses the others
-    # before it looks for their ids, so they are not loaded.
-    entry_ids = {
-        r.entry_id
-        for r, shape in zip(requests, shapes, strict=True)
-        if not isinstance(shape, LedgerError)
-    }
+    entry_ids = {r.entry_id for r in well_formed}
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # Ids that cannot name an account are left out; the planner reports them not found.
