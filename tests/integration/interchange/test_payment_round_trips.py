@@ -5,12 +5,15 @@ round trip: not the look-ups of a named authorization's merchant criteria and ho
 nor the refunded amount and status updates while the ledger's accounts are locked.
 
 A `before_cursor_execute` listener sees every statement SQLAlchemy sends; psycopg's
-pipelines bypass it. The ledger's own statements (looking up a capture's or void's target
-entry) are the ledger's business and are not counted here.
+pipelines bypass it. A statement counts as the interchange's when the innermost of our
+frames that sent it is an interchange module, whatever table it reads (the hold expiry is
+read from the ledger's entries). The ledger's own statements (looking up a capture's or
+void's target entry) are the ledger's business and are not counted here.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +35,8 @@ from tests.network import idr, network_on, qr_for
 
 pytestmark = pytest.mark.postgres
 
+_OUR_PACKAGES = frozenset({"interchange", "ledger"})
+
 
 @pytest.fixture
 def w(pg_url: str) -> Iterator[World]:
@@ -42,14 +47,13 @@ def w(pg_url: str) -> Iterator[World]:
 def pay_and_list_interchange_statements(
     w: World, command: PaymentCommand
 ) -> tuple[PaymentRecord, list[str]]:
-    """Record `command` (it must succeed); return its record and the statements naming an
-    interchange table that went through SQLAlchemy meanwhile."""
+    """Record `command` (it must succeed); return its record and the statements the
+    interchange's own code sent through SQLAlchemy meanwhile."""
     seen: list[str] = []
 
     def listen(*args: Any) -> None:
-        statement = args[2]
-        if "interchange_" in statement:
-            seen.append(statement)
+        if _sender_package() == "interchange":
+            seen.append(args[2])
 
     engine = w.net.services.engine
     event.listen(engine, "before_cursor_execute", listen)
@@ -58,6 +62,18 @@ def pay_and_list_interchange_statements(
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     return record, seen
+
+
+def _sender_package() -> str | None:
+    """The package (`interchange` or `ledger`) of the module of the innermost frame of ours
+    on the stack."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        if package in _OUR_PACKAGES:
+            return package
+        frame = frame.f_back
+    return None
 
 
 def test_a_capture_for_less_looks_up_and_resolves_its_authorization_in_the_pipelines(
