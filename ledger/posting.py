@@ -5,9 +5,10 @@ committer all end here, and so can a caller that records its own rows (an interc
 payment, a settlement) in the same transaction. Order of work: check each request's shape
 (`ledger.validation`; only a well-formed request's id is looked up), load targets (immutable),
 lock every account involved in ascending id order, read the clock and allocate sequence
-numbers, load the ids already recorded, plan (pure), write. A request that fails changes
-nothing; the others in the batch are unaffected unless linked to it. On PostgreSQL the
-read and write phases go through `ledger.store_pg`, one round trip each. A caller that
+numbers, load the ids already recorded and what resolved the targets, plan (pure), write.
+A request that fails changes nothing; the others in the batch are unaffected unless linked
+to it. On PostgreSQL the read and write phases go through `ledger.store_pg`, one round trip
+each. A caller that
 writes rows of its own after the ledger's can split the call: `plan_entries` locks and
 plans, `write_planned` writes, so that both writes and the commit can share a round trip
 (`ledger.db.commit_with`) and the accounts stay locked for less time.
@@ -30,6 +31,7 @@ from ledger.store import (
     load_targets,
     lock_accounts,
     row_ids,
+    target_states,
     write_plan,
 )
 from ledger.store_pg import read_phase, write_phase
@@ -90,17 +92,20 @@ def plan_entries(
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         # Ids that cannot name an account are left out; the planner reports them not found.
-        read = read_phase(conn, row_ids(account_ids), entry_ids, len(requests))
+        target_seqs = [e.seq for e in target_entries.values()]
+        read = read_phase(conn, row_ids(account_ids), entry_ids, len(requests), target_seqs)
         accounts, now, seqs, existing = read.accounts, read.now, read.seqs, read.existing
+        targets = target_states(target_entries, read.resolutions)
     else:
         accounts = lock_accounts(conn, account_ids)
         now, seqs = allocate_seqs(conn, len(requests))
         existing = load_entries(conn, entry_ids)
+        targets = load_targets(conn, target_entries)
     context = BatchContext(
         shapes=shapes,
         accounts=accounts,
         existing=existing,
-        targets=load_targets(conn, target_entries),
+        targets=targets,
         now=now,
         seqs=seqs,
         seal_key=seal_key,

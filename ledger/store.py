@@ -40,6 +40,7 @@ __all__ = [
     "lock_accounts",
     "row_ids",
     "row_to_account",
+    "target_states",
     "write_plan",
 ]
 
@@ -152,12 +153,21 @@ def _row_to_entry(row: Row[Any], postings: tuple[Posting, ...]) -> Entry:
 
 
 def load_targets(conn: Connection, targets: dict[str, Entry]) -> dict[str, TargetState]:
-    """Return each target with the kind of entry that resolved or reversed it, if any."""
+    """Return each target with the kind of entry that resolved or reversed it, if any
+    (PostgreSQL reads the resolutions in `ledger.store_pg.read_phase`)."""
     if not targets:
         return {}
     seqs = [e.seq for e in targets.values()]
     query = select(entry.c.target_seq, entry.c.kind).where(entry.c.target_seq.in_(seqs))
     resolved = {row.target_seq: EntryKind(row.kind) for row in conn.execute(query)}
+    return target_states(targets, resolved)
+
+
+def target_states(
+    targets: dict[str, Entry], resolved: dict[int, EntryKind]
+) -> dict[str, TargetState]:
+    """Each target with the kind of entry that resolved or reversed it, from `resolved`
+    (by the target's sequence number); None while it stands open."""
     return {key: TargetState(e, resolved.get(e.seq)) for key, e in targets.items()}
 
 

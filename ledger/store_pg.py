@@ -54,6 +54,9 @@ _EXISTING = (
     " ORDER BY q.leg_no) p ON true"
     " WHERE e.entry_id = ANY(%b::text[]) ORDER BY e.seq, p.leg_no"
 )
+# The entries that already resolved or reversed the batch's targets: read after the lock,
+# so that a resolution committed while the batch waited for it is seen.
+_RESOLUTIONS = "SELECT target_seq, kind FROM ledger_entry WHERE target_seq = ANY(%b::bigint[])"
 _INSERT_POSTINGS = (
     "INSERT INTO ledger_posting (entry_seq, leg_no, account_id, coop_id, currency,"
     " amount_minor, is_pending, account_posting_no, balance_after_minor, committed_at)"
@@ -78,18 +81,25 @@ _INSERT_ENTRIES_AND_MOVE_ACCOUNTS = (
 
 @dataclass(frozen=True, slots=True)
 class ReadPhase:
-    """What the read phase found: locked accounts, the clock, sequence numbers, replays."""
+    """What the read phase found: locked accounts, the clock, sequence numbers, replays,
+    and the kind of entry that resolved each target already resolved (by its seq)."""
 
     accounts: dict[int, Account]
     now: datetime
     seqs: list[int]
     existing: dict[str, Entry]
+    resolutions: dict[int, EntryKind]
 
 
 def read_phase(
-    conn: Connection, account_ids: Collection[int], entry_ids: Collection[str], count: int
+    conn: Connection,
+    account_ids: Collection[int],
+    entry_ids: Collection[str],
+    count: int,
+    target_seqs: Collection[int] = (),
 ) -> ReadPhase:
-    """Lock the accounts, read the clock, draw `count` seqs and load recorded ids: one trip."""
+    """Lock the accounts, read the clock, draw `count` seqs, load recorded ids and the
+    targets' resolutions: one trip."""
     assert count > 0
     pg = driver(conn)
     ids, names = sorted(account_ids), sorted(entry_ids)
@@ -97,9 +107,15 @@ def read_phase(
         locked = pg.execute(_LOCK, (ids,))
         clock = pg.execute(_CLOCK_AND_SEQS, (count,))
         existing = pg.execute(_EXISTING, (names,))
+        resolved = pg.execute(_RESOLUTIONS, (sorted(target_seqs),)) if target_seqs else None
     accounts = {row[0]: _account(row) for row in locked.fetchall()}
     moment, seqs = clock.fetchone()
-    return ReadPhase(accounts, moment.astimezone(UTC), list(seqs), _entries(existing.fetchall()))
+    resolutions = (
+        {} if resolved is None else {row[0]: EntryKind(row[1]) for row in resolved.fetchall()}
+    )
+    return ReadPhase(
+        accounts, moment.astimezone(UTC), list(seqs), _entries(existing.fetchall()), resolutions
+    )
 
 
 def _account(row: Sequence[Any]) -> Account:

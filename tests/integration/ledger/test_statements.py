@@ -8,20 +8,22 @@ moment does not change once that moment has passed (PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ledger.entry import Entry, EntryKind
+from ledger import planner
+from ledger.entry import Entry, EntryKind, EntryRequest
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.statements import PAGE_SIZE_MAX, StatementLine
 from tests.builders import idr, open_wallets, resolution, transfer
-from tests.races import blocked_rival
+from tests.races import wait_until_a_session_waits_for_a_lock
 
 _US = timedelta(microseconds=1)
 _EARLY = datetime(2000, 1, 1, tzinfo=UTC)
@@ -165,7 +167,7 @@ def test_a_statement_of_the_past_ignores_postings_made_after_it(history: History
 
 @pytest.mark.postgres
 def test_a_balance_read_as_of_a_past_moment_does_not_change_afterwards(
-    pg_ledger: Ledger,
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An entry's `committed_at` is the clock its transaction reads once it holds its
     accounts, before its writes and COMMIT. A reader asking, in that gap, for the balance
@@ -183,13 +185,23 @@ def test_a_balance_read_as_of_a_past_moment_does_not_change_afterwards(
         lines = _lines_of(ledger, ani, 100, _EARLY, moment + _US)
         return moment, ledger.balance_as_of(ani, moment), [line.entry_id for line in lines]
 
-    def reads_resolutions(statement: str) -> bool:
-        return statement.startswith("SELECT ledger_entry.target_seq, ledger_entry.kind")
+    # The gap: the planner runs after the read phase (locks, clock) and before the writes.
+    rival: list[Future[tuple[datetime, Money, list[str]]]] = []
+    plan = planner.plan_batch
 
+    def plan_once_the_rival_waits(
+        requests: Sequence[EntryRequest], context: planner.BatchContext
+    ) -> planner.BatchPlan:
+        if not rival:
+            rival.append(pool.submit(read_now))
+            wait_until_a_session_waits_for_a_lock(ledger.engine)
+        return plan(requests, context)
+
+    monkeypatch.setattr("ledger.posting.plan_batch", plan_once_the_rival_waits)
     undo = resolution("undo", EntryKind.REVERSAL, "pay")
-    with blocked_rival(ledger.engine, reads_resolutions, read_now) as rival:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         (outcome,) = ledger.post_batch([undo])
-    moment, seen_balance, seen_lines = rival[0].result(timeout=30)
+        moment, seen_balance, seen_lines = rival[0].result(timeout=30)
     assert outcome.entry is not None and outcome.entry.committed_at <= moment
     assert (seen_balance, seen_lines) == (idr(100), ["fund", "pay", "undo"])
     lines_now = [line.entry_id for line in _lines_of(ledger, ani, 100, _EARLY, moment + _US)]
