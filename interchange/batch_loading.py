@@ -125,4 +125,5 @@ def _load_one_by_one(
         lock_daily(conn, member_ids, window_date, releasable_keys(originals, payers)),
         merchant_criteria=load_merchant_criteria(conn, shops_named),
         hold_expires_at=load_hold_expiry(conn, authorizations),
+        locked=frozenset(p.payment_id for p in originals),
     )

@@ -121,11 +121,17 @@ def process_parsed(
     accepted, planned = post_within_daily_limits(
         conn, plans, ctx, spent_today, settings.seal_key, outcomes
     )
-    # The totals a release takes from were locked with the day's, in key order, at the load.
+    # The totals a release takes from were locked with the day's, in key order, at the load,
+    # and so were the originals a refund adds to and the authorizations resolved.
     assert all(
         (r.member_id, r.business_date) in load.daily
         for r in (plans[i].released for i in accepted)
         if r is not None
+    )
+    assert all(
+        changed in load.locked
+        for changed in (c for i in accepted for c in (plans[i].refund_of, plans[i].resolves))
+        if changed is not None
     )
     records = _write(conn, planned, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):

@@ -136,6 +136,8 @@ class BatchLoad:
     merchant_criteria: dict[int, str]
     # When each named authorization's hold expires, by its payment id.
     hold_expires_at: dict[str, datetime]
+    # The payments the batch locked: the originals its commands name, by payment id.
+    locked: frozenset[str]
 
 
 def load_batch(
@@ -238,6 +240,7 @@ def _assemble(
         daily,
         merchant_criteria=criteria,
         hold_expires_at=expiry,
+        locked=frozenset(row.payment_id for row in originals),
     )
 
 
