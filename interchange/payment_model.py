@@ -47,7 +47,7 @@ def storable_payment_ids(ids: Iterable[str]) -> set[str]:
     """The ids that can name a payment (`PAYMENT_ID_PATTERN`); any other names none, so a
     lookup skips it instead of sending it to the database, whose driver may not even be
     able to encode it (a NUL, a lone surrogate). A refund or void may name anything."""
-    return {i for i in ids if PAYMENT_ID_PATTERN.fullmatch(i)}
+    return {i for i in ids if type(i) is str and PAYMENT_ID_PATTERN.fullmatch(i)}
 
 
 TRANSACTION_MAX_MINOR = 10_000_000 * 100
@@ -80,6 +80,9 @@ class PaymentStatus(StrEnum):
 class PaymentErrorCode(StrEnum):
     """Stable codes, in the order the checks run (see `interchange.routing`)."""
 
+    # A batch as a whole, before any of its commands.
+    BATCH_EMPTY = "batch_empty"
+    BATCH_TOO_LARGE = "batch_too_large"
     PAYMENT_ID_INVALID = "payment_id_invalid"
     AMOUNT_INVALID = "amount_invalid"
     AMOUNT_OVER_LIMIT = "amount_over_limit"

@@ -119,8 +119,13 @@ class Payments:
         command that names a payment an earlier one creates or names (a second refund of
         one purchase, a void after a capture) goes in a following one, after it. If a
         later transaction fails, the earlier ones stay committed: sent again, the batch
-        replays them."""
-        assert 1 <= len(commands) <= BATCH_COMMANDS_MAX
+        replays them. An empty batch is `batch_empty`, one over the limit `batch_too_large`:
+        raised, nothing processed."""
+        if not commands:
+            raise PaymentError(PaymentErrorCode.BATCH_EMPTY, "a batch needs at least one command")
+        if len(commands) > BATCH_COMMANDS_MAX:
+            message = f"a batch holds at most {BATCH_COMMANDS_MAX} commands"
+            raise PaymentError(PaymentErrorCode.BATCH_TOO_LARGE, message)
         items = [parse_or_refuse(c) for c in commands]
         refusals = [i for i in items if isinstance(i, PaymentOutcome)]
         if len(refusals) == len(items):

@@ -20,6 +20,7 @@ from enum import StrEnum
 from ledger.currency import require_currency
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import AMOUNT_MINOR_MAX, Money
+from ledger.row_id import ROW_ID_MAX
 
 __all__ = [
     "ACCOUNT_REF_PATTERN",
@@ -76,18 +77,25 @@ class AccountSpec:
     max_balance_minor: int | None = None
 
     def validated(self) -> AccountSpec:
-        """Return self if every field is within its limits; raise the first violation."""
-        if not ACCOUNT_REF_PATTERN.fullmatch(self.ref):
+        """Return self if every field is within its limits; raise the first violation, in
+        field order: `account_ref_invalid`, `account_coop_invalid`, `currency_unknown`,
+        `account_kind_invalid`, `account_limits_invalid`."""
+        if type(self.ref) is not str or not ACCOUNT_REF_PATTERN.fullmatch(self.ref):
             raise LedgerError(LedgerErrorCode.ACCOUNT_REF_INVALID, "bad account ref", field="ref")
-        assert type(self.coop_id) is int and self.coop_id >= 0, "coop_id must be a natural"
+        if type(self.coop_id) is not int or not 0 <= self.coop_id <= ROW_ID_MAX:
+            message = f"the coop id must be an integer in 0..{ROW_ID_MAX}"
+            raise LedgerError(LedgerErrorCode.ACCOUNT_COOP_INVALID, message, field="coop_id")
         require_currency(self.currency)
+        if not isinstance(self.kind, AccountKind):
+            message = "the kind must be one of the ledger's account kinds"
+            raise LedgerError(LedgerErrorCode.ACCOUNT_KIND_INVALID, message, field="kind")
         low, high = self.min_balance_minor, self.max_balance_minor
         if self.kind.is_wallet and low is None:
             raise _limits("a wallet needs an explicit lower limit")
-        if low is not None and not -AMOUNT_MINOR_MAX <= low <= 0:
-            raise _limits("the lower limit must be between -10^15 and 0")
-        if high is not None and not 0 <= high <= AMOUNT_MINOR_MAX:
-            raise _limits("the upper limit must be between 0 and 10^15")
+        if low is not None and (type(low) is not int or not -AMOUNT_MINOR_MAX <= low <= 0):
+            raise _limits("the lower limit must be an integer between -10^15 and 0")
+        if high is not None and (type(high) is not int or not 0 <= high <= AMOUNT_MINOR_MAX):
+            raise _limits("the upper limit must be an integer between 0 and 10^15")
         return self
 
 

@@ -36,7 +36,7 @@ CURRENCY_EXPONENTS: MappingProxyType[str, int] = MappingProxyType(
 
 def require_currency(code: str) -> str:
     """Return `code` if it is a known ISO 4217 currency; raise `currency_unknown` otherwise."""
-    if code not in CURRENCY_EXPONENTS:
+    if type(code) is not str or code not in CURRENCY_EXPONENTS:
         raise LedgerError(LedgerErrorCode.CURRENCY_UNKNOWN, f"unknown currency {code!r}")
     return code
 

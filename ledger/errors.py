@@ -71,8 +71,11 @@ class LedgerErrorCode(StrEnum):
     LINKED_GROUP_OPEN = "linked_group_open"
     # Accounts: opening and changing.
     ACCOUNT_REF_INVALID = "account_ref_invalid"
+    ACCOUNT_COOP_INVALID = "account_coop_invalid"
+    ACCOUNT_KIND_INVALID = "account_kind_invalid"
     ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC = "account_exists_with_different_spec"
     ACCOUNT_LIMITS_INVALID = "account_limits_invalid"
+    ACCOUNT_STATUS_INVALID = "account_status_invalid"
     ACCOUNT_NOT_EMPTY = "account_not_empty"
     # Queries.
     PAGE_SIZE_INVALID = "page_size_invalid"

@@ -277,8 +277,13 @@ def set_accounts_status_in(
 ) -> dict[int, Account]:
     """Give every account in `account_ids` `status` inside the caller's transaction, locking
     them in ascending id order first; return them by id as they now are. All or none:
-    `account_not_found`, then `account_closed` (a closed account stays closed), then
-    `account_not_empty` (closing needs zero balances and no holds)."""
+    `account_status_invalid` (not an `AccountStatus`), `account_not_found`, then
+    `account_closed` (a closed account stays closed), then `account_not_empty` (closing
+    needs zero balances and no holds)."""
+    if not isinstance(status, AccountStatus):
+        raise LedgerError(
+            LedgerErrorCode.ACCOUNT_STATUS_INVALID, "the status must be active, frozen or closed"
+        )
     wanted = set(account_ids)
     current = lock_accounts(conn, wanted)
     if missing := sorted(wanted - current.keys()):

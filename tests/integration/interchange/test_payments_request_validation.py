@@ -12,6 +12,7 @@ nothing changes. A command's own invalid `payment_id` is covered in
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from interchange.payment_model import (
     Transfer,
     Void,
 )
+from interchange.payments import BATCH_COMMANDS_MAX
 from tests.integration.interchange.test_payments_books import snapshot
 from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr
 from tests.outcomes import outcome_of
@@ -58,12 +60,23 @@ def test_looking_up_a_payment_id_no_payment_can_have_is_not_found(net: TestNetwo
     psycopg's DataError on PostgreSQL, a lone surrogate UnicodeEncodeError on both
     engines."""
     payments = net.services.payments
-    ids = {"nul": "pay\x00-1", "lone-surrogate": "pay-\ud800"}
+    ids: dict[str, Any] = {"nul": "pay\x00-1", "lone-surrogate": "pay-\ud800", "int": 123}
     outcomes = {name: outcome_of(partial(payments.payment, i)) for name, i in ids.items()}
     assert outcomes == {
         "nul": "code:original_not_found",
         "lone-surrogate": "code:original_not_found",
+        "int": "code:original_not_found",
     }
+
+
+def test_a_batch_with_no_command_or_too_many_is_refused_whole(net: TestNetwork) -> None:
+    ksa = net.add_coop("KSA")
+    before = snapshot(net.services.engine)
+    payments = net.services.payments
+    too_many = [CashIn(f"c-{n}", 1, ksa.id, idr(1_000)) for n in range(BATCH_COMMANDS_MAX + 1)]
+    assert outcome_of(partial(payments.submit_batch, [])) == "code:batch_empty"
+    assert outcome_of(partial(payments.submit_batch, too_many)) == "code:batch_too_large"
+    assert snapshot(net.services.engine) == before
 
 
 @pytest.mark.parametrize("named", ["pay\x00-1", "pay-\ud800", "x" * 500])

@@ -67,6 +67,17 @@ def test_an_invalid_spec_is_refused_before_anything_is_written(ledger: Ledger) -
     assert ledger.verify().accounts_checked == 0
 
 
+def test_a_status_that_is_not_an_account_status_is_refused_and_changes_nothing(
+    ledger: Ledger,
+) -> None:
+    opened = ledger.open_account(_SPEC)
+    wrong: Any = "frozen"
+    assert _code(lambda: ledger.set_account_status(opened.id, wrong)) is (
+        Code.ACCOUNT_STATUS_INVALID
+    )
+    assert ledger.account(opened.id).status is AccountStatus.ACTIVE
+
+
 def test_an_unknown_account_is_not_found(ledger: Ledger) -> None:
     assert _code(lambda: ledger.account(10**9)) is Code.ACCOUNT_NOT_FOUND
     assert _code(lambda: ledger.set_account_status(10**9, AccountStatus.FROZEN)) is (

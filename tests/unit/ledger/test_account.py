@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,11 @@ from ledger.money import AMOUNT_MINOR_MAX, Money
 from tests.unit.ledger.book import make_account
 
 _WALLET = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET)
+
+
+def _wrong(value: object) -> Any:
+    """`value` passed where the type checker expects another type."""
+    return value
 
 
 @pytest.mark.parametrize(
@@ -27,6 +33,16 @@ _WALLET = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET)
         (replace(_WALLET, min_balance_minor=-AMOUNT_MINOR_MAX - 1), Code.ACCOUNT_LIMITS_INVALID),
         (replace(_WALLET, max_balance_minor=-1), Code.ACCOUNT_LIMITS_INVALID),
         (replace(_WALLET, max_balance_minor=AMOUNT_MINOR_MAX + 1), Code.ACCOUNT_LIMITS_INVALID),
+        # Values of the wrong type, as a caller outside Python's type checks may send.
+        (replace(_WALLET, ref=_wrong(123)), Code.ACCOUNT_REF_INVALID),
+        (replace(_WALLET, coop_id=-1), Code.ACCOUNT_COOP_INVALID),
+        (replace(_WALLET, coop_id=2**63), Code.ACCOUNT_COOP_INVALID),
+        (replace(_WALLET, coop_id=_wrong("1")), Code.ACCOUNT_COOP_INVALID),
+        (replace(_WALLET, coop_id=_wrong(True)), Code.ACCOUNT_COOP_INVALID),
+        (replace(_WALLET, currency=_wrong(["IDR"])), Code.CURRENCY_UNKNOWN),
+        (replace(_WALLET, kind=_wrong("member_wallet")), Code.ACCOUNT_KIND_INVALID),
+        (replace(_WALLET, min_balance_minor=_wrong(-0.5)), Code.ACCOUNT_LIMITS_INVALID),
+        (replace(_WALLET, max_balance_minor=_wrong(1.5)), Code.ACCOUNT_LIMITS_INVALID),
     ],
     ids=lambda value: str(getattr(value, "value", "")) or None,
 )

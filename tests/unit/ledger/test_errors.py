@@ -57,6 +57,9 @@ PUBLISHED = [
     "cursor_invalid",
     "period_invalid",
     "contention_retries_exhausted",
+    "account_coop_invalid",
+    "account_kind_invalid",
+    "account_status_invalid",
 ]
 
 
