@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Select, or_, select
 from interchange import tables
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from ledger.account import AccountStatus
-from ledger.service import is_empty, set_accounts_status_in
+from ledger.service import is_empty, set_locked_accounts_status
 from ledger.store import lock_accounts
 from ledger.tables import account as ledger_account
 
@@ -64,7 +64,7 @@ def close_books(conn: Connection, coop_id: int, unsettled: UnsettledObligations)
         raise _open_position("pay out the coop's cash, fee income and dues, and end its holds")
     if unsettled(conn, coop_id):
         raise _open_position("settle every window in which the coop owes or is owed first")
-    set_accounts_status_in(conn, accounts, AccountStatus.CLOSED)
+    set_locked_accounts_status(conn, accounts, AccountStatus.CLOSED)
 
 
 def _open_position(message: str) -> RegistryError:

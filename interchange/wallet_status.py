@@ -17,7 +17,7 @@ from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import ParticipantStatus
 from interchange.registry_store import check_transition
 from ledger.account import AccountStatus
-from ledger.service import is_empty, set_accounts_status_in
+from ledger.service import is_empty, set_locked_accounts_status
 from ledger.store import lock_accounts
 
 __all__ = ["LEDGER_STATUS", "apply_wallet_status"]
@@ -46,5 +46,5 @@ def apply_wallet_status(
             RegistryErrorCode.WALLET_NOT_EMPTY,
             "pay out every wallet and settle its holds before closing",
         )
-    set_accounts_status_in(conn, wallets, LEDGER_STATUS[new])
+    set_locked_accounts_status(conn, wallets, LEDGER_STATUS[new])
     return True

@@ -10,7 +10,7 @@ or a crash. The service starts its worker threads when constructed and stops the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -38,6 +38,7 @@ __all__ = [
     "raise_for_outcome",
     "set_account_status_in",
     "set_accounts_status_in",
+    "set_locked_accounts_status",
 ]
 
 T = TypeVar("T")
@@ -277,26 +278,34 @@ def set_accounts_status_in(
 ) -> dict[int, Account]:
     """Give every account in `account_ids` `status` inside the caller's transaction, locking
     them in ascending id order first; return them by id as they now are. All or none:
-    `account_status_invalid` (not an `AccountStatus`), `account_not_found`, then
-    `account_closed` (a closed account stays closed), then `account_not_empty` (closing
-    needs zero balances and no holds)."""
-    if not isinstance(status, AccountStatus):
-        raise LedgerError(
-            LedgerErrorCode.ACCOUNT_STATUS_INVALID, "the status must be active, frozen or closed"
-        )
+    `account_not_found`, then the refusals of `set_locked_accounts_status`."""
     wanted = set(account_ids)
     current = lock_accounts(conn, wanted)
     if missing := sorted(wanted - current.keys()):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {missing[0]}")
+    return set_locked_accounts_status(conn, current, status)
+
+
+def set_locked_accounts_status(
+    conn: Connection, accounts: Mapping[int, Account], status: AccountStatus
+) -> dict[int, Account]:
+    """Give `accounts`, as this transaction locked and read them (`lock_accounts`), `status`;
+    return them by id as they now are. All or none: `account_status_invalid` (not an
+    `AccountStatus`), `account_closed` (a closed account stays closed), then
+    `account_not_empty` (closing needs zero balances and no holds)."""
+    if not isinstance(status, AccountStatus):
+        raise LedgerError(
+            LedgerErrorCode.ACCOUNT_STATUS_INVALID, "the status must be active, frozen or closed"
+        )
     if status is not AccountStatus.CLOSED and any(
-        found.status is AccountStatus.CLOSED for found in current.values()
+        found.status is AccountStatus.CLOSED for found in accounts.values()
     ):
         raise LedgerError(LedgerErrorCode.ACCOUNT_CLOSED, "a closed account stays closed")
-    if status is AccountStatus.CLOSED and not all(map(is_empty, current.values())):
+    if status is AccountStatus.CLOSED and not all(map(is_empty, accounts.values())):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_EMPTY, "balance and holds must be zero")
-    if current:
-        conn.execute(update(account).where(account.c.id.in_(current)).values(status=status.value))
-    return {i: replace(found, status=status) for i, found in current.items()}
+    if accounts:
+        conn.execute(update(account).where(account.c.id.in_(accounts)).values(status=status.value))
+    return {i: replace(found, status=status) for i, found in accounts.items()}
 
 
 def is_empty(found: Account) -> bool:
