@@ -82,18 +82,20 @@ _OPEN_DAILY = (
     f" SELECT id, {_WINDOW}, 0 FROM interchange_member WHERE id = ANY(%s::bigint[])"
     " ORDER BY id ON CONFLICT (member_id, business_date) DO NOTHING"
 )
-# The payers of the named authorizations: the members whose wallets they hold from.
+# The named authorizations with the members whose wallets they hold from (the day's totals
+# they would give back to are locked by it).
 _AUTH_PAYERS = (
     " FROM interchange_payment p"
     " JOIN interchange_member_wallet w ON w.account_id = p.payer_account_id"
     " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
 )
-_PAYERS = "SELECT p.payment_id, w.member_id" + _AUTH_PAYERS
-# The named authorizations' merchants' criteria (a capture for less prices again at them)
-# and when their holds expire; the ledger's entry is joined by the id the payment keeps.
+# What routing needs of the named authorizations: the member each holds from, its
+# merchant's criteria (a capture for less prices again at them) and when its hold expires
+# (the ledger's entry is joined by the id the payment keeps).
 _AUTH_TERMS = (
-    "SELECT p.payment_id, m.id AS merchant_id, m.criteria, e.expires_at"
+    "SELECT p.payment_id, w.member_id, m.id AS merchant_id, m.criteria, e.expires_at"
     " FROM interchange_payment p"
+    " LEFT JOIN interchange_member_wallet w ON w.account_id = p.payer_account_id"
     " LEFT JOIN interchange_merchant m ON m.id = p.merchant_id"
     " LEFT JOIN ledger_entry e ON e.entry_id = p.entry_id"
     " WHERE p.payment_id = ANY(%s::text[]) AND p.kind = 'authorization'"
@@ -160,12 +162,11 @@ def load_batch(
     window = (calendar.time_zone, calendar.cutoff_s)
     with pg.pipeline():
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
-        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(10)]
+        cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(9)]
         cursors[0].execute(_CLOSED, window)
         if originals:
             cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
-            cursors[8].execute(_PAYERS, (originals,))
-            cursors[9].execute(_AUTH_TERMS, (originals,))
+            cursors[8].execute(_AUTH_TERMS, (originals,))
         cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
@@ -191,8 +192,8 @@ def load_batch(
 def _assemble(
     now: datetime, window_date: date, cursors: list[Any], *, names_payments: bool
 ) -> BatchLoad:
-    """The batch's load from the pipeline's cursors; those of the originals, their payers
-    and their terms (1, 8 and 9) were sent only if the batch names payments."""
+    """The batch's load from the pipeline's cursors; those of the originals and of what
+    routing needs of them (1 and 8) were sent only if the batch names payments."""
     originals = cursors[1].fetchall() if names_payments else []
     payments = {row.payment_id: record_from_row(row) for row in originals}
     payments.update({row.payment_id: record_from_row(row) for row in cursors[2].fetchall()})
@@ -222,11 +223,8 @@ def _assemble(
     }
     version = cursors[6].fetchone()[0] or 0
     daily = {(row.member_id, row.business_date): row.spent_minor for row in cursors[7].fetchall()}
-    payers = (
-        {row.payment_id: row.member_id for row in cursors[8].fetchall()} if names_payments else {}
-    )
-    terms = cursors[9].fetchall() if names_payments else []
-    criteria, expiry = _authorization_terms(terms, payments)
+    terms = cursors[8].fetchall() if names_payments else []
+    payers, criteria, expiry = _authorization_terms(terms, payments)
     return BatchLoad(
         now,
         window_date,
@@ -246,17 +244,18 @@ def _assemble(
 
 def _authorization_terms(
     rows: list[Any], payments: dict[str, PaymentRecord]
-) -> tuple[dict[int, str], dict[str, datetime]]:
-    """The criteria of the named authorizations' merchants, by merchant id, and when their
-    holds expire, by payment id, from `_AUTH_TERMS`' rows: as `load_merchant_criteria` and
-    `load_hold_expiry` give them."""
+) -> tuple[dict[str, int], dict[int, str], dict[str, datetime]]:
+    """From `_AUTH_TERMS`' rows: the member each named authorization holds from, by payment
+    id; its merchant's criteria, by merchant id; when its hold expires, by payment id. As
+    `load_payers`, `load_merchant_criteria` and `load_hold_expiry` give them."""
     # Only the authorizations the originals' statement found: one committed between the two
     # statements is not among the batch's payments.
     found = [r for r in rows if r.payment_id in payments]
     assert all(payments[r.payment_id].merchant_id == r.merchant_id for r in found if r.merchant_id)
+    payers = {r.payment_id: r.member_id for r in found if r.member_id is not None}
     criteria = {r.merchant_id: r.criteria for r in found if r.merchant_id is not None}
     expiry = {r.payment_id: r.expires_at.astimezone(UTC) for r in found if r.expires_at is not None}
-    return criteria, expiry
+    return payers, criteria, expiry
 
 
 _PAYMENT_COLUMNS = (
