@@ -10,11 +10,24 @@ the ledger decides on it. The service runs such commands in the next transaction
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from interchange.payment_model import Capture, PaymentCommand, PaymentOutcome, Refund, Void
 from interchange.routing import ParsedCommand
 
-__all__ = ["first_occurrences", "split_dependents"]
+__all__ = ["Split", "first_occurrences", "split_dependents"]
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A batch's items split into rounds (`split_dependents`)."""
+
+    # The indexes of the items to process now, and of those to process after them.
+    now: list[int]
+    later: list[int]
+    # For each command processed now, the index of its payment id's first occurrence
+    # (`first_occurrences`), itself processed now.
+    first: dict[int, int]
 
 
 def first_occurrences(payment_ids: Iterable[tuple[int, str]]) -> dict[int, int]:
@@ -32,16 +45,14 @@ def first_occurrences(payment_ids: Iterable[tuple[int, str]]) -> dict[int, int]:
     return first
 
 
-def split_dependents(
-    items: Sequence[ParsedCommand | PaymentOutcome],
-) -> tuple[list[int], list[int]]:
+def split_dependents(items: Sequence[ParsedCommand | PaymentOutcome]) -> Split:
     """The indexes of the items to process now, and of those to process after them, in a
-    later transaction: a command naming a payment (a refund's original, a capture's or
-    void's authorization) that an earlier command of the batch, with another payment id,
-    creates or names too, or that a deferred command creates; and every command sharing a
-    payment id with one deferred. A repeat of a payment id processed now stays with it,
-    whatever it names: its outcome is its first occurrence's (a replay, or a conflict if
-    the request differs).
+    later transaction, with the first occurrences among those now. Later: a command naming
+    a payment (a refund's original, a capture's or void's authorization) that an earlier
+    command of the batch, with another payment id, creates or names too, or that a
+    deferred command creates; and every command sharing a payment id with one deferred.
+    A repeat of a payment id processed now stays with it, whatever it names: its outcome
+    is its first occurrence's (a replay, or a conflict if the request differs).
 
     Planned in one transaction, an earlier command's effect would count before the ledger
     decides on it: a refund the ledger refuses would still use up the original for the
@@ -78,7 +89,9 @@ def split_dependents(
         if named is not None:
             taken.setdefault(named, payment_id)
     assert not items or now[0] == 0, "the first item is always processed now"
-    return now, later
+    first_now = {index: first[index] for index in now if index in first}
+    assert all(first_index in first_now for first_index in first_now.values())
+    return Split(now, later, first_now)
 
 
 def _named_payment(command: PaymentCommand) -> str | None:

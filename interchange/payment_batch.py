@@ -26,7 +26,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection
 
-from interchange.batch_dependents import first_occurrences, split_dependents
+from interchange.batch_dependents import split_dependents
 from interchange.batch_loading import load_named
 from interchange.batch_posting import post_within_daily_limits
 from interchange.daily_totals import add_daily, daily_rows, release_daily, release_rows
@@ -91,10 +91,10 @@ def process_parsed(
 
     Items come from `parse_or_refuse`, called before the transaction (decoding then does
     not lengthen it); a refusal among them is passed through as its outcome."""
-    ready, _waiting = split_dependents(items)
+    split = split_dependents(items)
     outcomes: list[PaymentOutcome | None] = [None] * len(items)
     parsed: dict[int, ParsedCommand] = {}
-    for index in ready:
+    for index in split.now:
         item = items[index]
         if isinstance(item, PaymentOutcome):
             outcomes[index] = item
@@ -115,7 +115,8 @@ def process_parsed(
         payer_member_ids=load.payers,
     )
     now, window_date = load.now, load.window_date
-    first = first_occurrences((i, p.command.payment_id) for i, p in parsed.items())
+    first = split.first
+    assert first.keys() == parsed.keys(), "a first occurrence for each command processed now"
     plans = _plan_all(parsed, first, ctx, outcomes)
     spent_today = {m: spent for (m, day), spent in load.daily.items() if day == window_date}
     accepted, planned = post_within_daily_limits(
@@ -137,7 +138,7 @@ def process_parsed(
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
     _fill_repeats(parsed, first, outcomes)
-    assert all(outcomes[i] is not None for i in ready)
+    assert all(outcomes[i] is not None for i in split.now)
     return outcomes
 
 

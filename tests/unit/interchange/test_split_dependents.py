@@ -31,7 +31,8 @@ def parsed(command: PaymentCommand) -> ParsedCommand:
 
 
 def split(commands: Sequence[PaymentCommand | PaymentOutcome]) -> tuple[list[int], list[int]]:
-    return split_dependents([c if isinstance(c, PaymentOutcome) else parsed(c) for c in commands])
+    rounds = split_dependents([c if isinstance(c, PaymentOutcome) else parsed(c) for c in commands])
+    return rounds.now, rounds.later
 
 
 def test_independent_commands_all_go_now() -> None:
@@ -87,6 +88,22 @@ def test_a_refund_of_a_capture_that_waits_waits_too() -> None:
 def test_refusals_go_now() -> None:
     refusal = PaymentOutcome("bad", None, PaymentErrorCode.PAYMENT_ID_INVALID, "bad id")
     assert split([Refund("r-1", "p-1", RP), refusal, Refund("r-2", "p-1", RP)]) == ([0, 1], [2])
+
+
+def test_the_split_names_the_first_occurrence_of_each_command_processed_now() -> None:
+    refusal = PaymentOutcome("bad", None, PaymentErrorCode.PAYMENT_ID_INVALID, "bad id")
+    commands: list[ParsedCommand | PaymentOutcome] = [
+        parsed(CashIn("c-1", 1, 1, RP)),
+        refusal,
+        parsed(Refund("r-1", "p-1", RP)),
+        parsed(CashIn("c-1", 1, 1, RP)),
+        parsed(Refund("r-2", "p-1", RP)),
+        parsed(Refund("r-2", "p-1", RP)),
+    ]
+    rounds = split_dependents(commands)
+    assert (rounds.now, rounds.later) == ([0, 1, 2, 3], [4, 5])
+    # The refusal has no first occurrence; the deferred r-2 and its repeat are not named.
+    assert rounds.first == {0: 0, 2: 2, 3: 0}
 
 
 def test_each_repeat_maps_to_the_first_index_of_its_payment_id() -> None:
