@@ -195,6 +195,31 @@ def check_outcome(
     return False
 
 
+Row = TypeVar("Row", Coop, Member, Merchant)
+
+
+def new_registration(
+    rule_name: str,
+    got: object,
+    expected: Code | None,
+    existing: ModelCoop | ModelMember | ModelMerchant | None,
+    row_type: type[Row],
+    *,
+    crash: bool,
+) -> Row | None:
+    """The row a registration created, checked against the prediction (`check_outcome`;
+    it crashes where asked unless it was refused or replayed); None when there is nothing
+    new to model: refused, crashed, or a replay of `existing`, checked equal to it."""
+    crashes = crash and existing is None and expected is None
+    if check_outcome(rule_name, got, expected, crashes=crashes) or expected is not None:
+        return None
+    assert isinstance(got, row_type)
+    if existing is not None:
+        assert got == replace(existing.row, status=existing.status)
+        return None
+    return got
+
+
 @dataclass
 class Model:
     """The registry and the money as the rules predict them."""
@@ -312,15 +337,11 @@ class RegistryMachine(RuleBasedStateMachine):
             expected = Code.COOP_REGISTRATION_NO_TAKEN
         else:
             expected = None
-        got = registry_call(
+        called = registry_call(
             lambda: self.registry.register_coop(spec), COOP_INSERT if crash else None
         )
-        crashes = crash and existing is None and expected is None
-        if check_outcome("register_coop", got, expected, crashes=crashes) or expected is not None:
-            return multiple()
-        assert isinstance(got, Coop)
-        if existing is not None:
-            assert got == replace(existing.row, status=existing.status)
+        got = new_registration("register_coop", called, expected, existing, Coop, crash=crash)
+        if got is None:
             return multiple()
         assert got.spec == spec and got.status is ACTIVE
         coop = self.model.coops[got.id] = ModelCoop(got)
@@ -378,13 +399,9 @@ class RegistryMachine(RuleBasedStateMachine):
         else:
             expected = None
         seam = MEMBER_INSERT if crash else None
-        got = registry_call(lambda: self.registry.register_member(spec), seam)
-        crashes = crash and existing is None and expected is None
-        if check_outcome("register_member", got, expected, crashes=crashes) or expected is not None:
-            return multiple()
-        assert isinstance(got, Member)
-        if existing is not None:
-            assert got == replace(existing.row, status=existing.status)
+        called = registry_call(lambda: self.registry.register_member(spec), seam)
+        got = new_registration("register_member", called, expected, existing, Member, crash=crash)
+        if got is None:
             return multiple()
         assert got.status is ACTIVE and got.nik is None
         member = self.model.members[got.id] = ModelMember(got, spec, {})
@@ -495,16 +512,11 @@ class RegistryMachine(RuleBasedStateMachine):
         else:
             expected = None
         seam = MERCHANT_INSERT if crash else None
-        got = registry_call(lambda: self.registry.register_merchant(spec), seam)
-        crashes = crash and existing is None and expected is None
-        if (
-            check_outcome("register_merchant", got, expected, crashes=crashes)
-            or expected is not None
-        ):
-            return multiple()
-        assert isinstance(got, Merchant)
-        if existing is not None:
-            assert got == replace(existing.row, status=existing.status)
+        called = registry_call(lambda: self.registry.register_merchant(spec), seam)
+        got = new_registration(
+            "register_merchant", called, expected, existing, Merchant, crash=crash
+        )
+        if got is None:
             return multiple()
         assert got.spec == spec and got.status is ACTIVE
         assert got.network_merchant_id == network_merchant_id(coop_id, number)
