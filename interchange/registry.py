@@ -371,7 +371,9 @@ def _require_key_text(value: object, not_found: RegistryErrorCode, message: str)
     """Refuse, as not found, a code or id that is not printable ASCII of at most
     `_KEY_TEXT_CHARS_MAX` characters, as every stored one is: the database may not even be
     able to encode it (a NUL, a lone surrogate), and need not look up a long one."""
-    if not isinstance(value, str) or len(value) > _KEY_TEXT_CHARS_MAX:
-        raise RegistryError(not_found, message)
-    if not (value.isascii() and value.isprintable()):
+    if (
+        not isinstance(value, str)
+        or len(value) > _KEY_TEXT_CHARS_MAX
+        or not (value.isascii() and value.isprintable())
+    ):
         raise RegistryError(not_found, message)

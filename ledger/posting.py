@@ -8,10 +8,10 @@ lock every account involved in ascending id order, read the clock and allocate s
 numbers, load the ids already recorded and what resolved the targets, plan (pure), write.
 A request that fails changes nothing; the others in the batch are unaffected unless linked
 to it. On PostgreSQL the read and write phases go through `ledger.store_pg`, one round trip
-each. A caller that
-writes rows of its own after the ledger's can split the call: `plan_entries` locks and
-plans, `write_planned` writes, so that both writes and the commit can share a round trip
-(`ledger.db.commit_with`) and the accounts stay locked for less time.
+each. A caller that writes rows of its own after the ledger's can split the call:
+`plan_entries` locks and plans, `write_planned` writes, so that both writes and the commit
+can share a round trip (`ledger.db.commit_with`) and the accounts stay locked for less
+time.
 """
 
 from __future__ import annotations

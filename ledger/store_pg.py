@@ -96,7 +96,7 @@ def read_phase(
     account_ids: Collection[int],
     entry_ids: Collection[str],
     count: int,
-    target_seqs: Collection[int] = (),
+    target_seqs: Collection[int],
 ) -> ReadPhase:
     """Lock the accounts, read the clock, draw `count` seqs, load recorded ids and the
     targets' resolutions: one trip."""
