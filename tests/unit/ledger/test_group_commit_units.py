@@ -1,10 +1,12 @@
 """The group committer's batching, with a handler that needs no database: a unit that does
 not fit the batch being drained is run next, before anything queued after it, and is never
-lost behind `close`."""
+lost behind `close`; the relay runs one batch at a time, unless the one in flight is held
+up past `overlap_after_s`."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from ledger.group_commit import GroupCommitter
@@ -56,3 +58,36 @@ def test_units_that_fit_share_a_batch_in_the_order_they_came() -> None:
     committer.close()
     assert held.result(_WAIT_S) == ["A"]
     assert gate.batches == [["a"], ["b", "c", "d"], ["e"]]
+
+
+def test_the_next_batch_waits_for_the_one_in_flight_and_takes_every_unit_queued_meanwhile() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        gate, batch_size_max=10, workers=2, overlap_after_s=_WAIT_S
+    )
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    futures = [committer.submit([item]) for item in ("b", "c", "d")]
+    time.sleep(0.2)  # time enough for the idle worker to start a batch, were it allowed to
+    assert gate.batches == [["a"]]
+    assert not any(f.done() for f in futures)
+    gate.release.set()
+    assert [f.result(_WAIT_S) for f in futures] == [["B"], ["C"], ["D"]]
+    committer.close()
+    assert held.result(_WAIT_S) == ["A"]
+    assert gate.batches == [["a"], ["b", "c", "d"]]
+
+
+def test_a_batch_held_up_past_overlap_after_s_does_not_hold_up_the_next() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        gate, batch_size_max=10, workers=2, overlap_after_s=0.05
+    )
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    assert committer.submit(["b"]).result(_WAIT_S) == ["B"]
+    assert not held.done()
+    gate.release.set()
+    assert held.result(_WAIT_S) == ["A"]
+    committer.close()
+    assert gate.batches == [["a"], ["b"]]
