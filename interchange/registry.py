@@ -272,8 +272,12 @@ class Registry:
         return None if row is None else row_to_member(row)
 
     def rotate_nik_keys(self, batch_size: int = 500) -> int:
-        """Re-encrypt every NIK not under the current key, a batch per transaction."""
-        assert 1 <= batch_size <= ROTATION_BATCH_SIZE_MAX
+        """Re-encrypt every NIK not under the current key, a batch per transaction; return
+        how many. A batch size that is not an integer in 1..`ROTATION_BATCH_SIZE_MAX` is
+        `batch_size_invalid`, raised before anything is read."""
+        if type(batch_size) is not int or not 1 <= batch_size <= ROTATION_BATCH_SIZE_MAX:
+            message = f"the batch size must be an integer in 1..{ROTATION_BATCH_SIZE_MAX}"
+            raise RegistryError(RegistryErrorCode.BATCH_SIZE_INVALID, message, field="batch_size")
         total = 0
         while True:
             done = self._run(lambda conn: rotate_batch(conn, self._vault, batch_size))

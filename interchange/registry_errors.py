@@ -57,6 +57,8 @@ class RegistryErrorCode(StrEnum):
     WALLET_NOT_EMPTY = "wallet_not_empty"
     COOP_NOT_EMPTY = "coop_not_empty"
     COOP_HAS_OPEN_POSITION = "coop_has_open_position"
+    # Operations.
+    BATCH_SIZE_INVALID = "batch_size_invalid"
 
 
 class RegistryError(InterchangeError):

@@ -81,6 +81,8 @@ class LedgerErrorCode(StrEnum):
     PAGE_SIZE_INVALID = "page_size_invalid"
     CURSOR_INVALID = "cursor_invalid"
     PERIOD_INVALID = "period_invalid"
+    # Operations.
+    LIMIT_INVALID = "limit_invalid"
     # The database stayed busy through every bounded retry.
     CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
 

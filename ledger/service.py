@@ -134,8 +134,12 @@ class Ledger:
         return found[entry_id]
 
     def expire_holds(self, *, limit: int = 1000) -> int:
-        """Release holds whose timeout has passed; return how many were expired now."""
-        assert 1 <= limit <= BATCH_SIZE_MAX
+        """Release up to `limit` holds whose timeout has passed, oldest first; return how
+        many were expired now. A limit that is not an integer in 1..`BATCH_SIZE_MAX` is
+        `limit_invalid`, raised before anything is read."""
+        if type(limit) is not int or not 1 <= limit <= BATCH_SIZE_MAX:
+            message = f"the limit must be an integer in 1..{BATCH_SIZE_MAX}"
+            raise LedgerError(LedgerErrorCode.LIMIT_INVALID, message, field="limit")
         now = datetime.now(UTC)
         resolution = entry.alias("resolution")
         query = (

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, update
 from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.payment_model import CashOut
-from interchange.registry import Registry
+from interchange.registry import ROTATION_BATCH_SIZE_MAX, Registry
 from interchange.registry_errors import RegistryError
 from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import (
@@ -304,6 +304,19 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
         assert seen.nik == nik
         assert rotating.find_member_by_nik(coop.id, nik) == member
     assert rotating.rotate_nik_keys() == 0
+
+
+def test_a_rotation_batch_size_out_of_range_is_refused_before_any_nik_is_touched(
+    ledger: Ledger, member: Member
+) -> None:
+    before = key_ids_and_tokens(ledger)
+    rotating = Registry(ledger.engine, rotated_vault())
+    for size in (0, ROTATION_BATCH_SIZE_MAX + 1, True, 2.0):
+        with pytest.raises(RegistryError) as refused:
+            rotating.rotate_nik_keys(batch_size=size)  # type: ignore[arg-type]
+        assert (refused.value.code, refused.value.field) == (Code.BATCH_SIZE_INVALID, "batch_size")
+    assert key_ids_and_tokens(ledger) == before
+    assert rotating.rotate_nik_keys(batch_size=ROTATION_BATCH_SIZE_MAX) == 1
 
 
 def test_after_rotation_a_vault_without_the_new_key_cannot_read_niks(

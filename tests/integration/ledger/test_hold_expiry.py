@@ -1,4 +1,5 @@
-"""Expiring holds whose timeout has passed, on both engines (sleeps about a second), and the
+"""Expiring holds whose timeout has passed, on both engines (sleeps about a second), a limit
+out of range refused by name before anything changes, and the
 audit after every way a hold or an entry can end: captured in full or in part, voided,
 expired, reversed, or refused once it has ended."""
 
@@ -15,6 +16,7 @@ from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.service import Ledger
+from ledger.validation import BATCH_SIZE_MAX
 from tests.builders import BUSINESS_DATE, code_of, idr, open_wallets, resolution, transfer
 
 
@@ -37,7 +39,12 @@ def test_expire_holds_releases_only_holds_whose_timeout_has_passed(ledger: Ledge
     assert ledger.account(a["ani"].id).available == idr(50)
 
     time.sleep(1.1)
-    assert ledger.expire_holds() == 1
+    for limit in (0, BATCH_SIZE_MAX + 1, True, "1"):
+        with pytest.raises(LedgerError) as refused:
+            ledger.expire_holds(limit=limit)  # type: ignore[arg-type]
+        assert (refused.value.code, refused.value.field) == (Code.LIMIT_INVALID, "limit")
+    assert ledger.account(a["ani"].id).available == idr(50), "a refused sweep changes nothing"
+    assert ledger.expire_holds(limit=1) == 1
     ani, toko = ledger.account(a["ani"].id), ledger.account(a["toko"].id)
     assert (ani.posted, ani.available, ani.pending_debit_minor) == (idr(100), idr(80), 2000)
     assert (toko.posted, toko.pending_credit_minor) == (idr(0), 2000)

@@ -60,6 +60,7 @@ PUBLISHED = [
     "account_coop_invalid",
     "account_kind_invalid",
     "account_status_invalid",
+    "limit_invalid",
 ]
 
 
