@@ -86,6 +86,9 @@ class FeeErrorCode(StrEnum):
     FEE_RULE_MISSING = "fee_rule_missing"
     FEE_CURRENCY_MISMATCH = "fee_currency_mismatch"
     FEE_AMOUNT_TOO_LARGE = "fee_amount_too_large"
+    # What a quote is asked for (checked before the schedule in force is chosen).
+    FEE_PAYMENT_TYPE_INVALID = "fee_payment_type_invalid"
+    FEE_BUSINESS_DATE_INVALID = "fee_business_date_invalid"
 
 
 class FeeError(InterchangeError):

@@ -12,6 +12,7 @@ next batch.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -171,7 +172,13 @@ class Payments:
         merchant_criteria: MerchantCriteria | None = None,
         business_date: date | None = None,
     ) -> Quote:
-        """What a payment would cost, before the payer confirms it."""
+        """What a payment would cost, before the payer confirms it. A payment type the
+        schedules do not know is `fee_payment_type_invalid`; a business date that is not
+        a plain date (a datetime, say) is `fee_business_date_invalid`; then as `quote`."""
+        payment_type = _payment_type(payment_type)
+        if business_date is not None and type(business_date) is not date:
+            message = "the business date must be a date, without a time"
+            raise FeeError(FeeErrorCode.FEE_BUSINESS_DATE_INVALID, message, field="business_date")
         day = business_date or self._settings.calendar.window_date(datetime.now(UTC))
         schedules = run_transaction(self.engine, self._current_schedules)
         priced = quote(
@@ -203,6 +210,16 @@ class Payments:
             if self._schedules[0] != newest:
                 self._schedules = (newest, load_schedules(conn))
             return self._schedules[1]
+
+
+def _payment_type(value: object) -> PaymentType:
+    """`value` as a payment type (its text is accepted too); `fee_payment_type_invalid` if
+    it is none: a quote must not be priced as one type and shaped as another."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return PaymentType(value)
+    message = f"the payment type must be one of {', '.join(t.value for t in PaymentType)}"
+    raise FeeError(FeeErrorCode.FEE_PAYMENT_TYPE_INVALID, message, field="payment_type")
 
 
 def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:

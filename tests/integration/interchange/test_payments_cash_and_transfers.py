@@ -7,9 +7,11 @@ cost Rp2.500, added to what the member pays; split 50% issuer (the member's coop
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from interchange.fee_schedule import PaymentType
+from interchange.fee_schedule import FeeError, FeeErrorCode, PaymentType
 from interchange.payment_model import (
     CashIn,
     CashOut,
@@ -244,3 +246,35 @@ def test_a_cash_in_quote_never_promises_a_deposit_that_does_not_cover_the_fee(
         )
     )
     assert outcome.startswith("code:"), f"quoted {outcome} for a refused cash-in"
+
+
+def test_a_quote_takes_a_payment_type_by_its_text_and_prices_and_shapes_it_as_that_type(
+    w: World,
+) -> None:
+    payments = w.net.services.payments
+    by_text = payments.quote(idr(50_000), "cash_in", w.ksa.id, w.ksb.id)  # type: ignore[arg-type]
+    assert by_text == payments.quote(idr(50_000), PaymentType.CASH_IN, w.ksa.id, w.ksb.id)
+
+
+@pytest.mark.parametrize("payment_type", ["refund", "CASH_IN", "", None, 1])
+def test_a_quote_for_a_payment_type_the_schedules_do_not_know_is_refused_by_name(
+    w: World, payment_type: object
+) -> None:
+    with pytest.raises(FeeError) as refused:
+        w.net.services.payments.quote(idr(50_000), payment_type, w.ksa.id, w.ksb.id)  # type: ignore[arg-type]
+    assert (refused.value.code, refused.value.field) == (
+        FeeErrorCode.FEE_PAYMENT_TYPE_INVALID,
+        "payment_type",
+    )
+
+
+def test_a_quote_for_a_business_date_with_a_time_is_refused_by_name(w: World) -> None:
+    moment = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    with pytest.raises(FeeError) as refused:
+        w.net.services.payments.quote(
+            idr(50_000), PaymentType.CASH_OUT, w.ksa.id, w.ksb.id, business_date=moment
+        )
+    assert (refused.value.code, refused.value.field) == (
+        FeeErrorCode.FEE_BUSINESS_DATE_INVALID,
+        "business_date",
+    )
