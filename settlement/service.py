@@ -1,6 +1,9 @@
 """The settlement service: close, recompute, settle and abort windows, one unit of work each.
 
 Every command names the actor who takes it; every step lands in the window's history.
+A window date no payment can have (a datetime, text, or a day outside the ledger's
+business dates) is `window_date_invalid`, refused before any query (after the actor, for
+the commands that name one).
 Closing runs the recomputation check right after, in its own transaction, so the close
 itself stays as short as the number of cooperative pairs allows.
 """
@@ -31,7 +34,12 @@ from settlement.settling import (
     start_settlement,
     window_instructions,
 )
-from settlement.window_rules import SettlementErrorCode, WindowError
+from settlement.window_rules import (
+    SettlementErrorCode,
+    WindowError,
+    require_actor,
+    require_window_date,
+)
 
 __all__ = ["Settlement"]
 
@@ -69,6 +77,7 @@ class Settlement:
 
     def summary(self, window_date: date) -> WindowSummary:
         """The closed window's state and positions."""
+        require_window_date(window_date)
         found = run_transaction(self.engine, lambda conn: load_summary(conn, window_date))
         if found is None:
             raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is open")
@@ -78,6 +87,8 @@ class Settlement:
         self, window_date: date, *, actor: str, mode: SettlementMode = SettlementMode.VIA_NETWORK
     ) -> list[InstructionRow]:
         """Issue the window's settlement instructions."""
+        require_actor(actor)
+        require_window_date(window_date)
         network_id = self._network_id()
         return run_transaction(
             self.engine,
@@ -93,6 +104,7 @@ class Settlement:
 
     def instructions(self, window_date: date) -> list[InstructionRow]:
         """The window's current instructions."""
+        require_window_date(window_date)
         return run_transaction(self.engine, lambda conn: window_instructions(conn, window_date))
 
     def confirm(
@@ -103,7 +115,7 @@ class Settlement:
         A reference that is not printable ASCII (as every issued one is) is
         `instruction_not_found` without a query: the drivers cannot encode some such text.
         """
-        if not (reference.isascii() and reference.isprintable()):
+        if not (isinstance(reference, str) and reference.isascii() and reference.isprintable()):
             raise WindowError(
                 SettlementErrorCode.INSTRUCTION_NOT_FOUND,
                 "no instruction has this reference: references are printable ASCII",
@@ -123,6 +135,8 @@ class Settlement:
 
     def abort(self, window_date: date, *, actor: str) -> None:
         """Return a settling window to closed, before any payment is booked."""
+        require_actor(actor)
+        require_window_date(window_date)
         run_transaction(self.engine, lambda conn: abort_settlement(conn, window_date, actor=actor))
 
     def verify(self) -> list[WindowCheck]:
@@ -132,12 +146,14 @@ class Settlement:
 
     def report(self, window_date: date, *, currency: str = "IDR") -> WindowReport:
         """The window's report: positions, bilateral detail, fees, instructions, status."""
+        require_window_date(window_date)
         return run_transaction(
             self.engine, lambda conn: build_window_report(conn, window_date, currency)
         )
 
     def reconcile(self, window_date: date, statement: BankStatement) -> ReconciliationReport:
         """Match the settlement bank's statement with the window's bank payments."""
+        require_window_date(window_date)
         return run_transaction(
             self.engine, lambda conn: reconcile_window(conn, window_date, statement)
         )

@@ -87,8 +87,9 @@ def require_bank_reference(reference: str) -> str:
 
 
 def require_window_date(window_date: date) -> date:
-    """Return `window_date` if a payment can have it: the ledger's business dates."""
-    if not BUSINESS_DATE_MIN <= window_date <= BUSINESS_DATE_MAX:
+    """Return `window_date` if a payment can have it: a date (not a datetime) among the
+    ledger's business dates."""
+    if type(window_date) is not date or not BUSINESS_DATE_MIN <= window_date <= BUSINESS_DATE_MAX:
         raise WindowError(
             SettlementErrorCode.WINDOW_DATE_INVALID,
             f"windows are dated {BUSINESS_DATE_MIN} to {BUSINESS_DATE_MAX}",

@@ -245,3 +245,41 @@ def test_closing_a_window_in_the_far_past_is_refused_with_a_code(sqlite_url: str
             close_now(net, date.min)
         assert code_of(refused.value) == Code.WINDOW_DATE_INVALID
         assert snapshot(net.services.engine) == before
+
+
+@pytest.mark.parametrize(
+    "window_date",
+    [datetime(2026, 12, 1, tzinfo=UTC), "2026-12-01", None, date.min, date.max],
+    ids=["datetime", "text", "none", "far-past", "far-future"],
+)
+def test_every_step_refuses_a_window_date_no_payment_can_have_before_any_query(
+    sqlite_url: str, window_date: object
+) -> None:
+    with network_on(sqlite_url) as net:
+        settlement = net.services.settlement
+        day: date = window_date  # type: ignore[assignment]
+        before = snapshot(net.services.engine)
+        steps = _steps_taken_by(settlement, day, "ops")
+        del steps["confirm"]  # names an instruction, not a window
+        steps["summary"] = lambda: settlement.summary(day)
+        steps["instructions"] = lambda: settlement.instructions(day)
+        steps["report"] = lambda: settlement.report(day)
+        codes = _refusals(steps)
+        assert set(codes.values()) == {Code.WINDOW_DATE_INVALID}, codes
+        assert snapshot(net.services.engine) == before
+
+
+@pytest.mark.parametrize("reference", [123, None, b"SET-1"])
+def test_a_confirmation_naming_no_instruction_text_is_instruction_not_found(
+    sqlite_url: str, reference: object
+) -> None:
+    with network_on(sqlite_url) as net:
+        settlement = net.services.settlement
+        with pytest.raises(WindowError) as refused:
+            settlement.confirm(
+                reference,  # type: ignore[arg-type]
+                bank_reference="BANK1",
+                amount=idr(1),
+                actor="ops",
+            )
+        assert code_of(refused.value) == Code.INSTRUCTION_NOT_FOUND
