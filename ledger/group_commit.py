@@ -7,13 +7,15 @@ commits the next batch is already queuing; a unit that would take the batch past
 limit starts the next batch. If a whole batch fails with an unexpected error, each unit is
 retried alone so that one bad unit cannot fail its neighbours.
 
-Relay: the worker holding the next units starts its batch when no batch of this committer
-is in flight, or when the one started last has been in flight for `overlap_after_s`.
+Relay: the worker holding the next units starts its batch when every batch of this
+committer in flight started `overlap_after_s` ago or more (or none is in flight).
 Normally one batch runs at a time and the next takes every unit that queued meanwhile:
 larger batches, less CPU per request, and no batch of ours waiting on the row locks of
 the one before it (one hot account). A batch held up for longer (a row lock of another
-transaction, a window being closed) does not hold up the rest: the next worker starts
-beside it, up to `workers` at once.
+transaction, a window being closed) holds up the rest once, for `overlap_after_s`: then
+the next worker starts beside it, and the batches after run one at a time beside it,
+up to `workers` at once. Units leave the queue, and batches take their turn, in the
+order the units came.
 
 No global lock: the relay orders one committer's batches, in one process; other
 processes, each with its own committer, run theirs at the same time, and the handler's
@@ -36,6 +38,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+# Waits are bounded; a committer that should never overlap batches has one worker.
+_OVERLAP_AFTER_S_MAX = 3600.0
+
+
 @dataclass(slots=True)
 class _Unit(Generic[T, R]):
     items: Sequence[T]
@@ -54,17 +60,17 @@ class GroupCommitter(Generic[T, R]):
         overlap_after_s: float = 0.05,
         name: str = "group-commit",
     ) -> None:
-        assert batch_size_max >= 1 and workers >= 1 and overlap_after_s >= 0
+        assert batch_size_max >= 1 and workers >= 1
+        assert 0 <= overlap_after_s <= _OVERLAP_AFTER_S_MAX
         self._handle = handle
         self._batch_size_max = batch_size_max
         self._overlap_after_s = overlap_after_s
         self._collecting = threading.Lock()
         # The unit that did not fit the last batch drained: the next batch starts with it.
         self._carried: _Unit[T, R] | None = None
-        # The relay: how many batches are in flight, and when the last one started.
+        # The relay: when each batch in flight started, in order.
         self._turn = threading.Condition(threading.Lock())
-        self._in_flight = 0
-        self._last_started = 0.0
+        self._in_flight: list[float] = []
         # SimpleQueue (C) hands a unit over with less CPU than Queue's Python conditions.
         self._queue: queue.SimpleQueue[_Unit[T, R] | None] = queue.SimpleQueue()
         self._threads = [
@@ -90,41 +96,48 @@ class GroupCommitter(Generic[T, R]):
 
     def _work(self) -> None:
         while True:
-            # One worker at a time collects: units leave the queue, and batches start, in
-            # the order the units came.
-            with self._collecting:
-                first = self._carried if self._carried is not None else self._queue.get()
-                self._carried = None
-                if first is None:
-                    return
-                self._wait_for_turn()
-                units, self._carried, stop = self._drain(first)
+            started: float | None = None
             try:
+                # One worker at a time collects: units leave the queue, and batches take
+                # their turn, in the order the units came.
+                with self._collecting:
+                    first = self._carried if self._carried is not None else self._queue.get()
+                    self._carried = None
+                    if first is None:
+                        return
+                    started = self._wait_for_turn()
+                    units, self._carried, stop = self._drain(first)
                 self._run(units)
             finally:
-                with self._turn:
-                    self._in_flight -= 1
-                    self._turn.notify()
+                if started is not None:
+                    self._end_turn(started)
             if stop:
                 return
 
-    def _wait_for_turn(self) -> None:
-        """Block until no batch is in flight or the last one started `overlap_after_s`
-        ago; then count this worker's batch as in flight."""
+    def _wait_for_turn(self) -> float:
+        """Block until every batch in flight started `overlap_after_s` ago or more; then
+        count this worker's batch as in flight and return when it started."""
         with self._turn:
             while self._in_flight:
-                wait_s = self._last_started + self._overlap_after_s - time.monotonic()
+                wait_s = self._in_flight[-1] + self._overlap_after_s - time.monotonic()
                 if wait_s <= 0:
                     break
                 self._turn.wait(wait_s)
-            self._in_flight += 1
-            self._last_started = time.monotonic()
+            started = time.monotonic()
+            self._in_flight.append(started)
+            return started
+
+    def _end_turn(self, started: float) -> None:
+        """Count the batch that started at `started` as no longer in flight."""
+        with self._turn:
+            self._in_flight.remove(started)
+            self._turn.notify()
 
     def _drain(self, first: _Unit[T, R]) -> tuple[list[_Unit[T, R]], _Unit[T, R] | None, bool]:
         """The units for one batch, starting with `first`; the unit that did not fit, which
-        the next batch starts with (put back in the queue, it could land behind `close`'s
-        stop markers, or be passed over again and again); and whether a stop marker was
-        taken."""
+        the next batch starts with (not put back in the queue, where it could land behind
+        `close`'s stop markers, or be passed over again and again); and whether a stop
+        marker was taken."""
         units, size = [first], len(first.items)
         while size < self._batch_size_max:
             try:

@@ -1,7 +1,7 @@
 """The group committer's batching, with a handler that needs no database: a unit that does
 not fit the batch being drained is run next, before anything queued after it, and is never
 lost behind `close`; the relay runs one batch at a time, unless the one in flight is held
-up past `overlap_after_s`."""
+up past `overlap_after_s`, and then the batches beside it do not wait again."""
 
 from __future__ import annotations
 
@@ -91,3 +91,22 @@ def test_a_batch_held_up_past_overlap_after_s_does_not_hold_up_the_next() -> Non
     assert held.result(_WAIT_S) == ["A"]
     committer.close()
     assert gate.batches == [["a"], ["b"]]
+
+
+def test_batches_beside_a_held_up_one_run_one_after_another_without_waiting_again() -> None:
+    overlap_after_s = 0.2
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        gate, batch_size_max=10, workers=2, overlap_after_s=overlap_after_s
+    )
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    assert committer.submit(["b"]).result(_WAIT_S) == ["B"]  # waited its turn, once
+    started = time.monotonic()
+    for item in ("c", "d", "e", "f"):
+        assert committer.submit([item]).result(_WAIT_S) == [item.upper()]
+    # Each waiting its turn again would take 4 * overlap_after_s.
+    assert time.monotonic() - started < overlap_after_s
+    gate.release.set()
+    assert held.result(_WAIT_S) == ["A"]
+    committer.close()
