@@ -85,18 +85,17 @@ def plan_entries(
         r for r, shape in zip(requests, shapes, strict=True) if not isinstance(shape, LedgerError)
     ]
     target_ids = storable_entry_ids(r.target_id for r in well_formed)
-    target_entries = load_entries(conn, target_ids)
     account_ids = {leg.account_id for r in well_formed for leg in r.legs}
-    account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
     entry_ids = {r.entry_id for r in well_formed}
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
+    if conn.dialect.name == "postgresql":
         # Ids that cannot name an account are left out; the planner reports them not found.
-        target_seqs = [e.seq for e in target_entries.values()]
-        read = read_phase(conn, row_ids(account_ids), entry_ids, len(requests), target_seqs)
+        # The targets, and their accounts to lock, come in the same trip.
+        read = read_phase(conn, row_ids(account_ids), entry_ids, len(requests), target_ids)
         accounts, now, seqs, existing = read.accounts, read.now, read.seqs, read.existing
-        targets = target_states(target_entries, read.resolutions)
+        targets = target_states(read.targets, read.resolutions)
     else:
+        target_entries = load_entries(conn, target_ids)
+        account_ids.update(p.account_id for e in target_entries.values() for p in e.postings)
         accounts = lock_accounts(conn, account_ids)
         now, seqs = allocate_seqs(conn, len(requests))
         existing = load_entries(conn, entry_ids)

@@ -36,6 +36,15 @@ _LOCK = (
     f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_account WHERE id = ANY(%b::bigint[])"
     " ORDER BY id FOR UPDATE"
 )
+# The same, with the accounts of the named targets' postings too: an entry's postings never
+# change, so the statement that locks can look them up. The lateral lookup goes by key, as
+# in `_EXISTING` below.
+_LOCK_WITH_TARGETS = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_account WHERE id = ANY(%b::bigint[] || ARRAY("
+    " SELECT q.account_id FROM ledger_entry e, LATERAL (SELECT account_id FROM ledger_posting"
+    " WHERE entry_seq = e.seq) q WHERE e.entry_id = ANY(%b::text[])))"
+    " ORDER BY id FOR UPDATE"
+)
 _CLOCK_AND_SEQS = (
     "SELECT clock_timestamp(),"
     " array(SELECT nextval('ledger_entry_seq') FROM generate_series(1, %b))"
@@ -54,9 +63,12 @@ _EXISTING = (
     " ORDER BY q.leg_no) p ON true"
     " WHERE e.entry_id = ANY(%b::text[]) ORDER BY e.seq, p.leg_no"
 )
-# The entries that already resolved or reversed the batch's targets: read after the lock,
-# so that a resolution committed while the batch waited for it is seen.
-_RESOLUTIONS = "SELECT target_seq, kind FROM ledger_entry WHERE target_seq = ANY(%b::bigint[])"
+# The entries that already resolved or reversed the batch's targets (named by their ids):
+# read after the lock, so that a resolution committed while the batch waited is seen.
+_RESOLUTIONS = (
+    "SELECT target_seq, kind FROM ledger_entry WHERE target_seq IN ("
+    " SELECT seq FROM ledger_entry WHERE entry_id = ANY(%b::text[]))"
+)
 _INSERT_POSTINGS = (
     "INSERT INTO ledger_posting (entry_seq, leg_no, account_id, coop_id, currency,"
     " amount_minor, is_pending, account_posting_no, balance_after_minor, committed_at)"
@@ -82,12 +94,14 @@ _INSERT_ENTRIES_AND_MOVE_ACCOUNTS = (
 @dataclass(frozen=True, slots=True)
 class ReadPhase:
     """What the read phase found: locked accounts, the clock, sequence numbers, replays,
-    and the kind of entry that resolved each target already resolved (by its seq)."""
+    the targets, and the kind of entry that resolved each target already resolved (by its
+    seq)."""
 
     accounts: dict[int, Account]
     now: datetime
     seqs: list[int]
     existing: dict[str, Entry]
+    targets: dict[str, Entry]
     resolutions: dict[int, EntryKind]
 
 
@@ -96,25 +110,36 @@ def read_phase(
     account_ids: Collection[int],
     entry_ids: Collection[str],
     count: int,
-    target_seqs: Collection[int],
+    target_ids: Collection[str],
 ) -> ReadPhase:
-    """Lock the accounts, read the clock, draw `count` seqs, load recorded ids and the
-    targets' resolutions: one trip."""
+    """Lock the accounts (those named and those of the targets' postings), read the clock,
+    draw `count` seqs, load the recorded entries among `entry_ids` and `target_ids`, and
+    the targets' resolutions: one trip."""
     assert count > 0
     pg = driver(conn)
-    ids, names = sorted(account_ids), sorted(entry_ids)
+    ids, targets = sorted(account_ids), sorted(target_ids)
+    names = sorted({*entry_ids, *targets})
     with pg.pipeline():
-        locked = pg.execute(_LOCK, (ids,))
+        if targets:
+            locked = pg.execute(_LOCK_WITH_TARGETS, (ids, targets))
+        else:
+            locked = pg.execute(_LOCK, (ids,))
         clock = pg.execute(_CLOCK_AND_SEQS, (count,))
-        existing = pg.execute(_EXISTING, (names,))
-        resolved = pg.execute(_RESOLUTIONS, (sorted(target_seqs),)) if target_seqs else None
+        recorded = pg.execute(_EXISTING, (names,))
+        resolved = pg.execute(_RESOLUTIONS, (targets,)) if targets else None
     accounts = {row[0]: _account(row) for row in locked.fetchall()}
     moment, seqs = clock.fetchone()
+    found = _entries(recorded.fetchall())
     resolutions = (
         {} if resolved is None else {row[0]: EntryKind(row[1]) for row in resolved.fetchall()}
     )
     return ReadPhase(
-        accounts, moment.astimezone(UTC), list(seqs), _entries(existing.fetchall()), resolutions
+        accounts,
+        moment.astimezone(UTC),
+        list(seqs),
+        {i: found[i] for i in entry_ids if i in found},
+        {i: found[i] for i in targets if i in found},
+        resolutions,
     )
 
 
