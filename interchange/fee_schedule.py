@@ -66,6 +66,9 @@ COOP_ID_MAX = ROW_ID_MAX
 class FeeErrorCode(StrEnum):
     """Stable codes of fee failures, in the order the checks run. Never renamed."""
 
+    # What a quote is asked for (`Payments.quote` checks these first).
+    FEE_PAYMENT_TYPE_INVALID = "fee_payment_type_invalid"
+    FEE_BUSINESS_DATE_INVALID = "fee_business_date_invalid"
     # Building a split, a rule, a key or a schedule.
     FEE_SPLIT_INVALID = "fee_split_invalid"
     FEE_CURRENCY_UNKNOWN = "fee_currency_unknown"
@@ -86,9 +89,6 @@ class FeeErrorCode(StrEnum):
     FEE_RULE_MISSING = "fee_rule_missing"
     FEE_CURRENCY_MISMATCH = "fee_currency_mismatch"
     FEE_AMOUNT_TOO_LARGE = "fee_amount_too_large"
-    # What a quote is asked for (checked before the schedule in force is chosen).
-    FEE_PAYMENT_TYPE_INVALID = "fee_payment_type_invalid"
-    FEE_BUSINESS_DATE_INVALID = "fee_business_date_invalid"
 
 
 class FeeError(InterchangeError):

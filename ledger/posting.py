@@ -3,9 +3,10 @@
 `post_entries` is the one write path of the ledger: single requests, batches and the group
 committer all end here, and so can a caller that records its own rows (an interchange
 payment, a settlement) in the same transaction. Order of work: check each request's shape
-(`ledger.validation`; only a well-formed request's id is looked up), load targets (immutable),
-lock every account involved in ascending id order, read the clock and allocate sequence
-numbers, load the ids already recorded and what resolved the targets, plan (pure), write.
+(`ledger.validation`; only a well-formed request's id is looked up), load targets (immutable;
+on PostgreSQL in the lock's trip, its statement looking up their accounts), lock every
+account involved in ascending id order, read the clock and allocate sequence numbers, load
+the ids already recorded and what resolved the targets, plan (pure), write.
 A request that fails changes nothing; the others in the batch are unaffected unless linked
 to it. On PostgreSQL the read and write phases go through `ledger.store_pg`, one round trip
 each. A caller that writes rows of its own after the ledger's can split the call:

@@ -37,12 +37,13 @@ _LOCK = (
     " ORDER BY id FOR UPDATE"
 )
 # The same, with the accounts of the named targets' postings too: an entry's postings never
-# change, so the statement that locks can look them up. The lateral lookup goes by key, as
-# in `_EXISTING` below.
+# change, so the statement that locks can look them up. The lateral lookup's ORDER BY keeps
+# it a lookup by key for each target, as in `_EXISTING` below: flattened into a join, it
+# scanned every posting for a batch of 8,190 targets.
 _LOCK_WITH_TARGETS = (
     f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_account WHERE id = ANY(%b::bigint[] || ARRAY("
     " SELECT q.account_id FROM ledger_entry e, LATERAL (SELECT account_id FROM ledger_posting"
-    " WHERE entry_seq = e.seq) q WHERE e.entry_id = ANY(%b::text[])))"
+    " WHERE entry_seq = e.seq ORDER BY leg_no) q WHERE e.entry_id = ANY(%b::text[])))"
     " ORDER BY id FOR UPDATE"
 )
 _CLOCK_AND_SEQS = (
@@ -138,9 +139,17 @@ def read_phase(
         moment.astimezone(UTC),
         list(seqs),
         {i: found[i] for i in entry_ids if i in found},
-        {i: found[i] for i in targets if i in found},
+        {i: found[i] for i in targets if i in found and _all_locked(found[i], accounts)},
         resolutions,
     )
+
+
+def _all_locked(target: Entry, accounts: Mapping[int, Account]) -> bool:
+    """Whether the lock took every account of `target`'s postings. A target committed
+    while the lock waited was not there when the lock statement looked its accounts up,
+    but is when the entries are read after it: such a target is left out, not found, as
+    it was when the lock began."""
+    return all(p.account_id in accounts for p in target.postings)
 
 
 def _account(row: Sequence[Any]) -> Account:

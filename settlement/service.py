@@ -70,6 +70,7 @@ class Settlement:
 
     def recompute(self, window_date: date, *, actor: str) -> bool:
         """Recompute the window's positions from the ledger and record the result."""
+        require_actor(actor)
         self.summary(window_date)
         return run_transaction(
             self.engine, lambda conn: recompute_window(conn, window_date, actor=actor)

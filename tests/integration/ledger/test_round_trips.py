@@ -2,20 +2,28 @@
 sent with the COMMIT, whatever the batch holds: a capture, a void or a reversal brings its
 target entry, and locks the target's accounts, in the read phase's trip. No statement
 goes through SQLAlchemy, where each would be a round trip of its own (`tests.statements`).
+A target committed while the batch waits for its lock is not found, as before the lock.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
-from ledger.entry import EntryKind, EntryRequest
+from ledger.entry import EntryKind, EntryOutcome, EntryRequest
+from ledger.errors import LedgerErrorCode
+from ledger.posting import post_entries
 from ledger.service import Ledger
 from tests.builders import idr, open_wallets, resolution, transfer
+from tests.conftest import TEST_SEAL_KEY
+from tests.races import wait_until_a_session_waits_for_a_lock
 from tests.statements import statements_sent_by
 
 pytestmark = pytest.mark.postgres
 
 _LEDGER = frozenset({"ledger"})
+VOID = EntryKind.VOID_PENDING
 
 
 def _post_and_list_statements(ledger: Ledger, request: EntryRequest) -> list[str]:
@@ -49,3 +57,36 @@ def test_a_reversal_and_its_replay_are_posted_in_two_trips(pg_ledger: Ledger) ->
     assert pg_ledger.account(a["ani"].id).posted == idr(100)
     assert pg_ledger.account(a["toko"].id).posted == idr(0)
     assert pg_ledger.verify().intact
+
+
+def test_a_hold_committed_while_its_void_waits_for_the_lock_is_not_found(
+    pg_ledger: Ledger,
+) -> None:
+    """The lock statement looks up the hold's accounts as the database stood when it began;
+    the entries, read after it, see the hold. The void is refused as `pending_not_found`,
+    as when the hold was looked up before the lock, not with an account the lock did not
+    take reported missing; the transfer beside it is posted."""
+    a = open_wallets(pg_ledger, "ani", "toko")
+    pg_ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    engine = pg_ledger.engine
+    hold = transfer("hold", a["ani"], a["toko"], idr(30), kind=EntryKind.PENDING, timeout_s=600)
+
+    def void_beside_a_transfer() -> tuple[EntryOutcome, ...]:
+        with engine.begin() as conn:
+            batch = [
+                transfer("top-up", a["cash"], a["ani"], idr(1)),
+                resolution("void", VOID, "hold"),
+            ]
+            return post_entries(conn, batch, seal_key=TEST_SEAL_KEY)
+
+    # Leaving the block commits the hold while the void's batch waits for the lock of ani,
+    # then waits for that batch.
+    with ThreadPoolExecutor(max_workers=1) as other, engine.begin() as conn:
+        post_entries(conn, [hold], seal_key=TEST_SEAL_KEY)
+        rival = other.submit(void_beside_a_transfer)
+        wait_until_a_session_waits_for_a_lock(engine)
+    top_up, void = rival.result(timeout=30)
+
+    assert top_up.ok
+    assert void.code == LedgerErrorCode.PENDING_NOT_FOUND
+    assert pg_ledger.account(a["toko"].id).pending_credit_minor == 3_000
