@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from interchange.payment_model import QrPurchase, Transfer
+from settlement.bank_statement import BankStatement
 from settlement.service import Settlement
 from settlement.window_rules import SettlementErrorCode as Code
 from settlement.window_rules import WindowError, WindowStatus
@@ -264,6 +265,8 @@ def test_every_step_refuses_a_window_date_no_payment_can_have_before_any_query(
         steps["summary"] = lambda: settlement.summary(day)
         steps["instructions"] = lambda: settlement.instructions(day)
         steps["report"] = lambda: settlement.report(day)
+        statement = BankStatement("0021000001", "IDR", idr(0), idr(0), ())
+        steps["reconcile"] = lambda: settlement.reconcile(day, statement)
         codes = _refusals(steps)
         assert set(codes.values()) == {Code.WINDOW_DATE_INVALID}, codes
         assert snapshot(net.services.engine) == before
