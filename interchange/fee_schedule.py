@@ -66,8 +66,10 @@ COOP_ID_MAX = ROW_ID_MAX
 class FeeErrorCode(StrEnum):
     """Stable codes of fee failures, in the order the checks run. Never renamed."""
 
-    # What a quote is asked for (`Payments.quote` checks these first).
+    # What a quote is asked for (`Payments.quote` checks these first, in this order).
+    FEE_AMOUNT_INVALID = "fee_amount_invalid"
     FEE_PAYMENT_TYPE_INVALID = "fee_payment_type_invalid"
+    FEE_CRITERIA_INVALID = "fee_criteria_invalid"
     FEE_BUSINESS_DATE_INVALID = "fee_business_date_invalid"
     # Building a split, a rule, a key or a schedule.
     FEE_SPLIT_INVALID = "fee_split_invalid"

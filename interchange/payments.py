@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -61,6 +62,11 @@ BATCH_COMMANDS_MAX = 2000
 # A payment recorded by a concurrent transaction after this one looked: retrying replays it.
 _PAYMENT_RACES = frozenset({"uq_interchange_payment_payment_id"})
 _WAIT_S_MAX = 60.0
+_Known = TypeVar("_Known", PaymentType, MerchantCriteria)
+_UNKNOWN = {
+    PaymentType: FeeErrorCode.FEE_PAYMENT_TYPE_INVALID,
+    MerchantCriteria: FeeErrorCode.FEE_CRITERIA_INVALID,
+}
 
 
 class Payments:
@@ -172,10 +178,17 @@ class Payments:
         merchant_criteria: MerchantCriteria | None = None,
         business_date: date | None = None,
     ) -> Quote:
-        """What a payment would cost, before the payer confirms it. A payment type the
-        schedules do not know is `fee_payment_type_invalid`; a business date that is not
-        a plain date (a datetime, say) is `fee_business_date_invalid`; then as `quote`."""
-        payment_type = _payment_type(payment_type)
+        """What a payment would cost, before the payer confirms it. Checked first, in
+        order: an amount that is not `Money` is `fee_amount_invalid`; a payment type or
+        merchant criteria the schedules do not know (given as the enum or its text),
+        `fee_payment_type_invalid` and `fee_criteria_invalid`; a business date that is not
+        a plain date (a datetime, say), `fee_business_date_invalid`. Then as `quote`."""
+        if not isinstance(amount, Money):
+            message = "the amount must be money"
+            raise FeeError(FeeErrorCode.FEE_AMOUNT_INVALID, message, field="amount")
+        payment_type = _known(PaymentType, payment_type, "payment_type")
+        if merchant_criteria is not None:
+            merchant_criteria = _known(MerchantCriteria, merchant_criteria, "merchant_criteria")
         if business_date is not None and type(business_date) is not date:
             message = "the business date must be a date, without a time"
             raise FeeError(FeeErrorCode.FEE_BUSINESS_DATE_INVALID, message, field="business_date")
@@ -212,14 +225,15 @@ class Payments:
             return self._schedules[1]
 
 
-def _payment_type(value: object) -> PaymentType:
-    """`value` as a payment type (its text is accepted too); `fee_payment_type_invalid` if
-    it is none: a quote must not be priced as one type and shaped as another."""
+def _known(kind: type[_Known], value: object, field: str) -> _Known:
+    """`value` as a member of `kind` (its text is accepted too); otherwise the field's
+    `fee_*_invalid`: a quote must not be priced as one type and shaped as another."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            return PaymentType(value)
-    message = f"the payment type must be one of {', '.join(t.value for t in PaymentType)}"
-    raise FeeError(FeeErrorCode.FEE_PAYMENT_TYPE_INVALID, message, field="payment_type")
+            return kind(value)
+    code = _UNKNOWN[kind]
+    message = f"the {field.replace('_', ' ')} must be one of {', '.join(m.value for m in kind)}"
+    raise FeeError(code, message, field=field)
 
 
 def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from interchange.fee_schedule import FeeError, FeeErrorCode, PaymentType
+from interchange.fee_schedule import FeeError, FeeErrorCode, MerchantCriteria, PaymentType
 from interchange.payment_model import (
     CashIn,
     CashOut,
@@ -278,3 +278,37 @@ def test_a_quote_for_a_business_date_with_a_time_is_refused_by_name(w: World) ->
         FeeErrorCode.FEE_BUSINESS_DATE_INVALID,
         "business_date",
     )
+
+
+def test_a_quote_takes_merchant_criteria_by_their_text(w: World) -> None:
+    payments = w.net.services.payments
+    args = (idr(50_000), PaymentType.QR_PURCHASE, w.ksa.id, w.ksb.id)
+    by_text = payments.quote(*args, merchant_criteria="UMI")  # type: ignore[arg-type]
+    assert by_text == payments.quote(*args, merchant_criteria=MerchantCriteria.UMI)
+
+
+@pytest.mark.parametrize("criteria", ["micro", "umi", "", 1])
+def test_a_quote_for_merchant_criteria_the_schedules_do_not_know_is_refused_by_name(
+    w: World, criteria: object
+) -> None:
+    with pytest.raises(FeeError) as refused:
+        w.net.services.payments.quote(
+            idr(50_000),
+            PaymentType.QR_PURCHASE,
+            w.ksa.id,
+            w.ksb.id,
+            merchant_criteria=criteria,  # type: ignore[arg-type]
+        )
+    assert (refused.value.code, refused.value.field) == (
+        FeeErrorCode.FEE_CRITERIA_INVALID,
+        "merchant_criteria",
+    )
+
+
+@pytest.mark.parametrize("amount", [5_000_000, "50000", None])
+def test_a_quote_for_an_amount_that_is_not_money_is_refused_by_name(
+    w: World, amount: object
+) -> None:
+    with pytest.raises(FeeError) as refused:
+        w.net.services.payments.quote(amount, PaymentType.CASH_OUT, w.ksa.id, w.ksb.id)  # type: ignore[arg-type]
+    assert (refused.value.code, refused.value.field) == (FeeErrorCode.FEE_AMOUNT_INVALID, "amount")
