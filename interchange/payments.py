@@ -12,7 +12,6 @@ next batch.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from interchange.daily_totals import release_daily, release_rows
+from interchange.enum_text import enum_member
 from interchange.fee_schedule import (
     FeeError,
     FeeErrorCode,
@@ -63,10 +63,6 @@ BATCH_COMMANDS_MAX = 2000
 _PAYMENT_RACES = frozenset({"uq_interchange_payment_payment_id"})
 _WAIT_S_MAX = 60.0
 _Known = TypeVar("_Known", PaymentType, MerchantCriteria)
-_UNKNOWN = {
-    PaymentType: FeeErrorCode.FEE_PAYMENT_TYPE_INVALID,
-    MerchantCriteria: FeeErrorCode.FEE_CRITERIA_INVALID,
-}
 
 
 class Payments:
@@ -186,9 +182,16 @@ class Payments:
         if not isinstance(amount, Money):
             message = "the amount must be money"
             raise FeeError(FeeErrorCode.FEE_AMOUNT_INVALID, message, field="amount")
-        payment_type = _known(PaymentType, payment_type, "payment_type")
+        payment_type = _known(
+            PaymentType, payment_type, FeeErrorCode.FEE_PAYMENT_TYPE_INVALID, "payment_type"
+        )
         if merchant_criteria is not None:
-            merchant_criteria = _known(MerchantCriteria, merchant_criteria, "merchant_criteria")
+            merchant_criteria = _known(
+                MerchantCriteria,
+                merchant_criteria,
+                FeeErrorCode.FEE_CRITERIA_INVALID,
+                "merchant_criteria",
+            )
         if business_date is not None and type(business_date) is not date:
             message = "the business date must be a date, without a time"
             raise FeeError(FeeErrorCode.FEE_BUSINESS_DATE_INVALID, message, field="business_date")
@@ -225,15 +228,14 @@ class Payments:
             return self._schedules[1]
 
 
-def _known(kind: type[_Known], value: object, field: str) -> _Known:
-    """`value` as a member of `kind` (its text is accepted too); otherwise the field's
-    `fee_*_invalid`: a quote must not be priced as one type and shaped as another."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return kind(value)
-    code = _UNKNOWN[kind]
-    message = f"the {field.replace('_', ' ')} must be one of {', '.join(m.value for m in kind)}"
-    raise FeeError(code, message, field=field)
+def _known(kind: type[_Known], value: object, code: FeeErrorCode, field: str) -> _Known:
+    """`value` as a member of `kind` (its text is accepted too); otherwise `code`: a quote
+    must not be priced as one type and shaped as another."""
+    member = enum_member(kind, value)
+    if member is None:
+        names = ", ".join(m.value for m in kind)
+        raise FeeError(code, f"the {field.replace('_', ' ')} must be one of {names}", field=field)
+    return member
 
 
 def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from interchange.criteria import MerchantCriteria
+from interchange.enum_text import enum_member
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import (
     CoopSpec,
@@ -201,8 +202,7 @@ def _require_text(value: object, chars_max: int, code: RegistryErrorCode, name: 
 
 
 def _coerce(enum: type[E], value: object, code: RegistryErrorCode, name: str) -> E:
-    if isinstance(value, enum):
-        return value
-    if isinstance(value, str) and value in {member.value for member in enum}:
-        return enum(value)
-    raise RegistryError(code, f"{name} must be one of {[m.value for m in enum]}", field=name)
+    member = enum_member(enum, value)
+    if member is None:
+        raise RegistryError(code, f"{name} must be one of {[m.value for m in enum]}", field=name)
+    return member

@@ -397,6 +397,7 @@ def test_the_model_is_pure_and_declares_its_public_surface(model: ModuleType) ->
         "datetime",
         "enum",
         "interchange.criteria",
+        "interchange.enum_text",
         "interchange.errors",
         "interchange.registry_errors",
         "interchange.registry_model",
