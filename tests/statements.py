@@ -5,7 +5,7 @@ and share one."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,12 +26,11 @@ def statements_sent_by(engine: Engine, packages: frozenset[str]) -> Iterator[lis
         if _sender_package() in packages:
             seen.append(args[2])
 
-    listener: Callable[..., None] = listen
-    event.listen(engine, "before_cursor_execute", listener)
+    event.listen(engine, "before_cursor_execute", listen)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        event.remove(engine, "before_cursor_execute", listen)
 
 
 def _sender_package() -> str | None:
