@@ -11,7 +11,6 @@ can compute the links again around the gap. Pure functions; no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Sequence
@@ -21,6 +20,9 @@ __all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_link", "entry_digest"]
 
 GENESIS_HASH = "0" * 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# One encoder for every digest (it keeps no state between calls): `json.dumps` with these
+# options would build a new one each time.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 # (account_id, coop_id, currency, amount_minor, is_pending, account_posting_no,
 #  balance_after_minor)
@@ -43,7 +45,7 @@ def entry_digest(
     """Return the hex HMAC-SHA256 of the entry's canonical form; equal inputs, equal digest."""
     assert key, "the sealing key must not be empty"
     assert committed_at.tzinfo is not None, "timestamps are UTC-aware"
-    canonical = json.dumps(
+    canonical = _CANONICAL.encode(
         [
             entry_id,
             kind,
@@ -53,12 +55,10 @@ def entry_digest(
             _instant(expires_at),
             metadata_json,
             _instant(committed_at),
-            [list(p) for p in postings],
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
+            postings,
+        ]
     )
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical.encode(), "sha256").hex()
 
 
 def _instant(moment: datetime | None) -> int | None:
@@ -75,4 +75,4 @@ def chain_link(key: bytes, previous: str, digest: str) -> str:
     digest check), never an error."""
     assert key, "the sealing key must not be empty"
     message = f"{previous}:{digest}".encode("utf-8", "surrogatepass")
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()

@@ -35,16 +35,18 @@ _CODE = LedgerErrorCode
 
 @dataclass(slots=True)
 class Effect:
-    """Balance deltas one request makes on one account."""
+    """Balance deltas one request makes on one account, and how many postings it adds."""
 
     posted: int = 0
     pending_debit: int = 0
     pending_credit: int = 0
+    postings: int = 0
 
 
 def posted_effects(legs: Sequence[Leg]) -> dict[int, Effect]:
-    """The effect of posting `legs`: each moves its account's posted balance."""
-    return {leg.account_id: Effect(posted=leg.amount.amount_minor) for leg in legs}
+    """The effect of posting `legs`: each moves its account's posted balance and adds one
+    posting to it (an entry names an account in one leg at most)."""
+    return {leg.account_id: Effect(posted=leg.amount.amount_minor, postings=1) for leg in legs}
 
 
 def held_effects(legs: Sequence[Leg], *, sign: int) -> dict[int, Effect]:
@@ -70,8 +72,10 @@ def violation_in_direction(account: Account, effect: Effect) -> LedgerErrorCode 
 
 
 def moved(account: Account, effect: Effect) -> Account:
-    """The account after `effect`, with no posting counted yet."""
-    return account.with_movement(effect.posted, effect.pending_debit, effect.pending_credit)
+    """The account after `effect`, its postings counted."""
+    return account.with_movement(
+        effect.posted, effect.pending_debit, effect.pending_credit, effect.postings
+    )
 
 
 def resolution_legs(requested: tuple[Leg, ...], held: tuple[Leg, ...]) -> tuple[Leg, ...]:

@@ -54,6 +54,8 @@ from ledger.validation import require_new_entry_id
 __all__ = ["BatchContext", "BatchPlan", "TargetState", "plan_batch"]
 
 _CODE = LedgerErrorCode
+# Entries that only give back what a hold reserved: frozen and closed accounts allow them.
+_RELEASE_KINDS = RESOLUTION_KINDS - {EntryKind.POST_PENDING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +243,9 @@ class _Planner:
             return effects, (), ()
         legs = resolution_legs(request.legs, held)
         for account_id, effect in posted_effects(legs).items():
-            effects.setdefault(account_id, Effect()).posted += effect.posted
+            combined = effects.setdefault(account_id, Effect())
+            combined.posted += effect.posted
+            combined.postings += effect.postings
         return effects, legs, ()
 
     def _reversal_legs(self, target: Entry) -> tuple[Leg, ...]:
@@ -280,7 +284,7 @@ class _Planner:
         self.resolved[target_id] = kind
 
     def _apply(self, request: EntryRequest, effects: dict[int, Effect]) -> None:
-        releases_only = request.kind in RESOLUTION_KINDS - {EntryKind.POST_PENDING}
+        releases_only = request.kind in _RELEASE_KINDS
         updated: dict[int, Account] = {}
         for account_id, effect in effects.items():
             updated[account_id] = moved(self._account(account_id, request, releases_only), effect)
@@ -307,8 +311,10 @@ class _Planner:
                 field="legs",
                 account_id=account_id,
             )
-        currencies = {leg.amount.currency for leg in request.legs if leg.account_id == account_id}
-        if currencies and currencies != {account.currency}:
+        if any(
+            leg.account_id == account_id and leg.amount.currency != account.currency
+            for leg in request.legs
+        ):
             raise LedgerError(
                 _CODE.CURRENCY_MISMATCH,
                 f"account {account_id} holds {account.currency}",
@@ -376,10 +382,8 @@ class _Planner:
         account = self.accounts[leg.account_id]
         if is_pending:
             return Posting(leg.account_id, account.coop_id, leg.amount, True, None, None)
-        account = account.with_movement(0, 0, 0, postings=1)
-        self.accounts[leg.account_id] = account
-        # The account was moved by `_apply` already and appears once per entry, so its
-        # posted balance now is the balance after this posting.
+        # The account was moved by `_apply` already, this posting counted, and appears once
+        # per entry, so its posted balance and count now are those after this posting.
         return Posting(
             leg.account_id,
             account.coop_id,
