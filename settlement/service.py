@@ -21,7 +21,7 @@ from ledger.db import run_transaction
 from ledger.money import Money
 from ledger.service import Ledger
 from settlement.audit import WindowCheck, verify_windows
-from settlement.bank_statement import BankStatement
+from settlement.bank_statement import BankStatement, StatementError, StatementErrorCode
 from settlement.closing import WindowSummary, close_window, load_summary, recompute_window
 from settlement.netting import SettlementMode
 from settlement.reconciliation import ReconciliationReport
@@ -153,8 +153,15 @@ class Settlement:
         )
 
     def reconcile(self, window_date: date, statement: BankStatement) -> ReconciliationReport:
-        """Match the settlement bank's statement with the window's bank payments."""
+        """Match the settlement bank's statement with the window's bank payments. A
+        statement that is not a parsed `BankStatement` is `statement_malformed`."""
         require_window_date(window_date)
+        if not isinstance(statement, BankStatement):
+            raise StatementError(
+                StatementErrorCode.STATEMENT_MALFORMED,
+                "a statement is one parsed by the statement readers",
+                field="statement",
+            )
         return run_transaction(
             self.engine, lambda conn: reconcile_window(conn, window_date, statement)
         )

@@ -186,9 +186,16 @@ def confirm_instruction(
     actor: str,
     seal_key: bytes,
 ) -> InstructionRow:
-    """Book a confirmed settlement payment; settle the window when it was the last."""
+    """Book a confirmed settlement payment; settle the window when it was the last.
+
+    Checks, in order: the actor, the bank's reference, the amount (money), then the
+    instruction: found, not confirmed with another payment, pending, for this amount."""
     require_actor(actor)
     require_bank_reference(bank_reference)
+    if not isinstance(amount, Money):
+        raise WindowError(
+            _CODE.INSTRUCTION_AMOUNT_INVALID, "the amount paid must be money", field="amount"
+        )
     # The window first, as an abort and the round's last confirmation take it: otherwise
     # an abort would not wait for a booking in progress, and the round's last two
     # confirmations (bilateral, sharing no account) would each see the other pending.

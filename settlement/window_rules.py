@@ -58,6 +58,7 @@ class SettlementErrorCode(StrEnum):
     INSTRUCTION_NOT_PENDING = "instruction_not_pending"
     INSTRUCTION_ALREADY_CONFIRMED = "instruction_already_confirmed"
     INSTRUCTION_AMOUNT_MISMATCH = "instruction_amount_mismatch"
+    INSTRUCTION_AMOUNT_INVALID = "instruction_amount_invalid"
     BANK_REFERENCE_INVALID = "bank_reference_invalid"
     REPORT_COOP_NOT_FOUND = "report_coop_not_found"
 

@@ -101,6 +101,18 @@ def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_n
             "unknown": _refused_confirmation(day, "KN19990101R1N00001", "BANK-0001", idr(1)),
             "bank reference": _refused_confirmation(day, first.reference, "BANK_0001", wrong),
             "internal": _refused_confirmation(day, share.reference, "BANK-0002", share.amount),
+            "minor units, not money": _refused_confirmation(
+                day,
+                first.reference,
+                "BANK-0001",
+                first.amount.amount_minor,  # type: ignore[arg-type]
+            ),
+            "text, not money": _refused_confirmation(
+                day,
+                first.reference,
+                "BANK-0001",
+                str(first.amount),  # type: ignore[arg-type]
+            ),
         }
         confirmed = settlement.confirm(
             first.reference, bank_reference="BANK-0001", amount=first.amount, actor="treasurer"
@@ -120,6 +132,8 @@ def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_n
             "unknown": Code.INSTRUCTION_NOT_FOUND,
             "bank reference": Code.BANK_REFERENCE_INVALID,
             "internal": Code.INSTRUCTION_NOT_PENDING,
+            "minor units, not money": Code.INSTRUCTION_AMOUNT_INVALID,
+            "text, not money": Code.INSTRUCTION_AMOUNT_INVALID,
             "other bank reference": Code.INSTRUCTION_ALREADY_CONFIRMED,
         }
         assert (confirmed.status, confirmed.bank_reference) == ("confirmed", "BANK-0001")

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from interchange.payment_model import QrPurchase, Transfer
-from settlement.bank_statement import BankStatement
+from settlement.bank_statement import BankStatement, StatementError, StatementErrorCode
 from settlement.service import Settlement
 from settlement.window_rules import SettlementErrorCode as Code
 from settlement.window_rules import WindowError, WindowStatus
@@ -269,6 +269,22 @@ def test_every_step_refuses_a_window_date_no_payment_can_have_before_any_query(
         steps["reconcile"] = lambda: settlement.reconcile(day, statement)
         codes = _refusals(steps)
         assert set(codes.values()) == {Code.WINDOW_DATE_INVALID}, codes
+        assert snapshot(net.services.engine) == before
+
+
+@pytest.mark.parametrize("statement", [None, "Amount,Reference\n100.00,KN1", b"<Document/>"])
+def test_reconciling_with_anything_but_a_parsed_statement_is_statement_malformed(
+    sqlite_url: str, statement: object
+) -> None:
+    with network_on(sqlite_url) as net:
+        before = snapshot(net.services.engine)
+        with pytest.raises(StatementError) as refused:
+            net.services.settlement.reconcile(
+                date(2026, 11, 23),
+                statement,  # type: ignore[arg-type]
+            )
+        assert refused.value.code is StatementErrorCode.STATEMENT_MALFORMED
+        assert refused.value.field == "statement"
         assert snapshot(net.services.engine) == before
 
 
