@@ -9,7 +9,9 @@ for SQLite, whose single writer would make the rival wait for us.
 `blocked_rival` starts `rival` at the same point but does not wait for it: it returns once
 the rival waits for a lock, which our transaction holds, and the test collects the rival's
 result after ours. `wait_until_a_session_waits_for_a_lock` returns once some session of
-the test's PostgreSQL database is blocked on a lock.
+the test's PostgreSQL database is blocked on a lock, `wait_until_a_session_waits_on` once
+one waits on a given event, and `terminate_a_session_waiting` then drops its connection,
+as a server or network failure would.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, text
 
-__all__ = ["blocked_rival", "racing", "wait_until_a_session_waits_for_a_lock"]
+__all__ = [
+    "blocked_rival",
+    "racing",
+    "terminate_a_session_waiting",
+    "wait_until_a_session_waits_for_a_lock",
+    "wait_until_a_session_waits_on",
+]
 
 T = TypeVar("T")
 _RIVAL_TIMEOUT_S = 30.0
@@ -86,14 +94,37 @@ def wait_until_a_session_waits_for_a_lock(engine: Engine, sessions: int = 1) -> 
     """Return once `sessions` sessions of this test's database wait for a lock; fail after
     a while."""
     assert sessions >= 1
+    _waiting_sessions(engine, "wait_event_type = 'Lock'", sessions)
+
+
+def wait_until_a_session_waits_on(engine: Engine, wait_event: str) -> int:
+    """Return the process id of a session of this test's database that waits on
+    `wait_event` (a name of `pg_stat_activity.wait_event`, such as `PgSleep`), once there
+    is one; fail after a while."""
+    (pid,) = _waiting_sessions(engine, "wait_event = :event", 1, event=wait_event)
+    return pid
+
+
+def terminate_a_session_waiting(engine: Engine, wait_event: str) -> int:
+    """Terminate a session that waits on `wait_event` (`wait_until_a_session_waits_on`),
+    as a dropped connection would end it; return its process id."""
+    pid = wait_until_a_session_waits_on(engine, wait_event)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    return pid
+
+
+def _waiting_sessions(engine: Engine, condition: str, sessions: int, **params: str) -> list[int]:
+    """The process ids of the first `sessions` sessions found meeting `condition`."""
     query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        "SELECT pid FROM pg_stat_activity"
+        f" WHERE datname = current_database() AND {condition} ORDER BY pid"
     )
     deadline = time.monotonic() + _LOCK_WAIT_TIMEOUT_S
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            if conn.execute(query).scalar_one() >= sessions:
-                return
+            pids = list(conn.execute(query, params).scalars())
+        if len(pids) >= sessions:
+            return pids[:sessions]
         time.sleep(0.01)
-    raise AssertionError(f"fewer than {sessions} sessions ever waited for a lock")
+    raise AssertionError(f"fewer than {sessions} sessions ever met: {condition}")
