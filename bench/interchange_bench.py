@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from sqlalchemy.engine import make_url
 
-from bench.load import Outcome, PhaseStats, measure, percentiles_ms
+from bench.load import Outcome, PhaseStats, cpu_per_accepted, measure, percentiles_ms
 from bench.network_seed import (
     NetworkServices,
     OffUsPurchases,
@@ -210,7 +210,7 @@ def _summary(name: str, stats: PhaseStats, *, unit: str) -> dict[str, object]:
     """Rate, counts, latencies and CPU of one path, under keys prefixed with `name`."""
     elapsed_s = max(stats.elapsed_s, 1e-9)
     p50, p99 = percentiles_ms(stats.latencies_s)
-    return {
+    summary: dict[str, object] = {
         f"{name}_{unit}": round(stats.ok / elapsed_s, 1),
         f"{name}_count": stats.ok,
         f"{name}_calls": len(stats.latencies_s),
@@ -226,3 +226,5 @@ def _summary(name: str, stats: PhaseStats, *, unit: str) -> dict[str, object]:
             None if stats.system_cpu_s is None else round(stats.system_cpu_s / elapsed_s, 3)
         ),
     }
+    summary.update(cpu_per_accepted(name, stats))
+    return summary

@@ -28,7 +28,7 @@ import sqlalchemy
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bench.load import Outcome, PhaseStats, measure, percentiles_ms
+from bench.load import Outcome, PhaseStats, cpu_per_accepted, measure, percentiles_ms
 from bench.pgbench import pgbench_path, run_pgbench
 from bench.seed import (
     BENCH_DATE,
@@ -47,7 +47,7 @@ from ledger.errors import LedgerError
 from ledger.money import Money
 from ledger.service import Ledger
 
-__all__ = ["run_ledger_bench"]
+__all__ = ["pgbench_ratios", "run_ledger_bench"]
 
 T = TypeVar("T")
 
@@ -59,6 +59,8 @@ _RANDOM_SEED = 20261123
 # before `duration_s` and is measured over the shorter time (`*_pool_exhausted` says so).
 _SINGLE_RATE_CEILING_PER_S = 20_000
 _BATCH_RATE_CEILING_PER_S = 60_000
+# The issue's targets, as multiples of pgbench's tps on the same server.
+_TARGETS = {"single": 1.0, "hot": 0.8, "batch": 10.0}
 
 
 def run_ledger_bench(
@@ -211,6 +213,7 @@ def _phase_summary(name: str, stats: PhaseStats, *, committer: bool) -> dict[str
             None if stats.system_cpu_s is None else round(stats.system_cpu_s / elapsed_s, 3)
         ),
     }
+    summary.update(cpu_per_accepted(name, stats))
     if committer:
         p50, p99 = percentiles_ms(stats.latencies_s)
         summary.update({f"{name}_p50_ms": p50, f"{name}_p99_ms": p99})
@@ -249,7 +252,8 @@ def _compare_with_pgbench(
         "pgbench_tps": None,
         "pgbench": None,
         "pgbench_skipped": None,
-        **{f"{path}_vs_pgbench": None for path in ("single", "hot", "batch")},
+        **{f"{path}_vs_pgbench": None for path in _TARGETS},
+        **{f"{path}_cpu_budget_us_per_transfer": None for path in _TARGETS},
     }
     if not with_pgbench:
         comparison["pgbench_skipped"] = "with_pgbench=False"
@@ -260,8 +264,20 @@ def _compare_with_pgbench(
     else:
         run = run_pgbench(server_url)
         comparison.update(pgbench_tps=run.tps, pgbench=asdict(run))
-        for path in ("single", "hot", "batch"):
-            rate = result[f"{path}_transfers_per_s"]
-            assert isinstance(rate, float)
-            comparison[f"{path}_vs_pgbench"] = round(rate / run.tps, 3) if run.tps else None
+        if run.tps:
+            comparison.update(pgbench_ratios(result, run.tps, cores=os.cpu_count() or 1))
     return comparison
+
+
+def pgbench_ratios(result: dict[str, object], tps: float, *, cores: int) -> dict[str, float]:
+    """Each path's rate as a multiple of pgbench's `tps`, and its CPU budget: the most CPU,
+    in microseconds of the whole machine's `cores`, one transfer may cost for the path to
+    reach its target multiple of `tps` with every core busy."""
+    assert tps > 0 and cores >= 1
+    ratios: dict[str, float] = {}
+    for path, target in _TARGETS.items():
+        rate = result[f"{path}_transfers_per_s"]
+        assert isinstance(rate, float)
+        ratios[f"{path}_vs_pgbench"] = round(rate / tps, 3)
+        ratios[f"{path}_cpu_budget_us_per_transfer"] = round(cores * 1e6 / (target * tps), 1)
+    return ratios

@@ -27,6 +27,7 @@ __all__ = [
     "Outcome",
     "PhaseStats",
     "Worker",
+    "cpu_per_accepted",
     "measure",
     "percentiles_ms",
     "settle",
@@ -130,6 +131,23 @@ def measure(
         total.latencies_s.extend(worker.stats.latencies_s)
         total.exhausted = total.exhausted or worker.stats.exhausted
     return total
+
+
+def cpu_per_accepted(name: str, stats: PhaseStats) -> dict[str, float | None]:
+    """Microseconds of CPU per accepted item, under keys prefixed with `name`: this
+    process's, the whole machine's, and the rest of the machine's (the database server,
+    mostly); None where not measured or nothing was accepted."""
+
+    def each(cpu_s: float | None) -> float | None:
+        return None if cpu_s is None or not stats.ok else round(cpu_s * 1e6 / stats.ok, 1)
+
+    system = stats.system_cpu_s
+    other = None if system is None else max(0.0, system - stats.process_cpu_s)
+    return {
+        f"{name}_process_cpu_us_each": each(stats.process_cpu_s),
+        f"{name}_system_cpu_us_each": each(system),
+        f"{name}_other_cpu_us_each": each(other),
+    }
 
 
 def system_busy_s() -> float | None:

@@ -38,6 +38,8 @@ def _assert_path(result: dict[str, object], name: str, unit: str) -> None:
     p50, p99 = result[f"{name}_p50_ms"], result[f"{name}_p99_ms"]
     assert isinstance(p50, float) and isinstance(p99, float) and 0 < p50 <= p99, name
     assert result[f"{name}_refused"] == {} and result[f"{name}_errors"] == {}, name
+    process_us = result[f"{name}_process_cpu_us_each"]
+    assert isinstance(process_us, float) and process_us > 0, name
 
 
 def test_interchange_bench_reports_rates_and_keeps_the_books(pg_server: PostgresServer) -> None:
