@@ -55,7 +55,12 @@ def build(settings: Settings) -> Services:
     # Settings refuse this when read; a copy made with `model_copy` is not checked again.
     if settings.is_production and vault.is_development:
         raise ValueError("KOPNET_NIK_KEYS holds the public development keys")
-    ledger = Ledger(engine, seal_key=seal_key, group_commit_workers=settings.group_commit_workers)
+    ledger = Ledger(
+        engine,
+        seal_key=seal_key,
+        group_commit_workers=settings.group_commit_workers,
+        answer_wait_s=settings.answer_wait_s,
+    )
     return Services(
         settings,
         engine,
@@ -67,6 +72,7 @@ def build(settings: Settings) -> Services:
             seal_key=seal_key,
             calendar=calendar,
             workers=settings.group_commit_workers,
+            answer_wait_s=settings.answer_wait_s,
         ),
         Settlement(engine, ledger, seal_key=seal_key, calendar=calendar),
     )

@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interchange.nik import NikVault, NikVaultError
+from ledger.service import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX
 
 __all__ = [
     "DATABASE_URL_CHARS_MAX",
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     seal_key: SecretStr = SecretStr(DEVELOPMENT_SEAL_KEY)
     nik_keys: SecretStr | None = None
     group_commit_workers: int = Field(2, ge=1, le=16)
+    # How long a caller waits for its group's answer before `outcome_unknown`.
+    answer_wait_s: float = Field(ANSWER_WAIT_S_DEFAULT, gt=0, le=ANSWER_WAIT_S_MAX)
     time_zone: str = Field("Asia/Jakarta", max_length=64)
     # Seconds after local midnight at which a day's window closes: within the day.
     window_cutoff_s: int = Field(86_400, ge=1, le=86_400)

@@ -51,9 +51,9 @@ from interchange.tables import fee_schedule, member_wallet, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.entry import EntryKind
-from ledger.group_commit import GroupCommitter
+from ledger.group_commit import GroupCommitter, answer_within
 from ledger.money import Money
-from ledger.service import Ledger
+from ledger.service import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX, Ledger
 from ledger.tables import entry
 
 __all__ = ["BATCH_COMMANDS_MAX", "Payments"]
@@ -61,7 +61,6 @@ __all__ = ["BATCH_COMMANDS_MAX", "Payments"]
 BATCH_COMMANDS_MAX = 2000
 # A payment recorded by a concurrent transaction after this one looked: retrying replays it.
 _PAYMENT_RACES = frozenset({"uq_interchange_payment_payment_id"})
-_WAIT_S_MAX = 60.0
 _Known = TypeVar("_Known", PaymentType, MerchantCriteria)
 
 
@@ -76,8 +75,11 @@ class Payments:
         seal_key: bytes,
         calendar: WindowCalendar,
         workers: int = 2,
+        answer_wait_s: float = ANSWER_WAIT_S_DEFAULT,
     ) -> None:
+        assert 0 < answer_wait_s <= ANSWER_WAIT_S_MAX
         self.engine = engine
+        self._answer_wait_s = answer_wait_s
         self._ledger = ledger
         self._schedules: tuple[int, list[FeeSchedule]] = (0, [])
         self._schedules_lock = threading.Lock()
@@ -94,16 +96,18 @@ class Payments:
         self._committer.close()
 
     def submit(self, command: PaymentCommand) -> PaymentOutcome:
-        """Process one command, sharing a transaction with concurrent callers."""
+        """Process one command, sharing a transaction with concurrent callers. Raises
+        `LedgerError` `outcome_unknown` when no answer came within `answer_wait_s`: the
+        payment may yet be recorded, and the command sent again (same id) says so."""
         # Checked and decoded here, in the caller's thread: a malformed command is refused
         # without a transaction, and the shared transaction does not wait on decoding.
         item = parse_or_refuse(command)
         if isinstance(item, PaymentOutcome):
             return item
-        deadline = time.monotonic() + _WAIT_S_MAX
+        deadline = time.monotonic() + self._answer_wait_s
         while True:
             future = self._committer.submit([item])
-            (outcome,) = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            (outcome,) = answer_within(future, deadline - time.monotonic())
             if outcome is not None:
                 return outcome
             # It named a payment another caller's command in its batch named first:

@@ -85,6 +85,9 @@ class LedgerErrorCode(StrEnum):
     LIMIT_INVALID = "limit_invalid"
     # The database stayed busy through every bounded retry.
     CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
+    # No answer within the caller's bounded wait: not a refusal, the request may yet be
+    # recorded. Sent again with the same id, it is recorded once, or replayed.
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 # The codes of a request whose id is recorded already, with another request.

@@ -32,7 +32,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["GroupCommitter"]
+from ledger.errors import LedgerError, LedgerErrorCode
+
+__all__ = ["GroupCommitter", "answer_within"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,6 +42,19 @@ R = TypeVar("R")
 
 # Waits are bounded; a committer that should never overlap batches has one worker.
 _OVERLAP_AFTER_S_MAX = 3600.0
+
+
+def answer_within(future: Future[R], timeout_s: float) -> R:
+    """The future's result, waited for at most `timeout_s`; after that `outcome_unknown`
+    (the unit stays queued and may yet be recorded: the caller sends it again, same id)."""
+    try:
+        return future.result(timeout=max(0.0, timeout_s))
+    except TimeoutError as timeout:
+        raise LedgerError(
+            LedgerErrorCode.OUTCOME_UNKNOWN,
+            f"no answer within {timeout_s:.1f} s: the request may yet be recorded;"
+            " send it again with the same id",
+        ) from timeout
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import commit_with, run_transaction
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.group_commit import GroupCommitter
+from ledger.group_commit import GroupCommitter, answer_within
 from ledger.money import Money
 from ledger.posting import check_batch_size, plan_entries, write_planned
 from ledger.sealing import seal_entries
@@ -32,6 +32,8 @@ from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = [
+    "ANSWER_WAIT_S_DEFAULT",
+    "ANSWER_WAIT_S_MAX",
     "Ledger",
     "is_empty",
     "open_account_in",
@@ -43,7 +45,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-_WAIT_S_MAX = 60.0
+# How long `post` and `post_linked` wait for their group's answer (`outcome_unknown` after).
+ANSWER_WAIT_S_DEFAULT = 60.0
+ANSWER_WAIT_S_MAX = 3600.0
 
 
 def raise_for_outcome(outcome: EntryOutcome) -> Entry:
@@ -69,11 +73,14 @@ class Ledger:
         seal_key: bytes,
         group_commit_workers: int = 2,
         attempts_max: int = 8,
+        answer_wait_s: float = ANSWER_WAIT_S_DEFAULT,
     ) -> None:
         assert seal_key, "a sealing key is required"
+        assert 0 < answer_wait_s <= ANSWER_WAIT_S_MAX
         self.engine = engine
         self._seal_key = seal_key
         self._attempts_max = attempts_max
+        self._answer_wait_s = answer_wait_s
         self._committer: GroupCommitter[EntryRequest, EntryOutcome] = GroupCommitter(
             self.post_batch,
             batch_size_max=BATCH_SIZE_MAX,
@@ -110,17 +117,18 @@ class Ledger:
     # Entries
 
     def post(self, request: EntryRequest) -> Entry:
-        """Record one entry (sharing a transaction with concurrent callers); raise on refusal."""
+        """Record one entry (sharing a transaction with concurrent callers); raise on refusal,
+        and `outcome_unknown` when no answer came within `answer_wait_s`."""
         # A lone request must not link to whichever caller's request follows it in the batch.
         alone = _with_link(request, False)
-        (outcome,) = self._committer.submit([alone]).result(timeout=_WAIT_S_MAX)
+        (outcome,) = answer_within(self._committer.submit([alone]), self._answer_wait_s)
         return raise_for_outcome(outcome)
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record `requests` all or nothing; each outcome says why, when nothing was."""
         check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
-        return self._committer.submit(linked).result(timeout=_WAIT_S_MAX)
+        return answer_within(self._committer.submit(linked), self._answer_wait_s)
 
     def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record a batch in one transaction; each request succeeds or fails on its own."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from sqlalchemy import select
 
+from api.bootstrap import build
 from interchange.payment_model import (
     Authorize,
     Capture,
@@ -25,6 +27,8 @@ from interchange.payment_model import (
     Transfer,
     Void,
 )
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.tables import account
 from tests.integration.interchange.test_payments_books import (
     World,
     build_world,
@@ -168,3 +172,26 @@ def test_pay_raises_the_refusal_code(w: World) -> None:
     with pytest.raises(PaymentError) as excinfo:
         w.net.services.payments.pay(Transfer("t-1", w.ani.id, w.ani.id, idr(1)))
     assert excinfo.value.code is PaymentErrorCode.SAME_WALLET
+
+
+def test_a_payment_unanswered_within_its_wait_is_outcome_unknown_and_sent_again_once(
+    w: World,
+) -> None:
+    """The caller stops waiting, not the committer: the payment stays queued and is
+    recorded once the lock goes; the same command sent again gets that payment."""
+    services = w.net.services
+    impatient = build(services.settings.model_copy(update={"answer_wait_s": 0.3}))
+    command = QrPurchase("late", w.ani.id, qr_for(w.toko), idr(1_000))
+    try:
+        with services.engine.connect() as conn, conn.begin() as held:
+            payer_wallet = account.c.id == w.ani.wallet_account_id
+            conn.execute(select(account.c.id).where(payer_wallet).with_for_update())
+            with pytest.raises(LedgerError) as waited:
+                impatient.payments.submit(command)
+            assert waited.value.code is LedgerErrorCode.OUTCOME_UNKNOWN
+            held.rollback()
+        again = impatient.payments.submit(command)
+    finally:
+        impatient.close()
+    assert again.ok and again.payment is not None
+    assert services.payments.payment("late") == again.payment

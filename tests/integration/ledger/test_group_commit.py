@@ -147,3 +147,31 @@ def test_another_callers_refused_capture_does_not_stop_mine(one_worker_ledger: L
     assert isinstance(theirs, LedgerError) and theirs.code is Code.PENDING_AMOUNT_EXCEEDED
     assert isinstance(mine, Entry), mine
     assert ledger.account(a["toko"].id).posted == idr(50)
+
+
+def test_a_post_unanswered_within_its_wait_is_outcome_unknown_and_sent_again_is_recorded_once(
+    db_url: str,
+) -> None:
+    """The caller stops waiting, not the committer: its request stays queued and is
+    recorded once the lock goes, and the same request sent again returns that entry."""
+    engine = make_engine(db_url)
+    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY, answer_wait_s=0.3)
+    try:
+        a = open_wallets(ledger, "ani")
+        late = transfer("late", a["cash"], a["ani"], idr(7))
+        linked = [transfer("linked", a["cash"], a["ani"], idr(3))]
+        with _locked(ledger, a["cash"].id):
+            with pytest.raises(LedgerError) as waited:
+                ledger.post(late)
+            assert waited.value.code is Code.OUTCOME_UNKNOWN
+            with pytest.raises(LedgerError) as waited_linked:
+                ledger.post_linked(linked)
+            assert waited_linked.value.code is Code.OUTCOME_UNKNOWN
+        recorded = ledger.post(late)
+        (linked_outcome,) = ledger.post_linked(linked)
+        assert (recorded.entry_id, linked_outcome.ok) == ("late", True)
+        assert ledger.entry("late") == recorded
+        assert ledger.account(a["ani"].id).posted == idr(10)
+    finally:
+        ledger.close()
+        engine.dispose()

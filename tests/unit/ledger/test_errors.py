@@ -61,6 +61,7 @@ PUBLISHED = [
     "account_kind_invalid",
     "account_status_invalid",
     "limit_invalid",
+    "outcome_unknown",
 ]
 
 
