@@ -2,7 +2,10 @@
 opening the database and the services over it.
 
 A refused command prints `{"error": code, "message": ...}` as JSON on stdout and exits 2;
-it has changed nothing (exit 1 is kept for a check that found a problem). The codes added
+it has changed nothing (exit 1 is kept for a check that found a problem). A command left
+without an answer (`outcome_unknown`) prints the same and exits 3: it is not a refusal,
+what it sent may yet be recorded, and running it again is safe (every write is
+idempotent). The codes added
 here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
 `database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`,
 `migration_refused`. Domain errors
@@ -28,11 +31,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from api.bootstrap import Services, build, migrate
 from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, LedgerErrorCode
 from migrations.runner import current_revision, head_revision, known_revisions
 from settlement.errors import SettlementError
 
 __all__ = [
+    "OUTCOME_UNKNOWN_EXIT",
+    "REFUSED_EXIT",
     "fail",
     "load_settings",
     "open_services",
@@ -49,12 +54,14 @@ _URL_EXPECTED = "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psy
 # While working, only a lost connection is the database's fault; any other driver error
 # is a defect and keeps its traceback.
 _CONNECTION_LOST = (OperationalError, InterfaceError)
+REFUSED_EXIT = 2
+OUTCOME_UNKNOWN_EXIT = 3
 
 
-def fail(code: str, message: str) -> NoReturn:
-    """Print the error's code and message as JSON and exit 2."""
+def fail(code: str, message: str, *, exit_code: int = REFUSED_EXIT) -> NoReturn:
+    """Print the error's code and message as JSON and exit (2: refused, changed nothing)."""
     typer.echo(json.dumps({"error": code, "message": message}))
-    raise typer.Exit(2)
+    raise typer.Exit(exit_code)
 
 
 def load_settings(database_url: str | None) -> Settings:
@@ -190,7 +197,11 @@ def running(settings: Settings) -> Iterator[Services]:
             fail("setting_invalid", str(error))
     try:
         yield services
-    except (InterchangeError, SettlementError, LedgerError) as error:
+    except LedgerError as error:
+        if error.code is LedgerErrorCode.OUTCOME_UNKNOWN:
+            fail(str(error.code), error.message, exit_code=OUTCOME_UNKNOWN_EXIT)
+        fail(str(error.code), error.message)
+    except (InterchangeError, SettlementError) as error:
         fail(str(error.code), error.message)
     except _CONNECTION_LOST as error:
         fail("database_unavailable", _first_line(error))

@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interchange.nik import NikVault, NikVaultError
-from ledger.service import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX
+from ledger.group_commit import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX
 
 __all__ = [
     "DATABASE_URL_CHARS_MAX",

@@ -51,9 +51,14 @@ from interchange.tables import fee_schedule, member_wallet, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.entry import EntryKind
-from ledger.group_commit import GroupCommitter, answer_within
+from ledger.group_commit import (
+    ANSWER_WAIT_S_DEFAULT,
+    ANSWER_WAIT_S_MAX,
+    GroupCommitter,
+    answer_within,
+)
 from ledger.money import Money
-from ledger.service import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX, Ledger
+from ledger.service import Ledger
 from ledger.tables import entry
 
 __all__ = ["BATCH_COMMANDS_MAX", "Payments"]
@@ -107,14 +112,16 @@ class Payments:
         deadline = time.monotonic() + self._answer_wait_s
         while True:
             future = self._committer.submit([item])
-            (outcome,) = answer_within(future, deadline - time.monotonic())
+            left_s = deadline - time.monotonic()
+            (outcome,) = answer_within(future, left_s, wait_s=self._answer_wait_s)
             if outcome is not None:
                 return outcome
             # It named a payment another caller's command in its batch named first:
             # submitted again, it joins a later batch and sees that command's outcome.
 
     def pay(self, command: PaymentCommand) -> PaymentRecord:
-        """Process one command; return its record or raise `PaymentError` with the code."""
+        """Process one command; return its record or raise `PaymentError` with the code
+        (`LedgerError` `outcome_unknown` as `submit`)."""
         outcome = self.submit(command)
         if outcome.payment is None:
             assert outcome.code is not None

@@ -1,4 +1,4 @@
-"""Errors a caller of the ledger can cause, each with a stable machine code.
+"""Errors a caller of the ledger can cause or must act on, each with a stable machine code.
 
 Codes are published: never rename one, only add. Programmer errors are `assert`s, not
 these. `LedgerErrorCode` lists the codes in the order the checks run, so that the first

@@ -20,6 +20,9 @@ order the units came.
 No global lock: the relay orders one committer's batches, in one process; other
 processes, each with its own committer, run theirs at the same time, and the handler's
 row locks order them.
+
+A caller waits for its unit's answer a bounded time (`answer_within`); past it the call
+is `outcome_unknown`, while the unit stays queued and is handled as any other.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import Generic, TypeVar
 
 from ledger.errors import LedgerError, LedgerErrorCode
 
-__all__ = ["GroupCommitter", "answer_within"]
+__all__ = ["ANSWER_WAIT_S_DEFAULT", "ANSWER_WAIT_S_MAX", "GroupCommitter", "answer_within"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,17 +45,24 @@ R = TypeVar("R")
 
 # Waits are bounded; a committer that should never overlap batches has one worker.
 _OVERLAP_AFTER_S_MAX = 3600.0
+# How long a caller waits for its unit's answer, by default and at most.
+ANSWER_WAIT_S_DEFAULT = 60.0
+ANSWER_WAIT_S_MAX = 3600.0
 
 
-def answer_within(future: Future[R], timeout_s: float) -> R:
-    """The future's result, waited for at most `timeout_s`; after that `outcome_unknown`
-    (the unit stays queued and may yet be recorded: the caller sends it again, same id)."""
+def answer_within(future: Future[R], timeout_s: float, *, wait_s: float) -> R:
+    """The future's result, waited for at most `timeout_s` (what is left of the caller's
+    `wait_s`); after that `outcome_unknown`: the unit stays queued and may yet be
+    recorded, and the caller sends it again with the same id. An error the handler raised
+    is raised as it is, even a `TimeoutError`."""
     try:
         return future.result(timeout=max(0.0, timeout_s))
     except TimeoutError as timeout:
+        if future.done():
+            raise
         raise LedgerError(
             LedgerErrorCode.OUTCOME_UNKNOWN,
-            f"no answer within {timeout_s:.1f} s: the request may yet be recorded;"
+            f"no answer within {wait_s:g} s: the request may yet be recorded;"
             " send it again with the same id",
         ) from timeout
 

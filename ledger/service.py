@@ -11,6 +11,7 @@ or a crash. The service starts its worker threads when constructed and stops the
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -22,7 +23,12 @@ from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import commit_with, run_transaction
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.group_commit import GroupCommitter, answer_within
+from ledger.group_commit import (
+    ANSWER_WAIT_S_DEFAULT,
+    ANSWER_WAIT_S_MAX,
+    GroupCommitter,
+    answer_within,
+)
 from ledger.money import Money
 from ledger.posting import check_batch_size, plan_entries, write_planned
 from ledger.sealing import seal_entries
@@ -32,8 +38,6 @@ from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = [
-    "ANSWER_WAIT_S_DEFAULT",
-    "ANSWER_WAIT_S_MAX",
     "Ledger",
     "is_empty",
     "open_account_in",
@@ -44,10 +48,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-# How long `post` and `post_linked` wait for their group's answer (`outcome_unknown` after).
-ANSWER_WAIT_S_DEFAULT = 60.0
-ANSWER_WAIT_S_MAX = 3600.0
 
 
 def raise_for_outcome(outcome: EntryOutcome) -> Entry:
@@ -92,6 +92,9 @@ class Ledger:
         """Finish queued work and stop the group committer's threads."""
         self._committer.close()
 
+    def _answer(self, future: Future[T]) -> T:
+        return answer_within(future, self._answer_wait_s, wait_s=self._answer_wait_s)
+
     def _run(self, work: Callable[[Connection], T]) -> T:
         return run_transaction(self.engine, work, attempts_max=self._attempts_max)
 
@@ -121,14 +124,15 @@ class Ledger:
         and `outcome_unknown` when no answer came within `answer_wait_s`."""
         # A lone request must not link to whichever caller's request follows it in the batch.
         alone = _with_link(request, False)
-        (outcome,) = answer_within(self._committer.submit([alone]), self._answer_wait_s)
+        (outcome,) = self._answer(self._committer.submit([alone]))
         return raise_for_outcome(outcome)
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
-        """Record `requests` all or nothing; each outcome says why, when nothing was."""
+        """Record `requests` all or nothing; each outcome says why, when nothing was.
+        `outcome_unknown` when no answer came within `answer_wait_s`, as for `post`."""
         check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
-        return answer_within(self._committer.submit(linked), self._answer_wait_s)
+        return self._answer(self._committer.submit(linked))
 
     def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record a batch in one transaction; each request succeeds or fails on its own."""

@@ -10,13 +10,14 @@ built.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from api.bootstrap import build
 from api.settings import Settings
-from tests.cli import assert_refused_with, assert_refused_with_a_code, invoke
+from tests.cli import assert_no_traceback, assert_refused_with, assert_refused_with_a_code, invoke
 from tests.unit.interchange.registry_builders import b64
 
 
@@ -127,3 +128,16 @@ def test_a_database_url_option_too_long_is_refused_as_invalid() -> None:
     """`--database-url` is held to the setting's length too (the option bypasses it)."""
     result = invoke("audit", "verify", "--database-url", "sqlite:///" + "d" * 3000)
     assert_refused_with(result, "database_url_invalid")
+
+
+def test_a_command_left_without_an_answer_exits_3_with_outcome_unknown(tmp_path: Path) -> None:
+    """No payment can be answered within KOPNET_ANSWER_WAIT_S=0.0001: the demo's first one
+    is `outcome_unknown` with exit 3 (its own status: not a refusal, which changes nothing
+    and exits 2, since the payment may yet be recorded), not a traceback."""
+    database = tmp_path / "demo.db"
+    result = invoke(
+        "demo", "--database-url", f"sqlite:///{database}", env={"KOPNET_ANSWER_WAIT_S": "0.0001"}
+    )
+    assert_no_traceback(result)
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.output.splitlines()[-1])["error"] == "outcome_unknown"

@@ -1,15 +1,20 @@
 """The group committer's batching, with a handler that needs no database: a unit that does
 not fit the batch being drained is run next, before anything queued after it, and is never
 lost behind `close`; the relay runs one batch at a time, unless the one in flight is held
-up past `overlap_after_s`, and then the batches beside it do not wait again."""
+up past `overlap_after_s`, and then the batches beside it do not wait again; a caller
+waits for its answer a bounded time, then gets `outcome_unknown`."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 
-from ledger.group_commit import GroupCommitter
+import pytest
+
+from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.group_commit import GroupCommitter, answer_within
 
 _WAIT_S = 5.0
 
@@ -110,3 +115,26 @@ def test_batches_beside_a_held_up_one_run_one_after_another_without_waiting_agai
     gate.release.set()
     assert held.result(_WAIT_S) == ["A"]
     committer.close()
+
+
+def test_a_caller_unanswered_within_its_wait_gets_outcome_unknown_and_the_unit_goes_on() -> None:
+    gate = _Gate()
+    committer = GroupCommitter(gate, batch_size_max=10, workers=1)
+    try:
+        future = committer.submit(["late"])
+        assert gate.entered.wait(_WAIT_S)
+        with pytest.raises(LedgerError) as waited:
+            answer_within(future, 0.05, wait_s=0.05)
+        assert waited.value.code is LedgerErrorCode.OUTCOME_UNKNOWN
+        gate.release.set()
+        assert answer_within(future, _WAIT_S, wait_s=_WAIT_S) == ["LATE"]
+    finally:
+        gate.release.set()
+        committer.close()
+
+
+def test_a_timeout_error_the_handler_raised_is_its_answer_not_outcome_unknown() -> None:
+    future: Future[list[str]] = Future()
+    future.set_exception(TimeoutError("the handler's own"))
+    with pytest.raises(TimeoutError, match="the handler's own"):
+        answer_within(future, 0.05, wait_s=0.05)
