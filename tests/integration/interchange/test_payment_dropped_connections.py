@@ -1,16 +1,19 @@
-"""Payments whose connection drops in the middle of their write (PostgreSQL): the payment
-committer starts the group again on a fresh connection, so each payment is recorded once,
-with its ledger entry, its obligations and its positions, and a retry replays it."""
+"""Payments whose connection drops in the middle of their write (PostgreSQL), sent as one
+batch (`submit_batch`, in the caller's thread) or one by one (`submit`, through the
+payment committer): the transaction starts again on a fresh connection, so each payment
+is recorded once, with its ledger entry, its obligations and its positions, and a retry
+replays it."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from interchange.payment_model import PaymentCommand
+from interchange.payment_model import PaymentCommand, PaymentOutcome
+from interchange.payments import Payments
 from tests.faults import stall_next_entry_insert
 from tests.integration.interchange.test_payment_concurrency import (
     Town,
@@ -45,14 +48,26 @@ def _affordable_commands(town: Town) -> list[PaymentCommand]:
     return commands
 
 
+def _one_by_one(payments: Payments) -> Callable[[list[PaymentCommand]], list[PaymentOutcome]]:
+    """Each command through `Payments.submit` (the committer), on threads of its own."""
+
+    def submit(commands: list[PaymentCommand]) -> list[PaymentOutcome]:
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            return list(pool.map(payments.submit, commands))
+
+    return submit
+
+
+@pytest.mark.parametrize("call", ["submit_batch", "submit"])
 def test_payments_whose_connection_drops_while_they_write_are_recorded_once(
-    town: Town,
+    town: Town, call: str
 ) -> None:
     payments = town.net.services.payments
+    send = payments.submit_batch if call == "submit_batch" else _one_by_one(payments)
     commands = _affordable_commands(town)
     stall_next_entry_insert(town.net.services.engine, _STALL_S)
     with ThreadPoolExecutor(max_workers=1) as caller:
-        submitting = caller.submit(payments.submit_batch, commands)
+        submitting = caller.submit(send, commands)
         terminate_a_session_waiting(town.net.services.engine, "PgSleep")
         outcomes = submitting.result(timeout=_RESULT_WAIT_S)
 

@@ -1,8 +1,8 @@
-"""A connection dropped in the middle of a write, and a writer killed while it holds its
-accounts' locks (PostgreSQL): nothing is half-written, the caller still gets what was
-recorded (the ledger starts the transaction again on a fresh connection), and a retry of
-the same ids posts nothing twice. Every write is idempotent, so starting again is safe
-even when the COMMIT may have landed before the connection went."""
+"""A connection dropped in the middle of a write, or just after its COMMIT landed, and a
+writer killed while it holds its accounts' locks (PostgreSQL): nothing is half-written,
+the caller still gets what was recorded (the ledger starts the transaction again on a
+fresh connection, and finds a landed COMMIT's entries as replays), and a retry of the same
+ids posts nothing twice."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
+from sqlalchemy import Connection
 
-from ledger.db import make_engine
+from ledger import service as ledger_service
+from ledger.db import commit_with, driver, make_engine
 from ledger.entry import EntryOutcome, EntryRequest
 from ledger.service import Ledger
 from tests.conftest import TEST_SEAL_KEY
@@ -28,9 +31,10 @@ from tests.races import terminate_a_session_waiting, wait_until_a_session_waits_
 
 pytestmark = pytest.mark.postgres
 
-_STALL_S = 30.0  # ended early: the test terminates the stalled session
-_HOLDER_STALL_S = 2.0  # long enough to find the session waiting behind it
-_KILLED_WRITER_STALL_S = 1.0  # a dead client's session finishes its stall on its own
+_STALL_S = 30.0  # ended early: the tests terminate the stalled session
+# A dead client's session finishes its stall on its own (then runs the COMMIT queued
+# behind it): long enough for the test to kill the writer while it stalls.
+_KILLED_WRITER_STALL_S = 3.0
 _JOIN_TIMEOUT_S = 60.0
 _FUNDING_MINOR = 10_000
 
@@ -91,16 +95,44 @@ def test_a_write_whose_connection_drops_while_it_waits_for_a_lock_is_recorded_on
 ) -> None:
     book = open_book(pg_ledger, [_FUNDING_MINOR] * 5)
     first, second = _transfers(book, "first"), _transfers(book, "second")
-    stall_next_entry_insert(pg_ledger.engine, _HOLDER_STALL_S)
+    stall_next_entry_insert(pg_ledger.engine, _STALL_S)
     with ThreadPoolExecutor(max_workers=2) as callers:
         holding = callers.submit(pg_ledger.post_batch, first)
         wait_until_a_session_waits_on(pg_ledger.engine, "PgSleep")
         waiting = callers.submit(pg_ledger.post_batch, second)
-        # The second batch waits for the first's row locks (on its transaction id).
+        # The second batch waits for the first's row locks (on its transaction id); then
+        # the first's connection goes too, ending its stall. Both start again.
         terminate_a_session_waiting(pg_ledger.engine, "transactionid")
+        terminate_a_session_waiting(pg_ledger.engine, "PgSleep")
         assert all(o.ok and not o.replayed for o in holding.result(timeout=_JOIN_TIMEOUT_S))
         assert all(o.ok and not o.replayed for o in waiting.result(timeout=_JOIN_TIMEOUT_S))
     _assert_recorded_once(pg_ledger, book, first + second)
+
+
+def test_a_write_whose_answer_is_lost_after_its_commit_is_replayed_not_posted_twice(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COMMIT lands, then the connection goes before the ledger hears of it: the
+    ledger starts again, finds the entries recorded and returns them as replays."""
+    book = open_book(pg_ledger, [_FUNDING_MINOR] * 5)
+    requests = _transfers(book, "lost")
+    lost: list[int] = []
+
+    def commit_then_lose_the_answer(conn: Connection, writes: Callable[[], None]) -> None:
+        commit_with(conn, writes)
+        if not lost:
+            lost.append(driver(conn).info.backend_pid)
+            driver(conn).close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ledger_service, "commit_with", commit_then_lose_the_answer)
+    outcomes = pg_ledger.post_batch(requests)
+
+    assert lost, "the answer was lost once"
+    assert [(o.entry_id, o.ok, o.replayed) for o in outcomes] == [
+        (r.entry_id, True, True) for r in requests
+    ]
+    _assert_recorded_once(pg_ledger, book, requests)
 
 
 def _post_and_die(url: str, requests: list[EntryRequest]) -> None:
