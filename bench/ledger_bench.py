@@ -265,14 +265,16 @@ def _compare_with_pgbench(
         run = run_pgbench(server_url)
         comparison.update(pgbench_tps=run.tps, pgbench=asdict(run))
         if run.tps:
-            comparison.update(pgbench_ratios(result, run.tps, cores=os.cpu_count() or 1))
+            cores = len(os.sched_getaffinity(0))
+            comparison.update(pgbench_ratios(result, run.tps, cores=cores))
     return comparison
 
 
 def pgbench_ratios(result: dict[str, object], tps: float, *, cores: int) -> dict[str, float]:
     """Each path's rate as a multiple of pgbench's `tps`, and its CPU budget: the most CPU,
     in microseconds of the whole machine's `cores`, one transfer may cost for the path to
-    reach its target multiple of `tps` with every core busy."""
+    reach its target multiple of `tps` with every core busy. Compare it with the path's
+    `*_system_cpu_us_each` (the whole machine's CPU a transfer took), not the process's."""
     assert tps > 0 and cores >= 1
     ratios: dict[str, float] = {}
     for path, target in _TARGETS.items():

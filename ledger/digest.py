@@ -55,7 +55,7 @@ def entry_digest(
             _instant(expires_at),
             metadata_json,
             _instant(committed_at),
-            postings,
+            list(postings),
         ]
     )
     return hmac.digest(key, canonical.encode(), "sha256").hex()

@@ -40,13 +40,17 @@ class Effect:
     posted: int = 0
     pending_debit: int = 0
     pending_credit: int = 0
-    postings: int = 0
+    posting_count: int = 0
 
 
 def posted_effects(legs: Sequence[Leg]) -> dict[int, Effect]:
     """The effect of posting `legs`: each moves its account's posted balance and adds one
     posting to it (an entry names an account in one leg at most)."""
-    return {leg.account_id: Effect(posted=leg.amount.amount_minor, postings=1) for leg in legs}
+    effects = {
+        leg.account_id: Effect(posted=leg.amount.amount_minor, posting_count=1) for leg in legs
+    }
+    assert len(effects) == len(legs), "an account in one leg at most"
+    return effects
 
 
 def held_effects(legs: Sequence[Leg], *, sign: int) -> dict[int, Effect]:
@@ -74,7 +78,7 @@ def violation_in_direction(account: Account, effect: Effect) -> LedgerErrorCode 
 def moved(account: Account, effect: Effect) -> Account:
     """The account after `effect`, its postings counted."""
     return account.with_movement(
-        effect.posted, effect.pending_debit, effect.pending_credit, effect.postings
+        effect.posted, effect.pending_debit, effect.pending_credit, effect.posting_count
     )
 
 

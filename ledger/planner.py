@@ -245,7 +245,7 @@ class _Planner:
         for account_id, effect in posted_effects(legs).items():
             combined = effects.setdefault(account_id, Effect())
             combined.posted += effect.posted
-            combined.postings += effect.postings
+            combined.posting_count += effect.posting_count
         return effects, legs, ()
 
     def _reversal_legs(self, target: Entry) -> tuple[Leg, ...]:
@@ -291,12 +291,7 @@ class _Planner:
         for account_id, effect in effects.items():
             violation = violation_in_direction(updated[account_id], effect)
             if violation is not None and not releases_only:
-                raise LedgerError(
-                    violation,
-                    f"account {account_id}: {violation}",
-                    field="legs",
-                    account_id=account_id,
-                )
+                raise _leg_error(violation, f"account {account_id}: {violation}", account_id)
         for account_id, account in updated.items():
             self.group.accounts_before.setdefault(account_id, self.accounts[account_id])
             self.accounts[account_id] = account
@@ -305,36 +300,20 @@ class _Planner:
     def _account(self, account_id: int, request: EntryRequest, releases_only: bool) -> Account:
         account = self.accounts.get(account_id)
         if account is None:
-            raise LedgerError(
-                _CODE.ACCOUNT_NOT_FOUND,
-                f"no account {account_id}",
-                field="legs",
-                account_id=account_id,
-            )
+            raise _leg_error(_CODE.ACCOUNT_NOT_FOUND, f"no account {account_id}", account_id)
         if any(
             leg.account_id == account_id and leg.amount.currency != account.currency
             for leg in request.legs
         ):
-            raise LedgerError(
+            raise _leg_error(
                 _CODE.CURRENCY_MISMATCH,
                 f"account {account_id} holds {account.currency}",
-                field="legs",
-                account_id=account_id,
+                account_id,
             )
         if account.status is AccountStatus.CLOSED and not releases_only:
-            raise LedgerError(
-                _CODE.ACCOUNT_CLOSED,
-                f"account {account_id} is closed",
-                field="legs",
-                account_id=account_id,
-            )
+            raise _leg_error(_CODE.ACCOUNT_CLOSED, f"account {account_id} is closed", account_id)
         if account.status is AccountStatus.FROZEN and not releases_only:
-            raise LedgerError(
-                _CODE.ACCOUNT_FROZEN,
-                f"account {account_id} is frozen",
-                field="legs",
-                account_id=account_id,
-            )
+            raise _leg_error(_CODE.ACCOUNT_FROZEN, f"account {account_id} is frozen", account_id)
         return account
 
     def _record(
@@ -392,6 +371,10 @@ class _Planner:
             account.posting_count,
             account.posted_minor,
         )
+
+
+def _leg_error(code: LedgerErrorCode, message: str, account_id: int) -> LedgerError:
+    return LedgerError(code, message, field="legs", account_id=account_id)
 
 
 def _refused(request: EntryRequest, error: LedgerError) -> EntryOutcome:

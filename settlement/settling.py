@@ -189,7 +189,9 @@ def confirm_instruction(
     """Book a confirmed settlement payment; settle the window when it was the last.
 
     Checks, in order: the actor, the bank's reference, the amount (money), then the
-    instruction: found, not confirmed with another payment, pending, for this amount."""
+    instruction: found, not confirmed with another payment (reference and amount, in its
+    currency), pending, for this amount. (`Settlement.confirm` refuses a reference that is
+    not printable ASCII as `instruction_not_found` before all of these.)"""
     require_actor(actor)
     require_bank_reference(bank_reference)
     if not isinstance(amount, Money):
@@ -212,7 +214,8 @@ def confirm_instruction(
             _CODE.INSTRUCTION_NOT_FOUND, f"no instruction {reference!r}", field="reference"
         )
     if row.status == "confirmed":
-        if row.bank_reference == bank_reference and row.amount_minor == amount.amount_minor:
+        paid = (amount.currency, amount.amount_minor)
+        if row.bank_reference == bank_reference and paid == (row.currency, row.amount_minor):
             return _row(row)
         raise WindowError(
             _CODE.INSTRUCTION_ALREADY_CONFIRMED,

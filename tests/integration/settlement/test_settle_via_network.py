@@ -125,6 +125,9 @@ def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_n
         codes["other bank reference"] = _refused_confirmation(
             day, first.reference, "BANK-9999", first.amount
         )
+        codes["other currency"] = _refused_confirmation(
+            day, first.reference, "BANK-0001", Money(first.amount.amount_minor, "USD")
+        )
 
         assert codes == {
             "amount": Code.INSTRUCTION_AMOUNT_MISMATCH,
@@ -135,6 +138,7 @@ def test_confirmations_that_do_not_match_an_instruction_are_refused_and_change_n
             "minor units, not money": Code.INSTRUCTION_AMOUNT_INVALID,
             "text, not money": Code.INSTRUCTION_AMOUNT_INVALID,
             "other bank reference": Code.INSTRUCTION_ALREADY_CONFIRMED,
+            "other currency": Code.INSTRUCTION_ALREADY_CONFIRMED,
         }
         assert (confirmed.status, confirmed.bank_reference) == ("confirmed", "BANK-0001")
         assert replayed == confirmed

@@ -493,6 +493,36 @@ class LedgerMachine(RuleBasedStateMachine):
             totals[got.currency] += got.posted_minor
         assert all(total == 0 for total in totals.values()), totals
 
+    @invariant()
+    def postings_are_numbered_per_account_and_carry_the_running_balance(self) -> None:
+        """An account's posted postings are numbered 1, 2, ... in order, each with the
+        balance after it; the account counts them."""
+        ids = list(self.model)
+        query = (
+            select(
+                posting.c.account_id,
+                posting.c.account_posting_no,
+                posting.c.amount_minor,
+                posting.c.balance_after_minor,
+            )
+            .where(posting.c.is_pending.is_(False), posting.c.account_id.in_(ids))
+            .order_by(posting.c.account_id, posting.c.account_posting_no)
+        )
+        with self.ledger.engine.connect() as conn:
+            counted = conn.execute(
+                select(account.c.id, account.c.posting_count).where(account.c.id.in_(ids))
+            )
+            counts = {row.id: row.posting_count for row in counted}
+            rows = conn.execute(query).all()
+        numbered = dict.fromkeys(ids, 0)
+        running = dict.fromkeys(ids, 0)
+        for account_id, number, amount_minor, balance_after_minor in rows:
+            numbered[account_id] += 1
+            running[account_id] += amount_minor
+            assert number == numbered[account_id], (account_id, number)
+            assert balance_after_minor == running[account_id], (account_id, number)
+        assert numbered == counts
+
 
 def machine_on(new_database: DatabaseFactory) -> type[LedgerMachine]:
     """The state machine bound to a factory of fresh migrated databases."""
