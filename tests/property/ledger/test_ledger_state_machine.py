@@ -498,16 +498,8 @@ class LedgerMachine(RuleBasedStateMachine):
         """An account's posted postings are numbered 1, 2, ... in order, each with the
         balance after it; the account counts them."""
         ids = list(self.model)
-        query = (
-            select(
-                posting.c.account_id,
-                posting.c.account_posting_no,
-                posting.c.amount_minor,
-                posting.c.balance_after_minor,
-            )
-            .where(posting.c.is_pending.is_(False), posting.c.account_id.in_(ids))
-            .order_by(posting.c.account_id, posting.c.account_posting_no)
-        )
+        mine = posting.c.account_id.in_(ids)
+        query = select(posting).where(mine, posting.c.is_pending.is_(False))
         with self.ledger.engine.connect() as conn:
             counted = conn.execute(
                 select(account.c.id, account.c.posting_count).where(account.c.id.in_(ids))
@@ -516,11 +508,11 @@ class LedgerMachine(RuleBasedStateMachine):
             rows = conn.execute(query).all()
         numbered = dict.fromkeys(ids, 0)
         running = dict.fromkeys(ids, 0)
-        for account_id, number, amount_minor, balance_after_minor in rows:
-            numbered[account_id] += 1
-            running[account_id] += amount_minor
-            assert number == numbered[account_id], (account_id, number)
-            assert balance_after_minor == running[account_id], (account_id, number)
+        for row in sorted(rows, key=lambda r: (r.account_id, r.account_posting_no)):
+            numbered[row.account_id] += 1
+            running[row.account_id] += row.amount_minor
+            assert row.account_posting_no == numbered[row.account_id], row
+            assert row.balance_after_minor == running[row.account_id], row
         assert numbered == counts
 
 
