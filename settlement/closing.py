@@ -28,7 +28,14 @@ from interchange.tables import coop, payment
 from interchange.window import WindowCalendar
 from ledger.tables import entry, posting
 from settlement.tables import event, position, window
-from settlement.window_rules import WindowStatus, require_actor, require_due, require_window_date
+from settlement.window_rules import (
+    SettlementErrorCode,
+    WindowError,
+    WindowStatus,
+    require_actor,
+    require_due,
+    require_window_date,
+)
 
 __all__ = [
     "PositionRow",
@@ -212,10 +219,14 @@ def stored_positions(summary: WindowSummary) -> dict[tuple[int, str], int]:
 
 
 def recompute_window(conn: Connection, window_date: date, *, actor: str) -> bool:
-    """Recompute positions from the ledger; store and return whether they equal the close's."""
+    """Recompute positions from the ledger; store and return whether they equal the close's.
+    Checks the actor, then the window date, before reading anything; an open window is
+    `window_not_closed`."""
     require_actor(actor)
+    require_window_date(window_date)
     summary = load_summary(conn, window_date)
-    assert summary is not None, "close the window before recomputing it"
+    if summary is None:
+        raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is open")
     recomputed = ledger_positions(conn, window_date)
     ok = recomputed == stored_positions(summary)
     now = database_now(conn)

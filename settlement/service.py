@@ -2,8 +2,8 @@
 
 Every command names the actor who takes it; every step lands in the window's history.
 A window date no payment can have (a datetime, text, or a day outside the ledger's
-business dates) is `window_date_invalid`, refused before any query (after the actor, for
-the commands that name one).
+business dates) is `window_date_invalid`, refused before the window is read (after the
+actor, for the commands that name one: their units of work check both).
 Closing runs the recomputation check right after, in its own transaction, so the close
 itself stays as short as the number of cooperative pairs allows.
 """
@@ -15,7 +15,6 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from interchange.registry_store import require_network
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.money import Money
@@ -37,7 +36,6 @@ from settlement.settling import (
 from settlement.window_rules import (
     SettlementErrorCode,
     WindowError,
-    require_actor,
     require_window_date,
 )
 
@@ -54,10 +52,6 @@ class Settlement:
         self.calendar = calendar
         self._seal_key = seal_key
 
-    def _network_id(self) -> int:
-        """The network operator's cooperative id; `network_not_registered` while none is."""
-        return run_transaction(self.engine, lambda conn: require_network(conn).id)
-
     def close(self, window_date: date, *, actor: str) -> WindowSummary:
         """Close the window (idempotent), then check its positions against the ledger."""
         closed = run_transaction(
@@ -70,8 +64,6 @@ class Settlement:
 
     def recompute(self, window_date: date, *, actor: str) -> bool:
         """Recompute the window's positions from the ledger and record the result."""
-        require_actor(actor)
-        self.summary(window_date)
         return run_transaction(
             self.engine, lambda conn: recompute_window(conn, window_date, actor=actor)
         )
@@ -88,18 +80,10 @@ class Settlement:
         self, window_date: date, *, actor: str, mode: SettlementMode = SettlementMode.VIA_NETWORK
     ) -> list[InstructionRow]:
         """Issue the window's settlement instructions."""
-        require_actor(actor)
-        require_window_date(window_date)
-        network_id = self._network_id()
         return run_transaction(
             self.engine,
             lambda conn: start_settlement(
-                conn,
-                window_date,
-                mode=mode,
-                actor=actor,
-                network_coop_id=network_id,
-                seal_key=self._seal_key,
+                conn, window_date, mode=mode, actor=actor, seal_key=self._seal_key
             ),
         )
 
@@ -136,8 +120,6 @@ class Settlement:
 
     def abort(self, window_date: date, *, actor: str) -> None:
         """Return a settling window to closed, before any payment is booked."""
-        require_actor(actor)
-        require_window_date(window_date)
         run_transaction(self.engine, lambda conn: abort_settlement(conn, window_date, actor=actor))
 
     def verify(self) -> list[WindowCheck]:

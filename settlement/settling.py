@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from interchange.payment_store import database_now, load_coops
+from interchange.registry_store import require_network
 from interchange.routing import CoopParty
 from interchange.tables import coop
 from ledger.account import AccountKind, AccountSpec
@@ -51,6 +52,7 @@ from settlement.window_rules import (
     require_bank_reference,
     require_can_abort,
     require_can_start,
+    require_window_date,
 )
 
 __all__ = [
@@ -112,12 +114,14 @@ def start_settlement(
     *,
     mode: SettlementMode,
     actor: str,
-    network_coop_id: int,
     seal_key: bytes,
 ) -> list[InstructionRow]:
     """Issue the window's instructions and move it to settling (settled at once when there is
-    nothing to pay through a bank)."""
+    nothing to pay through a bank). Checks the actor, then the window date, before reading
+    anything; then the network operator (`network_not_registered`), then the window."""
     require_actor(actor)
+    require_window_date(window_date)
+    network_coop_id = require_network(conn).id
     locked = _lock_window(conn, window_date)
     summary = load_summary(conn, window_date)
     status = summary.status if summary else None
@@ -335,8 +339,10 @@ def _finish_if_complete(
 
 
 def abort_settlement(conn: Connection, window_date: date, *, actor: str) -> None:
-    """Cancel the current round's instructions and return the window to closed."""
+    """Cancel the current round's instructions and return the window to closed (the actor,
+    then the window date, checked before anything is read)."""
     require_actor(actor)
+    require_window_date(window_date)
     locked = _lock_window(conn, window_date)
     status = WindowStatus(locked.status) if locked else None
     confirmed = conn.execute(

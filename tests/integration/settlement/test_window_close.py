@@ -253,7 +253,7 @@ def test_closing_a_window_in_the_far_past_is_refused_with_a_code(sqlite_url: str
     [datetime(2026, 12, 1, tzinfo=UTC), "2026-12-01", None, date.min, date.max],
     ids=["datetime", "text", "none", "far-past", "far-future"],
 )
-def test_every_step_refuses_a_window_date_no_payment_can_have_before_any_query(
+def test_every_step_refuses_a_window_date_no_payment_can_have_before_reading_the_window(
     sqlite_url: str, window_date: object
 ) -> None:
     with network_on(sqlite_url) as net:
