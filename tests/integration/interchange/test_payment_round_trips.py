@@ -73,3 +73,13 @@ def test_a_refund_adds_to_its_original_in_the_commits_pipeline(w: World) -> None
     _, statements = pay_and_list_our_statements(w, Refund("r-2", "buy", idr(2_500)))
     assert statements == []
     assert payments.payment("buy").refunded == idr(3_500)
+
+
+def test_the_listener_sees_what_the_interchange_sends_through_sqlalchemy(w: World) -> None:
+    """The other tests here find no statement; this one shows the listener would: looking
+    a payment up goes through SQLAlchemy."""
+    payments = w.net.services.payments
+    payments.pay(QrPurchase("buy", w.ani.id, qr_for(w.toko), idr(10_000)))
+    with statements_sent_by(w.net.services.engine, frozenset({"interchange"})) as seen:
+        payments.payment("buy")
+    assert seen and any("interchange_payment" in statement for statement in seen)

@@ -90,3 +90,12 @@ def test_a_hold_committed_while_its_void_waits_for_the_lock_is_not_found(
     assert top_up.ok
     assert void.code == LedgerErrorCode.PENDING_NOT_FOUND
     assert pg_ledger.account(a["toko"].id).pending_credit_minor == 3_000
+
+
+def test_the_listener_sees_what_the_ledger_sends_through_sqlalchemy(pg_ledger: Ledger) -> None:
+    """The other tests here find no statement; this one shows the listener would: an
+    account look-up goes through SQLAlchemy, one statement."""
+    a = open_wallets(pg_ledger, "ani")
+    with statements_sent_by(pg_ledger.engine, _LEDGER) as seen:
+        pg_ledger.account(a["ani"].id)
+    assert len(seen) == 1 and "ledger_account" in seen[0]
