@@ -17,6 +17,11 @@ the next worker starts beside it, and the batches after run one at a time beside
 up to `workers` at once. Units leave the queue, and batches take their turn, in the
 order the units came.
 
+Linger: a batch that finds fewer items queued than the last batch took waits up to
+`linger_s` for more. Under a steady load the callers one batch answered come back for
+the next within a moment; waiting for them keeps the batches full, where without it the
+next batch starts with the first few back and the rest wait for the one after it.
+
 No global lock: the relay orders one committer's batches, in one process; other
 processes, each with its own committer, run theirs at the same time, and the handler's
 row locks order them.
@@ -45,6 +50,7 @@ R = TypeVar("R")
 
 # Waits are bounded; a committer that should never overlap batches has one worker.
 _OVERLAP_AFTER_S_MAX = 3600.0
+_LINGER_S_MAX = 1.0
 # How long a caller waits for its unit's answer, by default and at most.
 ANSWER_WAIT_S_DEFAULT = 60.0
 ANSWER_WAIT_S_MAX = 3600.0
@@ -83,13 +89,18 @@ class GroupCommitter(Generic[T, R]):
         batch_size_max: int,
         workers: int = 2,
         overlap_after_s: float = 0.05,
+        linger_s: float = 0.001,
         name: str = "group-commit",
     ) -> None:
         assert batch_size_max >= 1 and workers >= 1
         assert 0 <= overlap_after_s <= _OVERLAP_AFTER_S_MAX
+        assert 0 <= linger_s <= _LINGER_S_MAX
         self._handle = handle
         self._batch_size_max = batch_size_max
         self._overlap_after_s = overlap_after_s
+        self._linger_s = linger_s
+        # How many items the last batch took: the next lingers until it has as many.
+        self._last_size = 1
         self._collecting = threading.Lock()
         # The unit that did not fit the last batch drained: the next batch starts with it.
         self._carried: _Unit[T, R] | None = None
@@ -159,23 +170,31 @@ class GroupCommitter(Generic[T, R]):
             self._turn.notify()
 
     def _drain(self, first: _Unit[T, R]) -> tuple[list[_Unit[T, R]], _Unit[T, R] | None, bool]:
-        """The units for one batch, starting with `first`; the unit that did not fit, which
-        the next batch starts with (not put back in the queue, where it could land behind
-        `close`'s stop markers, or be passed over again and again); and whether a stop
-        marker was taken."""
+        """The units for one batch, starting with `first` and lingering for more while
+        it has fewer items than the last; the unit that did not fit, which the next batch
+        starts with (not put back in the queue, where it could land behind `close`'s stop
+        markers, or be passed over again and again); and whether a stop marker was taken."""
         units, size = [first], len(first.items)
+        carried, stop = None, False
+        deadline = time.monotonic() + self._linger_s
         while size < self._batch_size_max:
             try:
-                unit = self._queue.get_nowait()
+                if size < self._last_size:
+                    unit = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                else:
+                    unit = self._queue.get_nowait()
             except queue.Empty:
                 break
             if unit is None:
-                return units, None, True
+                stop = True
+                break
             if size + len(unit.items) > self._batch_size_max:
-                return units, unit, False
+                carried = unit
+                break
             units.append(unit)
             size += len(unit.items)
-        return units, None, False
+        self._last_size = size
+        return units, carried, stop
 
     def _run(self, units: list[_Unit[T, R]]) -> None:
         items = [item for unit in units for item in unit.items]

@@ -227,7 +227,7 @@ def _post_and_commit(
 
 
 def _with_link(request: EntryRequest, linked: bool) -> EntryRequest:
-    return replace(request, linked=linked)
+    return request if request.linked is linked else replace(request, linked=linked)
 
 
 def _expiry(target_id: str, expires_at: datetime) -> EntryRequest:

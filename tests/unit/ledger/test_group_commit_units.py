@@ -1,8 +1,9 @@
 """The group committer's batching, with a handler that needs no database: a unit that does
 not fit the batch being drained is run next, before anything queued after it, and is never
 lost behind `close`; the relay runs one batch at a time, unless the one in flight is held
-up past `overlap_after_s`, and then the batches beside it do not wait again; a caller
-waits for its answer a bounded time, then gets `outcome_unknown`."""
+up past `overlap_after_s`, and then the batches beside it do not wait again; a batch with
+fewer items than the last lingers for more, for `linger_s` at most; a caller waits for its
+answer a bounded time, then gets `outcome_unknown`."""
 
 from __future__ import annotations
 
@@ -115,6 +116,49 @@ def test_batches_beside_a_held_up_one_run_one_after_another_without_waiting_agai
     gate.release.set()
     assert held.result(_WAIT_S) == ["A"]
     committer.close()
+
+
+def _after_a_batch_of_two(gate: _Gate, committer: GroupCommitter[str, str]) -> None:
+    """Run a held batch of one, then a batch of two: the next batch wants two items."""
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    pair = [committer.submit([item]) for item in ("b", "c")]
+    gate.release.set()
+    assert [f.result(_WAIT_S) for f in (held, *pair)] == [["A"], ["B"], ["C"]]
+    assert gate.batches == [["a"], ["b", "c"]]
+
+
+def test_a_batch_with_fewer_items_than_the_last_lingers_for_the_rest() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        gate, batch_size_max=10, workers=1, linger_s=1.0
+    )
+    _after_a_batch_of_two(gate, committer)
+    alone = committer.submit(["d"])
+    time.sleep(0.2)  # time enough to run `d` alone, were the batch not lingering
+    assert not alone.done()
+    assert committer.submit(["e"]).result(_WAIT_S) == ["E"]
+    assert alone.result(_WAIT_S) == ["D"]
+    committer.close()
+    assert gate.batches == [["a"], ["b", "c"], ["d", "e"]]
+
+
+def test_a_batch_lingers_for_linger_s_at_most_then_runs_with_what_it_has() -> None:
+    linger_s = 0.05
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        gate, batch_size_max=10, workers=1, linger_s=linger_s
+    )
+    _after_a_batch_of_two(gate, committer)
+    started = time.monotonic()
+    assert committer.submit(["d"]).result(_WAIT_S) == ["D"]
+    assert linger_s <= time.monotonic() - started < _WAIT_S
+    # The batch after it wants one item, as many as the last took, and does not linger.
+    started = time.monotonic()
+    assert committer.submit(["e"]).result(_WAIT_S) == ["E"]
+    assert time.monotonic() - started < linger_s
+    committer.close()
+    assert gate.batches == [["a"], ["b", "c"], ["d"], ["e"]]
 
 
 def test_a_caller_unanswered_within_its_wait_gets_outcome_unknown_and_the_unit_goes_on() -> None:
