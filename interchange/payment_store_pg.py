@@ -36,7 +36,7 @@ from interchange.payment_records import record_from_row
 from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
-from ledger.db import TransactionRetryError, driver, pipelined
+from ledger.db import TransactionRetryError, driver, pipeline_begun, pipelined
 from ledger.store import row_ids
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
@@ -160,7 +160,7 @@ def load_batch(
     members, coops = row_ids(member_ids), row_ids(coop_ids)
     shops, originals = sorted(merchant_ids), sorted(referenced)
     window = (calendar.time_zone, calendar.cutoff_s)
-    with pg.pipeline():
+    with pipeline_begun(pg):
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
         cursors = [pg.cursor(row_factory=namedtuple_row) for _ in range(9)]
         cursors[0].execute(_CLOSED, window)

@@ -6,7 +6,8 @@ SQLite is opened in WAL mode with foreign keys on, and every transaction starts 
 of work that lost a race (serialization failure, deadlock, duplicate id inserted
 concurrently, SQLite busy) a bounded number of times, then fails with
 `contention_retries_exhausted`. `commit_with` sends a transaction's last writes and its
-COMMIT to PostgreSQL in one round trip, so that row locks are released sooner.
+COMMIT to PostgreSQL in one round trip, so that row locks are released sooner;
+`pipeline_begun` sends its BEGIN with its first statements.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "is_retryable",
     "make_engine",
     "normalise_url",
+    "pipeline_begun",
     "pipelined",
     "run_transaction",
 ]
@@ -62,7 +64,20 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per transaction; a connection found dead is
     # invalidated and the unit of work retried (`is_retryable`).
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    event.listen(engine.pool, "checkin", _end_autocommit)
+    return engine
+
+
+def _end_autocommit(dbapi_connection: Any, _record: Any) -> None:
+    # Back in the pool, after its reset: psycopg begins the next transaction itself again.
+    # A broken connection (not idle) is left as it is: its next use fails and discards it.
+    if (
+        dbapi_connection is not None
+        and dbapi_connection.autocommit
+        and dbapi_connection.info.transaction_status == pq.TransactionStatus.IDLE
+    ):
+        dbapi_connection.autocommit = False
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -94,6 +109,23 @@ def pipelined(pg: Any) -> Iterator[None]:
     a pipeline is already open, queue them in it and leave sending to its owner."""
     if pg.pgconn.pipeline_status != pq.PipelineStatus.OFF:
         yield
+        return
+    with pg.pipeline():
+        yield
+
+
+@contextmanager
+def pipeline_begun(pg: Any) -> Iterator[None]:
+    """A pipeline for the statements run inside, led by the transaction's BEGIN if it has
+    not begun: psycopg would otherwise send BEGIN alone and wait for its answer, one round
+    trip more. psycopg then leaves beginning to us (autocommit) until the connection goes
+    back to the pool of its engine, which must be one of `make_engine`'s (it turns
+    autocommit off again there); the transaction ends by COMMIT or ROLLBACK as any other."""
+    if pg.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+        pg.autocommit = True
+        with pg.pipeline():
+            pg.execute("BEGIN")
+            yield
         return
     with pg.pipeline():
         yield

@@ -2,13 +2,14 @@
 
 The statements are fixed texts with bound parameters (arrays for whole batches, sent in
 binary, which psycopg encodes several times faster than text), so psycopg prepares them
-once per connection, and they are sent in pipeline mode: the read phase (lock the
-accounts in id order, read the clock and draw sequence numbers, find the ids already
-recorded) and the write phase (postings, entries, account balances) each cost one round
-trip instead of one per statement. A caller that already holds a pipeline open (to send
-its own rows and the COMMIT with the ledger's writes, `ledger.db.commit_with`) gets the
-write phase queued in it instead. Semantics are those of `ledger.store`; the SQLite path
-stays there. Runs inside the caller's transaction and never commits.
+once per connection, and they are sent in pipeline mode: the read phase (the
+transaction's BEGIN, lock the accounts in id order, read the clock and draw sequence
+numbers, find the ids already recorded) and the write phase (postings, entries, account
+balances) each cost one round trip instead of one per statement. A caller that already
+holds a pipeline open (to send its own rows and the COMMIT with the ledger's writes,
+`ledger.db.commit_with`) gets the write phase queued in it instead. Semantics are those
+of `ledger.store`; the SQLite path stays there. Runs inside the caller's transaction and
+never commits.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ledger.account import Account, AccountKind, AccountStatus
-from ledger.db import driver, pipelined
+from ledger.db import driver, pipeline_begun, pipelined
 from ledger.entry import Entry, EntryKind, Posting
 from ledger.money import Money
 from ledger.planner import BatchPlan
@@ -120,7 +121,7 @@ def read_phase(
     pg = driver(conn)
     ids, targets = sorted(account_ids), sorted(target_ids)
     names = sorted({*entry_ids, *targets})
-    with pg.pipeline():
+    with pipeline_begun(pg):
         if targets:
             locked = pg.execute(_LOCK_WITH_TARGETS, (ids, targets))
         else:

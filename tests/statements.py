@@ -1,14 +1,18 @@
 """What our code sends through SQLAlchemy: each such statement is a round trip of its own,
 while the statements psycopg's pipelines send (`ledger.db.pipelined`) bypass SQLAlchemy
-and share one."""
+and share one; and how many round trips a connection made, read off libpq's trace of the
+protocol."""
 
 from __future__ import annotations
 
 import inspect
+import itertools
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
+from psycopg import pq
 from sqlalchemy import Engine, event
 
 _OUR_PACKAGES = frozenset({"interchange", "ledger"})
@@ -43,3 +47,37 @@ def _sender_package() -> str | None:
             return package
         frame = frame.f_back
     return None
+
+
+@contextmanager
+def round_trips_through(engine: Engine) -> Iterator[list[int]]:
+    """Yield a list that gets, for each connection of `engine` (PostgreSQL) checked out
+    and back in during the block, its round trips: how many times the client, having sent,
+    read what the server answered (in libpq's trace, a run of the client's messages
+    followed by the server's)."""
+    trips: list[int] = []
+    traces: dict[int, IO[str]] = {}
+
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        trace = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at checkin
+        traces[id(dbapi_connection)] = trace
+        dbapi_connection.pgconn.trace(trace.fileno())
+        dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def checkin(dbapi_connection: Any, *_: Any) -> None:
+        trace = traces.pop(id(dbapi_connection), None)
+        if trace is None:
+            return
+        dbapi_connection.pgconn.untrace()
+        with trace:
+            trace.seek(0)
+            senders = [line.partition("\t")[0] for line in trace]
+        trips.append(sum(1 for a, b in itertools.pairwise(senders) if (a, b) == ("F", "B")))
+
+    event.listen(engine.pool, "checkout", checkout)
+    event.listen(engine.pool, "checkin", checkin)
+    try:
+        yield trips
+    finally:
+        event.remove(engine.pool, "checkout", checkout)
+        event.remove(engine.pool, "checkin", checkin)

@@ -1,10 +1,11 @@
-"""On PostgreSQL a payment batch reads and writes only in its pipelines: the load
-(`interchange.payment_store_pg.load_batch`), the ledger's read phase (which also brings
-the entry a capture or void resolves, and locks its accounts) and the writes sent with the
-COMMIT (`write_batch`). No statement of ours, the interchange's or the ledger's, goes
-through SQLAlchemy, so none costs a round trip of its own: not the look-ups of a named
-authorization's merchant criteria, hold and hold expiry, nor the refunded amount and status
-updates while the ledger's accounts are locked (`tests.statements`).
+"""On PostgreSQL a payment batch reads and writes only in its pipelines, one round trip
+each: the load (`interchange.payment_store_pg.load_batch`), led by the transaction's
+BEGIN, the ledger's read phase (which also brings the entry a capture or void resolves,
+and locks its accounts) and the writes sent with the COMMIT (`write_batch`). No statement
+of ours, the interchange's or the ledger's, goes through SQLAlchemy, so none costs a
+round trip of its own: not the look-ups of a named authorization's merchant criteria,
+hold and hold expiry, nor the refunded amount and status updates while the ledger's
+accounts are locked (`tests.statements`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from interchange.payment_model import (
 )
 from tests.integration.interchange.test_payments_books import World, build_world
 from tests.network import idr, network_on, qr_for
-from tests.statements import statements_sent_by
+from tests.statements import round_trips_through, statements_sent_by
 
 pytestmark = pytest.mark.postgres
 
@@ -44,6 +45,18 @@ def pay_and_list_our_statements(
     with statements_sent_by(w.net.services.engine, frozenset({"interchange", "ledger"})) as seen:
         record = w.net.services.payments.pay(command)
     return record, seen
+
+
+def test_a_purchase_an_authorization_and_its_capture_take_three_round_trips_each(
+    w: World,
+) -> None:
+    payments = w.net.services.payments
+    with round_trips_through(w.net.services.engine) as trips:
+        payments.pay(QrPurchase("buy", w.ani.id, qr_for(w.toko), idr(10_000)))
+        payments.pay(Authorize("auth", w.ani.id, qr_for(w.toko), idr(40_000)))
+        payments.pay(Capture("cap", "auth", idr(30_000)))
+    assert trips == [3, 3, 3]
+    assert payments.payment("auth").status is PaymentStatus.CAPTURED
 
 
 def test_a_capture_for_less_looks_up_and_resolves_its_authorization_in_the_pipelines(

@@ -1,5 +1,6 @@
-"""On PostgreSQL the ledger posts a batch in two pipelines, its read phase and its writes
-sent with the COMMIT, whatever the batch holds: a capture, a void or a reversal brings its
+"""On PostgreSQL the ledger posts a batch in two round trips, each one pipeline: its read
+phase, led by the transaction's BEGIN, and its writes sent with the COMMIT, whatever the
+batch holds: a capture, a void or a reversal brings its
 target entry, and locks the target's accounts, in the read phase's trip. No statement
 goes through SQLAlchemy, where each would be a round trip of its own (`tests.statements`).
 A target committed while the batch waits for its lock is not found, as before the lock.
@@ -18,7 +19,7 @@ from ledger.service import Ledger
 from tests.builders import idr, open_wallets, resolution, transfer
 from tests.conftest import TEST_SEAL_KEY
 from tests.races import wait_until_a_session_waits_for_a_lock
-from tests.statements import statements_sent_by
+from tests.statements import round_trips_through, statements_sent_by
 
 pytestmark = pytest.mark.postgres
 
@@ -30,6 +31,16 @@ def _post_and_list_statements(ledger: Ledger, request: EntryRequest) -> list[str
     with statements_sent_by(ledger.engine, _LEDGER) as seen:
         ledger.post(request)
     return seen
+
+
+def test_a_batch_begins_reads_writes_and_commits_in_two_round_trips(pg_ledger: Ledger) -> None:
+    a = open_wallets(pg_ledger, "ani", "toko")
+    pg_ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    with round_trips_through(pg_ledger.engine) as trips:
+        pg_ledger.post_batch([transfer("buy", a["ani"], a["toko"], idr(30))])
+        pg_ledger.post(transfer("tip", a["ani"], a["toko"], idr(5)))
+    assert trips == [2, 2]
+    assert pg_ledger.account(a["toko"].id).posted == idr(35)
 
 
 @pytest.mark.parametrize("kind", [EntryKind.POST_PENDING, EntryKind.VOID_PENDING])
