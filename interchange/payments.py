@@ -111,9 +111,9 @@ class Payments:
             return item
         deadline = time.monotonic() + self._answer_wait_s
         while True:
-            future = self._committer.submit([item])
+            answer = self._committer.submit([item])
             left_s = deadline - time.monotonic()
-            (outcome,) = answer_within(future, left_s, wait_s=self._answer_wait_s)
+            (outcome,) = answer_within(answer, left_s, wait_s=self._answer_wait_s)
             if outcome is not None:
                 return outcome
             # It named a payment another caller's command in its batch named first:

@@ -11,7 +11,6 @@ or a crash. The service starts its worker threads when constructed and stops the
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -26,6 +25,7 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import (
     ANSWER_WAIT_S_DEFAULT,
     ANSWER_WAIT_S_MAX,
+    Answer,
     GroupCommitter,
     answer_within,
 )
@@ -92,8 +92,8 @@ class Ledger:
         """Finish queued work and stop the group committer's threads."""
         self._committer.close()
 
-    def _answer(self, future: Future[T]) -> T:
-        return answer_within(future, self._answer_wait_s, wait_s=self._answer_wait_s)
+    def _answer(self, answer: Answer[T]) -> T:
+        return answer_within(answer, self._answer_wait_s, wait_s=self._answer_wait_s)
 
     def _run(self, work: Callable[[Connection], T]) -> T:
         return run_transaction(self.engine, work, attempts_max=self._attempts_max)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 import pytest
 
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.group_commit import GroupCommitter, answer_within
+from ledger.group_commit import Answer, GroupCommitter, answer_within
 
 _WAIT_S = 5.0
+
+
+def _result(answer: Answer[list[str]]) -> list[str]:
+    return answer_within(answer, _WAIT_S, wait_s=_WAIT_S)
 
 
 class _Gate:
@@ -47,9 +50,9 @@ def test_a_unit_that_does_not_fit_runs_next_and_is_not_lost_behind_close() -> No
     gate.release.set()
     closing.join(_WAIT_S)
     assert not closing.is_alive()
-    assert held.result(_WAIT_S) == ["A"]
-    assert small.result(_WAIT_S) == ["B"]
-    assert large.result(_WAIT_S) == ["C", "D"]
+    assert _result(held) == ["A"]
+    assert _result(small) == ["B"]
+    assert _result(large) == ["C", "D"]
     assert gate.batches == [["a"], ["b"], ["c", "d"]]
 
 
@@ -58,11 +61,11 @@ def test_units_that_fit_share_a_batch_in_the_order_they_came() -> None:
     committer: GroupCommitter[str, str] = GroupCommitter(gate, batch_size_max=3, workers=1)
     held = committer.submit(["a"])
     assert gate.entered.wait(_WAIT_S)
-    futures = [committer.submit([item]) for item in ("b", "c", "d", "e")]
+    answers = [committer.submit([item]) for item in ("b", "c", "d", "e")]
     gate.release.set()
-    assert [f.result(_WAIT_S) for f in futures] == [["B"], ["C"], ["D"], ["E"]]
+    assert [_result(f) for f in answers] == [["B"], ["C"], ["D"], ["E"]]
     committer.close()
-    assert held.result(_WAIT_S) == ["A"]
+    assert _result(held) == ["A"]
     assert gate.batches == [["a"], ["b", "c", "d"], ["e"]]
 
 
@@ -73,14 +76,14 @@ def test_the_next_batch_waits_for_the_one_in_flight_and_takes_every_unit_queued_
     )
     held = committer.submit(["a"])
     assert gate.entered.wait(_WAIT_S)
-    futures = [committer.submit([item]) for item in ("b", "c", "d")]
+    answers = [committer.submit([item]) for item in ("b", "c", "d")]
     time.sleep(0.2)  # time enough for the idle worker to start a batch, were it allowed to
     assert gate.batches == [["a"]]
-    assert not any(f.done() for f in futures)
+    assert not any(f.wait(0) for f in answers)
     gate.release.set()
-    assert [f.result(_WAIT_S) for f in futures] == [["B"], ["C"], ["D"]]
+    assert [_result(f) for f in answers] == [["B"], ["C"], ["D"]]
     committer.close()
-    assert held.result(_WAIT_S) == ["A"]
+    assert _result(held) == ["A"]
     assert gate.batches == [["a"], ["b", "c", "d"]]
 
 
@@ -91,10 +94,10 @@ def test_a_batch_held_up_past_overlap_after_s_does_not_hold_up_the_next() -> Non
     )
     held = committer.submit(["a"])
     assert gate.entered.wait(_WAIT_S)
-    assert committer.submit(["b"]).result(_WAIT_S) == ["B"]
-    assert not held.done()
+    assert _result(committer.submit(["b"])) == ["B"]
+    assert not held.wait(0)
     gate.release.set()
-    assert held.result(_WAIT_S) == ["A"]
+    assert _result(held) == ["A"]
     committer.close()
     assert gate.batches == [["a"], ["b"]]
 
@@ -107,14 +110,14 @@ def test_batches_beside_a_held_up_one_run_one_after_another_without_waiting_agai
     )
     held = committer.submit(["a"])
     assert gate.entered.wait(_WAIT_S)
-    assert committer.submit(["b"]).result(_WAIT_S) == ["B"]  # waited its turn, once
+    assert _result(committer.submit(["b"])) == ["B"]  # waited its turn, once
     started = time.monotonic()
     for item in ("c", "d", "e", "f"):
-        assert committer.submit([item]).result(_WAIT_S) == [item.upper()]
+        assert _result(committer.submit([item])) == [item.upper()]
     # Each waiting its turn again would take 4 * overlap_after_s.
     assert time.monotonic() - started < 2 * overlap_after_s
     gate.release.set()
-    assert held.result(_WAIT_S) == ["A"]
+    assert _result(held) == ["A"]
     committer.close()
 
 
@@ -124,7 +127,7 @@ def _after_a_batch_of_two(gate: _Gate, committer: GroupCommitter[str, str]) -> N
     assert gate.entered.wait(_WAIT_S)
     pair = [committer.submit([item]) for item in ("b", "c")]
     gate.release.set()
-    assert [f.result(_WAIT_S) for f in (held, *pair)] == [["A"], ["B"], ["C"]]
+    assert [_result(f) for f in (held, *pair)] == [["A"], ["B"], ["C"]]
     assert gate.batches == [["a"], ["b", "c"]]
 
 
@@ -136,9 +139,9 @@ def test_a_batch_with_fewer_items_than_the_last_lingers_for_the_rest() -> None:
     _after_a_batch_of_two(gate, committer)
     alone = committer.submit(["d"])
     time.sleep(0.2)  # time enough to run `d` alone, were the batch not lingering
-    assert not alone.done()
-    assert committer.submit(["e"]).result(_WAIT_S) == ["E"]
-    assert alone.result(_WAIT_S) == ["D"]
+    assert not alone.wait(0)
+    assert _result(committer.submit(["e"])) == ["E"]
+    assert _result(alone) == ["D"]
     committer.close()
     assert gate.batches == [["a"], ["b", "c"], ["d", "e"]]
 
@@ -151,11 +154,11 @@ def test_a_batch_lingers_for_linger_s_at_most_then_runs_with_what_it_has() -> No
     )
     _after_a_batch_of_two(gate, committer)
     started = time.monotonic()
-    assert committer.submit(["d"]).result(_WAIT_S) == ["D"]
+    assert _result(committer.submit(["d"])) == ["D"]
     assert linger_s <= time.monotonic() - started < _WAIT_S
     # The batch after it wants one item, as many as the last took, and does not linger.
     started = time.monotonic()
-    assert committer.submit(["e"]).result(_WAIT_S) == ["E"]
+    assert _result(committer.submit(["e"])) == ["E"]
     assert time.monotonic() - started < linger_s
     committer.close()
     assert gate.batches == [["a"], ["b", "c"], ["d"], ["e"]]
@@ -165,20 +168,34 @@ def test_a_caller_unanswered_within_its_wait_gets_outcome_unknown_and_the_unit_g
     gate = _Gate()
     committer = GroupCommitter(gate, batch_size_max=10, workers=1)
     try:
-        future = committer.submit(["late"])
+        answer = committer.submit(["late"])
         assert gate.entered.wait(_WAIT_S)
         with pytest.raises(LedgerError) as waited:
-            answer_within(future, 0.05, wait_s=0.05)
+            answer_within(answer, 0.05, wait_s=0.05)
         assert waited.value.code is LedgerErrorCode.OUTCOME_UNKNOWN
         gate.release.set()
-        assert answer_within(future, _WAIT_S, wait_s=_WAIT_S) == ["LATE"]
+        assert answer_within(answer, _WAIT_S, wait_s=_WAIT_S) == ["LATE"]
     finally:
         gate.release.set()
         committer.close()
 
 
 def test_a_timeout_error_the_handler_raised_is_its_answer_not_outcome_unknown() -> None:
-    future: Future[list[str]] = Future()
-    future.set_exception(TimeoutError("the handler's own"))
+    answer: Answer[list[str]] = Answer()
+    answer.fail(TimeoutError("the handler's own"))
     with pytest.raises(TimeoutError, match="the handler's own"):
-        answer_within(future, 0.05, wait_s=0.05)
+        answer_within(answer, 0.05, wait_s=0.05)
+
+
+def test_an_answer_lets_every_waiter_go_once_given() -> None:
+    answer: Answer[list[str]] = Answer()
+    assert not answer.wait(0)
+    waiters = [threading.Thread(target=answer.wait, args=(_WAIT_S,)) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    answer.give(["A"])
+    for waiter in waiters:
+        waiter.join(_WAIT_S)
+        assert not waiter.is_alive()
+    assert answer.wait(0)
+    assert answer.value() == ["A"]
