@@ -64,20 +64,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per transaction; a connection found dead is
     # invalidated and the unit of work retried (`is_retryable`).
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
-    event.listen(engine.pool, "checkin", _end_autocommit)
-    return engine
-
-
-def _end_autocommit(dbapi_connection: Any, _record: Any) -> None:
-    # Back in the pool, after its reset: psycopg begins the next transaction itself again.
-    # A broken connection (not idle) is left as it is: its next use fails and discards it.
-    if (
-        dbapi_connection is not None
-        and dbapi_connection.autocommit
-        and dbapi_connection.info.transaction_status == pq.TransactionStatus.IDLE
-    ):
-        dbapi_connection.autocommit = False
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -118,17 +105,37 @@ def pipelined(pg: Any) -> Iterator[None]:
 def pipeline_begun(pg: Any) -> Iterator[None]:
     """A pipeline for the statements run inside, led by the transaction's BEGIN if it has
     not begun: psycopg would otherwise send BEGIN alone and wait for its answer, one round
-    trip more. psycopg then leaves beginning to us (autocommit) until the connection goes
-    back to the pool of its engine, which must be one of `make_engine`'s (it turns
-    autocommit off again there); the transaction ends by COMMIT or ROLLBACK as any other."""
-    if pg.pgconn.transaction_status == pq.TransactionStatus.IDLE:
-        pg.autocommit = True
+    trip more. The BEGIN is the one psycopg would send (the connection's isolation level,
+    read-only and deferrable settings); the transaction it opens is the caller's, ended by
+    COMMIT or ROLLBACK as any other."""
+    if pg.pgconn.transaction_status != pq.TransactionStatus.IDLE:
         with pg.pipeline():
-            pg.execute("BEGIN")
             yield
         return
-    with pg.pipeline():
-        yield
+    begin = _begin_statement(pg)
+    # In autocommit psycopg sends no BEGIN of its own. It is left at once the block ends:
+    # psycopg's setter refuses inside a transaction, so the flag is reset directly; psycopg
+    # reads it only to decide whether to begin a transaction when none is open.
+    pg.autocommit = True
+    try:
+        with pg.pipeline():
+            pg.execute(begin)
+            yield
+    finally:
+        pg._autocommit = False
+
+
+def _begin_statement(pg: Any) -> str:
+    """The BEGIN psycopg sends for `pg` (`Connection._get_tx_start_command`)."""
+    parts = ["BEGIN"]
+    if pg.isolation_level is not None:
+        level = psycopg.IsolationLevel(pg.isolation_level).name.replace("_", " ")
+        parts.append(f"ISOLATION LEVEL {level}")
+    if pg.read_only is not None:
+        parts.append("READ ONLY" if pg.read_only else "READ WRITE")
+    if pg.deferrable is not None:
+        parts.append("DEFERRABLE" if pg.deferrable else "NOT DEFERRABLE")
+    return " ".join(parts)
 
 
 def commit_with(conn: Connection, writes: Callable[[], None]) -> None:

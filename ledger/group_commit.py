@@ -20,7 +20,8 @@ order the units came.
 Linger: a batch that finds fewer items queued than the last batch took waits up to
 `linger_s` for more. Under a steady load the callers one batch answered come back for
 the next within a moment; waiting for them keeps the batches full, where without it the
-next batch starts with the first few back and the rest wait for the one after it.
+next batch starts with the first few back and the rest wait for the one after it. For the
+relay a batch is in flight from when it leaves the queue, its linger over.
 
 No global lock: the relay orders one committer's batches, in one process; other
 processes, each with its own committer, run theirs at the same time, and the handler's
@@ -63,37 +64,46 @@ ANSWER_WAIT_S_MAX = 3600.0
 
 class Answer(Generic[R]):
     """A unit's answer, given once by a worker: the handler's results for it, or the error
-    the handler raised. The caller waits on one lock, which the worker releases: a hand-
-    over that costs both threads less than a `concurrent.futures.Future`'s condition."""
+    the handler raised. A caller waits on one lock, which giving the answer releases: a
+    hand-over that costs both threads less than a `concurrent.futures.Future`'s condition.
+    Any number of callers may wait for one answer."""
 
-    __slots__ = ("_error", "_given", "_value")
+    __slots__ = ("_error", "_given", "_released", "_value")
 
     def __init__(self) -> None:
-        self._given = threading.Lock()
-        self._given.acquire()
+        self._released = threading.Lock()
+        self._released.acquire()
+        self._given = False
         self._value: R | None = None
         self._error: BaseException | None = None
 
     def give(self, value: R) -> None:
-        """Give the results; the caller waiting is let go."""
+        """Give the results; the callers waiting are let go."""
         self._value = value
-        self._given.release()
+        self._let_go()
 
     def fail(self, error: BaseException) -> None:
-        """Give the handler's error instead; the caller waiting is let go."""
+        """Give the handler's error instead; the callers waiting are let go."""
         self._error = error
-        self._given.release()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        self._given = True
+        self._released.release()
 
     def wait(self, timeout_s: float) -> bool:
         """Whether the answer was given within `timeout_s` (0: without waiting)."""
-        if not self._given.acquire(timeout=max(0.0, timeout_s)):
-            return False
-        self._given.release()
-        return True
+        if self._given:
+            return True
+        if self._released.acquire(timeout=max(0.0, timeout_s)):
+            # Passed on at once: each waiter takes the lock and lets the next one have it.
+            self._released.release()
+        return self._given
 
     def value(self) -> R:
         """The results, once given; the handler's error is raised instead."""
-        assert not self._given.locked(), "wait for the answer first"
+        if not self._given:
+            raise RuntimeError("the answer is not given yet: wait for it first")
         if self._error is not None:
             raise self._error
         return cast(R, self._value)
@@ -183,6 +193,7 @@ class GroupCommitter(Generic[T, R]):
                         return
                     started = self._wait_for_turn()
                     units, self._carried, stop = self._drain(first)
+                    started = self._restart_turn(started)
                 self._run(units)
             finally:
                 if started is not None:
@@ -202,6 +213,14 @@ class GroupCommitter(Generic[T, R]):
             started = time.monotonic()
             self._in_flight.append(started)
             return started
+
+    def _restart_turn(self, started: float) -> float:
+        """Count the batch that took its turn at `started` as in flight from now, when it
+        leaves the queue: its linger is not time the batches after it wait out."""
+        with self._turn:
+            now = time.monotonic()
+            self._in_flight[self._in_flight.index(started)] = now
+            return now
 
     def _end_turn(self, started: float) -> None:
         """Count the batch that started at `started` as no longer in flight."""
@@ -237,17 +256,27 @@ class GroupCommitter(Generic[T, R]):
         return units, carried, stop
 
     def _run(self, units: list[_Unit[T, R]]) -> None:
+        try:
+            self._answer(units)
+        except BaseException as error:
+            # The worker stops (an interrupt, an exit): its callers learn why, now.
+            for unit in units:
+                if not unit.answer.wait(0):
+                    unit.answer.fail(error)
+            raise
+
+    def _answer(self, units: list[_Unit[T, R]]) -> None:
         items = [item for unit in units for item in unit.items]
         try:
             results = list(self._handle(items))
+            assert len(results) == len(items), "the handler returns one result per item"
         except Exception as error:
             if len(units) == 1:
                 units[0].answer.fail(error)
                 return
             for unit in units:
-                self._run([unit])
+                self._answer([unit])
             return
-        assert len(results) == len(items), "the handler returns one result per item"
         start = 0
         for unit in units:
             unit.answer.give(results[start : start + len(unit.items)])

@@ -54,25 +54,29 @@ def round_trips_through(engine: Engine) -> Iterator[list[int]]:
     """Yield a list that gets, for each connection of `engine` (PostgreSQL) checked out
     and back in during the block, its round trips: how many times the client, having sent,
     read what the server answered (in libpq's trace, a run of the client's messages
-    followed by the server's)."""
+    followed by the server's). Answers larger than the server's output buffer (8 kB) come
+    in parts between which the client may send again: count small statements only."""
     trips: list[int] = []
-    traces: dict[int, IO[str]] = {}
+    traces: dict[int, tuple[Any, IO[str]]] = {}
 
     def checkout(dbapi_connection: Any, *_: Any) -> None:
-        trace = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed at checkin
-        traces[id(dbapi_connection)] = trace
+        trace = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by `stop`
+        traces[id(dbapi_connection)] = (dbapi_connection, trace)
         dbapi_connection.pgconn.trace(trace.fileno())
         dbapi_connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
 
-    def checkin(dbapi_connection: Any, *_: Any) -> None:
-        trace = traces.pop(id(dbapi_connection), None)
-        if trace is None:
-            return
-        dbapi_connection.pgconn.untrace()
+    def stop(dbapi_connection: Any, trace: IO[str]) -> list[str]:
+        if not dbapi_connection.closed:
+            dbapi_connection.pgconn.untrace()
         with trace:
             trace.seek(0)
-            senders = [line.partition("\t")[0] for line in trace]
-        trips.append(sum(1 for a, b in itertools.pairwise(senders) if (a, b) == ("F", "B")))
+            return [line.partition("\t")[0] for line in trace]
+
+    def checkin(dbapi_connection: Any, *_: Any) -> None:
+        traced = traces.pop(id(dbapi_connection), None)
+        if traced is not None:
+            senders = stop(*traced)
+            trips.append(sum(1 for pair in itertools.pairwise(senders) if pair == ("F", "B")))
 
     event.listen(engine.pool, "checkout", checkout)
     event.listen(engine.pool, "checkin", checkin)
@@ -81,3 +85,5 @@ def round_trips_through(engine: Engine) -> Iterator[list[int]]:
     finally:
         event.remove(engine.pool, "checkout", checkout)
         event.remove(engine.pool, "checkin", checkin)
+        for traced in traces.values():  # connections still out, or invalidated
+            stop(*traced)

@@ -1,7 +1,9 @@
 """`pipeline_begun` on PostgreSQL: the BEGIN it sends leads one transaction that takes in
-the statements after it, SQLAlchemy's too, and ends by COMMIT or ROLLBACK as a whole;
-a connection that used it goes back to the pool beginning its own transactions again, so
-that no later unit of work commits statement by statement."""
+the statements after it, SQLAlchemy's too, and ends by COMMIT or ROLLBACK as a whole; it
+is the BEGIN psycopg would send, with the connection's isolation level and read-only
+setting; and once the block ends psycopg begins transactions itself again, so that no
+later transaction on the connection, in the same checkout or after it, commits statement
+by statement."""
 
 from __future__ import annotations
 
@@ -68,6 +70,36 @@ def test_a_statement_that_fails_in_the_pipeline_leaves_nothing(engine: Engine) -
     with pytest.raises(psycopg.errors.DivisionByZero):
         run_transaction(engine, work, attempts_max=1)
     assert _rows(engine) == []
+
+
+def test_the_next_transaction_of_the_same_checkout_is_one_transaction(engine: Engine) -> None:
+    with engine.connect() as conn:
+        with conn.begin():
+            _begun_then_sqlalchemy(conn, 1, 2)
+            assert driver(conn).autocommit is False
+
+        def undone() -> None:
+            with conn.begin():
+                conn.execute(text("INSERT INTO scratch_rows VALUES (3)"))
+                raise _UndoneError
+
+        with pytest.raises(_UndoneError):
+            undone()
+    assert _rows(engine) == [1, 2]
+
+
+def test_the_begin_is_the_one_psycopg_would_send(engine: Engine) -> None:
+    with engine.connect() as plain:
+        options = {"isolation_level": "SERIALIZABLE", "postgresql_readonly": True}
+        conn = plain.execution_options(**options)
+        with conn.begin():
+            pg = driver(conn)
+            with pipeline_begun(pg):
+                settings = pg.execute(
+                    "SELECT current_setting('transaction_isolation'),"
+                    " current_setting('transaction_read_only')"
+                )
+            assert settings.fetchone() == ("serializable", "on")
 
 
 @pytest.mark.parametrize("fails", [False, True], ids=["committed", "rolled-back"])

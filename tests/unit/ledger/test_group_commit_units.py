@@ -147,7 +147,7 @@ def test_a_batch_with_fewer_items_than_the_last_lingers_for_the_rest() -> None:
 
 
 def test_a_batch_lingers_for_linger_s_at_most_then_runs_with_what_it_has() -> None:
-    linger_s = 0.05
+    linger_s = 0.3
     gate = _Gate()
     committer: GroupCommitter[str, str] = GroupCommitter(
         gate, batch_size_max=10, workers=1, linger_s=linger_s
@@ -187,15 +187,76 @@ def test_a_timeout_error_the_handler_raised_is_its_answer_not_outcome_unknown() 
         answer_within(answer, 0.05, wait_s=0.05)
 
 
+def test_a_lingering_batch_is_in_flight_for_the_relay_from_when_it_leaves_the_queue() -> None:
+    """The batch after it waits its turn, `overlap_after_s` from when the lingering batch
+    started running, not from when it began to linger."""
+    overlap_after_s, linger_s = 0.4, 0.6
+    gate, running_x, release_x = _Gate(), threading.Event(), threading.Event()
+
+    def handle(items: Sequence[str]) -> list[str]:
+        if "x" in items:
+            running_x.set()
+            assert release_x.wait(_WAIT_S)
+        return gate(items)
+
+    committer: GroupCommitter[str, str] = GroupCommitter(
+        handle, batch_size_max=10, workers=2, overlap_after_s=overlap_after_s, linger_s=linger_s
+    )
+    _after_a_batch_of_two(gate, committer)
+    x = committer.submit(["x"])  # lingers for a second item that does not come
+    assert running_x.wait(_WAIT_S)
+    y = committer.submit(["y"])
+    time.sleep(overlap_after_s / 2)
+    assert not y.wait(0), "started beside x, as if x's linger had been time in flight"
+    assert _result(y) == ["Y"]  # after overlap_after_s, beside x still held
+    assert not x.wait(0)
+    release_x.set()
+    assert _result(x) == ["X"]
+    committer.close()
+
+
+class _WorkerStop(BaseException):
+    """Stops a worker thread, as an interrupt would."""
+
+
+# The worker's thread ends with the exception: that is what this test makes happen.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_stopped_by_its_handler_answers_every_unit_of_its_batch_first() -> None:
+    gate = _Gate()
+
+    def handle(items: Sequence[str]) -> list[str]:
+        if "stop" in items:
+            raise _WorkerStop
+        return gate(items)
+
+    committer: GroupCommitter[str, str] = GroupCommitter(handle, batch_size_max=10, workers=1)
+    held = committer.submit(["a"])
+    assert gate.entered.wait(_WAIT_S)
+    stopped = [committer.submit([item]) for item in ("b", "stop", "c")]
+    gate.release.set()
+    assert _result(held) == ["A"]
+    for answer in stopped:
+        with pytest.raises(_WorkerStop):
+            answer_within(answer, _WAIT_S, wait_s=_WAIT_S)
+    committer.close()
+
+
 def test_an_answer_lets_every_waiter_go_once_given() -> None:
     answer: Answer[list[str]] = Answer()
     assert not answer.wait(0)
-    waiters = [threading.Thread(target=answer.wait, args=(_WAIT_S,)) for _ in range(3)]
+    with pytest.raises(RuntimeError, match="not given yet"):
+        answer.value()
+    waited: list[bool] = []
+    waiters = [
+        threading.Thread(target=lambda: waited.append(answer.wait(_WAIT_S))) for _ in range(4)
+    ]
     for waiter in waiters:
         waiter.start()
+    started = time.monotonic()
     answer.give(["A"])
     for waiter in waiters:
         waiter.join(_WAIT_S)
-        assert not waiter.is_alive()
+    assert waited == [True] * 4
+    assert time.monotonic() - started < _WAIT_S / 2
     assert answer.wait(0)
     assert answer.value() == ["A"]
