@@ -191,9 +191,9 @@ class GroupCommitter(Generic[T, R]):
                     self._carried = None
                     if first is None:
                         return
-                    started = self._wait_for_turn()
+                    self._wait_for_turn()
                     units, self._carried, stop = self._drain(first)
-                    started = self._restart_turn(started)
+                    started = self._start_turn()
                 self._run(units)
             finally:
                 if started is not None:
@@ -201,26 +201,23 @@ class GroupCommitter(Generic[T, R]):
             if stop:
                 return
 
-    def _wait_for_turn(self) -> float:
-        """Block until every batch in flight started `overlap_after_s` ago or more; then
-        count this worker's batch as in flight and return when it started."""
+    def _wait_for_turn(self) -> None:
+        """Block until every batch in flight started `overlap_after_s` ago or more."""
         with self._turn:
             while self._in_flight:
                 wait_s = self._in_flight[-1] + self._overlap_after_s - time.monotonic()
                 if wait_s <= 0:
                     break
                 self._turn.wait(wait_s)
+
+    def _start_turn(self) -> float:
+        """Count this worker's batch as in flight from now, when it leaves the queue (its
+        linger is not time the batches after it wait out); return when it started. No
+        other batch can start between the wait and this: the worker still collects."""
+        with self._turn:
             started = time.monotonic()
             self._in_flight.append(started)
             return started
-
-    def _restart_turn(self, started: float) -> float:
-        """Count the batch that took its turn at `started` as in flight from now, when it
-        leaves the queue: its linger is not time the batches after it wait out."""
-        with self._turn:
-            now = time.monotonic()
-            self._in_flight[self._in_flight.index(started)] = now
-            return now
 
     def _end_turn(self, started: float) -> None:
         """Count the batch that started at `started` as no longer in flight."""
