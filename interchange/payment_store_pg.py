@@ -37,6 +37,7 @@ from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, driver, pipeline_begun, pipelined
+from ledger.pg_arrays import Int8s, Texts
 from ledger.store import row_ids
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
@@ -157,8 +158,8 @@ def load_batch(
     The coops loaded are the network, `coop_ids` and those of the members, merchants and
     referenced payments."""
     pg = driver(conn)
-    members, coops = row_ids(member_ids), row_ids(coop_ids)
-    shops, originals = sorted(merchant_ids), sorted(referenced)
+    members, coops = Int8s(row_ids(member_ids)), Int8s(row_ids(coop_ids))
+    shops, originals = Texts(sorted(merchant_ids)), Texts(sorted(referenced))
     window = (calendar.time_zone, calendar.cutoff_s)
     with pipeline_begun(pg):
         enter = pg.execute(_ENTER, (WINDOW_LOCK_CLASS, *window))
@@ -167,7 +168,7 @@ def load_batch(
         if originals:
             cursors[1].execute(_PAYMENTS_LOCKED, (originals,))
             cursors[8].execute(_AUTH_TERMS, (originals,))
-        cursors[2].execute(_PAYMENTS, (sorted(set(requested) - set(referenced)),))
+        cursors[2].execute(_PAYMENTS, (Texts(sorted(set(requested) - set(referenced))),))
         cursors[4].execute(_MEMBERS, (members,))
         cursors[5].execute(_MERCHANTS, (shops,))
         cursors[6].execute(_SCHEDULE_VERSION)
@@ -341,12 +342,12 @@ def write_batch(
         cursor = pg.cursor()
         if refunds:
             originals = sorted(refunds)
-            cursor.execute(_ADD_REFUNDED, (originals, [refunds[p] for p in originals]))
+            amounts = Int8s([refunds[p] for p in originals])
+            cursor.execute(_ADD_REFUNDED, (Texts(originals), amounts))
         if statuses:
             authorizations = sorted(statuses)
-            cursor.execute(
-                _SET_STATUS, (authorizations, [statuses[p].value for p in authorizations])
-            )
+            values = Texts([statuses[p].value for p in authorizations])
+            cursor.execute(_SET_STATUS, (Texts(authorizations), values))
         if payments:
             cursor.executemany(
                 _INSERT_PAYMENT, [tuple(r[c] for c in _PAYMENT_COLUMNS) for r in payments]

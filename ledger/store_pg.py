@@ -25,6 +25,7 @@ from ledger.account import Account, AccountKind, AccountStatus
 from ledger.db import driver, pipeline_begun, pipelined
 from ledger.entry import Entry, EntryKind, Posting
 from ledger.money import Money
+from ledger.pg_arrays import Bools, Int2s, Int4s, Int8s, Texts
 from ledger.planner import BatchPlan
 
 __all__ = ["ReadPhase", "read_phase", "write_phase"]
@@ -119,8 +120,8 @@ def read_phase(
     the targets' resolutions: one trip."""
     assert count > 0
     pg = driver(conn)
-    ids, targets = sorted(account_ids), sorted(target_ids)
-    names = sorted({*entry_ids, *targets})
+    ids, targets = Int8s(sorted(account_ids)), Texts(sorted(target_ids))
+    names = Texts(sorted({*entry_ids, *targets}))
     with pipeline_begun(pg):
         if targets:
             locked = pg.execute(_LOCK_WITH_TARGETS, (ids, targets))
@@ -220,7 +221,17 @@ def write_phase(conn: Connection, plan: BatchPlan, committed_at: datetime) -> No
 
 
 def _posting_arrays(entries: Sequence[Entry]) -> tuple[list[Any], ...]:
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [])
+    columns: tuple[list[Any], ...] = (
+        Int8s(),
+        Int2s(),
+        Int8s(),
+        Int8s(),
+        Texts(),
+        Int8s(),
+        Bools(),
+        Int8s(),
+        Int8s(),
+    )
     for e in entries:
         for leg_no, p in enumerate(e.postings, start=1):
             values = (
@@ -243,25 +254,25 @@ def _entry_arrays(
     entries: Sequence[Entry], target_seqs: Mapping[str, int]
 ) -> tuple[list[Any], ...]:
     return (
-        [e.seq for e in entries],
-        [e.entry_id for e in entries],
-        [e.kind.value for e in entries],
-        [target_seqs[e.target_id] if e.target_id else None for e in entries],
+        Int8s([e.seq for e in entries]),
+        Texts([e.entry_id for e in entries]),
+        Texts([e.kind.value for e in entries]),
+        Int8s([target_seqs[e.target_id] if e.target_id else None for e in entries]),
         [e.business_date for e in entries],
-        [e.timeout_s for e in entries],
+        Int4s([e.timeout_s for e in entries]),
         [e.expires_at for e in entries],
-        [e.metadata_json for e in entries],
-        [e.digest for e in entries],
+        Texts([e.metadata_json for e in entries]),
+        Texts([e.digest for e in entries]),
     )
 
 
-def _account_arrays(accounts: Sequence[Account]) -> tuple[list[int], ...]:
-    ids = [a.id for a in accounts]
+def _account_arrays(accounts: Sequence[Account]) -> tuple[Int8s, ...]:
+    ids = Int8s([a.id for a in accounts])
     return (
         ids,
-        [a.posted_minor for a in accounts],
-        [a.pending_debit_minor for a in accounts],
-        [a.pending_credit_minor for a in accounts],
-        [a.posting_count for a in accounts],
+        Int8s([a.posted_minor for a in accounts]),
+        Int8s([a.pending_debit_minor for a in accounts]),
+        Int8s([a.pending_credit_minor for a in accounts]),
+        Int8s([a.posting_count for a in accounts]),
         ids,
     )
