@@ -7,7 +7,7 @@ batch's business date; a draft is the payment row to write if the ledger accepts
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import fields
 
 from interchange.fee_schedule import MerchantCriteria, PaymentType
 from interchange.fees import Quote, deducted, quote, schedule_in_force
@@ -70,8 +70,8 @@ def deposit_quote(priced: Quote) -> Quote:
 def canonical_request(command: PaymentCommand) -> str:
     """The command as canonical JSON, `[type name, fields]`: what a repeated payment id is
     compared by, and what the payment's row keeps (`recorded_qr`)."""
-    fields = {key: _json_value(getattr(command, key)) for key in asdict(command)}
-    return json.dumps([type(command).__name__, fields], sort_keys=True, separators=(",", ":"))
+    values = {f.name: _json_value(getattr(command, f.name)) for f in fields(command)}
+    return json.dumps([type(command).__name__, values], sort_keys=True, separators=(",", ":"))
 
 
 def _json_value(value: object) -> object:
@@ -83,8 +83,8 @@ def _json_value(value: object) -> object:
 def recorded_qr(request_json: str) -> KopnetPaymentRequest:
     """The payment request of the code a recorded purchase or authorization was paid
     with (`canonical_request` of a command with a `qr_payload`), decoded again."""
-    _kind, fields = json.loads(request_json)
-    return extract_payment_request(decode(fields["qr_payload"]))
+    _kind, values = json.loads(request_json)
+    return extract_payment_request(decode(values["qr_payload"]))
 
 
 def percentage_extra(amount: Money, bps: int) -> Money:

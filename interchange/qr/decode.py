@@ -13,7 +13,9 @@ rendering of the right number does not make a payload corrupt.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from interchange.qr.crc import crc_hex
 from interchange.qr.errors import QrError, QrErrorCode
@@ -36,15 +38,15 @@ class DecodedQr:
 
     payload: str
     objects: tuple[DataObject, ...]
+    # Every value by its flat path, made once: a payment looks up some twenty of them.
+    _values: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_values", MappingProxyType(self.as_dict()))
 
     def get(self, path: str) -> str | None:
         """Return the value at `path` ("59", or "26.01" for sub-tag 01 of tag 26), or None."""
-        tag, _, sub_tag = path.partition(".")
-        found = _find(self.objects, tag)
-        if found is None or not sub_tag:
-            return None if found is None else found.value
-        child = _find(found.children, sub_tag)
-        return None if child is None else child.value
+        return self._values.get(path)
 
     def tags(self) -> tuple[str, ...]:
         """Return the top-level tags in payload order."""
@@ -122,7 +124,3 @@ def _check_format_indicator(objects: tuple[DataObject, ...]) -> None:
             "the payload must open with format indicator 00 = 01",
             field="00",
         )
-
-
-def _find(objects: tuple[DataObject, ...], tag: str) -> DataObject | None:
-    return next((item for item in objects if item.tag == tag), None)
