@@ -22,7 +22,7 @@ order as in `interchange.payment_store`. Never commits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,7 +37,7 @@ from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, driver, pipeline_begun, pipelined
-from ledger.pg_arrays import Int8s, Texts
+from ledger.pg_arrays import Int4s, Int8s, Texts
 from ledger.store import row_ids
 
 __all__ = ["BatchLoad", "load_batch", "write_batch"]
@@ -259,46 +259,76 @@ def _authorization_terms(
     return payers, criteria, expiry
 
 
+# The columns each write sends, with their types in the table's terms: one array a column,
+# one statement a table however many rows. A payment's `created_at` is one moment for the
+# whole batch, sent once.
 _PAYMENT_COLUMNS = (
-    "payment_id",
-    "kind",
-    "status",
-    "issuer_coop_id",
-    "acquirer_coop_id",
-    "payer_account_id",
-    "payee_account_id",
-    "merchant_id",
-    "currency",
-    "amount_minor",
-    "extra_minor",
-    "fee_minor",
-    "fee_bearer",
-    "issuer_fee_minor",
-    "acquirer_fee_minor",
-    "network_fee_minor",
-    "schedule_version",
-    "entry_id",
-    "original_payment_id",
-    "refunded_minor",
-    "business_date",
-    "window_date",
-    "request_json",
-    "created_at",
+    ("payment_id", "text"),
+    ("kind", "text"),
+    ("status", "text"),
+    ("issuer_coop_id", "bigint"),
+    ("acquirer_coop_id", "bigint"),
+    ("payer_account_id", "bigint"),
+    ("payee_account_id", "bigint"),
+    ("merchant_id", "bigint"),
+    ("currency", "text"),
+    ("amount_minor", "bigint"),
+    ("extra_minor", "bigint"),
+    ("fee_minor", "bigint"),
+    ("fee_bearer", "text"),
+    ("issuer_fee_minor", "bigint"),
+    ("acquirer_fee_minor", "bigint"),
+    ("network_fee_minor", "bigint"),
+    ("schedule_version", "integer"),
+    ("entry_id", "text"),
+    ("original_payment_id", "text"),
+    ("refunded_minor", "bigint"),
+    ("business_date", "date"),
+    ("window_date", "date"),
+    ("request_json", "text"),
 )
-_INSERT_PAYMENT = (
-    f"INSERT INTO interchange_payment ({', '.join(_PAYMENT_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * len(_PAYMENT_COLUMNS))})"
+_OBLIGATION_COLUMNS = (
+    ("window_date", "date"),
+    ("debtor_coop_id", "bigint"),
+    ("creditor_coop_id", "bigint"),
+    ("currency", "text"),
+    ("amount_minor", "bigint"),
+    ("payment_count", "bigint"),
 )
-_ADD_OBLIGATION = (
-    "INSERT INTO interchange_obligation (window_date, debtor_coop_id, creditor_coop_id,"
-    " currency, amount_minor, payment_count) VALUES (%s, %s, %s, %s, %s, %s)"
+_DAILY_COLUMNS = (("member_id", "bigint"), ("business_date", "date"), ("spent_minor", "bigint"))
+_ARRAY_OF: dict[str, Callable[[list[Any]], list[Any]]] = {
+    "text": Texts,
+    "bigint": Int8s,
+    "integer": Int4s,
+    "date": list,
+}
+
+
+def _names(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(name for name, _ in columns)
+
+
+def _unnest(columns: tuple[tuple[str, str], ...]) -> str:
+    return "unnest(" + ", ".join(f"%b::{kind}[]" for _, kind in columns) + ")"
+
+
+_INSERT_PAYMENTS = (
+    f"INSERT INTO interchange_payment ({_names(_PAYMENT_COLUMNS)}, created_at)"
+    f" SELECT *, %b::timestamptz FROM {_unnest(_PAYMENT_COLUMNS)}"
+)
+# The rows are sums per key (`obligation_rows`, `daily_rows`): each key comes once, so no
+# row is changed twice by one statement.
+_ADD_OBLIGATIONS = (
+    f"INSERT INTO interchange_obligation ({_names(_OBLIGATION_COLUMNS)})"
+    f" SELECT * FROM {_unnest(_OBLIGATION_COLUMNS)}"
     " ON CONFLICT (window_date, debtor_coop_id, creditor_coop_id, currency) DO UPDATE SET"
     " amount_minor = interchange_obligation.amount_minor + EXCLUDED.amount_minor,"
     " payment_count = interchange_obligation.payment_count + EXCLUDED.payment_count"
 )
 _ADD_DAILY = (
-    "INSERT INTO interchange_member_daily (member_id, business_date, spent_minor)"
-    " VALUES (%s, %s, %s) ON CONFLICT (member_id, business_date) DO UPDATE SET"
+    f"INSERT INTO interchange_member_daily ({_names(_DAILY_COLUMNS)})"
+    f" SELECT * FROM {_unnest(_DAILY_COLUMNS)}"
+    " ON CONFLICT (member_id, business_date) DO UPDATE SET"
     " spent_minor = interchange_member_daily.spent_minor + EXCLUDED.spent_minor"
 )
 _RELEASE_DAILY = (
@@ -349,15 +379,20 @@ def write_batch(
             values = Texts([statuses[p].value for p in authorizations])
             cursor.execute(_SET_STATUS, (Texts(authorizations), values))
         if payments:
-            cursor.executemany(
-                _INSERT_PAYMENT, [tuple(r[c] for c in _PAYMENT_COLUMNS) for r in payments]
-            )
+            created_at = payments[0]["created_at"]
+            assert all(r["created_at"] == created_at for r in payments), "one moment a batch"
+            cursor.execute(_INSERT_PAYMENTS, (created_at, *_arrays(payments, _PAYMENT_COLUMNS)))
         if obligations:
-            cursor.executemany(_ADD_OBLIGATION, [tuple(r.values()) for r in obligations])
+            cursor.execute(_ADD_OBLIGATIONS, _arrays(obligations, _OBLIGATION_COLUMNS))
         if daily:
-            cursor.executemany(_ADD_DAILY, [tuple(r.values()) for r in daily])
+            cursor.execute(_ADD_DAILY, _arrays(daily, _DAILY_COLUMNS))
         if released:
             cursor.executemany(
                 _RELEASE_DAILY,
                 [(r["released_minor"], r["member_id"], r["business_date"]) for r in released],
             )
+
+
+def _arrays(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> list[list[Any]]:
+    """The rows' values, one array a column."""
+    return [_ARRAY_OF[kind]([row[name] for row in rows]) for name, kind in columns]
