@@ -365,8 +365,10 @@ def write_batch(
 
     The originals and authorizations resolved must have been locked by the load
     (`load_batch` locks those it names), so that a concurrent batch cannot have planned
-    from the same amounts. Obligation and daily rows come sorted by key (`obligation_rows`,
-    `daily_rows`, `release_rows`), so concurrent batches update them in the same order."""
+    from the same amounts. Obligation and daily rows come sorted by key and each key once
+    (`obligation_rows`, `daily_rows`, `release_rows`), so concurrent batches update them in
+    the same order and no statement changes a row twice. The payment rows were made at one
+    moment (`payment_rows`), their `created_at`."""
     pg = driver(conn)
     with pipelined(pg):
         cursor = pg.cursor()
@@ -383,8 +385,10 @@ def write_batch(
             assert all(r["created_at"] == created_at for r in payments), "one moment a batch"
             cursor.execute(_INSERT_PAYMENTS, (created_at, *_arrays(payments, _PAYMENT_COLUMNS)))
         if obligations:
+            assert _keys_unique(obligations, _OBLIGATION_COLUMNS[:4])
             cursor.execute(_ADD_OBLIGATIONS, _arrays(obligations, _OBLIGATION_COLUMNS))
         if daily:
+            assert _keys_unique(daily, _DAILY_COLUMNS[:2])
             cursor.execute(_ADD_DAILY, _arrays(daily, _DAILY_COLUMNS))
         if released:
             cursor.executemany(
@@ -396,3 +400,8 @@ def write_batch(
 def _arrays(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> list[list[Any]]:
     """The rows' values, one array a column."""
     return [_ARRAY_OF[kind]([row[name] for row in rows]) for name, kind in columns]
+
+
+def _keys_unique(rows: list[dict[str, Any]], key: tuple[tuple[str, str], ...]) -> bool:
+    """Whether no two rows share the values of the `key` columns."""
+    return len({tuple(row[name] for name, _ in key) for row in rows}) == len(rows)

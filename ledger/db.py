@@ -7,7 +7,8 @@ of work that lost a race (serialization failure, deadlock, duplicate id inserted
 concurrently, SQLite busy) a bounded number of times, then fails with
 `contention_retries_exhausted`. `commit_with` sends a transaction's last writes and its
 COMMIT to PostgreSQL in one round trip, so that row locks are released sooner;
-`pipeline_begun` sends its BEGIN with its first statements.
+`pipeline_begun` sends its BEGIN with its first statements. Every PostgreSQL connection
+dumps the typed array parameters of `ledger.pg_arrays` with their own binary dumpers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.pg_arrays import register as register_arrays
 
 __all__ = [
     "TransactionRetryError",
@@ -64,7 +66,14 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per transaction; a connection found dead is
     # invalidated and the unit of work retried (`is_retryable`).
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    event.listen(engine, "connect", _postgres_on_connect)
+    return engine
+
+
+def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Typed array parameters go in binary through their own dumpers (`ledger.pg_arrays`).
+    register_arrays(dbapi_connection.adapters)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -1,7 +1,7 @@
 """PostgreSQL's fast path for posting: each phase of a batch in one network round trip.
 
 The statements are fixed texts with bound parameters (arrays for whole batches, sent in
-binary, which psycopg encodes several times faster than text), so psycopg prepares them
+binary and packed in a few C calls: `ledger.pg_arrays`), so psycopg prepares them
 once per connection, and they are sent in pipeline mode: the read phase (the
 transaction's BEGIN, lock the accounts in id order, read the clock and draw sequence
 numbers, find the ids already recorded) and the write phase (postings, entries, account

@@ -13,9 +13,7 @@ rendering of the right number does not make a payload corrupt.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from interchange.qr.crc import crc_hex
 from interchange.qr.errors import QrError, QrErrorCode
@@ -38,11 +36,12 @@ class DecodedQr:
 
     payload: str
     objects: tuple[DataObject, ...]
-    # Every value by its flat path, made once: a payment looks up some twenty of them.
-    _values: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    # Every value by its flat path, made once: a payment looks up some twenty of them. A
+    # plain dict, never changed after this, so that a decoded code copies and pickles.
+    _values: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_values", MappingProxyType(self.as_dict()))
+        object.__setattr__(self, "_values", self.as_dict())
 
     def get(self, path: str) -> str | None:
         """Return the value at `path` ("59", or "26.01" for sub-tag 01 of tag 26), or None."""
