@@ -16,8 +16,9 @@ the look-ups of what they would give back or price. If the window closed while t
 waited for its lock, the batch starts again in a new transaction, whose clock is past the
 cut-off (`TransactionRetryError`). The writes (`write_batch`), the originals' refunded
 amounts and authorizations' statuses among them, join the caller's pipeline: the rows they
-change were locked by the load. Statements are fixed texts with bound parameters. Lock
-order as in `interchange.payment_store`. Never commits.
+change were locked by the load. Each write is one statement however many rows, its rows
+sent as one array a column (`ledger.pg_arrays`). Statements are fixed texts with bound
+parameters. Lock order as in `interchange.payment_store`. Never commits.
 """
 
 from __future__ import annotations
