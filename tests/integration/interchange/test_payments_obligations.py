@@ -30,6 +30,7 @@ from tests.integration.interchange.test_payments_books import (
     snapshot,
     stored_obligations,
 )
+from tests.integration.interchange.test_payments_limits import daily_spent
 from tests.network import idr, qr_for
 
 
@@ -137,3 +138,27 @@ def test_the_payment_count_counts_payments_not_amounts(w: World) -> None:
     after = snapshot(w.net.services.engine).obligations[(w.ksa.id, w.ksb.id)]
     assert after[1] - before[1] == 5
     assert after[0] - before[0] == 5 * (100_000 - 700 + 280)
+
+
+def test_one_batch_adds_to_every_pair_and_every_members_day_it_touches(w: World) -> None:
+    # Rows for both pairs and both members exist before the batch, so that it adds to them.
+    payments = w.net.services.payments
+    payments.pay(QrPurchase("p-0", w.ani.id, qr_for(w.toko), idr(1_000)))
+    payments.pay(QrPurchase("q-0", w.budi.id, qr_for(w.warung), idr(1_000)))
+    ani_before, budi_before = daily_spent(w, w.ani.id), daily_spent(w, w.budi.id)
+    batch = [
+        QrPurchase("p-1", w.ani.id, qr_for(w.toko), idr(2_000)),
+        QrPurchase("q-1", w.budi.id, qr_for(w.warung), idr(3_000)),
+        QrPurchase("p-2", w.ani.id, qr_for(w.toko), idr(4_000)),
+        QrPurchase("w-1", w.ani.id, qr_for(w.warung), idr(700)),
+        QrPurchase("q-2", w.budi.id, qr_for(w.warung), idr(1_500)),
+    ]
+    assert all(outcome.ok for outcome in payments.submit_batch(batch))
+    records = load_records(w.net)
+    # Recorded in order, after the world's funding, with the ids and amounts sent.
+    written = [(r.payment_id, r.amount) for r in records[-len(batch) :]]
+    assert written == [(c.payment_id, c.amount) for c in batch]
+    assert stored_obligations(w.net.services.engine) == implied_obligations(records, w.network.id)
+    # A QR purchase's fee is the merchant's: what the payer spends is the amount.
+    assert daily_spent(w, w.ani.id) - ani_before == (2_000 + 4_000 + 700) * 100
+    assert daily_spent(w, w.budi.id) - budi_before == (3_000 + 1_500) * 100
