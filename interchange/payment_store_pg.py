@@ -29,8 +29,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection
+from sqlalchemy import BigInteger, Connection, Date, Integer, String, Table
+from sqlalchemy.types import TypeEngine
 
+from interchange import tables
 from interchange.daily_totals import DailyKey
 from interchange.payment_model import PaymentRecord, PaymentStatus
 from interchange.payment_records import record_from_row
@@ -260,77 +262,60 @@ def _authorization_terms(
     return payers, criteria, expiry
 
 
-# The columns each write sends, with their types in the table's terms: one array a column,
-# one statement a table however many rows. A payment's `created_at` is one moment for the
-# whole batch, sent once.
-_PAYMENT_COLUMNS = (
-    ("payment_id", "text"),
-    ("kind", "text"),
-    ("status", "text"),
-    ("issuer_coop_id", "bigint"),
-    ("acquirer_coop_id", "bigint"),
-    ("payer_account_id", "bigint"),
-    ("payee_account_id", "bigint"),
-    ("merchant_id", "bigint"),
-    ("currency", "text"),
-    ("amount_minor", "bigint"),
-    ("extra_minor", "bigint"),
-    ("fee_minor", "bigint"),
-    ("fee_bearer", "text"),
-    ("issuer_fee_minor", "bigint"),
-    ("acquirer_fee_minor", "bigint"),
-    ("network_fee_minor", "bigint"),
-    ("schedule_version", "integer"),
-    ("entry_id", "text"),
-    ("original_payment_id", "text"),
-    ("refunded_minor", "bigint"),
-    ("business_date", "date"),
-    ("window_date", "date"),
-    ("request_json", "text"),
+# Each write sends its table's columns (`interchange.tables`) as one array a column: one
+# statement a table however many rows. A column's array and SQL element type follow from
+# its SQLAlchemy type, BigInteger before Integer, which it subclasses.
+# A list's typed copy: what `ledger.pg_arrays` sends in binary (a plain list for dates).
+_Array = Callable[[list[Any]], list[Any]]
+_ARRAYS_BY_TYPE: tuple[tuple[type[TypeEngine[Any]], _Array, str], ...] = (
+    (BigInteger, Int8s, "bigint"),
+    (Integer, Int4s, "integer"),
+    (String, Texts, "text"),
+    (Date, list, "date"),
 )
-_OBLIGATION_COLUMNS = (
-    ("window_date", "date"),
-    ("debtor_coop_id", "bigint"),
-    ("creditor_coop_id", "bigint"),
-    ("currency", "text"),
-    ("amount_minor", "bigint"),
-    ("payment_count", "bigint"),
-)
-_DAILY_COLUMNS = (("member_id", "bigint"), ("business_date", "date"), ("spent_minor", "bigint"))
-_ARRAY_OF: dict[str, Callable[[list[Any]], list[Any]]] = {
-    "text": Texts,
-    "bigint": Int8s,
-    "integer": Int4s,
-    "date": list,
-}
+_Columns = tuple[tuple[str, _Array, str], ...]
 
 
-def _names(columns: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(name for name, _ in columns)
+def _columns(table: Table, *, left_out: tuple[str, ...] = ()) -> _Columns:
+    """`table`'s columns but `left_out`, each with its array and SQL element type."""
+    columns = []
+    for column in table.columns:
+        if column.name not in left_out:
+            typed = [(a, k) for t, a, k in _ARRAYS_BY_TYPE if isinstance(column.type, t)]
+            assert typed, f"no array type for {table.name}.{column.name}"
+            columns.append((column.name, *typed[0]))
+    return tuple(columns)
 
 
-def _unnest(columns: tuple[tuple[str, str], ...]) -> str:
-    return "unnest(" + ", ".join(f"%b::{kind}[]" for _, kind in columns) + ")"
+def _insert(table: Table, columns: _Columns, *, moment_column: str | None = None) -> str:
+    """INSERT of `columns` from one array each; `moment_column`, if named, is set to one
+    timestamp, the parameter sent before the arrays."""
+    names = [name for name, _, _ in columns] + ([moment_column] if moment_column else [])
+    moment = ", %b::timestamptz" if moment_column else ""
+    arrays = ", ".join(f"%b::{kind}[]" for _, _, kind in columns)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT *{moment} FROM unnest({arrays})"
 
 
-_INSERT_PAYMENTS = (
-    f"INSERT INTO interchange_payment ({_names(_PAYMENT_COLUMNS)}, created_at)"
-    f" SELECT *, %b::timestamptz FROM {_unnest(_PAYMENT_COLUMNS)}"
-)
+def _add_on_conflict(table: Table, sums: tuple[str, ...]) -> str:
+    """What `_insert` adds to a row whose primary key exists already: the `sums` columns."""
+    key = ", ".join(column.name for column in table.primary_key)
+    added = ", ".join(f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in sums)
+    return f" ON CONFLICT ({key}) DO UPDATE SET {added}"
+
+
+# A payment's `id` is its table's to draw; its `created_at` is one moment for the whole
+# batch, sent once.
+_PAYMENT_COLUMNS = _columns(tables.payment, left_out=("id", "created_at"))
+_OBLIGATION_COLUMNS = _columns(tables.obligation)
+_DAILY_COLUMNS = _columns(tables.member_daily)
+_INSERT_PAYMENTS = _insert(tables.payment, _PAYMENT_COLUMNS, moment_column="created_at")
 # The rows are sums per key (`obligation_rows`, `daily_rows`): each key comes once, so no
 # row is changed twice by one statement.
-_ADD_OBLIGATIONS = (
-    f"INSERT INTO interchange_obligation ({_names(_OBLIGATION_COLUMNS)})"
-    f" SELECT * FROM {_unnest(_OBLIGATION_COLUMNS)}"
-    " ON CONFLICT (window_date, debtor_coop_id, creditor_coop_id, currency) DO UPDATE SET"
-    " amount_minor = interchange_obligation.amount_minor + EXCLUDED.amount_minor,"
-    " payment_count = interchange_obligation.payment_count + EXCLUDED.payment_count"
+_ADD_OBLIGATIONS = _insert(tables.obligation, _OBLIGATION_COLUMNS) + _add_on_conflict(
+    tables.obligation, ("amount_minor", "payment_count")
 )
-_ADD_DAILY = (
-    f"INSERT INTO interchange_member_daily ({_names(_DAILY_COLUMNS)})"
-    f" SELECT * FROM {_unnest(_DAILY_COLUMNS)}"
-    " ON CONFLICT (member_id, business_date) DO UPDATE SET"
-    " spent_minor = interchange_member_daily.spent_minor + EXCLUDED.spent_minor"
+_ADD_DAILY = _insert(tables.member_daily, _DAILY_COLUMNS) + _add_on_conflict(
+    tables.member_daily, ("spent_minor",)
 )
 _RELEASE_DAILY = (
     "UPDATE interchange_member_daily SET spent_minor = GREATEST(spent_minor - %s, 0)"
@@ -386,10 +371,10 @@ def write_batch(
             assert all(r["created_at"] == created_at for r in payments), "one moment a batch"
             cursor.execute(_INSERT_PAYMENTS, (created_at, *_arrays(payments, _PAYMENT_COLUMNS)))
         if obligations:
-            assert _keys_unique(obligations, _OBLIGATION_COLUMNS[:4])
+            assert _keys_unique(obligations, tables.obligation)
             cursor.execute(_ADD_OBLIGATIONS, _arrays(obligations, _OBLIGATION_COLUMNS))
         if daily:
-            assert _keys_unique(daily, _DAILY_COLUMNS[:2])
+            assert _keys_unique(daily, tables.member_daily)
             cursor.execute(_ADD_DAILY, _arrays(daily, _DAILY_COLUMNS))
         if released:
             cursor.executemany(
@@ -398,11 +383,12 @@ def write_batch(
             )
 
 
-def _arrays(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> list[list[Any]]:
+def _arrays(rows: list[dict[str, Any]], columns: _Columns) -> list[list[Any]]:
     """The rows' values, one array a column."""
-    return [_ARRAY_OF[kind]([row[name] for row in rows]) for name, kind in columns]
+    return [array([row[name] for row in rows]) for name, array, _ in columns]
 
 
-def _keys_unique(rows: list[dict[str, Any]], key: tuple[tuple[str, str], ...]) -> bool:
-    """Whether no two rows share the values of the `key` columns."""
-    return len({tuple(row[name] for name, _ in key) for row in rows}) == len(rows)
+def _keys_unique(rows: list[dict[str, Any]], table: Table) -> bool:
+    """Whether no two rows share a primary key of `table`."""
+    key = [column.name for column in table.primary_key]
+    return len({tuple(row[name] for name in key) for row in rows}) == len(rows)
