@@ -68,7 +68,7 @@ class BatchSettings:
 
 
 def _refused(payment_id: str, error: InterchangeError | LedgerError) -> PaymentOutcome:
-    return PaymentOutcome(payment_id, None, error.code, error.message)
+    return PaymentOutcome(payment_id, None, error.code, error.message, field=error.field)
 
 
 def parse_or_refuse(command: PaymentCommand) -> ParsedCommand | PaymentOutcome:

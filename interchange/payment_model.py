@@ -83,6 +83,7 @@ class PaymentErrorCode(StrEnum):
     # A batch as a whole, before any of its commands.
     BATCH_EMPTY = "batch_empty"
     BATCH_TOO_LARGE = "batch_too_large"
+    PAYMENT_NOT_QUOTABLE = "payment_not_quotable"
     PAYMENT_ID_INVALID = "payment_id_invalid"
     AMOUNT_INVALID = "amount_invalid"
     AMOUNT_OVER_LIMIT = "amount_over_limit"
@@ -249,6 +250,8 @@ class PaymentOutcome:
     code: StrEnum | None = None
     message: str | None = None
     replayed: bool = False
+    # The command's field a refusal is about, when it is about one.
+    field: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -33,6 +33,7 @@ from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
 from interchange.fees import Quote, quote, schedule_in_force
 from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
+    TRANSACTION_MAX_MINOR,
     PaymentCommand,
     PaymentError,
     PaymentErrorCode,
@@ -44,6 +45,7 @@ from interchange.payment_model import (
 )
 from interchange.payment_records import load_payments, record_from_row
 from interchange.payment_store import load_schedule_version, load_schedules
+from interchange.quoting import quote_parsed
 from interchange.routing_authorizations import released_allowance
 from interchange.routing_checks import covered, deposit_quote
 from interchange.routing_model import ParsedCommand
@@ -216,7 +218,34 @@ class Payments:
             acquirer_coop_id,
             merchant_criteria,
         )
-        return deposit_quote(priced) if payment_type is PaymentType.CASH_IN else covered(priced)
+        priced = deposit_quote(priced) if payment_type is PaymentType.CASH_IN else covered(priced)
+        # What the payment would then refuse: over the per-payment limit, the fee counted.
+        if priced.payer_pays.amount_minor > TRANSACTION_MAX_MINOR:
+            over = (
+                "amount" if amount.amount_minor > TRANSACTION_MAX_MINOR else "amount with its fee"
+            )
+            message = f"{over} is over the per-payment limit"
+            raise PaymentError(PaymentErrorCode.AMOUNT_OVER_LIMIT, message, field="amount")
+        return priced
+
+    def quote_command(self, command: PaymentCommand) -> Quote:
+        """What `command` would be charged if it were submitted now, recording nothing:
+        the fee quote of its plan (`interchange.quoting`), so a code's tip or convenience
+        fee, the fee schedule in force and the per-payment limit (fee included) count as
+        they do for the payment. Raises `PaymentError` with the code the payment would be
+        refused with before the ledger, and `payment_not_quotable` for a capture, void or
+        refund (their price is the authorization's or the original's). Balances, daily
+        limits and net debit caps are checked when the payment is made."""
+        item = parse_or_refuse(command)
+        if isinstance(item, PaymentOutcome):
+            assert item.code is not None
+            raise PaymentError(item.code, item.message or item.code.value, field=item.field)
+        now = datetime.now(UTC)
+        day = self._settings.calendar.window_date(now)
+        return run_transaction(
+            self.engine,
+            lambda conn: quote_parsed(conn, item, self._current_schedules(conn), day, now),
+        )
 
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
         """Publish a new schedule version (idempotent for an identical document)."""

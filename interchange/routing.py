@@ -6,13 +6,17 @@ and its split (by the schedule in force on the business date), the ledger entrie
 obligations between cooperatives, what counts against the payer's daily limit, and what
 a void or a capture for less gives back of it.
 
-Checks run in this order, the first failure winning: payment id, amounts and limits, QR
-content, idempotency against a recorded payment, parties (member, merchant, cooperative:
-found, then active), amount rules of the QR, fee. Balances, holds and caps are the
+Checks run in this order, the first failure winning: payment id, the type of each id the
+command names (a member or cooperative id that is not an int, or a named payment's id
+that is not text, names nothing: not found), amounts and limits, QR content, idempotency
+against a recorded payment, parties (member, merchant, cooperative: found, then active),
+amount rules of the QR, fee. Balances, holds and caps are the
 ledger's to check, in the same transaction.
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 from interchange.payment_model import (
     AUTHORIZATION_TIMEOUT_S_MAX,
@@ -72,6 +76,18 @@ __all__ = [
 
 
 _CODE = PaymentErrorCode
+# The fields of commands that name a row by its integer id, or a payment by its id, and
+# the code for a value of another type: it names nothing.
+_ROW_ID_FIELDS = {
+    "payer_member_id": _CODE.MEMBER_NOT_FOUND,
+    "payee_member_id": _CODE.MEMBER_NOT_FOUND,
+    "member_id": _CODE.MEMBER_NOT_FOUND,
+    "counter_coop_id": _CODE.COOP_NOT_FOUND,
+}
+_PAYMENT_ID_FIELDS = {
+    "authorization_id": _CODE.AUTHORIZATION_NOT_FOUND,
+    "original_payment_id": _CODE.ORIGINAL_NOT_FOUND,
+}
 
 
 def parse_command(command: PaymentCommand) -> ParsedCommand:
@@ -79,6 +95,7 @@ def parse_command(command: PaymentCommand) -> ParsedCommand:
     payment_id = command.payment_id
     if not isinstance(payment_id, str) or not PAYMENT_ID_PATTERN.fullmatch(payment_id):
         raise refuse(_CODE.PAYMENT_ID_INVALID, "payment_id: 1-56 of [A-Za-z0-9._:-]", "payment_id")
+    _require_id_types(command)
     qr = None
     if isinstance(command, QrPurchase | Authorize):
         require_amount(command.amount, "amount", optional=True)
@@ -92,6 +109,20 @@ def parse_command(command: PaymentCommand) -> ParsedCommand:
     elif not isinstance(command, Void):
         require_amount(command.amount, "amount")
     return ParsedCommand(command, qr, canonical_request(command))
+
+
+def _require_id_types(command: PaymentCommand) -> None:
+    """Refuse, as naming nothing, an id of the wrong type: a member or cooperative id that
+    is not an int (a bool included), a named payment's id that is not text. Past this
+    check every id the command names can be looked up (and hashed) as what it claims."""
+    for item in fields(command):
+        value = getattr(command, item.name)
+        row_code = _ROW_ID_FIELDS.get(item.name)
+        if row_code is not None and type(value) is not int:
+            raise refuse(row_code, f"{item.name} must be an integer id", item.name)
+        payment_code = _PAYMENT_ID_FIELDS.get(item.name)
+        if payment_code is not None and type(value) is not str:
+            raise refuse(payment_code, f"{item.name} must be a payment id", item.name)
 
 
 def plan_payment(parsed: ParsedCommand, ctx: RoutingContext) -> PaymentPlan | PaymentRecord:

@@ -122,11 +122,17 @@ def member_party(ctx: RoutingContext, member_id: int) -> tuple[MemberParty, Coop
 
 
 def coop_party(ctx: RoutingContext, coop_id: int) -> CoopParty:
+    """The cooperative a payment moves money into or out of, if it and the network
+    operator are both active: every fee's network share, and every settlement, passes
+    through the operator's accounts, so nothing moves while it is suspended or closed.
+    `coop_not_found`, then `coop_not_active` (the cooperative's, then the operator's)."""
     coop = ctx.coops.get(coop_id)
     if coop is None:
         raise refuse(_CODE.COOP_NOT_FOUND, f"no cooperative {coop_id}", "coop_id")
     if not coop.active:
         raise refuse(_CODE.COOP_NOT_ACTIVE, f"cooperative {coop_id} is not active", "coop_id")
+    if not ctx.network.active:
+        raise refuse(_CODE.COOP_NOT_ACTIVE, "the network operator is not active", "coop_id")
     return coop
 
 

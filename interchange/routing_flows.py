@@ -135,6 +135,7 @@ def plan_qr(
         obligations,
         payer.member_id,
         movement.debit_minor,
+        quote=fee,
     )
 
 
@@ -186,14 +187,15 @@ def plan_cash(parsed: ParsedCommand, command: CashIn | CashOut, ctx: RoutingCont
         fee,
         entry.entry_id,
     )
-    daily = (None, 0) if cash_in else (member.member_id, movement.debit_minor)
     return PaymentPlan(
         command.payment_id,
         draft,
         parsed.request_json,
         (entry,),
         movement_obligations(movement, ctx.network.accounts.coop_id),
-        *daily,
+        daily_member_id=None if cash_in else member.member_id,
+        daily_minor=0 if cash_in else movement.debit_minor,
+        quote=fee,
     )
 
 
@@ -235,6 +237,7 @@ def plan_transfer(parsed: ParsedCommand, command: Transfer, ctx: RoutingContext)
         movement_obligations(movement, ctx.network.accounts.coop_id),
         payer.member_id,
         movement.debit_minor,
+        quote=fee,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from interchange.fee_schedule import FeeSchedule
+from interchange.fees import Quote
 from interchange.movement import (
     CoopAccounts,
     ObligationDelta,
@@ -152,3 +153,7 @@ class PaymentPlan:
     resolution: PaymentStatus | None = None
     released: DailyRelease | None = None
     notes: Mapping[str, str] = field(default_factory=dict)
+    # The fee quote the payment charges, for a payment that moves new money (a purchase,
+    # an authorization, a cash-in or cash-out, a transfer): what `Payments.quote_command`
+    # shows the payer.
+    quote: Quote | None = None

@@ -25,6 +25,7 @@ from interchange.payment_model import (
     QrPurchase,
     Refund,
     Transfer,
+    Void,
 )
 from interchange.qr import FeeRule, MerchantQrSpec, TipIndicator, encode_merchant_qr
 from ledger.account import AccountStatus
@@ -323,6 +324,29 @@ def test_nobody_pays_into_or_out_of_a_suspended_cooperative(w: World, kind: str)
         "counter": CashOut("p-1", w.ani.id, w.ksb.id, idr(10_000)),
     }
     refuse(w.net, commands[kind], "coop_not_active")
+
+
+@pytest.mark.parametrize("kind", ["on_us", "off_us", "transfer", "cash_in", "capture"])
+def test_nothing_moves_while_the_network_operator_is_suspended(w: World, kind: str) -> None:
+    """Every network fee and settlement passes through the operator's accounts: while it
+    is suspended no payment moves money (`coop_not_active`), on-us or off-us, nothing is
+    posted, and once it is active again the same command goes through. A void only gives
+    a hold back, and still does."""
+    pay(w.net, Authorize("auth-1", w.ani.id, qr_for(w.toko), idr(40_000)))
+    pay(w.net, Authorize("auth-2", w.ani.id, qr_for(w.toko), idr(40_000)))
+    commands: dict[str, PaymentCommand] = {
+        "on_us": QrPurchase("p-1", w.ani.id, qr_for(w.warung), idr(1_000)),
+        "off_us": QrPurchase("p-1", w.ani.id, qr_for(w.toko), idr(1_000)),
+        "transfer": Transfer("p-1", w.ani.id, w.budi.id, idr(1_000)),
+        "cash_in": CashIn("p-1", w.budi.id, w.ksa.id, idr(10_000)),
+        "capture": Capture("p-1", "auth-1"),
+    }
+    registry = w.net.services.registry
+    registry.set_coop_status(w.network.id, "suspended")
+    refuse(w.net, commands[kind], "coop_not_active")
+    pay(w.net, Void("v-1", "auth-2"))
+    registry.set_coop_status(w.network.id, "active")
+    pay(w.net, commands[kind])
 
 
 def test_a_full_capture_into_a_suspended_cooperative_is_refused_like_one_for_less(

@@ -17,18 +17,20 @@ from typing import Any
 import pytest
 
 from interchange.payment_model import (
+    Authorize,
     Capture,
     CashIn,
     CashOut,
     PaymentCommand,
     PaymentErrorCode,
+    QrPurchase,
     Refund,
     Transfer,
     Void,
 )
 from interchange.payments import BATCH_COMMANDS_MAX
 from tests.integration.interchange.test_payments_books import snapshot
-from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr
+from tests.network import ID_BEYOND_BIGINT, TestNetwork, idr, qr_for
 from tests.outcomes import outcome_of
 
 
@@ -100,3 +102,50 @@ def test_a_refund_capture_or_void_naming_a_payment_no_id_can_be_is_not_found(
         PaymentErrorCode.AUTHORIZATION_NOT_FOUND,
     ]
     assert snapshot(net.services.engine) == before
+
+
+def _wrongly_typed_ids(member: int, coop: int, payload: str) -> dict[str, PaymentCommand]:
+    """Commands each naming one id by a value of the wrong type: unhashable, a bool, text."""
+    unhashable: Any = [member]
+    return {
+        "void-list": Void("v-1", unhashable),
+        "capture-dict": Capture("c-1", {"a": 1}),  # type: ignore[arg-type]
+        "refund-list": Refund("r-1", unhashable, idr(1)),
+        "transfer-payee-list": Transfer("t-1", member, unhashable, idr(1)),
+        "transfer-payer-bool": Transfer("t-2", True, member, idr(1)),
+        "cash-in-member-list": CashIn("ci-1", unhashable, coop, idr(10_000)),
+        "cash-out-coop-text": CashOut("co-1", member, str(coop), idr(1)),  # type: ignore[arg-type]
+        "purchase-payer-dict": QrPurchase("q-1", {member: 1}, payload, idr(1)),  # type: ignore[arg-type]
+        "authorize-payer-float": Authorize("a-1", float(member), payload, idr(1)),  # type: ignore[arg-type]
+    }
+
+
+def test_an_id_of_the_wrong_type_names_nothing_and_sinks_no_batch(net: TestNetwork) -> None:
+    """A member, cooperative or payment id of the wrong type (a list, a dict, a bool, text
+    for an int, a float) is not found, with the field that named it, never Python's
+    TypeError; in a batch the other commands are processed as if it were not there."""
+    ksa, ksb = net.add_coop("KSA"), net.add_coop("KSB")
+    ani = net.add_member("ani", ksa, cash_in=50_000)
+    budi = net.add_member("budi", ksb)
+    payload = qr_for(net.add_merchant("warung", ksb))
+    commands = _wrongly_typed_ids(ani.id, ksa.id, payload)
+    payments = net.services.payments
+    before = snapshot(net.services.engine)
+    refused = {name: payments.submit(command) for name, command in commands.items()}
+    assert {name: (o.code, o.field) for name, o in refused.items()} == {
+        "void-list": (PaymentErrorCode.AUTHORIZATION_NOT_FOUND, "authorization_id"),
+        "capture-dict": (PaymentErrorCode.AUTHORIZATION_NOT_FOUND, "authorization_id"),
+        "refund-list": (PaymentErrorCode.ORIGINAL_NOT_FOUND, "original_payment_id"),
+        "transfer-payee-list": (PaymentErrorCode.MEMBER_NOT_FOUND, "payee_member_id"),
+        "transfer-payer-bool": (PaymentErrorCode.MEMBER_NOT_FOUND, "payer_member_id"),
+        "cash-in-member-list": (PaymentErrorCode.MEMBER_NOT_FOUND, "member_id"),
+        "cash-out-coop-text": (PaymentErrorCode.COOP_NOT_FOUND, "counter_coop_id"),
+        "purchase-payer-dict": (PaymentErrorCode.MEMBER_NOT_FOUND, "payer_member_id"),
+        "authorize-payer-float": (PaymentErrorCode.MEMBER_NOT_FOUND, "payer_member_id"),
+    }
+    assert snapshot(net.services.engine) == before
+    good = Transfer("good", ani.id, budi.id, idr(1_000))
+    outcomes = payments.submit_batch([good, *commands.values()])
+    assert outcomes[0].ok
+    assert [o.code for o in outcomes[1:]] == [o.code for o in refused.values()]
+    assert payments.payment("good").amount == idr(1_000)
