@@ -191,7 +191,10 @@ class Payments:
         order: an amount that is not `Money` is `fee_amount_invalid`; a payment type or
         merchant criteria the schedules do not know (given as the enum or its text),
         `fee_payment_type_invalid` and `fee_criteria_invalid`; a business date that is not
-        a plain date (a datetime, say), `fee_business_date_invalid`. Then as `quote`."""
+        a plain date (a datetime, say), `fee_business_date_invalid`. Then as `quote`; last,
+        what the payer would pay over the per-payment limit is `amount_over_limit`, as the
+        payment would be. The cooperatives' statuses are not looked at: `quote_command`
+        quotes a command as its payment would be charged, parties and code included."""
         if not isinstance(amount, Money):
             message = "the amount must be money"
             raise FeeError(FeeErrorCode.FEE_AMOUNT_INVALID, message, field="amount")
