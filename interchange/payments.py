@@ -105,7 +105,8 @@ class Payments:
     def submit(self, command: PaymentCommand) -> PaymentOutcome:
         """Process one command, sharing a transaction with concurrent callers. Raises
         `LedgerError` `outcome_unknown` when no answer came within `answer_wait_s`: the
-        payment may yet be recorded, and the command sent again (same id) says so."""
+        payment may yet be recorded, and the command sent again (same id) says so; and
+        `service_closed`, at once, after `close`: nothing was or will be recorded."""
         # Checked and decoded here, in the caller's thread: a malformed command is refused
         # without a transaction, and the shared transaction does not wait on decoding.
         item = parse_or_refuse(command)

@@ -24,6 +24,7 @@ from ledger.row_id import ROW_ID_MAX
 
 __all__ = [
     "ACCOUNT_REF_PATTERN",
+    "SPEC_FIELDS",
     "Account",
     "AccountKind",
     "AccountSpec",
@@ -103,6 +104,10 @@ def _limits(message: str) -> LedgerError:
     return LedgerError(LedgerErrorCode.ACCOUNT_LIMITS_INVALID, message, field="limits")
 
 
+# The fields an account is opened with, in the order a conflict names the first that differs.
+SPEC_FIELDS = ("coop_id", "currency", "kind", "min_balance_minor", "max_balance_minor")
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """An account with its cached balances, as of the moment it was read."""
@@ -155,6 +160,19 @@ class Account:
             self.pending_credit_minor + credit_delta,
             self.posting_count + postings,
         )
+
+    def require_opened_with(self, spec: AccountSpec) -> None:
+        """Return quietly when `spec` (same ref) is the spec this account was opened with;
+        otherwise raise `account_exists_with_different_spec` naming the first field that
+        differs, in `SPEC_FIELDS` order: coop, currency, kind, lower limit, upper limit."""
+        assert spec.ref == self.ref, "compared by ref"
+        for name in SPEC_FIELDS:
+            if getattr(self, name) != getattr(spec, name):
+                raise LedgerError(
+                    LedgerErrorCode.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC,
+                    f"account {spec.ref!r} exists with a different {name}",
+                    field=name,
+                )
 
     def limit_violation(self) -> LedgerErrorCode | None:
         """Return which limit the current balances break, or None when within both.

@@ -10,7 +10,11 @@ database shows that its newest entries, or the whole chain, were removed); each 
 postings carry its currency and cooperative; each account's posted legs are
 numbered 1..n with running balances that add up; each cached balance equals its postings;
 the open holds equal the cached pending amounts; all balances of one currency sum to zero.
-Read-only.
+Every time and date the audit reads is selected in a raw form that always decodes
+(`ledger.stored_times`): one that the ledger's own reads could not decode (PostgreSQL's
+'infinity', text that is no time) is a finding, `timestamp_unreadable` or
+`date_unreadable`, never an error that ends the audit; on SQLite a time stored in another
+text form is `timestamp_form_invalid`. Read-only.
 """
 
 from __future__ import annotations
@@ -18,11 +22,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, text
+from sqlalchemy import Connection, Select, and_, select, text
 
 from ledger.digest import GENESIS_HASH, chain_link, entry_digest
+from ledger.stored_times import (
+    UnreadableTimeError,
+    readable_date,
+    readable_time,
+    with_raw_times,
+)
 from ledger.tables import account, chain, entry, posting
 
 __all__ = ["AuditReport", "ChainAnchor", "Finding", "verify_ledger"]
@@ -85,7 +96,9 @@ def verify_ledger(
 
 
 def _postings_by_entry(conn: Connection) -> Iterator[tuple[int, list[Any]]]:
-    query = select(posting).order_by(posting.c.entry_seq, posting.c.leg_no)
+    query = select(*with_raw_times(conn.dialect.name, *posting.c)).order_by(
+        posting.c.entry_seq, posting.c.leg_no
+    )
     current: int | None = None
     rows: list[Any] = []
     for row in conn.execution_options(**_STREAM).execute(query):
@@ -101,7 +114,7 @@ def _postings_by_entry(conn: Connection) -> Iterator[tuple[int, list[Any]]]:
 def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str]:
     target = entry.alias("target")
     query = (
-        select(entry, target.c.entry_id.label("target_id"))
+        select(*with_raw_times(conn.dialect.name, *entry.c), target.c.entry_id.label("target_id"))
         .outerjoin(target, target.c.seq == entry.c.target_seq)
         .order_by(entry.c.seq)
     )
@@ -127,6 +140,50 @@ def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[in
 
 
 def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> None:
+    subject = f"entry {row.entry_id} (seq {row.seq})"
+    business_date = _read_date(row.business_date, subject, report)
+    expiry_read, expires_at = _read_time(row.expires_at, "expires_at", subject, report)
+    _, committed_at = _read_time(row.committed_at, "committed_at", subject, report)
+    # With a time unreadable there is no digest to recompute: the finding says why.
+    if business_date is not None and expiry_read and committed_at is not None:
+        times = (business_date, expires_at, committed_at)
+        _check_digest(row, rows, times, key, subject, report)
+    totals: Counter[str] = Counter()
+    for p in rows:
+        totals[p.currency] += p.amount_minor
+    if any(totals.values()):
+        report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
+    _check_posting_times(row, committed_at, rows, subject, report)
+
+
+# An entry's business date, expiry and commit moment, as the ledger reads them.
+_EntryTimes = tuple[date, datetime | None, datetime]
+
+
+def _read_date(raw: object, subject: str, report: AuditReport) -> date | None:
+    """The raw business date of `subject` as a date; None, reported, when it does not read."""
+    try:
+        return readable_date(raw)
+    except UnreadableTimeError:
+        report.add("date_unreadable", subject, "business_date cannot be read as a date")
+        return None
+
+
+def _read_time(
+    raw: object, column: str, subject: str, report: AuditReport
+) -> tuple[bool, datetime | None]:
+    """Whether the raw time `column` of `subject` reads, and what it reads as; a time that
+    does not is reported."""
+    try:
+        return True, readable_time(raw)
+    except UnreadableTimeError:
+        report.add("timestamp_unreadable", subject, f"{column} cannot be read as a time")
+        return False, None
+
+
+def _check_digest(
+    row: Any, rows: list[Any], times: _EntryTimes, key: bytes, subject: str, report: AuditReport
+) -> None:
     canonical = [
         (
             p.account_id,
@@ -139,29 +196,37 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
         )
         for p in rows
     ]
+    business_date, expires_at, committed_at = times
     recomputed = entry_digest(
         key,
         entry_id=row.entry_id,
         kind=row.kind,
         target_id=row.target_id,
-        business_date=row.business_date,
+        business_date=business_date,
         timeout_s=row.timeout_s,
-        expires_at=row.expires_at,
+        expires_at=expires_at,
         metadata_json=row.metadata_json,
-        committed_at=row.committed_at,
+        committed_at=committed_at,
         postings=canonical,
     )
-    subject = f"entry {row.entry_id} (seq {row.seq})"
     if recomputed != row.digest:
         report.add("entry_digest_mismatch", subject, "altered, or written behind the ledger")
-    totals: Counter[str] = Counter()
+
+
+def _check_posting_times(
+    row: Any, committed_at: datetime | None, rows: list[Any], subject: str, report: AuditReport
+) -> None:
+    """A posting carries its entry's commit moment; statements and balances as of a moment
+    read it, so a posting moved in time is tampering too, and one that cannot be read
+    stops them. A posting stored exactly as its readable entry's time needs no parsing."""
+    moved = False
     for p in rows:
-        totals[p.currency] += p.amount_minor
-    if any(totals.values()):
-        report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
-    # A posting carries its entry's commit moment; statements and balances as of a moment
-    # read it, so a posting moved in time is tampering too.
-    if any(p.committed_at != row.committed_at for p in rows):
+        if committed_at is not None and p.committed_at == row.committed_at:
+            continue
+        posting_subject = f"posting {p.leg_no} of entry seq {p.entry_seq}"
+        read, moment = _read_time(p.committed_at, "committed_at", posting_subject, report)
+        moved = moved or (read and moment != committed_at)
+    if moved:
         report.add("posting_time_mismatch", subject, "a posting's time differs from its entry's")
 
 
@@ -173,7 +238,11 @@ def _check_chain(
     anchor: ChainAnchor | None,
 ) -> None:
     previous, expected_position = GENESIS_HASH, 1
-    query = select(chain).order_by(chain.c.position)
+    # `sealed_at` is left out: nothing reads it, and a value written there behind the
+    # ledger's back must not stop the audit.
+    query = select(chain.c.position, chain.c.entry_seq, chain.c.chain_hash).order_by(
+        chain.c.position
+    )
     sealed: set[int] = set()
     # Position 0 is the genesis link that every chain starts from, even an empty one.
     anchored = anchor is None or anchor.position == 0
@@ -214,10 +283,11 @@ def _check_accounts(conn: Connection, report: AuditReport) -> None:
     holds = _open_holds(conn)
     labels = _posting_labels(conn)
     totals: Counter[str] = Counter()
-    for row in conn.execute(select(account).order_by(account.c.id)):
+    for row in conn.execute(_accounts_query(conn)):
         report.accounts_checked += 1
         count, balance = running.pop(row.id, (0, 0))
         subject = f"account {row.id} ({row.ref})"
+        _read_time(row.created_at, "created_at", subject, report)
         if labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
             report.add(
                 "account_label_mismatch",
@@ -231,20 +301,33 @@ def _check_accounts(conn: Connection, report: AuditReport) -> None:
                 f"cached {row.posted_minor} in {row.posting_count} postings, "
                 f"postings give {balance} in {count}",
             )
-        debit, credit = holds.get(row.id, (0, 0))
-        if (row.pending_debit_minor, row.pending_credit_minor) != (debit, credit):
-            report.add(
-                "account_pending_mismatch",
-                subject,
-                f"cached {row.pending_debit_minor}/{row.pending_credit_minor}, "
-                f"open holds give {debit}/{credit}",
-            )
+        _check_pending(row, holds.get(row.id, (0, 0)), subject, report)
         totals[row.currency] += row.posted_minor
     for account_id in running:
         report.add("posting_without_account", f"account {account_id}", "no such account")
     for currency, total in totals.items():
         if total:
             report.add("ledger_unbalanced", currency, f"balances sum to {total}")
+
+
+def _accounts_query(conn: Connection) -> Select[Any]:
+    """The account columns the audit checks, `created_at` in its raw form."""
+    c = account.c
+    checked = (c.id, c.ref, c.coop_id, c.currency, c.posted_minor, c.posting_count)
+    pending = (c.pending_debit_minor, c.pending_credit_minor)
+    columns = with_raw_times(conn.dialect.name, *checked, *pending, c.created_at)
+    return select(*columns).order_by(c.id)
+
+
+def _check_pending(row: Any, holds: tuple[int, int], subject: str, report: AuditReport) -> None:
+    """The account's cached pending amounts equal what its open holds reserve."""
+    if (row.pending_debit_minor, row.pending_credit_minor) != holds:
+        report.add(
+            "account_pending_mismatch",
+            subject,
+            f"cached {row.pending_debit_minor}/{row.pending_credit_minor}, "
+            f"open holds give {holds[0]}/{holds[1]}",
+        )
 
 
 def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[int, int]]:

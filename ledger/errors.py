@@ -25,6 +25,8 @@ class LedgerErrorCode(StrEnum):
     # Published in the first release; no longer returned since an id repeated within a
     # batch replays or conflicts like any other. Kept because codes are never removed.
     ENTRY_ID_REPEATED_IN_BATCH = "entry_id_repeated_in_batch"
+    # A kind that is not an `EntryKind` (its text, "posted", included).
+    ENTRY_KIND_INVALID = "entry_kind_invalid"
     PENDING_ID_REQUIRED = "pending_id_required"
     PENDING_ID_NOT_ALLOWED = "pending_id_not_allowed"
     TIMEOUT_INVALID = "timeout_invalid"
@@ -85,6 +87,9 @@ class LedgerErrorCode(StrEnum):
     LIMIT_INVALID = "limit_invalid"
     # The database stayed busy through every bounded retry.
     CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
+    # The service was closed: the request was refused before anything was recorded, and
+    # nothing will be.
+    SERVICE_CLOSED = "service_closed"
     # No answer within the caller's bounded wait: not a refusal, the request may yet be
     # recorded. Sent again with the same id, it is recorded once, or replayed.
     OUTCOME_UNKNOWN = "outcome_unknown"

@@ -29,6 +29,11 @@ row locks order them.
 
 A caller waits for its unit's answer a bounded time (`answer_within`); past it the call
 is `outcome_unknown`, while the unit stays queued and is handled as any other.
+
+Closing: `close` lets the workers handle every unit queued before it, then stops them. A
+unit submitted once `close` has begun is refused at once (`service_closed`): nothing was
+or will be recorded. One lock orders the two, so every unit is either queued ahead of the
+workers' stop markers, and answered, or refused; none is left waiting.
 """
 
 from __future__ import annotations
@@ -159,6 +164,10 @@ class GroupCommitter(Generic[T, R]):
         self._in_flight: list[float] = []
         # SimpleQueue (C) hands a unit over with less CPU than Queue's Python conditions.
         self._queue: queue.SimpleQueue[_Unit[T, R] | None] = queue.SimpleQueue()
+        # Held while a unit is queued and while `close` queues the stop markers: a unit
+        # either lands before the markers or sees `_closed`.
+        self._admitting = threading.Lock()
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(workers)
@@ -167,16 +176,27 @@ class GroupCommitter(Generic[T, R]):
             thread.start()
 
     def submit(self, items: Sequence[T]) -> Answer[list[R]]:
-        """Queue `items` to be handled together in one batch; the answer gives their results."""
+        """Queue `items` to be handled together in one batch; the answer gives their results.
+        Once `close` has begun, `service_closed` instead: nothing is queued or recorded."""
         assert 1 <= len(items) <= self._batch_size_max
         answer: Answer[list[R]] = Answer()
-        self._queue.put(_Unit(items, answer))
+        with self._admitting:
+            if self._closed:
+                raise LedgerError(
+                    LedgerErrorCode.SERVICE_CLOSED,
+                    "the service is closed: nothing was recorded, and nothing will be",
+                )
+            self._queue.put(_Unit(items, answer))
         return answer
 
     def close(self) -> None:
-        """Stop the workers after the units already queued are handled."""
-        for _ in self._threads:
-            self._queue.put(None)
+        """Refuse new units, and stop the workers after the units already queued are
+        handled. Closing again only waits for the workers."""
+        with self._admitting:
+            markers = 0 if self._closed else len(self._threads)
+            self._closed = True
+            for _ in range(markers):
+                self._queue.put(None)
         for thread in self._threads:
             thread.join()
 

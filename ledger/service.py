@@ -89,7 +89,8 @@ class Ledger:
         )
 
     def close(self) -> None:
-        """Finish queued work and stop the group committer's threads."""
+        """Finish queued work and stop the group committer's threads; a `post` or
+        `post_linked` after it is `service_closed`, refused at once."""
         self._committer.close()
 
     def _answer(self, answer: Answer[T]) -> T:
@@ -121,7 +122,8 @@ class Ledger:
 
     def post(self, request: EntryRequest) -> Entry:
         """Record one entry (sharing a transaction with concurrent callers); raise on refusal,
-        and `outcome_unknown` when no answer came within `answer_wait_s`."""
+        `outcome_unknown` when no answer came within `answer_wait_s`, and `service_closed`
+        after `close`."""
         # A lone request must not link to whichever caller's request follows it in the batch.
         alone = _with_link(request, False)
         (outcome,) = self._answer(self._committer.submit([alone]))
@@ -129,7 +131,7 @@ class Ledger:
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record `requests` all or nothing; each outcome says why, when nothing was.
-        `outcome_unknown` when no answer came within `answer_wait_s`, as for `post`."""
+        `outcome_unknown` and `service_closed` as for `post`."""
         check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
         return self._answer(self._committer.submit(linked))
@@ -245,25 +247,7 @@ def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
     row = conn.execute(select(account).where(account.c.ref == spec.ref)).first()
     if row is not None:
         existing = row_to_account(row)
-        same = (
-            existing.coop_id,
-            existing.currency,
-            existing.kind,
-            existing.min_balance_minor,
-            existing.max_balance_minor,
-        ) == (
-            spec.coop_id,
-            spec.currency,
-            spec.kind,
-            spec.min_balance_minor,
-            spec.max_balance_minor,
-        )
-        if not same:
-            raise LedgerError(
-                LedgerErrorCode.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC,
-                f"account {spec.ref!r} exists with a different spec",
-                field="ref",
-            )
+        existing.require_opened_with(spec)
         return existing
     values = {
         "ref": spec.ref,

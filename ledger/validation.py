@@ -1,9 +1,9 @@
 """Shape checks of entry requests, made before the database is touched.
 
-Checks run in this order and the first failure wins: entry id, kind-specific fields
-(target id, timeout), leg count, amounts, account repeated, balance per currency, metadata,
-business date. Each failure raises `LedgerError` with a stable code. The limits here are
-the ledger's published limits.
+Checks run in this order and the first failure wins: entry id, kind (an `EntryKind`, not
+its text), kind-specific fields (target id, timeout), leg count, amounts, account
+repeated, balance per currency, metadata, business date. Each failure raises `LedgerError`
+with a stable code. The limits here are the ledger's published limits.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def validate_request(request: EntryRequest) -> str | None:
             "entry_id must match [A-Za-z0-9._:/-] and be 1-64 characters",
             "entry_id",
         )
+    if not isinstance(request.kind, EntryKind):
+        raise _fail(LedgerErrorCode.ENTRY_KIND_INVALID, "kind must be an EntryKind", "kind")
     _check_kind_fields(request)
     _check_legs(request.kind, request.legs)
     metadata_json = canonical_metadata(request.metadata)

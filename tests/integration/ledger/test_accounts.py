@@ -42,19 +42,44 @@ def test_opening_an_account_twice_with_the_same_spec_returns_the_same_account(
     assert ledger.account(first.id) == first
 
 
-def test_opening_an_existing_ref_with_any_other_spec_is_a_conflict(ledger: Ledger) -> None:
+def _conflict(ledger: Ledger, spec: AccountSpec) -> tuple[Code, str | None]:
+    with pytest.raises(LedgerError) as refused:
+        ledger.open_account(spec)
+    return refused.value.code, refused.value.field
+
+
+def test_opening_an_existing_ref_with_any_other_spec_is_a_conflict_naming_the_field(
+    ledger: Ledger,
+) -> None:
     ledger.open_account(_SPEC)
     variants = {
-        "coop": replace(_SPEC, coop_id=2),
+        "coop_id": replace(_SPEC, coop_id=2),
         "currency": replace(_SPEC, currency="JPY"),
         "kind": replace(_SPEC, kind=AccountKind.MERCHANT_WALLET),
-        "lower limit": replace(_SPEC, min_balance_minor=0),
-        "upper limit": replace(_SPEC, max_balance_minor=None),
+        "min_balance_minor": replace(_SPEC, min_balance_minor=0),
+        "max_balance_minor": replace(_SPEC, max_balance_minor=None),
     }
-    refused = {
-        name: _code(lambda s=spec: ledger.open_account(s)) for name, spec in variants.items()
+    refused = {field: _conflict(ledger, spec) for field, spec in variants.items()}
+    assert refused == {
+        field: (Code.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC, field) for field in variants
     }
-    assert refused == dict.fromkeys(variants, Code.ACCOUNT_EXISTS_WITH_DIFFERENT_SPEC)
+
+
+def test_a_spec_differing_in_several_fields_names_the_first_in_the_documented_order(
+    ledger: Ledger,
+) -> None:
+    """Coop, currency, kind, lower limit, upper limit (`SPEC_FIELDS`): each spec below
+    differs in every field from the named one on."""
+    ledger.open_account(_SPEC)
+    everything = AccountSpec(_SPEC.ref, 2, "JPY", AccountKind.MERCHANT_WALLET, 0, None)
+    order = ["coop_id", "currency", "kind", "min_balance_minor", "max_balance_minor"]
+    named = []
+    spec = everything
+    for field in order:
+        named.append(_conflict(ledger, spec)[1])
+        spec = replace(spec, **{field: getattr(_SPEC, field)})
+    assert named == order
+    assert ledger.open_account(spec) == ledger.open_account(_SPEC)
 
 
 def test_an_invalid_spec_is_refused_before_anything_is_written(ledger: Ledger) -> None:

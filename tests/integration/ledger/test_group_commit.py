@@ -175,3 +175,29 @@ def test_a_post_unanswered_within_its_wait_is_outcome_unknown_and_sent_again_is_
     finally:
         ledger.close()
         engine.dispose()
+
+
+def test_a_post_after_close_is_refused_at_once_as_service_closed_and_never_recorded(
+    db_url: str,
+) -> None:
+    """Nothing handles a request queued after `close`: it is refused at once, with a
+    definite `service_closed`, not `outcome_unknown` after the whole answer wait."""
+    engine = make_engine(db_url)
+    ledger = Ledger(engine, seal_key=TEST_SEAL_KEY, answer_wait_s=30)
+    try:
+        a = open_wallets(ledger, "ani")
+        ledger.close()
+        started = time.monotonic()
+        with pytest.raises(LedgerError) as refused:
+            ledger.post(transfer("late", a["cash"], a["ani"], idr(7)))
+        with pytest.raises(LedgerError) as refused_linked:
+            ledger.post_linked([transfer("linked", a["cash"], a["ani"], idr(3))])
+        assert time.monotonic() - started < 5
+        assert (refused.value.code, refused_linked.value.code) == (Code.SERVICE_CLOSED,) * 2
+        for entry_id in ("late", "linked"):
+            with pytest.raises(LedgerError) as missing:
+                ledger.entry(entry_id)
+            assert missing.value.code is Code.ENTRY_NOT_FOUND
+    finally:
+        ledger.close()
+        engine.dispose()

@@ -89,6 +89,27 @@ def test_a_business_date_given_as_a_datetime_gets_an_outcome(ledger: Ledger) -> 
     assert outcome.code == Code.BUSINESS_DATE_INVALID
 
 
+@pytest.mark.parametrize(
+    ("kind", "timeout_s"), [("posted", None), ("pending", 600), ("void_pending", None)]
+)
+def test_a_kind_given_as_text_gets_its_own_outcome_and_the_batch_goes_on(
+    ledger: Ledger, kind: str, timeout_s: int | None
+) -> None:
+    """A kind given as its text ("posted") rather than an `EntryKind` is that request's
+    `entry_kind_invalid` (field `kind`), not an AssertionError failing the whole batch,
+    nor a `timeout_invalid` for a hold whose timeout is fine."""
+    a = open_wallets(ledger, "ani")
+    texted = replace(
+        transfer("texted", a["cash"], a["ani"], idr(1)),
+        kind=kind,  # type: ignore[arg-type]
+        timeout_s=timeout_s,
+        target_id="pay" if kind == "void_pending" else None,
+    )
+    refused, recorded = ledger.post_batch([texted, transfer("pay", a["cash"], a["ani"], idr(2))])
+    assert (refused.code, refused.field) == (Code.ENTRY_KIND_INVALID, "kind")
+    assert recorded.ok and ledger.account(a["ani"].id).posted == idr(2)
+
+
 def test_metadata_both_malformed_and_too_large_gets_the_code_listed_first(ledger: Ledger) -> None:
     """`LedgerErrorCode` lists the codes "in the order the checks run": metadata breaking
     both rules gets the one listed first."""

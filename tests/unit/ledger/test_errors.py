@@ -62,6 +62,8 @@ PUBLISHED = [
     "account_status_invalid",
     "limit_invalid",
     "outcome_unknown",
+    "entry_kind_invalid",
+    "service_closed",
 ]
 
 

@@ -3,7 +3,8 @@ not fit the batch being drained is run next, before anything queued after it, an
 lost behind `close`; the relay runs one batch at a time, unless the one in flight is held
 up past `overlap_after_s`, and then the batches beside it do not wait again; a batch with
 fewer items than the last lingers for more, for `linger_s` at most; a caller waits for its
-answer a bounded time, then gets `outcome_unknown`."""
+answer a bounded time, then gets `outcome_unknown`; a unit submitted after `close` is
+refused at once (`service_closed`), and one racing it is either answered or refused."""
 
 from __future__ import annotations
 
@@ -260,3 +261,55 @@ def test_an_answer_lets_every_waiter_go_once_given() -> None:
     assert time.monotonic() - started < _WAIT_S / 2
     assert answer.wait(0)
     assert answer.value() == ["A"]
+
+
+def test_a_unit_submitted_after_close_is_refused_at_once_as_service_closed() -> None:
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(gate, batch_size_max=10, workers=2)
+    committer.close()
+    started = time.monotonic()
+    with pytest.raises(LedgerError) as refused:
+        committer.submit(["late"])
+    assert refused.value.code is LedgerErrorCode.SERVICE_CLOSED
+    assert time.monotonic() - started < 1.0
+    committer.close()
+    assert gate.batches == []
+
+
+def test_units_racing_close_are_each_answered_or_refused_never_left_waiting() -> None:
+    """Callers keep submitting from several threads, each until refused, while another
+    closes the committer: every unit is handled (its answer given before `close`
+    returns) or `service_closed`."""
+    handled: list[str] = []
+
+    def handle(items: Sequence[str]) -> list[str]:
+        handled.extend(items)
+        return [item.upper() for item in items]
+
+    committer: GroupCommitter[str, str] = GroupCommitter(handle, batch_size_max=4, workers=2)
+    answers: list[tuple[str, Answer[list[str]]]] = []
+    refused: list[LedgerErrorCode] = []
+    go = threading.Barrier(5)
+
+    def caller(name: str) -> None:
+        go.wait()
+        for n in range(1_000_000):
+            item = f"{name}{n}"
+            try:
+                answers.append((item, committer.submit([item])))
+            except LedgerError as error:
+                refused.append(error.code)
+                return
+
+    callers = [threading.Thread(target=caller, args=(name,)) for name in "abcd"]
+    for thread in callers:
+        thread.start()
+    go.wait()
+    time.sleep(0.01)
+    committer.close()
+    for thread in callers:
+        thread.join(_WAIT_S)
+    assert refused == [LedgerErrorCode.SERVICE_CLOSED] * 4
+    assert all(answer.wait(0) for _, answer in answers), "a unit was left waiting"
+    assert all(answer.value() == [item.upper()] for item, answer in answers)
+    assert sorted(handled) == sorted(item for item, _ in answers)

@@ -49,6 +49,13 @@ CASES: list[tuple[str, EntryRequest, Code]] = [
     ("id starting with a dash", _ok(entry_id="-a"), Code.ENTRY_ID_INVALID),
     ("id with a space", _ok(entry_id="a b"), Code.ENTRY_ID_INVALID),
     ("id that is not text", _ok(entry_id=42), Code.ENTRY_ID_INVALID),
+    ("kind given as its text", _ok(kind="posted"), Code.ENTRY_KIND_INVALID),
+    (
+        "hold kind given as its text",
+        _ok(kind="pending", timeout_s=5),
+        Code.ENTRY_KIND_INVALID,
+    ),
+    ("kind that is no kind", _ok(kind="transfer"), Code.ENTRY_KIND_INVALID),
     ("void without target", _ok(kind=_VOID, legs=()), Code.PENDING_ID_REQUIRED),
     (
         "reversal with empty target",
@@ -144,6 +151,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
         entry_id="",
         business_date=date(1999, 1, 1),
         legs=(Leg(1, Money(0, "IDR")),),
+        kind="posted",  # type: ignore[arg-type]
         target_id="x",
         timeout_s=5,
         metadata={"Bad": 1},
@@ -152,6 +160,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
     repeated = (Leg(1, Money(5, "IDR")), Leg(1, Money(-3, "IDR")))
     fixes: list[tuple[Code, dict[str, object]]] = [
         (Code.ENTRY_ID_INVALID, {"entry_id": "pay-1"}),
+        (Code.ENTRY_KIND_INVALID, {"kind": EntryKind.POSTED}),
         (Code.PENDING_ID_NOT_ALLOWED, {"target_id": None}),
         (Code.TIMEOUT_INVALID, {"timeout_s": None}),
         (Code.LEGS_TOO_FEW, {"legs": (Leg(1, Money(0, "IDR")), *repeated)}),
