@@ -14,71 +14,35 @@ Every time and date the audit reads is selected in a raw form that always decode
 (`ledger.stored_times`): one that the ledger's own reads could not decode (PostgreSQL's
 'infinity', text that is no time) is a finding, `timestamp_unreadable` or
 `date_unreadable`, never an error that ends the audit; on SQLite a time stored in another
-text form is `timestamp_form_invalid`. Read-only.
+text form is `timestamp_form_invalid`. On SQLite every text and integer column is read in
+a raw form too (`ledger.stored_values`): text that is not UTF-8 or a blob in a text column is
+`text_unreadable`, text, a real or a blob in a column of integers `integer_unreadable`; the
+row's digest (a posting's entry's) and the sums that need the value are not recomputed, the
+finding says so, and the audit goes on. The account checks are `ledger.audit_accounts`'s,
+the report's types `ledger.audit_report`'s. Read-only.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, select, text
+from sqlalchemy import Connection, Select, select, text
 
+from ledger.audit_accounts import STREAM, check_accounts
+from ledger.audit_report import AuditReport, ChainAnchor, Finding
 from ledger.digest import GENESIS_HASH, chain_link, entry_digest
-from ledger.stored_times import (
-    UnreadableTimeError,
-    readable_date,
-    readable_time,
-    with_raw_times,
-)
-from ledger.tables import account, chain, entry, posting
+from ledger.stored_times import UnreadableTimeError, readable_date, readable_time
+from ledger.stored_values import Unreadable, raw_value
+from ledger.tables import chain, entry, posting
 
 __all__ = ["AuditReport", "ChainAnchor", "Finding", "verify_ledger"]
 
-_STREAM = {"stream_results": True, "yield_per": 5000}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing that does not add up: a stable `code`, and where."""
-
-    code: str
-    subject: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChainAnchor:
-    """A chain position and its link, from an earlier report, kept outside the database."""
-
-    position: int
-    chain_hash: str
-
-
-@dataclass(slots=True)
-class AuditReport:
-    """The result of a full verification; `intact` when there are no findings."""
-
-    findings: list[Finding] = field(default_factory=list)
-    entries_checked: int = 0
-    postings_checked: int = 0
-    accounts_checked: int = 0
-    sealed_entries: int = 0
-    unsealed_entries: int = 0
-    chain_length: int = 0
-    chain_head_hash: str = GENESIS_HASH
-
-    @property
-    def intact(self) -> bool:
-        """True when nothing was altered, deleted or inserted behind the ledger's back."""
-        return not self.findings
-
-    def add(self, code: str, subject: str, detail: str) -> None:
-        """Record a finding."""
-        self.findings.append(Finding(code, subject, detail))
+# What a value that does not read leaves unchecked (`AuditReport.add_unreadable`).
+_ENTRY_UNCHECKED = "its digest is not recomputed"
+_POSTING_UNCHECKED = "its entry's digest and sums are not recomputed"
 
 
 def verify_ledger(
@@ -89,19 +53,22 @@ def verify_ledger(
     report = AuditReport()
     digests = _check_entries(conn, seal_key, report)
     _check_chain(conn, seal_key, digests, report, anchor)
-    _check_accounts(conn, report)
+    check_accounts(conn, report)
     if conn.dialect.name == "sqlite":
         _check_sqlite_times(conn, report)
     return report
 
 
-def _postings_by_entry(conn: Connection) -> Iterator[tuple[int, list[Any]]]:
-    query = select(*with_raw_times(conn.dialect.name, *posting.c)).order_by(
-        posting.c.entry_seq, posting.c.leg_no
-    )
+def _postings_by_entry(conn: Connection, report: AuditReport) -> Iterator[tuple[int, list[Any]]]:
+    """Each entry's postings, in order; one whose entry number does not read is reported."""
+    columns = (raw_value(c, conn.dialect.name) for c in posting.c)
+    query = select(*columns).order_by(posting.c.entry_seq, posting.c.leg_no)
     current: int | None = None
     rows: list[Any] = []
-    for row in conn.execution_options(**_STREAM).execute(query):
+    for row in conn.execution_options(**STREAM).execute(query):
+        if type(row.entry_seq) is Unreadable:
+            report.add_unreadable(row, f"posting {row.leg_no} of entry seq ?", "it has no entry")
+            continue
         if row.entry_seq != current and current is not None:
             yield current, rows
             rows = []
@@ -111,17 +78,31 @@ def _postings_by_entry(conn: Connection) -> Iterator[tuple[int, list[Any]]]:
         yield current, rows
 
 
-def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str]:
+def _entries_query(conn: Connection) -> Select[Any]:
+    """Every entry column, and the id of the entry it resolves, each in its raw form."""
     target = entry.alias("target")
-    query = (
-        select(*with_raw_times(conn.dialect.name, *entry.c), target.c.entry_id.label("target_id"))
+    columns = [raw_value(c, conn.dialect.name) for c in entry.c]
+    target_id = raw_value(target.c.entry_id, conn.dialect.name).label("target_id")
+    return (
+        select(*columns, target_id)
         .outerjoin(target, target.c.seq == entry.c.target_seq)
         .order_by(entry.c.seq)
     )
-    postings = _postings_by_entry(conn)
+
+
+def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str | None]:
+    """Check every entry with its postings; return each entry's digest (None where it does
+    not read) by sequence number."""
+    raw = conn.dialect.name == "sqlite"
+    postings = _postings_by_entry(conn, report)
     pending_group = next(postings, None)
-    digests: dict[int, str] = {}
-    for row in conn.execution_options(**_STREAM).execute(query):
+    digests: dict[int, str | None] = {}
+    for row in conn.execution_options(**STREAM).execute(_entries_query(conn)):
+        report.entries_checked += 1
+        if type(row.seq) is Unreadable:
+            # Nothing can be matched with it: its postings and its seal are reported missing.
+            report.add_unreadable(row, f"entry {row.entry_id} (seq ?)", _ENTRY_UNCHECKED)
+            continue
         while pending_group is not None and pending_group[0] < row.seq:
             report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
             pending_group = next(postings, None)
@@ -129,31 +110,49 @@ def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[in
         if pending_group is not None and pending_group[0] == row.seq:
             rows = pending_group[1]
             pending_group = next(postings, None)
-        report.entries_checked += 1
         report.postings_checked += len(rows)
-        digests[row.seq] = row.digest
-        _check_one_entry(row, rows, key, report)
+        digests[row.seq] = None if type(row.digest) is Unreadable else row.digest
+        _check_one_entry(row, rows, key, report, raw=raw)
     while pending_group is not None:
         report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
         pending_group = next(postings, None)
     return digests
 
 
-def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> None:
+def _check_one_entry(
+    row: Any, rows: list[Any], key: bytes, report: AuditReport, *, raw: bool
+) -> None:
+    """One entry's digest, sums and times; `raw` when its values may not read (SQLite)."""
     subject = f"entry {row.entry_id} (seq {row.seq})"
     business_date = _read_date(row.business_date, subject, report)
     expiry_read, expires_at = _read_time(row.expires_at, "expires_at", subject, report)
     _, committed_at = _read_time(row.committed_at, "committed_at", subject, report)
-    # With a time unreadable there is no digest to recompute: the finding says why.
-    if business_date is not None and expiry_read and committed_at is not None:
+    entry_read = not raw or not report.add_unreadable(row, subject, _ENTRY_UNCHECKED)
+    postings_read = not raw or _postings_read(rows, report)
+    # With a value unreadable there is no digest to recompute: the finding says why.
+    times_read = business_date is not None and expiry_read and committed_at is not None
+    if entry_read and postings_read and times_read:
+        assert business_date is not None and committed_at is not None
         times = (business_date, expires_at, committed_at)
         _check_digest(row, rows, times, key, subject, report)
-    totals: Counter[str] = Counter()
-    for p in rows:
-        totals[p.currency] += p.amount_minor
-    if any(totals.values()):
-        report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
+    if postings_read:
+        totals: Counter[str] = Counter()
+        for p in rows:
+            totals[p.currency] += p.amount_minor
+        if any(totals.values()):
+            report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
     _check_posting_times(row, committed_at, rows, subject, report)
+
+
+def _postings_read(rows: list[Any], report: AuditReport) -> bool:
+    """Whether every value of an entry's postings reads; each one that does not is reported."""
+    unread = [
+        report.add_unreadable(
+            p, f"posting {p.leg_no} of entry seq {p.entry_seq}", _POSTING_UNCHECKED
+        )
+        for p in rows
+    ]
+    return not any(unread)
 
 
 # An entry's business date, expiry and commit moment, as the ledger reads them.
@@ -233,39 +232,37 @@ def _check_posting_times(
 def _check_chain(
     conn: Connection,
     key: bytes,
-    digests: dict[int, str],
+    digests: dict[int, str | None],
     report: AuditReport,
     anchor: ChainAnchor | None,
 ) -> None:
-    previous, expected_position = GENESIS_HASH, 1
+    raw = conn.dialect.name == "sqlite"
+    previous: str | None = GENESIS_HASH
+    expected_position = 1
     # `sealed_at` is left out: nothing reads it, and a value written there behind the
     # ledger's back must not stop the audit.
-    query = select(chain.c.position, chain.c.entry_seq, chain.c.chain_hash).order_by(
-        chain.c.position
-    )
+    columns = (raw_value(c, conn.dialect.name) for c in (chain.c.position, *_LINK))
+    query = select(*columns).order_by(chain.c.position)
     sealed: set[int] = set()
     # Position 0 is the genesis link that every chain starts from, even an empty one.
     anchored = anchor is None or anchor.position == 0
     if anchor is not None and anchor.position == 0 and anchor.chain_hash != GENESIS_HASH:
         report.add("chain_anchor_mismatch", "chain position 0", "the genesis link is fixed")
-    for row in conn.execution_options(**_STREAM).execute(query):
+    for row in conn.execution_options(**STREAM).execute(query):
         subject = f"chain position {row.position}"
-        if row.position != expected_position:
+        if raw:
+            report.add_unreadable(row, subject, "its link is not recomputed")
+        # A position that does not read is taken to be the next one.
+        position = expected_position if type(row.position) is Unreadable else row.position
+        if position != expected_position:
             report.add("chain_gap", subject, f"expected position {expected_position}")
-        expected_position = row.position + 1
-        if anchor is not None and row.position == anchor.position:
+        expected_position = position + 1
+        if anchor is not None and position == anchor.position:
             anchored = True
             if row.chain_hash != anchor.chain_hash:
                 report.add("chain_anchor_mismatch", subject, "differs from the anchor kept")
-        digest = digests.get(row.entry_seq)
-        if digest is None:
-            report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
-        else:
-            if chain_link(key, previous, digest) != row.chain_hash:
-                report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
-            sealed.add(row.entry_seq)
-        previous = row.chain_hash
-        report.chain_length = row.position
+        previous = _check_link(row, key, previous, digests, sealed, report)
+        report.chain_length = position
     if not anchored:
         assert anchor is not None
         report.add(
@@ -275,98 +272,36 @@ def _check_chain(
         )
     report.sealed_entries = len(sealed)
     report.unsealed_entries = len(digests.keys() - sealed)
-    report.chain_head_hash = previous
+    report.chain_head_hash = "?" if previous is None else previous
 
 
-def _check_accounts(conn: Connection, report: AuditReport) -> None:
-    running = _running_balances(conn, report)
-    holds = _open_holds(conn)
-    labels = _posting_labels(conn)
-    totals: Counter[str] = Counter()
-    for row in conn.execute(_accounts_query(conn)):
-        report.accounts_checked += 1
-        count, balance = running.pop(row.id, (0, 0))
-        subject = f"account {row.id} ({row.ref})"
-        _read_time(row.created_at, "created_at", subject, report)
-        if labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
-            report.add(
-                "account_label_mismatch",
-                subject,
-                f"holds {row.currency} of coop {row.coop_id}; its postings say otherwise",
-            )
-        if (row.posting_count, row.posted_minor) != (count, balance):
-            report.add(
-                "account_balance_mismatch",
-                subject,
-                f"cached {row.posted_minor} in {row.posting_count} postings, "
-                f"postings give {balance} in {count}",
-            )
-        _check_pending(row, holds.get(row.id, (0, 0)), subject, report)
-        totals[row.currency] += row.posted_minor
-    for account_id in running:
-        report.add("posting_without_account", f"account {account_id}", "no such account")
-    for currency, total in totals.items():
-        if total:
-            report.add("ledger_unbalanced", currency, f"balances sum to {total}")
+_LINK = (chain.c.entry_seq, chain.c.chain_hash)
 
 
-def _accounts_query(conn: Connection) -> Select[Any]:
-    """The account columns the audit checks, `created_at` in its raw form."""
-    c = account.c
-    checked = (c.id, c.ref, c.coop_id, c.currency, c.posted_minor, c.posting_count)
-    pending = (c.pending_debit_minor, c.pending_credit_minor)
-    columns = with_raw_times(conn.dialect.name, *checked, *pending, c.created_at)
-    return select(*columns).order_by(c.id)
-
-
-def _check_pending(row: Any, holds: tuple[int, int], subject: str, report: AuditReport) -> None:
-    """The account's cached pending amounts equal what its open holds reserve."""
-    if (row.pending_debit_minor, row.pending_credit_minor) != holds:
-        report.add(
-            "account_pending_mismatch",
-            subject,
-            f"cached {row.pending_debit_minor}/{row.pending_credit_minor}, "
-            f"open holds give {holds[0]}/{holds[1]}",
-        )
-
-
-def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[int, int]]:
-    """Walk each account's posted legs in order; return (count, balance) per account."""
-    query = (
-        select(
-            posting.c.account_id,
-            posting.c.account_posting_no,
-            posting.c.amount_minor,
-            posting.c.balance_after_minor,
-        )
-        .where(posting.c.is_pending.is_(False))
-        .order_by(posting.c.account_id, posting.c.account_posting_no)
-    )
-    state: dict[int, tuple[int, int]] = {}
-    for row in conn.execution_options(**_STREAM).execute(query):
-        count, balance = state.get(row.account_id, (0, 0))
-        subject = f"account {row.account_id} posting {row.account_posting_no}"
-        if row.account_posting_no != count + 1:
-            report.add("posting_sequence_gap", subject, f"expected number {count + 1}")
-        balance += row.amount_minor
-        if row.balance_after_minor != balance:
-            report.add(
-                "posting_balance_mismatch",
-                subject,
-                f"records {row.balance_after_minor}, running sum is {balance}",
-            )
-            balance = row.balance_after_minor
-        state[row.account_id] = (row.account_posting_no, balance)
-    return state
-
-
-def _posting_labels(conn: Connection) -> dict[int, set[tuple[str, int]]]:
-    """The (currency, cooperative) pairs each account's postings recorded."""
-    query = select(posting.c.account_id, posting.c.currency, posting.c.coop_id).distinct()
-    labels: dict[int, set[tuple[str, int]]] = defaultdict(set)
-    for account_id, currency, coop_id in conn.execute(query):
-        labels[account_id].add((currency, coop_id))
-    return labels
+def _check_link(
+    row: Any,
+    key: bytes,
+    previous: str | None,
+    digests: dict[int, str | None],
+    sealed: set[int],
+    report: AuditReport,
+) -> str | None:
+    """Check that the chain `row` links its entry to the `previous` link (None where it does
+    not read) and count the entry sealed; return the link (None when it does not read)."""
+    subject = f"chain position {row.position}"
+    link: str | None = None if type(row.chain_hash) is Unreadable else row.chain_hash
+    if type(row.entry_seq) is Unreadable:
+        return link
+    if row.entry_seq not in digests:
+        report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
+        return link
+    sealed.add(row.entry_seq)
+    digest = digests[row.entry_seq]
+    if digest is None or previous is None or link is None:
+        return link
+    if chain_link(key, previous, digest) != link:
+        report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
+    return link
 
 
 # SQLite keeps times as text in one form, and statements compare them as text: the same
@@ -385,24 +320,11 @@ _SQLITE_TIMES = (
 
 def _check_sqlite_times(conn: Connection, report: AuditReport) -> None:
     for table, column, noun, key in _SQLITE_TIMES:
+        # The key as it reads: one that is no integer is named "?" (and reported elsewhere).
         query = text(
-            f"SELECT DISTINCT {key} FROM {table} WHERE {column} IS NOT NULL"
-            f" AND (typeof({column}) <> 'text' OR {column} NOT GLOB :form) ORDER BY {key}"
+            f"SELECT DISTINCT CASE typeof({key}) WHEN 'integer' THEN {key} ELSE '?' END"
+            f" FROM {table} WHERE {column} IS NOT NULL"
+            f" AND (typeof({column}) <> 'text' OR {column} NOT GLOB :form) ORDER BY 1"
         )
         for (seq,) in conn.execute(query, {"form": _SQLITE_TIME_FORM}):
             report.add("timestamp_form_invalid", f"{noun} {seq}", f"{column} is not as written")
-
-
-def _open_holds(conn: Connection) -> dict[int, tuple[int, int]]:
-    """Sum the legs of holds that no entry has resolved, as (debit, credit) per account."""
-    resolution = entry.alias("resolution")
-    query = (
-        select(posting.c.account_id, posting.c.amount_minor)
-        .join(entry, entry.c.seq == posting.c.entry_seq)
-        .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
-        .where(and_(entry.c.kind == "pending", resolution.c.seq.is_(None)))
-    )
-    holds: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for account_id, amount in conn.execute(query):
-        holds[account_id][0 if amount < 0 else 1] += abs(amount)
-    return {key: (value[0], value[1]) for key, value in holds.items()}

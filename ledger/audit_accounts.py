@@ -1,0 +1,174 @@
+"""The audit's account checks: each account's cache against its postings.
+
+Checks: each account's postings carry its currency and cooperative; its posted legs are
+numbered 1..n with running balances that add up; its cached balance and posting count
+equal its postings; its cached pending amounts equal what its open holds reserve; all
+balances of one currency sum to zero. Every column is read in a raw form
+(`ledger.stored_values`, `ledger.stored_times`): an account value that does not read is a
+finding and the checks that need it are skipped; a posting's is reported by the entry
+checks (`ledger.audit`), so here the legs that hold one are left out, or walked past.
+Read-only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, select
+
+from ledger.audit_report import AuditReport
+from ledger.stored_times import UnreadableTimeError, readable_time
+from ledger.stored_values import Unreadable, raw_value
+from ledger.tables import account, entry, posting
+
+__all__ = ["STREAM", "check_accounts"]
+
+STREAM = {"stream_results": True, "yield_per": 5000}
+# The account values each check reads: one that does not read skips the check.
+_LABEL = frozenset({"currency", "coop_id"})
+_BALANCE = frozenset({"currency", "posted_minor", "posting_count"})
+_PENDING = frozenset({"pending_debit_minor", "pending_credit_minor"})
+
+
+def check_accounts(conn: Connection, report: AuditReport) -> None:
+    """Check every account against its postings, and each currency's balances sum to zero."""
+    running = _running_balances(conn, report)
+    holds = _open_holds(conn)
+    labels = _posting_labels(conn)
+    totals: Counter[str] = Counter()
+    for row in conn.execute(_accounts_query(conn)):
+        report.accounts_checked += 1
+        count, balance = running.pop(row.id, (0, 0))
+        subject = f"account {row.id} ({row.ref})"
+        _read_created_at(row.created_at, subject, report)
+        unread = _unreadable_columns(row, subject, report)
+        if not unread & _LABEL and labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
+            report.add(
+                "account_label_mismatch",
+                subject,
+                f"holds {row.currency} of coop {row.coop_id}; its postings say otherwise",
+            )
+        if not unread & _BALANCE:
+            _check_balance(row, (count, balance), subject, report)
+            totals[row.currency] += row.posted_minor
+        if not unread & _PENDING:
+            _check_pending(row, holds.get(row.id, (0, 0)), subject, report)
+    for account_id in running:
+        report.add("posting_without_account", f"account {account_id}", "no such account")
+    for currency, total in totals.items():
+        if total:
+            report.add("ledger_unbalanced", currency, f"balances sum to {total}")
+
+
+def _accounts_query(conn: Connection) -> Select[Any]:
+    """The account columns the audit checks, each in its raw form."""
+    c = account.c
+    checked = (c.id, c.ref, c.coop_id, c.currency, c.posted_minor, c.posting_count)
+    pending = (c.pending_debit_minor, c.pending_credit_minor)
+    columns = (raw_value(col, conn.dialect.name) for col in (*checked, *pending, c.created_at))
+    return select(*columns).order_by(c.id)
+
+
+def _read_created_at(raw: object, subject: str, report: AuditReport) -> None:
+    try:
+        readable_time(raw)
+    except UnreadableTimeError:
+        report.add("timestamp_unreadable", subject, "created_at cannot be read as a time")
+
+
+def _unreadable_columns(row: Any, subject: str, report: AuditReport) -> frozenset[str]:
+    """The columns of the account `row` that do not read, each reported."""
+    if not report.add_unreadable(row, subject, "the checks that read it are skipped"):
+        return frozenset()
+    return frozenset(name for name, value in row._mapping.items() if type(value) is Unreadable)
+
+
+def _check_balance(row: Any, postings: tuple[int, int], subject: str, report: AuditReport) -> None:
+    """The account's cached posting count and balance equal its posted legs'."""
+    count, balance = postings
+    if (row.posting_count, row.posted_minor) != (count, balance):
+        report.add(
+            "account_balance_mismatch",
+            subject,
+            f"cached {row.posted_minor} in {row.posting_count} postings, "
+            f"postings give {balance} in {count}",
+        )
+
+
+def _check_pending(row: Any, holds: tuple[int, int], subject: str, report: AuditReport) -> None:
+    """The account's cached pending amounts equal what its open holds reserve."""
+    if (row.pending_debit_minor, row.pending_credit_minor) != holds:
+        report.add(
+            "account_pending_mismatch",
+            subject,
+            f"cached {row.pending_debit_minor}/{row.pending_credit_minor}, "
+            f"open holds give {holds[0]}/{holds[1]}",
+        )
+
+
+def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[int, int]]:
+    """Walk each account's posted legs in order; return (count, balance) per account."""
+    c = posting.c
+    walked = (c.account_id, c.account_posting_no, c.amount_minor, c.balance_after_minor)
+    query = (
+        select(*(raw_value(col, conn.dialect.name) for col in walked))
+        .where(c.is_pending.is_(False))
+        .order_by(c.account_id, c.account_posting_no)
+    )
+    state: dict[int, tuple[int, int]] = {}
+    for row in conn.execution_options(**STREAM).execute(query):
+        if type(row.account_id) is not Unreadable:
+            state[row.account_id] = _walk_leg(row, state.get(row.account_id, (0, 0)), report)
+    return state
+
+
+def _walk_leg(row: Any, walked: tuple[int, int], report: AuditReport) -> tuple[int, int]:
+    """The (count, balance) of an account after one more posted leg, its number and running
+    balance checked. A leg with a value that does not read is walked past on what does."""
+    count, balance = walked
+    subject = f"account {row.account_id} posting {row.account_posting_no}"
+    number, amount, after = row.account_posting_no, row.amount_minor, row.balance_after_minor
+    if type(number) is Unreadable:
+        number = count + 1
+    elif number != count + 1:
+        report.add("posting_sequence_gap", subject, f"expected number {count + 1}")
+    if type(amount) is Unreadable:
+        return number, balance if type(after) is Unreadable else after
+    balance += amount
+    if type(after) is Unreadable:
+        return number, balance
+    if after != balance:
+        report.add(
+            "posting_balance_mismatch", subject, f"records {after}, running sum is {balance}"
+        )
+    return number, after
+
+
+def _posting_labels(conn: Connection) -> dict[int, set[tuple[str, int]]]:
+    """The (currency, cooperative) pairs each account's postings recorded, where they read."""
+    columns = (posting.c.account_id, posting.c.currency, posting.c.coop_id)
+    query = select(*(raw_value(c, conn.dialect.name) for c in columns)).distinct()
+    labels: dict[int, set[tuple[str, int]]] = defaultdict(set)
+    for account_id, currency, coop_id in conn.execute(query):
+        if Unreadable not in {type(account_id), type(currency), type(coop_id)}:
+            labels[account_id].add((currency, coop_id))
+    return labels
+
+
+def _open_holds(conn: Connection) -> dict[int, tuple[int, int]]:
+    """Sum the legs of holds that no entry has resolved, as (debit, credit) per account;
+    legs whose account or amount does not read are left out."""
+    resolution = entry.alias("resolution")
+    columns = (posting.c.account_id, posting.c.amount_minor)
+    query = (
+        select(*(raw_value(c, conn.dialect.name) for c in columns))
+        .join(entry, entry.c.seq == posting.c.entry_seq)
+        .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
+        .where(and_(entry.c.kind == "pending", resolution.c.seq.is_(None)))
+    )
+    holds: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for account_id, amount in conn.execute(query):
+        if type(account_id) is not Unreadable and type(amount) is not Unreadable:
+            holds[account_id][0 if amount < 0 else 1] += abs(amount)
+    return {key: (value[0], value[1]) for key, value in holds.items()}

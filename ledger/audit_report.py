@@ -1,0 +1,66 @@
+"""The audit's result: findings as values, so one pass reports every problem, not the first.
+
+A finding has a stable `code` (never renamed once published), the row it is about and a
+detail for people. A report with no findings is `intact`. `ChainAnchor` is a chain
+position and its link from an earlier report, kept outside the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from ledger.digest import GENESIS_HASH
+from ledger.stored_values import unreadable_values
+
+__all__ = ["AuditReport", "ChainAnchor", "Finding"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing that does not add up: a stable `code`, and where."""
+
+    code: str
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainAnchor:
+    """A chain position and its link, from an earlier report, kept outside the database."""
+
+    position: int
+    chain_hash: str
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """The result of a full verification; `intact` when there are no findings."""
+
+    findings: list[Finding] = field(default_factory=list)
+    entries_checked: int = 0
+    postings_checked: int = 0
+    accounts_checked: int = 0
+    sealed_entries: int = 0
+    unsealed_entries: int = 0
+    chain_length: int = 0
+    chain_head_hash: str = GENESIS_HASH
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was altered, deleted or inserted behind the ledger's back."""
+        return not self.findings
+
+    def add(self, code: str, subject: str, detail: str) -> None:
+        """Record a finding."""
+        self.findings.append(Finding(code, subject, detail))
+
+    def add_unreadable(self, row: Row[Any], subject: str, unchecked: str) -> bool:
+        """Record each value of `row` (read in raw forms, `ledger.stored_values`) that does
+        not read, saying what is left `unchecked` for it; whether there was one."""
+        unreadable = unreadable_values(row)
+        for column, value in unreadable:
+            self.add(value.code, subject, f"{column} holds {value.stored}: {unchecked}")
+        return bool(unreadable)
