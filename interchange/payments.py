@@ -236,9 +236,10 @@ class Payments:
         """What `command` would be charged if it were submitted now, recording nothing:
         the fee quote of its plan (`interchange.quoting`), so a code's tip or convenience
         fee, the fee schedule in force and the per-payment limit (fee included) count as
-        they do for the payment. Raises `PaymentError` with the code the payment would be
-        refused with before the ledger, and `payment_not_quotable` for a capture, void or
-        refund (their price is the authorization's or the original's). Balances, daily
+        they do for the payment. Raises the `InterchangeError` the payment would be refused
+        with before the ledger (a `PaymentError`, or a `FeeError` such as
+        `fee_schedule_missing`), and `payment_not_quotable` for a capture, void or refund
+        (their price is the authorization's or the original's). Balances, daily
         limits and net debit caps are checked when the payment is made."""
         item = parse_or_refuse(command)
         if isinstance(item, PaymentOutcome):

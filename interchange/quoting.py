@@ -45,7 +45,8 @@ def quote_parsed(
     now: datetime,
 ) -> Quote:
     """The fee quote `parsed` would be charged on `business_date`; the payment's own
-    refusal (`PaymentError`) if it would be refused before reaching the ledger, and
+    refusal (`PaymentError` or `FeeError`) if it would be refused before reaching the
+    ledger, and
     `payment_not_quotable` for a command that moves no new money (a capture, a void, a
     refund: their price is the authorization's or the original's)."""
     command = parsed.command

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, LargeBinary, cast, extract, type_coerce
+from sqlalchemy import ColumnElement, LargeBinary, case, cast, extract, func, null, type_coerce
 from sqlalchemy.types import NullType
 
 __all__ = [
@@ -49,8 +49,12 @@ def raw_moment(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[A
     if dialect_name == "postgresql":
         raw: ColumnElement[Any] = extract("epoch", column)
     else:
-        # As bytes: even text that is not UTF-8 decodes.
-        raw = cast(column, LargeBinary)
+        # Text as its bytes (even text that is not UTF-8 decodes); a value of another
+        # storage class as that class's name: SQLite stores '20261123' written to a date
+        # column as an integer, which the ledger's reads cannot read, and as bytes it
+        # would read as a day.
+        kind = func.typeof(column)
+        raw = case({"text": cast(column, LargeBinary), "null": null()}, value=kind, else_=kind)
     assert isinstance(column.key, str), "a table's column"
     return type_coerce(raw, NullType()).label(column.key)
 
@@ -101,6 +105,8 @@ def _microseconds(raw: Decimal) -> int:
 
 def _text(raw: object) -> str:
     """Stored bytes as ASCII text (a time is written in ASCII); anything else is not a time."""
+    if isinstance(raw, str):
+        raise UnreadableTimeError(f"stored as {raw}, not text")
     if not isinstance(raw, bytes):
         raise UnreadableTimeError(f"stored as {type(raw).__name__}")
     return raw.decode("ascii")

@@ -33,6 +33,18 @@ from tests.integration.ledger.raw import tampering
 
 # A value each engine stores but its driver cannot read back as a time or a date.
 _INFINITY_OR_GARBAGE = {"postgresql": "'infinity'", "sqlite": "'garbage'"}
+# More of them, for every column: SQLite stores digits written to a date or time column as
+# an integer (and a number with a point as a real), which its driver cannot read, although
+# the digits as text would read as a day.
+_NOT_TIMES = [
+    pytest.param(_INFINITY_OR_GARBAGE, id="infinity-or-garbage"),
+    pytest.param(
+        {"postgresql": "'99999-01-01'", "sqlite": "'20261123'"}, id="year-99999-or-digits"
+    ),
+    pytest.param(
+        {"postgresql": "'-infinity'", "sqlite": "20261123.5"}, id="minus-infinity-or-real"
+    ),
+]
 _UNREADABLE = [
     pytest.param(_INFINITY_OR_GARBAGE, id="infinity-or-garbage"),
     pytest.param({"postgresql": "'-infinity'", "sqlite": "0"}, id="minus-infinity-or-integer"),
@@ -102,6 +114,7 @@ def _tamper(db_url: str, table: str, column: str, where: str, value: str) -> Non
         )
 
 
+@pytest.mark.parametrize("values", _NOT_TIMES)
 @pytest.mark.parametrize(("table", "column", "where", "code", "subject"), _COLUMNS)
 def test_a_time_or_date_the_driver_cannot_read_is_a_finding_beside_the_others(
     ledger: Ledger,
@@ -112,11 +125,12 @@ def test_a_time_or_date_the_driver_cannot_read_is_a_finding_beside_the_others(
     where: str,
     code: str | None,
     subject: _Subject | None,
+    values: dict[str, str],
 ) -> None:
     dialect = ledger.engine.dialect.name
     # Named before the tampering: the ledger's own reads cannot read the row after it.
     expected = set() if subject is None else {(code, subject(ledger, wallets))}
-    _tamper(db_url, table, column, where, _INFINITY_OR_GARBAGE[dialect])
+    _tamper(db_url, table, column, where, values[dialect])
     findings = {(f.code, f.subject) for f in ledger.verify().findings}
     cash = wallets["cash"]
     assert ("account_balance_mismatch", f"account {cash.id} ({cash.ref})") in findings
