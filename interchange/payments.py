@@ -128,7 +128,8 @@ class Payments:
         outcome = self.submit(command)
         if outcome.payment is None:
             assert outcome.code is not None
-            raise PaymentError(outcome.code, outcome.message or outcome.code.value)
+            message = outcome.message or outcome.code.value
+            raise PaymentError(outcome.code, message, field=outcome.field)
         return outcome.payment
 
     def submit_batch(self, commands: Sequence[PaymentCommand]) -> list[PaymentOutcome]:

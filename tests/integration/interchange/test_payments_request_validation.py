@@ -22,6 +22,7 @@ from interchange.payment_model import (
     CashIn,
     CashOut,
     PaymentCommand,
+    PaymentError,
     PaymentErrorCode,
     QrPurchase,
     Refund,
@@ -144,6 +145,12 @@ def test_an_id_of_the_wrong_type_names_nothing_and_sinks_no_batch(net: TestNetwo
         "authorize-payer-float": (PaymentErrorCode.MEMBER_NOT_FOUND, "payer_member_id"),
     }
     assert snapshot(net.services.engine) == before
+    with pytest.raises(PaymentError) as raised:
+        payments.pay(commands["cash-out-coop-text"])
+    assert (raised.value.code, raised.value.field) == (
+        PaymentErrorCode.COOP_NOT_FOUND,
+        "counter_coop_id",
+    )
     good = Transfer("good", ani.id, budi.id, idr(1_000))
     outcomes = payments.submit_batch([good, *commands.values()])
     assert outcomes[0].ok
