@@ -65,7 +65,7 @@ def build(settings: Settings) -> Services:
         settings,
         engine,
         ledger,
-        Registry(engine, vault, unsettled=coop_has_unsettled_obligations),
+        Registry(engine, vault, seal_key=seal_key, unsettled=coop_has_unsettled_obligations),
         Payments(
             engine,
             ledger,

@@ -99,7 +99,10 @@ def _bench_scratch(url: str, params: dict[str, int | float]) -> dict[str, object
         result: dict[str, object] = {"params": params, "machine": _machine_facts(engine)}
         started = time.perf_counter()
         seeded = seed_ledger(
-            ledger, coops=int(params["coops"]), wallets_per_coop=int(params["wallets_per_coop"])
+            ledger,
+            seal_key=_SEAL_KEY,
+            coops=int(params["coops"]),
+            wallets_per_coop=int(params["wallets_per_coop"]),
         )
         result["seed_s"] = round(time.perf_counter() - started, 3)
         accepted = _run_paths(ledger, seeded, params, result)

@@ -121,7 +121,7 @@ def open_services(url: str, *, calendar: WindowCalendar, pool_size: int = 20) ->
     return NetworkServices(
         engine,
         ledger,
-        Registry(engine, NikVault.development()),
+        Registry(engine, NikVault.development(), seal_key=BENCH_SEAL_KEY),
         payments,
         Settlement(engine, ledger, seal_key=BENCH_SEAL_KEY, calendar=calendar),
     )

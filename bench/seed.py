@@ -24,10 +24,11 @@ from types import MappingProxyType
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, insert, select
+from sqlalchemy import BigInteger, String, column, func, insert, select, update, values
 from sqlalchemy.engine import make_url
 
 from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.digest import account_terms_digest
 from ledger.entry import EntryRequest, Leg
 from ledger.money import Money
 from ledger.service import Ledger
@@ -104,11 +105,14 @@ def migrate(url: str) -> None:
     upgrade(url)
 
 
-def seed_ledger(ledger: Ledger, *, coops: int, wallets_per_coop: int) -> SeededLedger:
-    """Open one merchant, and per cooperative a cash account and its wallets; fund them."""
+def seed_ledger(
+    ledger: Ledger, *, seal_key: bytes, coops: int, wallets_per_coop: int
+) -> SeededLedger:
+    """Open one merchant, and per cooperative a cash account and its wallets, their terms
+    sealed under `seal_key` (the ledger's); fund them."""
     assert coops >= 1 and wallets_per_coop >= 2
     specs = _account_specs(coops, wallets_per_coop)
-    ids = _open_accounts(ledger, specs)
+    ids = _open_accounts(ledger, specs, seal_key)
     cash_ids = tuple(ids[f"c{coop}:cash"] for coop in range(1, coops + 1))
     wallet_ids = tuple(
         ids[f"c{coop}:w{n}"] for coop in range(1, coops + 1) for n in range(wallets_per_coop)
@@ -135,11 +139,12 @@ def _account_specs(coops: int, wallets_per_coop: int) -> list[AccountSpec]:
     return [spec.validated() for spec in specs]
 
 
-def _open_accounts(ledger: Ledger, specs: Sequence[AccountSpec]) -> dict[str, int]:
+def _open_accounts(ledger: Ledger, specs: Sequence[AccountSpec], seal_key: bytes) -> dict[str, int]:
     """Open every account in bulk; return account ids by ref.
 
     `Ledger.open_account` takes one transaction per account, which would make seeding the
-    slowest part of the benchmark; the rows written here are the ones it writes.
+    slowest part of the benchmark; the rows written here are the ones it writes, their terms
+    digests too: computed once the ids are known, and stored by one UPDATE per chunk.
     """
     created_at = datetime.now(UTC)
     rows = [_account_row(spec, created_at) for spec in specs]
@@ -147,8 +152,37 @@ def _open_accounts(ledger: Ledger, specs: Sequence[AccountSpec]) -> dict[str, in
         for start in range(0, len(rows), _ACCOUNT_INSERT_ROWS_MAX):
             conn.execute(insert(account), rows[start : start + _ACCOUNT_INSERT_ROWS_MAX])
         found = {row.ref: row.id for row in conn.execute(select(account.c.ref, account.c.id))}
-    assert len(found) == len(specs), "every account opened, none was there before"
+        assert len(found) == len(specs), "every account opened, none was there before"
+        digests = [
+            (found[spec.ref], _terms_digest(seal_key, found[spec.ref], spec)) for spec in specs
+        ]
+        for start in range(0, len(digests), _ACCOUNT_INSERT_ROWS_MAX):
+            conn.execute(_seal_terms(digests[start : start + _ACCOUNT_INSERT_ROWS_MAX]))
     return found
+
+
+def _terms_digest(seal_key: bytes, account_id: int, spec: AccountSpec) -> str:
+    """The digest `ledger.service.open_account_in` writes for the account it opens."""
+    terms = (
+        account_id,
+        spec.ref,
+        spec.coop_id,
+        spec.currency,
+        spec.kind.value,
+        AccountStatus.ACTIVE.value,
+        spec.min_balance_minor,
+        spec.max_balance_minor,
+    )
+    return account_terms_digest(seal_key, terms)
+
+
+def _seal_terms(digests: Sequence[tuple[int, str]]) -> Any:
+    """One UPDATE ... FROM (VALUES ...) that stores the digests of a chunk of accounts; the
+    VALUES list is a CTE, as SQLite cannot name a VALUES list's columns in FROM."""
+    assert digests, "a chunk holds at least one account"
+    columns = (column("id", BigInteger), column("digest", String(64)))
+    sealed = values(*columns, name="sealed").data(list(digests)).cte("sealed")
+    return update(account).where(account.c.id == sealed.c.id).values(terms_digest=sealed.c.digest)
 
 
 def _account_row(spec: AccountSpec, created_at: datetime) -> dict[str, Any]:

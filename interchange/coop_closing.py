@@ -53,7 +53,9 @@ def any_obligation(conn: Connection, coop_id: int) -> bool:
     return conn.execute(obligations_of(coop_id).limit(1)).first() is not None
 
 
-def close_books(conn: Connection, coop_id: int, unsettled: UnsettledObligations) -> None:
+def close_books(
+    conn: Connection, coop_id: int, unsettled: UnsettledObligations, seal_key: bytes
+) -> None:
     """Close every open ledger account of the coop once it holds nothing and owes or is owed
     nothing unsettled; `coop_has_open_position` otherwise, with nothing changed."""
     a = ledger_account.c
@@ -64,7 +66,7 @@ def close_books(conn: Connection, coop_id: int, unsettled: UnsettledObligations)
         raise _open_position("pay out the coop's cash, fee income and dues, and end its holds")
     if unsettled(conn, coop_id):
         raise _open_position("settle every window in which the coop owes or is owed first")
-    set_locked_accounts_status(conn, accounts, AccountStatus.CLOSED)
+    set_locked_accounts_status(conn, accounts, AccountStatus.CLOSED, seal_key=seal_key)
 
 
 def _open_position(message: str) -> RegistryError:

@@ -176,7 +176,7 @@ def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
 # Wallets
 
 
-def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
+def open_wallet(conn: Connection, member_id: int, label: str, seal_key: bytes) -> MemberWallet:
     """The member's wallet under `label`: the one recorded, else a new one, opened in the
     ledger with the tier's limits and recorded in this transaction, for an active member
     (`member_not_active`, under its lock, so that it cannot close meanwhile) of an active
@@ -194,17 +194,21 @@ def open_wallet(conn: Connection, member_id: int, label: str) -> MemberWallet:
     ref = member_wallet_ref(member.coop_id, member.member_no, member.id, label)
     limit = tier_limits(member.kyc_tier).balance_max_minor
     spec = AccountSpec(ref, member.coop_id, coop.currency, AccountKind.MEMBER_WALLET, 0, limit)
-    wallet = MemberWallet(open_account_in(conn, spec).id, member.id, member.coop_id, label)
+    wallet = MemberWallet(
+        open_account_in(conn, spec, seal_key=seal_key).id, member.id, member.coop_id, label
+    )
     conn.execute(insert(tables.member_wallet).values(asdict(wallet)))
     return wallet
 
 
-def set_member_status(conn: Connection, member_id: int, new: ParticipantStatus) -> Member:
+def set_member_status(
+    conn: Connection, member_id: int, new: ParticipantStatus, seal_key: bytes
+) -> Member:
     """Store the member's new status with its wallets' (`apply_wallet_status`), under the
     member's lock, so that no wallet opens meanwhile."""
     member = row_to_member(load_member_row(conn, member_id, lock=True))
     wallets = _wallets_of(conn, member_id)
-    if not apply_wallet_status(conn, member.status, new, [w.account_id for w in wallets]):
+    if not apply_wallet_status(conn, member.status, new, [w.account_id for w in wallets], seal_key):
         return member
     set_row_status(conn, tables.member, member_id, new)
     return replace(member, status=new)

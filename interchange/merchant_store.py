@@ -91,11 +91,13 @@ def insert_merchant(
     return row_to_merchant(conn.execute(query).one())
 
 
-def set_merchant_status(conn: Connection, merchant_id: int, new: ParticipantStatus) -> Merchant:
+def set_merchant_status(
+    conn: Connection, merchant_id: int, new: ParticipantStatus, seal_key: bytes
+) -> Merchant:
     """Store the merchant's new status with its wallet's (`apply_wallet_status`), under
     the merchant's lock."""
     current = load_merchant(conn, tables.merchant.c.id == merchant_id, lock=True)
-    if not apply_wallet_status(conn, current.status, new, [current.wallet_account_id]):
+    if not apply_wallet_status(conn, current.status, new, [current.wallet_account_id], seal_key):
         return current
     set_row_status(conn, tables.merchant, merchant_id, new)
     return replace(current, status=new)

@@ -27,7 +27,9 @@ is final and needs empty wallets. Suspending a coop does not touch its ledger ac
 (settlement still moves money for a suspended coop); it stops new members, merchants and
 wallets joining it. Closing a coop closes its accounts, which must be empty, and needs its
 obligations settled (`interchange.coop_closing`): settlement says which are, through the
-`unsettled` check the composition root passes in.
+`unsettled` check the composition root passes in. The registry holds the ledger's sealing
+key (`seal_key`, passed in by the composition root): every account it opens or whose status
+it changes has its terms digest written in the same transaction.
 """
 
 from __future__ import annotations
@@ -136,10 +138,13 @@ class Registry:
         engine: Engine,
         vault: NikVault,
         *,
+        seal_key: bytes,
         clock: Callable[[], datetime] = _utc_now,
         unsettled: UnsettledObligations = any_obligation,
     ) -> None:
+        assert seal_key, "a sealing key is required: the ledger seals the accounts it opens"
         self._engine = engine
+        self._seal_key = seal_key
         self._vault = vault
         self._clock = clock
         self._unsettled = unsettled
@@ -173,7 +178,7 @@ class Registry:
 
     def _register_coop_once(self, spec: CoopSpec) -> Coop:
         now = self._now()
-        return self._run(lambda conn: _register_coop_in(conn, spec, now))
+        return self._run(lambda conn: _register_coop_in(conn, spec, now, self._seal_key))
 
     def set_coop_status(self, coop_id: int, status: _Status) -> Coop:
         """Set a coop active, suspended or closed; closed is final, and only for a coop
@@ -181,7 +186,7 @@ class Registry:
         are empty and whose obligations are settled (`coop_has_open_position`)."""
         new = parse_status(status)
         _require_row_id(coop_id, RegistryErrorCode.COOP_NOT_FOUND)
-        self._run(lambda conn: set_coop_status(conn, coop_id, new, self._unsettled))
+        self._run(lambda conn: set_coop_status(conn, coop_id, new, self._unsettled, self._seal_key))
         return self.coop(coop_id)
 
     def coop(self, coop_id: int) -> Coop:
@@ -214,7 +219,8 @@ class Registry:
             limit = tier_limits(spec.kyc_tier).balance_max_minor
             ref = member_wallet_ref(spec.coop_id, spec.member_no, None, MAIN_WALLET_LABEL)
             kind = AccountKind.MEMBER_WALLET
-            wallet = open_account_in(conn, AccountSpec(ref, coop.id, coop.currency, kind, 0, limit))
+            opened = AccountSpec(ref, coop.id, coop.currency, kind, 0, limit)
+            wallet = open_account_in(conn, opened, seal_key=self._seal_key)
             sealed = self._vault.encrypt(spec.nik)
             return insert_member(conn, spec, lookup, sealed, wallet.id, now)
 
@@ -226,7 +232,7 @@ class Registry:
         (`coop_not_active`)."""
         label = validate_wallet_label(label)
         _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
-        return self._run(lambda conn: open_wallet(conn, member_id, label))
+        return self._run(lambda conn: open_wallet(conn, member_id, label, self._seal_key))
 
     def member_wallets(self, member_id: int) -> tuple[MemberWallet, ...]:
         """Return the member's wallets, main first; raise `member_not_found`."""
@@ -237,7 +243,7 @@ class Registry:
         """Set a member's status and freeze, unfreeze or close their wallets to match."""
         new = parse_status(status)
         _require_row_id(member_id, RegistryErrorCode.MEMBER_NOT_FOUND)
-        return self._run(lambda conn: set_member_status(conn, member_id, new))
+        return self._run(lambda conn: set_member_status(conn, member_id, new, self._seal_key))
 
     def member(
         self, member_id: int, *, viewer_coop_id: int, include_nik: bool = False
@@ -299,7 +305,8 @@ class Registry:
                 return existing
             ref = merchant_wallet_ref(spec.coop_id, spec.merchant_no)
             kind = AccountKind.MERCHANT_WALLET
-            wallet = open_account_in(conn, AccountSpec(ref, coop.id, coop.currency, kind, 0, None))
+            opened = AccountSpec(ref, coop.id, coop.currency, kind, 0, None)
+            wallet = open_account_in(conn, opened, seal_key=self._seal_key)
             return insert_merchant(conn, spec, wallet.id, now)
 
         return self._run(register)
@@ -309,7 +316,7 @@ class Registry:
         one transaction under the merchant's lock."""
         new = parse_status(status)
         _require_row_id(merchant_id, RegistryErrorCode.MERCHANT_NOT_FOUND)
-        return self._run(lambda conn: set_merchant_status(conn, merchant_id, new))
+        return self._run(lambda conn: set_merchant_status(conn, merchant_id, new, self._seal_key))
 
     def merchant(self, merchant_id: int) -> Merchant:
         """Return the merchant with this id; raise `merchant_not_found`."""
@@ -325,7 +332,7 @@ class Registry:
         return self._run(lambda conn: load_merchant(conn, where))
 
 
-def _register_coop_in(conn: Connection, spec: CoopSpec, now: datetime) -> Coop:
+def _register_coop_in(conn: Connection, spec: CoopSpec, now: datetime, seal_key: bytes) -> Coop:
     """Register the coop with its accounts in the caller's transaction: the row and every
     account it points at, or nothing. A coop other than the network operator joins it
     only while it is active, under its lock, so that it cannot close meanwhile."""
@@ -355,7 +362,9 @@ def _register_coop_in(conn: Connection, spec: CoopSpec, now: datetime) -> Coop:
         )
     )
     opened = [
-        open_account_in(conn, AccountSpec(ref, owner, spec.currency, kind, None, max_minor)).id
+        open_account_in(
+            conn, AccountSpec(ref, owner, spec.currency, kind, None, max_minor), seal_key=seal_key
+        ).id
         for ref, owner, kind, max_minor in (*own, *shares)
     ]
     cash, fee, due = opened[:3]

@@ -85,7 +85,11 @@ def fail(code: RegistryErrorCode, message: str, field: str | None = None) -> Reg
 
 
 def set_coop_status(
-    conn: Connection, coop_id: int, new: ParticipantStatus, unsettled: UnsettledObligations
+    conn: Connection,
+    coop_id: int,
+    new: ParticipantStatus,
+    unsettled: UnsettledObligations,
+    seal_key: bytes,
 ) -> None:
     """Store a coop's new status under its lock. Closing needs every member and merchant
     of it closed first (each close needs empty wallets), so no savings stay behind in a
@@ -100,7 +104,7 @@ def set_coop_status(
     check_transition(coop.status, new)
     if new is ParticipantStatus.CLOSED and coop.status is not ParticipantStatus.CLOSED:
         _require_nothing_open(conn, coop)
-        close_books(conn, coop_id, unsettled)
+        close_books(conn, coop_id, unsettled, seal_key)
     set_row_status(conn, tables.coop, coop_id, new)
 
 

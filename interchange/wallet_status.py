@@ -34,6 +34,7 @@ def apply_wallet_status(
     current: ParticipantStatus,
     new: ParticipantStatus,
     account_ids: Sequence[int],
+    seal_key: bytes,
 ) -> bool:
     """Bring the wallets to `new` in the caller's transaction; return False when there is
     nothing left to change (the participant is closed already)."""
@@ -46,5 +47,5 @@ def apply_wallet_status(
             RegistryErrorCode.WALLET_NOT_EMPTY,
             "pay out every wallet and settle its holds before closing",
         )
-    set_locked_accounts_status(conn, wallets, LEDGER_STATUS[new])
+    set_locked_accounts_status(conn, wallets, LEDGER_STATUS[new], seal_key=seal_key)
     return True

@@ -9,7 +9,10 @@ anchor a caller kept from an earlier report (`ChainAnchor`: only a record kept o
 database shows that its newest entries, or the whole chain, were removed); each account's
 postings carry its currency and cooperative; each account's posted legs are
 numbered 1..n with running balances that add up; each cached balance equals its postings;
-the open holds equal the cached pending amounts; all balances of one currency sum to zero.
+the open holds equal the cached pending amounts; all balances of one currency sum to zero;
+each account's terms (ref, cooperative, currency, kind, status, limits) recompute their
+keyed digest (`account_terms_mismatch`, or `account_terms_unsealed` for an account opened
+before migration 0008).
 Every time and date the audit reads is selected in a raw form that always decodes
 (`ledger.stored_times`): one that the ledger's own reads could not decode (PostgreSQL's
 'infinity', text that is no time) is a finding, `timestamp_unreadable` or
@@ -53,7 +56,7 @@ def verify_ledger(
     report = AuditReport()
     digests = _check_entries(conn, seal_key, report)
     _check_chain(conn, seal_key, digests, report, anchor)
-    check_accounts(conn, report)
+    check_accounts(conn, seal_key, report)
     if conn.dialect.name == "sqlite":
         _check_sqlite_times(conn, report)
     return report

@@ -1,6 +1,12 @@
-"""The audit's account checks: each account's cache against its postings.
+"""The audit's account checks: each account's terms against their digest, and its cache
+against its postings.
 
-Checks: each account's postings carry its currency and cooperative; its posted legs are
+Checks: each account's terms (id, ref, cooperative, currency, kind, status, limits)
+recompute its keyed `terms_digest` (`ledger.digest.account_terms_digest`): terms rewritten
+behind the ledger's back, a widened overdraft, a raised cap, an unfrozen account, terms
+copied with their digest from another row, are `account_terms_mismatch`, and an account
+without a digest (opened before migration 0008) is `account_terms_unsealed`; each account's
+postings carry its currency and cooperative; its posted legs are
 numbered 1..n with running balances that add up; its cached balance and posting count
 equal its postings; its cached pending amounts equal what its open holds reserve; all
 balances of one currency sum to zero. Every column is read in a raw form
@@ -18,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, select
 
 from ledger.audit_report import AuditReport
+from ledger.digest import account_terms_digest
 from ledger.stored_times import UnreadableTimeError, readable_time
 from ledger.stored_values import Unreadable, raw_value
 from ledger.tables import account, entry, posting
@@ -29,10 +36,23 @@ STREAM = {"stream_results": True, "yield_per": 5000}
 _LABEL = frozenset({"currency", "coop_id"})
 _BALANCE = frozenset({"currency", "posted_minor", "posting_count"})
 _PENDING = frozenset({"pending_debit_minor", "pending_credit_minor"})
+_TERM_COLUMNS = (
+    "id",
+    "ref",
+    "coop_id",
+    "currency",
+    "kind",
+    "status",
+    "min_balance_minor",
+    "max_balance_minor",
+)
+_TERMS = frozenset({*_TERM_COLUMNS, "terms_digest"})
 
 
-def check_accounts(conn: Connection, report: AuditReport) -> None:
-    """Check every account against its postings, and each currency's balances sum to zero."""
+def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
+    """Check every account's terms against their digest under `key` and its cache against
+    its postings, and each currency's balances sum to zero; one pass over the accounts."""
+    assert key, "the sealing key must not be empty"
     running = _running_balances(conn, report)
     holds = _open_holds(conn)
     labels = _posting_labels(conn)
@@ -43,6 +63,8 @@ def check_accounts(conn: Connection, report: AuditReport) -> None:
         subject = f"account {row.id} ({row.ref})"
         _read_created_at(row.created_at, subject, report)
         unread = _unreadable_columns(row, subject, report)
+        if not unread & _TERMS:
+            _check_terms(row, key, subject, report)
         if not unread & _LABEL and labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
             report.add(
                 "account_label_mismatch",
@@ -66,7 +88,9 @@ def _accounts_query(conn: Connection) -> Select[Any]:
     c = account.c
     checked = (c.id, c.ref, c.coop_id, c.currency, c.posted_minor, c.posting_count)
     pending = (c.pending_debit_minor, c.pending_credit_minor)
-    columns = (raw_value(col, conn.dialect.name) for col in (*checked, *pending, c.created_at))
+    terms = (c.kind, c.status, c.min_balance_minor, c.max_balance_minor, c.terms_digest)
+    every = (*checked, *pending, *terms, c.created_at)
+    columns = (raw_value(col, conn.dialect.name) for col in every)
     return select(*columns).order_by(c.id)
 
 
@@ -82,6 +106,23 @@ def _unreadable_columns(row: Any, subject: str, report: AuditReport) -> frozense
     if not report.add_unreadable(row, subject, "the checks that read it are skipped"):
         return frozenset()
     return frozenset(name for name, value in row._mapping.items() if type(value) is Unreadable)
+
+
+def _check_terms(row: Any, key: bytes, subject: str, report: AuditReport) -> None:
+    """The account's terms, as stored, recompute its digest; a NULL digest is reported as
+    unsealed, not recomputed."""
+    if row.terms_digest is None:
+        report.add("account_terms_unsealed", subject, "no terms digest (opened before 0008)")
+        return
+    terms = tuple(row._mapping[name] for name in _TERM_COLUMNS)
+    assert len(terms) == 8 and Unreadable not in map(type, terms), "every term reads"
+    # A plain comparison: any stored text, even one that is not ASCII, is a mismatch.
+    if account_terms_digest(key, terms) != row.terms_digest:
+        report.add(
+            "account_terms_mismatch",
+            subject,
+            "its terms (ref, coop, currency, kind, status, limits) do not match their digest",
+        )
 
 
 def _check_balance(row: Any, postings: tuple[int, int], subject: str, report: AuditReport) -> None:

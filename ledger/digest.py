@@ -6,7 +6,12 @@ account, cooperative, running number and balance after). Without the key nobody 
 digest for an entry written behind the ledger's back. The chain links sealed entries:
 `link[n] = HMAC-SHA256(key, link[n-1] || digest[n])`, starting from `GENESIS_HASH`, so
 deleting or reordering a sealed entry breaks every later link, and without the key nobody
-can compute the links again around the gap. Pure functions; no I/O.
+can compute the links again around the gap.
+
+An account's terms digest is HMAC-SHA256, under the same key, of a canonical rendering of
+the terms that decide what the account may do: id, ref, cooperative, currency, kind, status
+and both limits. The id is in it, so terms and digest copied together onto another row do
+not match there; the balances are not, so posting never rewrites it. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +21,14 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-__all__ = ["GENESIS_HASH", "CanonicalPosting", "chain_link", "entry_digest"]
+__all__ = [
+    "GENESIS_HASH",
+    "AccountTerms",
+    "CanonicalPosting",
+    "account_terms_digest",
+    "chain_link",
+    "entry_digest",
+]
 
 GENESIS_HASH = "0" * 64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,6 +39,10 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 # (account_id, coop_id, currency, amount_minor, is_pending, account_posting_no,
 #  balance_after_minor)
 CanonicalPosting = tuple[int, int, str, int, bool, int | None, int | None]
+# (id, ref, coop_id, currency, kind, status, min_balance_minor, max_balance_minor)
+AccountTerms = tuple[int, str, int, str, str, str, int | None, int | None]
+# Leads an account's canonical form, so that no account's terms render as an entry's.
+_ACCOUNT_TAG = "account_terms"
 
 
 def entry_digest(
@@ -76,3 +92,12 @@ def chain_link(key: bytes, previous: str, digest: str) -> str:
     assert key, "the sealing key must not be empty"
     message = f"{previous}:{digest}".encode("utf-8", "surrogatepass")
     return hmac.digest(key, message, "sha256").hex()
+
+
+def account_terms_digest(key: bytes, terms: AccountTerms) -> str:
+    """Return the hex HMAC-SHA256 of the account's canonical terms; equal terms, equal
+    digest. The limits render as integers or null, the kind and status as their stored text."""
+    assert key, "the sealing key must not be empty"
+    assert len(terms) == 8, "id, ref, coop, currency, kind, status and both limits"
+    canonical = _CANONICAL.encode([_ACCOUNT_TAG, *terms])
+    return hmac.digest(key, canonical.encode("utf-8", "surrogatepass"), "sha256").hex()

@@ -5,7 +5,9 @@ concurrent callers share transactions (and fsyncs); batches go straight to one t
 A batch's writes and its COMMIT go to PostgreSQL in one round trip. Every command is
 idempotent by its caller-supplied id, safe to retry after a timeout, a dropped connection
 or a crash. The service starts its worker threads when constructed and stops them on
-`close()`; nothing happens at import time.
+`close()`; nothing happens at import time. Opening an account and changing its status
+write its terms digest (`ledger.digest.account_terms_digest`) in the same transaction;
+postings never do, since balances are not among the terms.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, insert, select, update
 
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import commit_with, run_transaction
+from ledger.digest import AccountTerms, account_terms_digest
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import (
@@ -45,6 +48,7 @@ __all__ = [
     "set_account_status_in",
     "set_accounts_status_in",
     "set_locked_accounts_status",
+    "terms_of",
 ]
 
 T = TypeVar("T")
@@ -104,7 +108,7 @@ class Ledger:
     def open_account(self, spec: AccountSpec) -> Account:
         """Open an account, or return the one already opened with this ref and spec."""
         spec = spec.validated()
-        return self._run(lambda conn: open_account_in(conn, spec))
+        return self._run(lambda conn: open_account_in(conn, spec, seal_key=self._seal_key))
 
     def account(self, account_id: int) -> Account:
         """Return the account with its current balances."""
@@ -116,7 +120,8 @@ class Ledger:
 
     def set_account_status(self, account_id: int, status: AccountStatus) -> Account:
         """Freeze, unfreeze or close an account; closing needs zero balances and no holds."""
-        return self._run(lambda conn: set_account_status_in(conn, account_id, status))
+        key = self._seal_key
+        return self._run(lambda conn: set_account_status_in(conn, account_id, status, seal_key=key))
 
     # Entries
 
@@ -241,8 +246,9 @@ def _expiry(target_id: str, expires_at: datetime) -> EntryRequest:
     )
 
 
-def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
-    """Open an account inside the caller's transaction (idempotent by `spec.ref`)."""
+def open_account_in(conn: Connection, spec: AccountSpec, *, seal_key: bytes) -> Account:
+    """Open an account inside the caller's transaction (idempotent by `spec.ref`), its terms
+    sealed under `seal_key` (`terms_digest`, written once the row has its id)."""
     spec = spec.validated()
     row = conn.execute(select(account).where(account.c.ref == spec.ref)).first()
     if row is not None:
@@ -263,18 +269,22 @@ def open_account_in(conn: Connection, spec: AccountSpec) -> Account:
         "posting_count": 0,
         "created_at": datetime.now(UTC),
     }
-    created = conn.execute(insert(account).values(values).returning(account)).one()
-    return row_to_account(created)
+    created = row_to_account(conn.execute(insert(account).values(values).returning(account)).one())
+    digest = account_terms_digest(seal_key, terms_of(created))
+    conn.execute(update(account).where(account.c.id == created.id).values(terms_digest=digest))
+    return created
 
 
-def set_account_status_in(conn: Connection, account_id: int, status: AccountStatus) -> Account:
+def set_account_status_in(
+    conn: Connection, account_id: int, status: AccountStatus, *, seal_key: bytes
+) -> Account:
     """Freeze, unfreeze or close an account inside the caller's transaction, under its lock
     (`set_accounts_status_in` for one account)."""
-    return set_accounts_status_in(conn, [account_id], status)[account_id]
+    return set_accounts_status_in(conn, [account_id], status, seal_key=seal_key)[account_id]
 
 
 def set_accounts_status_in(
-    conn: Connection, account_ids: Collection[int], status: AccountStatus
+    conn: Connection, account_ids: Collection[int], status: AccountStatus, *, seal_key: bytes
 ) -> dict[int, Account]:
     """Give every account in `account_ids` `status` inside the caller's transaction, locking
     them in ascending id order first; return them by id as they now are. All or none:
@@ -283,16 +293,17 @@ def set_accounts_status_in(
     current = lock_accounts(conn, wanted)
     if missing := sorted(wanted - current.keys()):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_FOUND, f"no account {missing[0]}")
-    return set_locked_accounts_status(conn, current, status)
+    return set_locked_accounts_status(conn, current, status, seal_key=seal_key)
 
 
 def set_locked_accounts_status(
-    conn: Connection, accounts: Mapping[int, Account], status: AccountStatus
+    conn: Connection, accounts: Mapping[int, Account], status: AccountStatus, *, seal_key: bytes
 ) -> dict[int, Account]:
     """Give `accounts`, as this transaction locked and read them (`lock_accounts`), `status`;
     return them by id as they now are. All or none: `account_status_invalid` (not an
     `AccountStatus`), `account_closed` (a closed account stays closed), then
-    `account_not_empty` (closing needs zero balances and no holds)."""
+    `account_not_empty` (closing needs zero balances and no holds). Each account's terms
+    digest is sealed again with the new status (`_reseal_with_status`)."""
     if not isinstance(status, AccountStatus):
         raise LedgerError(
             LedgerErrorCode.ACCOUNT_STATUS_INVALID, "the status must be active, frozen or closed"
@@ -303,9 +314,58 @@ def set_locked_accounts_status(
         raise LedgerError(LedgerErrorCode.ACCOUNT_CLOSED, "a closed account stays closed")
     if status is AccountStatus.CLOSED and not all(map(is_empty, accounts.values())):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_EMPTY, "balance and holds must be zero")
+    changed = {i: replace(found, status=status) for i, found in accounts.items()}
     if accounts:
-        conn.execute(update(account).where(account.c.id.in_(accounts)).values(status=status.value))
-    return {i: replace(found, status=status) for i, found in accounts.items()}
+        _reseal_with_status(conn, accounts, changed, seal_key)
+    return changed
+
+
+def _reseal_with_status(
+    conn: Connection,
+    before: Mapping[int, Account],
+    after: Mapping[int, Account],
+    seal_key: bytes,
+) -> None:
+    """Store each account's new status, and its terms digest sealed again, in one statement.
+
+    The new digest replaces only one that seals the terms as read under the lock: a status
+    change must not bless terms rewritten behind the ledger's back (their mismatch stays for
+    the audit to report), nor seal an account opened before digests (it stays unsealed)."""
+    assert before.keys() == after.keys(), "the same accounts, before and after"
+    assert len({found.status for found in after.values()}) == 1, "one new status for all"
+    rows = [
+        {
+            "b_id": i,
+            "b_status": found.status.value,
+            "b_was": account_terms_digest(seal_key, terms_of(before[i])),
+            "b_now": account_terms_digest(seal_key, terms_of(found)),
+        }
+        for i, found in after.items()
+    ]
+    sealed = case(
+        (account.c.terms_digest == bindparam("b_was"), bindparam("b_now")),
+        else_=account.c.terms_digest,
+    )
+    statement = (
+        update(account)
+        .where(account.c.id == bindparam("b_id"))
+        .values(status=bindparam("b_status"), terms_digest=sealed)
+    )
+    conn.execute(statement, rows)
+
+
+def terms_of(found: Account) -> AccountTerms:
+    """The account's terms as its digest renders them (`ledger.digest.account_terms_digest`)."""
+    return (
+        found.id,
+        found.ref,
+        found.coop_id,
+        found.currency,
+        found.kind.value,
+        found.status.value,
+        found.min_balance_minor,
+        found.max_balance_minor,
+    )
 
 
 def is_empty(found: Account) -> bool:

@@ -6,7 +6,8 @@ limits (CHECK); an entry id is unique; a hold has at most one resolution and an 
 most one reversal (unique `target_seq`); each account's posted legs are numbered 1, 2, 3...
 without repeats. Postings reference their entry through a deferred foreign key because the
 ledger writes an entry's postings before the entry row: the entry's insert trigger then
-refuses it unless its postings sum to zero per currency.
+refuses it unless its postings sum to zero per currency. An account's terms (ref, coop,
+currency, kind, status, limits) carry a keyed digest that the audit checks.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ account = Table(
     Column("pending_credit_minor", BigInteger, nullable=False),
     Column("posting_count", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # HMAC of the account's terms (`ledger.digest.account_terms_digest`), written when it
+    # opens and when its status changes, never by a posting; NULL for an account opened
+    # before migration 0008.
+    Column("terms_digest", String(64), nullable=True),
     CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
     CheckConstraint("pending_debit_minor >= 0 AND pending_credit_minor >= 0", name="pending"),
     CheckConstraint(

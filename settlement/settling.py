@@ -127,7 +127,7 @@ def start_settlement(
     status = summary.status if summary else None
     require_can_start(status, summary.recompute_ok if summary else None)
     assert summary is not None and locked is not None
-    settlement_account_id = _settlement_account(conn, network_coop_id)
+    settlement_account_id = _settlement_account(conn, network_coop_id, seal_key)
     positions = _positions_by_currency(summary)
     planned = settlement_instructions(positions, mode) if positions else ()
     round_no = 1 + (
@@ -237,7 +237,7 @@ def confirm_instruction(
             field="amount",
         )
     coops, network = load_coops(conn)
-    settlement_account_id = _settlement_account(conn, network.accounts.coop_id)
+    settlement_account_id = _settlement_account(conn, network.accounts.coop_id, seal_key)
     _book(conn, [row], bank_reference, actor, coops, seal_key, settlement_account_id)
     _finish_if_complete(conn, row.window_date, actor, coops, seal_key, settlement_account_id)
     confirmed = conn.execute(select(instruction).where(instruction.c.reference == reference))
@@ -252,14 +252,14 @@ def _lock_window(conn: Connection, window_date: date) -> Any:
     ).first()
 
 
-def _settlement_account(conn: Connection, network_coop_id: int) -> int:
+def _settlement_account(conn: Connection, network_coop_id: int, seal_key: bytes) -> int:
     """The network's settlement account in the ledger, opened the first time it is needed."""
     currency = conn.execute(select(coop.c.currency).where(coop.c.id == network_coop_id)).scalar()
     assert currency is not None, "the network operator is registered"
     spec = AccountSpec(
         "network:settlement", network_coop_id, currency, AccountKind.SETTLEMENT, None
     )
-    return open_account_in(conn, spec).id
+    return open_account_in(conn, spec, seal_key=seal_key).id
 
 
 def _legs(row: Any, coops: Mapping[int, CoopParty], settlement_account_id: int) -> tuple[Leg, ...]:

@@ -10,6 +10,7 @@ from interchange.nik import NikVault
 from interchange.registry import Registry
 from interchange.registry_model import Coop
 from ledger.service import Ledger
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.interchange.test_payments_books import World, build_world
 from tests.network import TestNetwork, network_on
 from tests.unit.interchange.registry_builders import a_coop, the_network
@@ -25,7 +26,7 @@ def w(db_url: str) -> Iterator[World]:
 @pytest.fixture
 def registry(ledger: Ledger) -> Registry:
     """A registry with the network operator registered."""
-    registry = Registry(ledger.engine, NikVault.development())
+    registry = Registry(ledger.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     registry.register_coop(the_network())
     return registry
 

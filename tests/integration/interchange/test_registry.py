@@ -21,6 +21,7 @@ from interchange.registry_model import (
 from ledger import tables as ledger_tables
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.service import Ledger
+from tests.conftest import TEST_SEAL_KEY
 from tests.unit.interchange.registry_builders import (
     FORMULA,
     NIK,
@@ -36,7 +37,7 @@ MARKUP = "<script>alert('x')</script>"
 
 @pytest.fixture
 def bare_registry(ledger: Ledger) -> Registry:
-    return Registry(ledger.engine, NikVault.development())
+    return Registry(ledger.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from interchange.registry_model import Coop, Member, ParticipantStatus
 from ledger.account import AccountStatus
 from ledger.service import Ledger
 from ledger.tables import account as ledger_account
+from tests.conftest import TEST_SEAL_KEY
 from tests.races import blocked_rival
 from tests.unit.interchange.registry_builders import a_coop, a_member, a_merchant, the_network
 
@@ -131,7 +132,7 @@ def test_a_coop_registering_while_the_operator_closes_is_refused_and_opens_nothi
     """The network operator closes (nothing else is registered): a coop registering at
     that moment waits for the operator's lock and is `coop_not_active`, with no account
     opened for it."""
-    registry = Registry(pg_ledger.engine, NikVault.development())
+    registry = Registry(pg_ledger.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     network = registry.register_coop(the_network())
     refused = registrations_refused_while_closing(
         pg_ledger.engine,
@@ -150,7 +151,7 @@ def test_a_coop_closing_while_a_member_or_merchant_registers_waits_and_is_refuse
     """The close starts once the registration holds the coop's lock: it waits for the
     registration to commit, then finds the newcomer open (`coop_not_empty`). The newcomer
     is whole: its row and its wallet."""
-    registry = Registry(pg_ledger.engine, NikVault.development())
+    registry = Registry(pg_ledger.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     registry.register_coop(the_network())
     coop = registry.register_coop(a_coop())
     with blocked_rival(
@@ -174,7 +175,7 @@ def test_a_coop_closing_while_a_member_or_merchant_registers_waits_and_is_refuse
 def test_a_wallet_opening_while_its_member_closes_is_refused_and_opens_nothing(
     pg_ledger: Ledger,
 ) -> None:
-    registry = Registry(pg_ledger.engine, NikVault.development())
+    registry = Registry(pg_ledger.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     registry.register_coop(the_network())
     coop = registry.register_coop(a_coop())
     member: Member = registry.register_member(a_member(coop_id=coop.id))

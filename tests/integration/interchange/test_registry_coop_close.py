@@ -26,6 +26,7 @@ from ledger.entry import EntryKind, EntryRequest
 from ledger.errors import LedgerError, LedgerErrorCode
 from settlement.window_rules import WindowStatus
 from tests.builders import BUSINESS_DATE, transfer
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.settlement.night import wait_for_cutoff
 from tests.network import TestNetwork, cutoff_in, idr, network_on
 from tests.outcomes import outcome_of
@@ -171,7 +172,7 @@ def test_a_coop_owed_and_owing_in_a_window_not_yet_settled_cannot_be_closed_unti
         assert settlement.start(window_date, actor="ops") == []
         assert settlement.summary(window_date).status is WindowStatus.SETTLED
         # A registry that is not told which windows are settled counts none as settled.
-        unwired = Registry(net.services.engine, NikVault.development())
+        unwired = Registry(net.services.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
         unknowing = outcome_of(lambda: unwired.set_coop_status(ksx.id, "closed"))
 
         assert (open_window, closed_window, unknowing) == (OPEN_POSITION,) * 3

@@ -64,7 +64,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 def pg_registry(pg_engine: Engine) -> Iterator[Registry]:
     """A registry on `pg_engine` with the network operator registered."""
     ledger = Ledger(pg_engine, seal_key=TEST_SEAL_KEY)
-    registry = Registry(pg_engine, NikVault.development())
+    registry = Registry(pg_engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     registry.register_coop(the_network())
     yield registry
     ledger.close()
@@ -293,7 +293,7 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
         for n, nik in enumerate(niks)
     ]
     before = key_ids_and_tokens(ledger)
-    rotating = Registry(ledger.engine, rotated_vault())
+    rotating = Registry(ledger.engine, rotated_vault(), seal_key=TEST_SEAL_KEY)
     assert rotating.rotate_nik_keys(batch_size=2) == 5
     after = key_ids_and_tokens(ledger)
     assert {key_id for key_id, _ in after.values()} == {"k2"}
@@ -310,7 +310,7 @@ def test_a_rotation_batch_size_out_of_range_is_refused_before_any_nik_is_touched
     ledger: Ledger, member: Member
 ) -> None:
     before = key_ids_and_tokens(ledger)
-    rotating = Registry(ledger.engine, rotated_vault())
+    rotating = Registry(ledger.engine, rotated_vault(), seal_key=TEST_SEAL_KEY)
     for size in (0, ROTATION_BATCH_SIZE_MAX + 1, True, 2.0):
         with pytest.raises(RegistryError) as refused:
             rotating.rotate_nik_keys(batch_size=size)  # type: ignore[arg-type]
@@ -322,7 +322,7 @@ def test_a_rotation_batch_size_out_of_range_is_refused_before_any_nik_is_touched
 def test_after_rotation_a_vault_without_the_new_key_cannot_read_niks(
     registry: Registry, ledger: Ledger, coop: Coop, member: Member
 ) -> None:
-    Registry(ledger.engine, rotated_vault()).rotate_nik_keys()
+    Registry(ledger.engine, rotated_vault(), seal_key=TEST_SEAL_KEY).rotate_nik_keys()
     with pytest.raises(NikVaultError) as caught:
         registry.member(member.id, viewer_coop_id=coop.id, include_nik=True)
     assert caught.value.code is NikVaultErrorCode.NIK_KEY_UNKNOWN
@@ -355,7 +355,7 @@ def test_after_rotating_keys_replays_lookups_and_the_one_member_per_nik_rule_sti
     rotated = NikVault.from_setting(setting)
     assert rotated.current_key_id == "k2"
     assert rotated.lookup_hash(NIK) == dev.lookup_hash(NIK)
-    after = Registry(ledger.engine, rotated)
+    after = Registry(ledger.engine, rotated, seal_key=TEST_SEAL_KEY)
     seen = after.member(member.id, viewer_coop_id=coop.id, include_nik=True)
     assert isinstance(seen, Member)
     assert seen.nik == NIK  # still under the old key
@@ -393,7 +393,7 @@ def test_a_registration_that_finishes_while_a_retry_checks_for_it_is_replayed(
     attempt commits the operator right after the retry's lookup: the retry must still
     return it, never refuse its own registration number as taken (which separate lookups,
     each seeing what had committed when it ran, once did)."""
-    registry = Registry(pg_engine, NikVault.development())
+    registry = Registry(pg_engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
     spec = the_network()
 
     def looks_up_the_coop(statement: str) -> bool:

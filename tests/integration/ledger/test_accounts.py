@@ -21,6 +21,7 @@ from ledger.errors import LedgerErrorCode as Code
 from ledger.money import AMOUNT_MINOR_MAX, Money
 from ledger.service import Ledger, set_accounts_status_in
 from tests.builders import BUSINESS_DATE, idr, open_wallets, transfer
+from tests.conftest import TEST_SEAL_KEY
 
 _SPEC = AccountSpec("c1:ani", 1, "IDR", AccountKind.MEMBER_WALLET, -1000, 10**9)
 
@@ -139,7 +140,9 @@ def test_closing_several_accounts_at_once_is_all_or_none(ledger: Ledger) -> None
     def close(account_ids: list[int]) -> dict[int, Account]:
         return run_transaction(
             ledger.engine,
-            lambda conn: set_accounts_status_in(conn, account_ids, AccountStatus.CLOSED),
+            lambda conn: set_accounts_status_in(
+                conn, account_ids, AccountStatus.CLOSED, seal_key=TEST_SEAL_KEY
+            ),
         )
 
     assert _code(lambda: close(ids)) is Code.ACCOUNT_NOT_EMPTY

@@ -61,7 +61,7 @@ _BUDI = "ref = 'c1:budi'"
 _FIRST_LINK = "position = 1"
 
 # (table, column, which row, the subject of the finding); `id` is SQLite's rowid (an integer
-# always), `sealed_at` and an account's kind, status and limits are read by no check.
+# always), `sealed_at` is read by no check.
 _TEXT_COLUMNS = [
     ("ledger_entry", "entry_id", _PAY, _entry("pay", shown_as="?")),
     ("ledger_entry", "entry_id", "entry_id = 'keep'", _entry("void")),
@@ -71,6 +71,9 @@ _TEXT_COLUMNS = [
     ("ledger_posting", "currency", _PAY_LEG_1, _pay_leg_1()),
     ("ledger_account", "ref", _BUDI, _budi(ref="?")),
     ("ledger_account", "currency", _BUDI, _budi()),
+    ("ledger_account", "kind", _BUDI, _budi()),
+    ("ledger_account", "status", _BUDI, _budi()),
+    ("ledger_account", "terms_digest", _BUDI, _budi()),
     ("ledger_chain", "chain_hash", _FIRST_LINK, _chain("1")),
 ]
 _INTEGER_COLUMNS = [
@@ -86,6 +89,8 @@ _INTEGER_COLUMNS = [
     ("ledger_posting", "account_posting_no", _PAY_LEG_1, _pay_leg_1()),
     ("ledger_posting", "balance_after_minor", _PAY_LEG_1, _pay_leg_1()),
     ("ledger_account", "coop_id", _BUDI, _budi()),
+    ("ledger_account", "min_balance_minor", _BUDI, _budi()),
+    ("ledger_account", "max_balance_minor", _BUDI, _budi()),
     ("ledger_account", "posted_minor", _BUDI, _budi()),
     ("ledger_account", "posting_count", _BUDI, _budi()),
     ("ledger_account", "pending_debit_minor", _BUDI, _budi()),
@@ -202,6 +207,27 @@ def test_an_entry_whose_text_does_not_read_gets_no_digest_recomputed(
     codes = {code for code, _ in findings}
     assert ("text_unreadable", _entry("pay")(sqlite_ledger, wallets)) in findings
     assert not {"entry_digest_mismatch", "chain_hash_mismatch"} & codes
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("min_balance_minor", "'x'"),
+        ("max_balance_minor", "1.5"),
+        ("kind", _NOT_UTF8),
+        # Stored as a blob, the bytes are the same: only the storage class changed.
+        ("ref", "X'" + b"c1:budi".hex() + "'"),
+        ("terms_digest", "CAST(terms_digest AS BLOB)"),
+    ],
+)
+def test_an_account_whose_term_does_not_read_gets_no_terms_digest_recomputed(
+    sqlite_ledger: Ledger, wallets: dict[str, Account], sqlite_url: str, column: str, value: str
+) -> None:
+    tampered = ("ledger_account", column, _BUDI, value)
+    findings = _findings_after(sqlite_ledger, wallets, sqlite_url, tampered)
+    budi = wallets["budi"].id
+    assert any(code.endswith("_unreadable") and f"account {budi} " in s for code, s in findings)
+    assert not {"account_terms_mismatch", "account_terms_unsealed"} & {c for c, _ in findings}
 
 
 def test_audit_verify_exits_1_with_every_finding_when_a_value_cannot_be_read(

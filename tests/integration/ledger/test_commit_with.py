@@ -27,8 +27,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def _post(conn: Connection, entry_id: str) -> None:
-    cash = open_account_in(conn, AccountSpec("c1:cash", 1, "IDR", AccountKind.COOP_CASH, None))
-    wallet = open_account_in(conn, AccountSpec("c1:w", 1, "IDR", AccountKind.MEMBER_WALLET))
+    cash = open_account_in(
+        conn, AccountSpec("c1:cash", 1, "IDR", AccountKind.COOP_CASH, None), seal_key=TEST_SEAL_KEY
+    )
+    wallet = open_account_in(
+        conn, AccountSpec("c1:w", 1, "IDR", AccountKind.MEMBER_WALLET), seal_key=TEST_SEAL_KEY
+    )
     planned = plan_entries(conn, [transfer(entry_id, cash, wallet, idr(1))], seal_key=TEST_SEAL_KEY)
     commit_with(conn, lambda: write_planned(conn, planned))
 
@@ -53,8 +57,10 @@ def test_a_write_that_fails_raises_and_nothing_of_the_transaction_is_committed(
 
     def work(conn: Connection) -> None:
         spec = AccountSpec("c1:other", 1, "IDR", AccountKind.COOP_CASH, None)
-        other = open_account_in(conn, spec)
-        wallet = open_account_in(conn, AccountSpec("c1:w", 1, "IDR", AccountKind.MEMBER_WALLET))
+        other = open_account_in(conn, spec, seal_key=TEST_SEAL_KEY)
+        wallet = open_account_in(
+            conn, AccountSpec("c1:w", 1, "IDR", AccountKind.MEMBER_WALLET), seal_key=TEST_SEAL_KEY
+        )
         request = transfer("second", other, wallet, idr(1))
         planned = plan_entries(conn, [request], seal_key=TEST_SEAL_KEY)
 

@@ -45,7 +45,9 @@ def conn(pg_url: str) -> Iterator[Connection]:
 
 def _open(conn: Connection, name: str, kind: AccountKind, floor: int | None = 0) -> Account:
     with conn.begin():
-        return open_account_in(conn, AccountSpec(f"c1:{name}", 1, "IDR", kind, floor))
+        return open_account_in(
+            conn, AccountSpec(f"c1:{name}", 1, "IDR", kind, floor), seal_key=TEST_SEAL_KEY
+        )
 
 
 def test_an_entry_after_a_large_first_batch_reads_only_its_own_rows(conn: Connection) -> None:

@@ -297,7 +297,7 @@ class RegistryMachine(RuleBasedStateMachine):
         self._stack.callback(self.engine.dispose)
         self.ledger = Ledger(self.engine, seal_key=TEST_SEAL_KEY)
         self._stack.callback(self.ledger.close)
-        self.registry = Registry(self.engine, NikVault.development())
+        self.registry = Registry(self.engine, NikVault.development(), seal_key=TEST_SEAL_KEY)
         # Codes, registration numbers and entry ids carry a token of this example, so that
         # examples can share a database (on PostgreSQL).
         self.token = uuid.uuid4().hex[:8].upper()

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from ledger.digest import GENESIS_HASH, CanonicalPosting, chain_link, entry_digest
+from ledger.digest import (
+    GENESIS_HASH,
+    AccountTerms,
+    CanonicalPosting,
+    account_terms_digest,
+    chain_link,
+    entry_digest,
+)
 from ledger.entry import EntryKind
 from tests.unit.ledger.book import Book, make_account, move, request
 
@@ -162,3 +169,34 @@ def test_a_malformed_stored_digest_still_gives_a_link(digest: str) -> None:
     """The audit and the sealer link whatever a tampered row holds, and never fail on it."""
     link = chain_link(KEY, GENESIS_HASH, digest)
     assert len(link) == 64 and link != chain_link(KEY, GENESIS_HASH, _D1)
+
+
+TERMS: AccountTerms = (7, "c1:ani", 1, "IDR", "member_wallet", "active", 0, 2_000_000_000)
+
+
+def test_an_account_terms_digest_is_stable_and_keyed() -> None:
+    digest = account_terms_digest(KEY, TERMS)
+    assert digest == account_terms_digest(KEY, TERMS)
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    assert digest != account_terms_digest(b"another-key", TERMS)
+
+
+@pytest.mark.parametrize(
+    ("position", "other"),
+    [
+        (0, 8),
+        (1, "c1:budi"),
+        (2, 2),
+        (3, "USD"),
+        (4, "merchant_wallet"),
+        (5, "frozen"),
+        (6, None),
+        (6, -1),
+        (7, None),
+        (7, 2_000_000_001),
+    ],
+)
+def test_an_account_terms_digest_changes_with_every_term(position: int, other: object) -> None:
+    """Id, ref, coop, currency, kind, status and each limit (a limit removed, too)."""
+    changed = tuple(other if i == position else term for i, term in enumerate(TERMS))
+    assert account_terms_digest(KEY, changed) != account_terms_digest(KEY, TERMS)  # type: ignore[arg-type]
