@@ -5,8 +5,10 @@ Checks: each account's terms (id, ref, cooperative, currency, kind, status, limi
 recompute its keyed `terms_digest` (`ledger.digest.account_terms_digest`): terms rewritten
 behind the ledger's back, a widened overdraft, a raised cap, an unfrozen account, terms
 copied with their digest from another row, are `account_terms_mismatch`, and an account
-without a digest (opened before migration 0008) is `account_terms_unsealed`; each account's
-postings carry its currency and cooperative; its posted legs are
+without a digest (opened before migration 0008) is `account_terms_unsealed`; every balance
+its posted legs recorded lies within its limits (`posting_beyond_limit`: limits never
+change once an account is opened, so a limit widened for a while and put back still
+shows); each account's postings carry its currency and cooperative; its posted legs are
 numbered 1..n with running balances that add up; its cached balance and posting count
 equal its postings; its cached pending amounts equal what its open holds reserve; all
 balances of one currency sum to zero. Every column is read in a raw form
@@ -47,6 +49,11 @@ _TERM_COLUMNS = (
     "max_balance_minor",
 )
 _TERMS = frozenset({*_TERM_COLUMNS, "terms_digest"})
+_LIMITS = frozenset({"min_balance_minor", "max_balance_minor"})
+# An account's posted legs walked: their count, the balance they sum to, and the lowest and
+# highest balance any of them recorded (None before the first).
+_Walked = tuple[int, int, int | None, int | None]
+_NO_LEGS: _Walked = (0, 0, None, None)
 
 
 def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
@@ -59,7 +66,7 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
     totals: Counter[str] = Counter()
     for row in conn.execute(_accounts_query(conn)):
         report.accounts_checked += 1
-        count, balance = running.pop(row.id, (0, 0))
+        count, balance, low, high = running.pop(row.id, _NO_LEGS)
         subject = f"account {row.id} ({row.ref})"
         _read_created_at(row.created_at, subject, report)
         unread = _unreadable_columns(row, subject, report)
@@ -71,6 +78,8 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
                 subject,
                 f"holds {row.currency} of coop {row.coop_id}; its postings say otherwise",
             )
+        if not unread & _LIMITS:
+            _check_limits(row, (low, high), subject, report)
         if not unread & _BALANCE:
             _check_balance(row, (count, balance), subject, report)
             totals[row.currency] += row.posted_minor
@@ -125,6 +134,23 @@ def _check_terms(row: Any, key: bytes, subject: str, report: AuditReport) -> Non
         )
 
 
+def _check_limits(
+    row: Any, reached: tuple[int | None, int | None], subject: str, report: AuditReport
+) -> None:
+    """Every balance the account's posted legs recorded lies within its limits. The ledger
+    refuses a movement that would take an account past a limit in the direction it moves
+    it, limits never change once the account is opened, and an account opens at zero,
+    within them: a balance past one is a limit widened behind the ledger's back for a
+    while, then put back (the terms digest then matches again), or a posting written
+    behind it."""
+    low, high = reached
+    floor, ceiling = row.min_balance_minor, row.max_balance_minor
+    if floor is not None and low is not None and low < floor:
+        report.add("posting_beyond_limit", subject, f"a posting left {low}, below {floor}")
+    if ceiling is not None and high is not None and high > ceiling:
+        report.add("posting_beyond_limit", subject, f"a posting left {high}, above {ceiling}")
+
+
 def _check_balance(row: Any, postings: tuple[int, int], subject: str, report: AuditReport) -> None:
     """The account's cached posting count and balance equal its posted legs'."""
     count, balance = postings
@@ -148,8 +174,9 @@ def _check_pending(row: Any, holds: tuple[int, int], subject: str, report: Audit
         )
 
 
-def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[int, int]]:
-    """Walk each account's posted legs in order; return (count, balance) per account."""
+def _running_balances(conn: Connection, report: AuditReport) -> dict[int, _Walked]:
+    """Walk each account's posted legs in order; return per account their count, balance,
+    and the lowest and highest balance they recorded."""
     c = posting.c
     walked = (c.account_id, c.account_posting_no, c.amount_minor, c.balance_after_minor)
     query = (
@@ -157,16 +184,29 @@ def _running_balances(conn: Connection, report: AuditReport) -> dict[int, tuple[
         .where(c.is_pending.is_(False))
         .order_by(c.account_id, c.account_posting_no)
     )
-    state: dict[int, tuple[int, int]] = {}
+    state: dict[int, _Walked] = {}
     for row in conn.execution_options(**STREAM).execute(query):
         if type(row.account_id) is not Unreadable:
-            state[row.account_id] = _walk_leg(row, state.get(row.account_id, (0, 0)), report)
+            state[row.account_id] = _walk_leg(row, state.get(row.account_id, _NO_LEGS), report)
     return state
 
 
-def _walk_leg(row: Any, walked: tuple[int, int], report: AuditReport) -> tuple[int, int]:
+def _walk_leg(row: Any, walked: _Walked, report: AuditReport) -> _Walked:
+    """An account's walk after one more posted leg, its number and running balance checked,
+    the balance it recorded counted in the lowest and highest. A leg with a value that does
+    not read is walked past on what does."""
+    count, balance, low, high = walked
+    after = row.balance_after_minor
+    if type(after) is not Unreadable:
+        low = after if low is None or after < low else low
+        high = after if high is None or after > high else high
+    number, balance = _next_leg(row, (count, balance), report)
+    return number, balance, low, high
+
+
+def _next_leg(row: Any, walked: tuple[int, int], report: AuditReport) -> tuple[int, int]:
     """The (count, balance) of an account after one more posted leg, its number and running
-    balance checked. A leg with a value that does not read is walked past on what does."""
+    balance checked."""
     count, balance = walked
     subject = f"account {row.account_id} posting {row.account_posting_no}"
     number, amount, after = row.account_posting_no, row.amount_minor, row.balance_after_minor

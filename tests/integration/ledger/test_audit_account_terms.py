@@ -97,6 +97,36 @@ def test_an_overdraft_widened_behind_the_ledger_is_found_though_every_entry_is_v
     ]
 
 
+def test_an_overdraft_widened_then_put_back_is_found_by_the_balance_it_left(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """A float taken behind the ledger's back: ani's lower limit widened, a payment of
+    Rp500 with Rp60, the money paid back, the limit put back (the database's check of
+    limits allows it again). Her terms match their digest and every entry is valid; but
+    limits never change once an account is opened, and one posting recorded a balance of
+    -Rp440 below her lower limit of zero, which the ledger never lets a posting leave."""
+    ani = wallets["ani"]
+    with tampering(db_url) as conn:
+        conn.execute(
+            update(account).where(account.c.id == ani.id).values(min_balance_minor=-100_000)
+        )
+    post_sealed_unchecked(
+        ledger,
+        transfer("overdraw", ani, wallets["budi"], idr(500)),
+        transfer("repay", wallets["budi"], ani, idr(500)),
+    )
+    with tampering(db_url) as conn:
+        conn.execute(
+            update(account)
+            .where(account.c.id == ani.id)
+            .values(min_balance_minor=ani.min_balance_minor)
+        )
+    findings = [(f.code, f.subject, f.detail) for f in ledger.verify().findings]
+    assert findings == [
+        ("posting_beyond_limit", f"account {ani.id} (c1:ani)", "a posting left -44000, below 0")
+    ]
+
+
 def post_sealed_unchecked(ledger: Ledger, *requests: object) -> None:
     """Post and seal without asking the audit (it is the audit under test)."""
     for request in requests:
