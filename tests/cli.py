@@ -8,15 +8,18 @@ traceback. These helpers check that promise so tests can name the code they expe
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from typer.testing import CliRunner, Result
 
 from api.cli import app
+from tests.conftest import TEST_SEAL_KEY
 
 __all__ = [
     "assert_no_traceback",
     "assert_refused_with",
     "assert_refused_with_a_code",
+    "audit_verify_json",
     "error_code",
     "invoke",
 ]
@@ -52,3 +55,20 @@ def error_code(result: Result) -> str:
     assert_no_traceback(result)
     assert result.exit_code == 2, result.output
     return str(json.loads(result.output)["error"])
+
+
+def audit_verify_json(db_url: str, *options: str) -> tuple[int, dict[str, Any]]:
+    """`kopnet audit verify --json` on `db_url` with the tests' sealing key: its exit
+    status and its report, never a traceback."""
+    result = invoke(
+        "audit",
+        "verify",
+        "--json",
+        "--database-url",
+        db_url,
+        *options,
+        env={"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()},
+    )
+    assert_no_traceback(result)
+    report: dict[str, Any] = json.loads(result.output)
+    return result.exit_code, report

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import pytest
 from sqlalchemy import Connection, delete, insert, select, update
@@ -34,7 +33,7 @@ from ledger.audit import ChainAnchor
 from ledger.service import Ledger
 from ledger.tables import account, chain, entry, posting
 from tests.builders import idr, open_wallets, post_sealed, transfer
-from tests.cli import assert_no_traceback, invoke
+from tests.cli import audit_verify_json
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import RawLeg, insert_entry, tampering
 
@@ -240,32 +239,17 @@ def test_audit_verify_reports_a_malformed_digest_with_exit_1_and_its_findings(
     assert "entry_digest_mismatch" in {f["code"] for f in findings}
 
 
-def _audit(db_url: str, *options: str) -> tuple[int, dict[str, Any]]:
-    """`kopnet audit verify --json` on `db_url`: its exit status and its report."""
-    result = invoke(
-        "audit",
-        "verify",
-        "--json",
-        "--database-url",
-        db_url,
-        *options,
-        env={"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()},
-    )
-    assert_no_traceback(result)
-    return result.exit_code, json.loads(result.output)
-
-
 def test_audit_verify_prints_an_anchor_and_finds_the_tail_removed_against_it(
     ledger: Ledger, wallets: dict[str, Account], db_url: str
 ) -> None:
     """The report's `anchor` (chain length and head), given back with `--anchor` after
     the newest entry was removed with its link, makes `audit verify` exit 1."""
-    status, report = _audit(db_url)
+    status, report = audit_verify_json(db_url)
     assert (status, report["anchor"]) == (0, f"3:{report['chain_head_hash']}")
-    assert _audit(db_url, "--anchor", str(report["anchor"]))[0] == 0
+    assert audit_verify_json(db_url, "--anchor", str(report["anchor"]))[0] == 0
     with tampering(db_url) as conn:
         _erase_entry(conn, ledger.entry("top-up").seq)
-    status, after = _audit(db_url, "--anchor", str(report["anchor"]), "--no-seal-first")
+    status, after = audit_verify_json(db_url, "--anchor", str(report["anchor"]), "--no-seal-first")
     assert status == 1
     assert [f["code"] for f in after["findings"]] == ["chain_anchor_missing"]
 
@@ -275,5 +259,5 @@ def test_audit_verify_prints_an_anchor_and_finds_the_tail_removed_against_it(
 )
 def test_audit_verify_refuses_a_malformed_anchor(db_url: str, anchor: str) -> None:
     """An anchor is POSITION:HASH; anything else is `anchor_invalid`, exit 2."""
-    status, refusal = _audit(db_url, "--anchor", anchor)
+    status, refusal = audit_verify_json(db_url, "--anchor", anchor)
     assert (status, refusal["error"]) == (2, "anchor_invalid")

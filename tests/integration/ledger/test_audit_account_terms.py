@@ -18,8 +18,6 @@ Ledger used by most tests (amounts in rupiah), as in `test_audit.py`:
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sqlalchemy import Connection, select, update
 
@@ -28,8 +26,7 @@ from ledger.audit import AuditReport
 from ledger.service import Ledger
 from ledger.tables import account, entry
 from tests.builders import idr, open_wallets, post_sealed, transfer
-from tests.cli import assert_no_traceback, invoke
-from tests.conftest import TEST_SEAL_KEY
+from tests.cli import audit_verify_json
 from tests.integration.ledger.raw import tampering
 
 _TERMS_FINDINGS = {"account_terms_mismatch", "account_terms_unsealed"}
@@ -222,17 +219,9 @@ def test_audit_verify_exits_1_on_a_raised_upper_limit(
     citra = wallets["citra"].id
     with tampering(db_url) as conn:
         conn.execute(update(account).where(account.c.id == citra).values(max_balance_minor=10**6))
-    result = invoke(
-        "audit",
-        "verify",
-        "--json",
-        "--database-url",
-        db_url,
-        env={"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()},
-    )
-    assert_no_traceback(result)
-    assert result.exit_code == 1
-    findings = json.loads(result.output)["findings"]
+    status, report = audit_verify_json(db_url)
+    assert status == 1
+    findings = report["findings"]
     assert [(f["code"], f["subject"]) for f in findings] == [
         ("account_terms_mismatch", f"account {citra} (c1:citra)")
     ]

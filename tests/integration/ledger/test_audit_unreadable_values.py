@@ -18,7 +18,6 @@ Alongside the value, each tampering adds Rp5 to cash's cached balance:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -29,7 +28,7 @@ from ledger.db import make_engine
 from ledger.entry import EntryKind
 from ledger.service import Ledger
 from tests.builders import idr, open_wallets, post_sealed, resolution, transfer
-from tests.cli import assert_no_traceback, invoke
+from tests.cli import audit_verify_json
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import tampering
 
@@ -235,15 +234,7 @@ def test_audit_verify_exits_1_with_every_finding_when_a_value_cannot_be_read(
 ) -> None:
     _tamper(sqlite_url, "ledger_posting", "currency", _PAY_LEG_1, _NOT_UTF8)
     _tamper(sqlite_url, "ledger_posting", "amount_minor", _PAY_LEG_1, "'x'")
-    result = invoke(
-        "audit",
-        "verify",
-        "--json",
-        "--database-url",
-        sqlite_url,
-        env={"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()},
-    )
-    assert_no_traceback(result)
-    assert result.exit_code == 1, result.output
-    codes = {f["code"] for f in json.loads(result.output)["findings"]}
+    status, report = audit_verify_json(sqlite_url)
+    assert status == 1, report
+    codes = {f["code"] for f in report["findings"]}
     assert {"text_unreadable", "integer_unreadable", "account_balance_mismatch"} <= codes
