@@ -12,6 +12,7 @@ one pipeline; elsewhere the store's loaders run one by one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
@@ -41,7 +42,39 @@ from interchange.payment_store_pg import BatchLoad, load_batch
 from interchange.routing import ParsedCommand
 from interchange.window import WindowCalendar
 
-__all__ = ["load_named"]
+__all__ = ["PartiesNamed", "load_named", "parties_named"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartiesNamed:
+    """The ids a group of commands names: members, merchants (by network id, from their
+    codes), the cooperatives of cash counters, and payments (originals, authorizations)."""
+
+    member_ids: set[int] = field(default_factory=set)
+    merchant_ids: set[str] = field(default_factory=set)
+    counter_coop_ids: set[int] = field(default_factory=set)
+    payment_ids: set[str] = field(default_factory=set)
+
+
+def parties_named(parsed: Sequence[ParsedCommand]) -> PartiesNamed:
+    """What `parsed` names, for a batch's load and a quote's: pure."""
+    named = PartiesNamed()
+    for item in parsed:
+        command = item.command
+        if isinstance(command, QrPurchase | Authorize):
+            named.member_ids.add(command.payer_member_id)
+        elif isinstance(command, CashIn | CashOut):
+            named.member_ids.add(command.member_id)
+            named.counter_coop_ids.add(command.counter_coop_id)
+        elif isinstance(command, Transfer):
+            named.member_ids.update((command.payer_member_id, command.payee_member_id))
+        elif isinstance(command, Refund):
+            named.payment_ids.add(command.original_payment_id)
+        elif isinstance(command, Capture | Void):
+            named.payment_ids.add(command.authorization_id)
+        if item.qr is not None:
+            named.merchant_ids.add(item.qr.merchant_network_id)
+    return named
 
 
 def load_named(
@@ -52,27 +85,11 @@ def load_named(
     network; of the authorizations named, their payers, their merchants' criteria and when
     their holds expire. One round trip on PostgreSQL
     (`interchange.payment_store_pg.load_batch`)."""
-    member_ids: set[int] = set()
-    merchant_ids: set[str] = set()
-    referenced: set[str] = set()
-    counter_coop_ids: set[int] = set()
-    for item in parsed:
-        command = item.command
-        if isinstance(command, QrPurchase | Authorize):
-            member_ids.add(command.payer_member_id)
-        elif isinstance(command, CashIn | CashOut):
-            member_ids.add(command.member_id)
-            counter_coop_ids.add(command.counter_coop_id)
-        elif isinstance(command, Transfer):
-            member_ids.update((command.payer_member_id, command.payee_member_id))
-        elif isinstance(command, Refund):
-            referenced.add(command.original_payment_id)
-        elif isinstance(command, Capture | Void):
-            referenced.add(command.authorization_id)
-        if item.qr is not None:
-            merchant_ids.add(item.qr.merchant_network_id)
+    named = parties_named(parsed)
+    member_ids, merchant_ids = named.member_ids, named.merchant_ids
+    counter_coop_ids = named.counter_coop_ids
     # A named payment no payment can be is not looked up: its command finds none.
-    referenced = storable_payment_ids(referenced)
+    referenced = storable_payment_ids(named.payment_ids)
     requested = {p.command.payment_id for p in parsed}
     if conn.dialect.name == "postgresql":
         return load_batch(

@@ -33,7 +33,6 @@ from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
 from interchange.fees import Quote, quote, schedule_in_force
 from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
-    TRANSACTION_MAX_MINOR,
     PaymentCommand,
     PaymentError,
     PaymentErrorCode,
@@ -47,7 +46,7 @@ from interchange.payment_records import load_payments, record_from_row
 from interchange.payment_store import load_schedule_version, load_schedules
 from interchange.quoting import quote_parsed
 from interchange.routing_authorizations import released_allowance
-from interchange.routing_checks import covered, deposit_quote
+from interchange.routing_checks import covered, deposit_quote, require_within_limit
 from interchange.routing_model import ParsedCommand
 from interchange.tables import fee_schedule, member_wallet, payment
 from interchange.window import WindowCalendar
@@ -224,13 +223,7 @@ class Payments:
             merchant_criteria,
         )
         priced = deposit_quote(priced) if payment_type is PaymentType.CASH_IN else covered(priced)
-        # What the payment would then refuse: over the per-payment limit, the fee counted.
-        if priced.payer_pays.amount_minor > TRANSACTION_MAX_MINOR:
-            over = (
-                "amount" if amount.amount_minor > TRANSACTION_MAX_MINOR else "amount with its fee"
-            )
-            message = f"{over} is over the per-payment limit"
-            raise PaymentError(PaymentErrorCode.AMOUNT_OVER_LIMIT, message, field="amount")
+        require_within_limit(priced.payer_pays.amount_minor)
         return priced
 
     def quote_command(self, command: PaymentCommand) -> Quote:

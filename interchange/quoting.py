@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection
 
+from interchange.batch_loading import parties_named
 from interchange.fee_schedule import FeeSchedule
 from interchange.fees import Quote
 from interchange.payment_model import (
@@ -55,17 +56,12 @@ def quote_parsed(
             PaymentErrorCode.PAYMENT_NOT_QUOTABLE,
             f"a {type(command).__name__} has no price of its own",
         )
-    member_ids = {command.member_id} if isinstance(command, CashIn | CashOut) else set()
-    if isinstance(command, QrPurchase | Authorize | Transfer):
-        member_ids.add(command.payer_member_id)
-    if isinstance(command, Transfer):
-        member_ids.add(command.payee_member_id)
-    members = load_members(conn, member_ids)
-    merchants = load_merchants(conn, {parsed.qr.merchant_network_id} if parsed.qr else set())
-    named = {m.coop_id for m in members.values()} | {m.coop_id for m in merchants.values()}
-    if isinstance(command, CashIn | CashOut):
-        named.add(command.counter_coop_id)
-    coops, network = load_coops(conn, named)
+    named = parties_named([parsed])
+    members = load_members(conn, named.member_ids)
+    merchants = load_merchants(conn, named.merchant_ids)
+    coop_ids = named.counter_coop_ids | {m.coop_id for m in members.values()}
+    coop_ids.update(m.coop_id for m in merchants.values())
+    coops, network = load_coops(conn, coop_ids)
     ctx = RoutingContext(
         coops=coops,
         network=network,

@@ -52,6 +52,7 @@ __all__ = [
     "recorded_qr",
     "refuse",
     "require_amount",
+    "require_within_limit",
 ]
 
 
@@ -215,6 +216,15 @@ def draft_for(
     )
 
 
+def require_within_limit(payer_pays_minor: int) -> None:
+    """`amount_over_limit` when what the payer pays, fee included, is over the per-payment
+    limit: the one check of a payment's plan and of `Payments.quote`."""
+    if payer_pays_minor > TRANSACTION_MAX_MINOR:
+        raise refuse(
+            _CODE.AMOUNT_OVER_LIMIT, "with its fee the payment is over the limit", "amount"
+        )
+
+
 def entry_for(
     ctx: RoutingContext,
     payment_id: str,
@@ -224,10 +234,7 @@ def entry_for(
     timeout_s: int | None = None,
 ) -> EntryRequest:
     """The ledger entry of a movement; what the payer pays, fee included, stays in the limit."""
-    if movement.debit_minor > TRANSACTION_MAX_MINOR:
-        raise refuse(
-            _CODE.AMOUNT_OVER_LIMIT, "with its fee the payment is over the limit", "amount"
-        )
+    require_within_limit(movement.debit_minor)
     source, dest = ctx.coops[movement.source_coop_id], ctx.coops[movement.dest_coop_id]
     legs = movement_legs(movement, source.accounts, dest.accounts)
     return EntryRequest(
