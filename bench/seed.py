@@ -153,27 +153,11 @@ def _open_accounts(ledger: Ledger, specs: Sequence[AccountSpec], seal_key: bytes
             conn.execute(insert(account), rows[start : start + _ACCOUNT_INSERT_ROWS_MAX])
         found = {row.ref: row.id for row in conn.execute(select(account.c.ref, account.c.id))}
         assert len(found) == len(specs), "every account opened, none was there before"
-        digests = [
-            (found[spec.ref], _terms_digest(seal_key, found[spec.ref], spec)) for spec in specs
-        ]
+        opened = [spec.opened_as(found[spec.ref]) for spec in specs]
+        digests = [(a.id, account_terms_digest(seal_key, a.terms())) for a in opened]
         for start in range(0, len(digests), _ACCOUNT_INSERT_ROWS_MAX):
             conn.execute(_seal_terms(digests[start : start + _ACCOUNT_INSERT_ROWS_MAX]))
     return found
-
-
-def _terms_digest(seal_key: bytes, account_id: int, spec: AccountSpec) -> str:
-    """The digest `ledger.service.open_account_in` writes for the account it opens."""
-    terms = (
-        account_id,
-        spec.ref,
-        spec.coop_id,
-        spec.currency,
-        spec.kind.value,
-        AccountStatus.ACTIVE.value,
-        spec.min_balance_minor,
-        spec.max_balance_minor,
-    )
-    return account_terms_digest(seal_key, terms)
 
 
 def _seal_terms(digests: Sequence[tuple[int, str]]) -> Any:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ledger.currency import require_currency
+from ledger.digest import AccountTerms
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.money import AMOUNT_MINOR_MAX, Money
 from ledger.row_id import ROW_ID_MAX
@@ -25,6 +26,7 @@ from ledger.row_id import ROW_ID_MAX
 __all__ = [
     "ACCOUNT_REF_PATTERN",
     "SPEC_FIELDS",
+    "TERM_FIELDS",
     "Account",
     "AccountKind",
     "AccountSpec",
@@ -77,6 +79,24 @@ class AccountSpec:
     min_balance_minor: int | None = 0
     max_balance_minor: int | None = None
 
+    def opened_as(self, account_id: int) -> Account:
+        """The account this spec opens, once its row has `account_id`: active, with zero
+        balances and no postings."""
+        return Account(
+            account_id,
+            self.ref,
+            self.coop_id,
+            self.currency,
+            self.kind,
+            AccountStatus.ACTIVE,
+            self.min_balance_minor,
+            self.max_balance_minor,
+            0,
+            0,
+            0,
+            0,
+        )
+
     def validated(self) -> AccountSpec:
         """Return self if every field is within its limits; raise the first violation, in
         field order: `account_ref_invalid`, `account_coop_invalid`, `currency_unknown`,
@@ -106,6 +126,8 @@ def _limits(message: str) -> LedgerError:
 
 # The fields an account is opened with, in the order a conflict names the first that differs.
 SPEC_FIELDS = ("coop_id", "currency", "kind", "min_balance_minor", "max_balance_minor")
+# The terms an account's keyed digest seals (`ledger.digest.account_terms_digest`), in order.
+TERM_FIELDS = ("id", "ref", "coop_id", "currency", "kind", "status", *SPEC_FIELDS[3:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +181,20 @@ class Account:
             self.pending_debit_minor + debit_delta,
             self.pending_credit_minor + credit_delta,
             self.posting_count + postings,
+        )
+
+    def terms(self) -> AccountTerms:
+        """Its `TERM_FIELDS`, the kind and status as their stored text: what its terms
+        digest seals."""
+        return (
+            self.id,
+            self.ref,
+            self.coop_id,
+            self.currency,
+            self.kind.value,
+            self.status.value,
+            self.min_balance_minor,
+            self.max_balance_minor,
         )
 
     def require_opened_with(self, spec: AccountSpec) -> None:

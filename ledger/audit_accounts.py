@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, select
 
+from ledger.account import TERM_FIELDS
 from ledger.audit_report import AuditReport
 from ledger.digest import account_terms_digest
 from ledger.stored_times import UnreadableTimeError, readable_time
@@ -38,17 +39,7 @@ STREAM = {"stream_results": True, "yield_per": 5000}
 _LABEL = frozenset({"currency", "coop_id"})
 _BALANCE = frozenset({"currency", "posted_minor", "posting_count"})
 _PENDING = frozenset({"pending_debit_minor", "pending_credit_minor"})
-_TERM_COLUMNS = (
-    "id",
-    "ref",
-    "coop_id",
-    "currency",
-    "kind",
-    "status",
-    "min_balance_minor",
-    "max_balance_minor",
-)
-_TERMS = frozenset({*_TERM_COLUMNS, "terms_digest"})
+_TERMS = frozenset({*TERM_FIELDS, "terms_digest"})
 _LIMITS = frozenset({"min_balance_minor", "max_balance_minor"})
 # An account's posted legs walked: their count, the balance they sum to, and the lowest and
 # highest balance any of them recorded (None before the first).
@@ -123,7 +114,7 @@ def _check_terms(row: Any, key: bytes, subject: str, report: AuditReport) -> Non
     if row.terms_digest is None:
         report.add("account_terms_unsealed", subject, "no terms digest (opened before 0008)")
         return
-    terms = tuple(row._mapping[name] for name in _TERM_COLUMNS)
+    terms = tuple(row._mapping[name] for name in TERM_FIELDS)
     assert len(terms) == 8 and Unreadable not in map(type, terms), "every term reads"
     # A plain comparison: any stored text, even one that is not ASCII, is a mismatch.
     if account_terms_digest(key, terms) != row.terms_digest:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, bindparam, case, insert, select, upda
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import commit_with, run_transaction
-from ledger.digest import AccountTerms, account_terms_digest
+from ledger.digest import account_terms_digest
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import (
@@ -48,7 +48,6 @@ __all__ = [
     "set_account_status_in",
     "set_accounts_status_in",
     "set_locked_accounts_status",
-    "terms_of",
 ]
 
 T = TypeVar("T")
@@ -270,7 +269,7 @@ def open_account_in(conn: Connection, spec: AccountSpec, *, seal_key: bytes) -> 
         "created_at": datetime.now(UTC),
     }
     created = row_to_account(conn.execute(insert(account).values(values).returning(account)).one())
-    digest = account_terms_digest(seal_key, terms_of(created))
+    digest = account_terms_digest(seal_key, created.terms())
     conn.execute(update(account).where(account.c.id == created.id).values(terms_digest=digest))
     return created
 
@@ -337,8 +336,8 @@ def _reseal_with_status(
         {
             "b_id": i,
             "b_status": found.status.value,
-            "b_was": account_terms_digest(seal_key, terms_of(before[i])),
-            "b_now": account_terms_digest(seal_key, terms_of(found)),
+            "b_was": account_terms_digest(seal_key, before[i].terms()),
+            "b_now": account_terms_digest(seal_key, found.terms()),
         }
         for i, found in after.items()
     ]
@@ -352,20 +351,6 @@ def _reseal_with_status(
         .values(status=bindparam("b_status"), terms_digest=sealed)
     )
     conn.execute(statement, rows)
-
-
-def terms_of(found: Account) -> AccountTerms:
-    """The account's terms as its digest renders them (`ledger.digest.account_terms_digest`)."""
-    return (
-        found.id,
-        found.ref,
-        found.coop_id,
-        found.currency,
-        found.kind.value,
-        found.status.value,
-        found.min_balance_minor,
-        found.max_balance_minor,
-    )
 
 
 def is_empty(found: Account) -> bool:
