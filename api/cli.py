@@ -75,6 +75,22 @@ def ledger_seal(
     console.print(f"sealed {sealed} entries")
 
 
+@ledger_app.command("seal-terms")
+def ledger_seal_terms(database_url: DatabaseUrl = None) -> None:
+    """Seal the terms of accounts opened before migration 0008, once after the upgrade.
+
+    Seals them as they stand now: run it right after `db upgrade`, before anyone could
+    change them. Exit 1 if an account was left unsealed (a stored value does not read;
+    `audit verify` says which)."""
+    with open_services(database_url) as services:
+        done = services.ledger.seal_account_terms()
+    console.print(f"sealed the terms of {len(done.sealed)} accounts opened before 0008")
+    if done.unreadable:
+        left = ", ".join(map(str, done.unreadable[:20]))
+        console.print(f"left {len(done.unreadable)} unsealed, a stored value unreadable: {left}")
+        raise typer.Exit(1)
+
+
 @ledger_app.command("expire")
 def ledger_expire(database_url: DatabaseUrl = None) -> None:
     """Release holds whose timeout has passed and mark their authorizations expired."""

@@ -11,8 +11,9 @@ postings carry its currency and cooperative; each account's posted legs are
 numbered 1..n with running balances that add up; each cached balance equals its postings;
 the open holds equal the cached pending amounts; all balances of one currency sum to zero;
 each account's terms (ref, cooperative, currency, kind, status, limits) recompute their
-keyed digest (`account_terms_mismatch`, or `account_terms_unsealed` for an account opened
-before migration 0008).
+keyed digest (`account_terms_mismatch`; without a digest, `account_terms_unsealed` for an
+account listed as opened before migration 0008, `account_terms_digest_missing` for any
+other).
 Every time and date the audit reads is selected in a raw form that always decodes
 (`ledger.stored_times`): one that the ledger's own reads could not decode (PostgreSQL's
 'infinity', text that is no time) is a finding, `timestamp_unreadable` or

@@ -4,8 +4,9 @@ against its postings.
 Checks: each account's terms (id, ref, cooperative, currency, kind, status, limits)
 recompute its keyed `terms_digest` (`ledger.digest.account_terms_digest`): terms rewritten
 behind the ledger's back, a widened overdraft, a raised cap, an unfrozen account, terms
-copied with their digest from another row, are `account_terms_mismatch`, and an account
-without a digest (opened before migration 0008) is `account_terms_unsealed`; every balance
+copied with their digest from another row, are `account_terms_mismatch`; an account
+without a digest is `account_terms_unsealed` if migration 0009 listed it as opened before
+0008 (`ledger.terms_sealing`), else `account_terms_digest_missing`; every balance
 its posted legs recorded lies within its limits (`posting_beyond_limit`: limits never
 change once an account is opened, so a limit widened for a while and put back still
 shows); each account's postings carry its currency and cooperative; its posted legs are
@@ -30,7 +31,8 @@ from ledger.audit_report import AuditReport
 from ledger.digest import account_terms_digest
 from ledger.stored_times import UnreadableTimeError, readable_time
 from ledger.stored_values import Unreadable, raw_value
-from ledger.tables import account, entry, posting
+from ledger.tables import account, account_unsealed, entry, posting
+from ledger.terms_sealing import stored_terms
 
 __all__ = ["STREAM", "check_accounts"]
 
@@ -54,6 +56,7 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
     running = _running_balances(conn, report)
     holds = _open_holds(conn)
     labels = _posting_labels(conn)
+    listed = frozenset(conn.execute(select(account_unsealed.c.account_id)).scalars())
     totals: Counter[str] = Counter()
     for row in conn.execute(_accounts_query(conn)):
         report.accounts_checked += 1
@@ -62,7 +65,7 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
         _read_created_at(row.created_at, subject, report)
         unread = _unreadable_columns(row, subject, report)
         if not unread & _TERMS:
-            _check_terms(row, key, subject, report)
+            _check_terms(row, key, listed, subject, report)
         if not unread & _LABEL and labels.get(row.id, set()) - {(row.currency, row.coop_id)}:
             report.add(
                 "account_label_mismatch",
@@ -108,16 +111,28 @@ def _unreadable_columns(row: Any, subject: str, report: AuditReport) -> frozense
     return frozenset(name for name, value in row._mapping.items() if type(value) is Unreadable)
 
 
-def _check_terms(row: Any, key: bytes, subject: str, report: AuditReport) -> None:
-    """The account's terms, as stored, recompute its digest; a NULL digest is reported as
-    unsealed, not recomputed."""
-    if row.terms_digest is None:
-        report.add("account_terms_unsealed", subject, "no terms digest (opened before 0008)")
+def _check_terms(
+    row: Any, key: bytes, listed: frozenset[int], subject: str, report: AuditReport
+) -> None:
+    """The account's terms, as stored, recompute its digest. A NULL digest is not
+    recomputed: unsealed when the account is `listed` as opened before 0008, missing when
+    it is not."""
+    if row.terms_digest is None and row.id in listed:
+        report.add(
+            "account_terms_unsealed",
+            subject,
+            "opened before 0008, its terms never sealed: `kopnet ledger seal-terms` seals them",
+        )
         return
-    terms = tuple(row._mapping[name] for name in TERM_FIELDS)
-    assert len(terms) == 8 and Unreadable not in map(type, terms), "every term reads"
+    if row.terms_digest is None:
+        report.add(
+            "account_terms_digest_missing",
+            subject,
+            "no terms digest, though the ledger seals every account it opens",
+        )
+        return
     # A plain comparison: any stored text, even one that is not ASCII, is a mismatch.
-    if account_terms_digest(key, terms) != row.terms_digest:
+    if account_terms_digest(key, stored_terms(row)) != row.terms_digest:
         report.add(
             "account_terms_mismatch",
             subject,

@@ -12,6 +12,7 @@ postings never do, since balances are not among the terms.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
 from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
+from ledger.terms_sealing import TERMS_SEAL_BATCH_MAX, ListedSealing, seal_listed_terms
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = [
@@ -210,6 +212,26 @@ class Ledger:
             total += sealed
             if sealed == 0:
                 return total
+
+    def seal_account_terms(self, *, per_round: int = TERMS_SEAL_BATCH_MAX) -> ListedSealing:
+        """Seal the terms, as they stand, of every account listed as opened before
+        migration 0008, `per_round` accounts a transaction; return the accounts sealed and
+        those left listed because a stored value does not read (`ledger.terms_sealing`).
+        Run once after upgrading such a database; with nothing listed it changes nothing."""
+        sealed: list[int] = []
+        unreadable: list[int] = []
+        after = 0
+        while True:
+            done = self._run(
+                functools.partial(
+                    seal_listed_terms, key=self._seal_key, after_id=after, limit=per_round
+                )
+            )
+            sealed += done.sealed
+            unreadable += done.unreadable
+            if done.last_id is None:
+                return ListedSealing(tuple(sealed), tuple(unreadable), after or None)
+            after = done.last_id
 
     def verify(self, *, anchor: ChainAnchor | None = None) -> AuditReport:
         """Recompute digests, the chain and every balance; report all discrepancies, and

@@ -32,7 +32,16 @@ from sqlalchemy import (
 
 from ledger.timestamps import UtcDateTime
 
-__all__ = ["NAMING_CONVENTION", "account", "chain", "entry", "entry_seq", "metadata", "posting"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "account",
+    "account_unsealed",
+    "chain",
+    "entry",
+    "entry_seq",
+    "metadata",
+    "posting",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +74,7 @@ account = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # HMAC of the account's terms (`ledger.digest.account_terms_digest`), written when it
     # opens and when its status changes, never by a posting; NULL for an account opened
-    # before migration 0008.
+    # before migration 0008 (listed in `ledger_account_unsealed` until sealed).
     Column("terms_digest", String(64), nullable=True),
     CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
     CheckConstraint("pending_debit_minor >= 0 AND pending_credit_minor >= 0", name="pending"),
@@ -78,6 +87,21 @@ account = Table(
         name="upper_limit",
     ),
     CheckConstraint("posting_count >= 0", name="posting_count"),
+)
+
+# The accounts opened before migration 0008, whose terms have no digest yet: listed by
+# migration 0009, taken off by `Ledger.seal_account_terms` as it seals them.
+account_unsealed = Table(
+    "ledger_account_unsealed",
+    metadata,
+    Column(
+        "account_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("ledger_account.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("coop_id", BigInteger, nullable=False),
 )
 
 entry = Table(

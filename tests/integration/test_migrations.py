@@ -423,12 +423,42 @@ def test_0006_checks_the_unkeyed_chain_and_entries_are_sealed_again_with_keyed_l
         finally:
             ledger.close()
     # Going down to 0005 dropped the accounts' terms digests (0008's column): the entries
-    # and the chain are intact, and each account is reported as unsealed, nothing else.
+    # and the chain are intact, and each account is reported as unsealed (0009 listed
+    # them), nothing else.
     assert [(f.code, f.subject) for f in report.findings] == [
         ("account_terms_unsealed", "account 1 (cash)"),
         ("account_terms_unsealed", "account 2 (budi)"),
     ]
     assert (report.sealed_entries, report.chain_length) == (entries, entries)
+
+
+def test_0009_lists_the_accounts_without_a_digest_and_seal_terms_seals_them(
+    empty_url: str,
+) -> None:
+    """Accounts opened at 0008 have digests; going down to 0007 and up again drops and
+    re-adds the column, so every account opened so far lacks one, and 0009 lists them all.
+    An account opened after the upgrade is sealed as it opens and not listed. Sealing the
+    listed ones once leaves the audit intact."""
+    upgrade(empty_url)
+    with _engine_of(empty_url) as engine:
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            cash = ledger.open_account(AccountSpec("cash", 1, "IDR", AccountKind.COOP_CASH, None))
+            downgrade(empty_url, "0007")
+            upgrade(empty_url)
+            budi = ledger.open_account(AccountSpec("budi", 2, "IDR", AccountKind.COOP_CASH, None))
+            ledger.post(transfer("t", cash, budi, Money(100, "IDR")))
+            ledger.seal()
+            with engine.connect() as conn:
+                listed = conn.execute(text("SELECT * FROM ledger_account_unsealed")).all()
+            assert [tuple(row) for row in listed] == [(cash.id, 1)]
+            codes = [(f.code, f.subject) for f in ledger.verify().findings]
+            assert codes == [("account_terms_unsealed", "account 1 (cash)")]
+            assert ledger.seal_account_terms().sealed == (cash.id,)
+            report = ledger.verify()
+        finally:
+            ledger.close()
+    assert report.intact, report.findings
 
 
 def _broken_unkeyed_chain_at_0005(url: str) -> None:

@@ -5,8 +5,10 @@ and `Ledger.verify()` / `kopnet audit verify` recompute.
 
 A term rewritten behind the ledger's back (a widened overdraft, a raised cap, a frozen
 account unfrozen, a wallet moved, relabelled or renamed) is `account_terms_mismatch`; terms
-copied with their digest onto another row too, as the digest covers the id; an account
-without a digest (opened before 0008) is `account_terms_unsealed`. Status changes through
+copied with their digest onto another row too, as the digest covers the id. An account
+without a digest is `account_terms_unsealed` if migration 0009 listed it as opened before
+0008, until `seal_account_terms` seals it, and `account_terms_digest_missing` if it is not
+listed, whatever is run. Status changes through
 the ledger's API are sealed again and leave the audit intact, but never bless terms that
 were rewritten before them.
 
@@ -19,17 +21,22 @@ Ledger used by most tests (amounts in rupiah), as in `test_audit.py`:
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from ledger.account import Account, AccountStatus
 from ledger.audit import AuditReport
 from ledger.service import Ledger
-from ledger.tables import account, entry
+from ledger.tables import account, account_unsealed, entry
 from tests.builders import idr, open_wallets, post_sealed, transfer
-from tests.cli import audit_verify_json
+from tests.cli import audit_verify_json, invoke
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import tampering
 
-_TERMS_FINDINGS = {"account_terms_mismatch", "account_terms_unsealed"}
+_TERMS_FINDINGS = {
+    "account_terms_digest_missing",
+    "account_terms_mismatch",
+    "account_terms_unsealed",
+}
 
 
 @pytest.fixture
@@ -199,17 +206,93 @@ def test_a_status_change_does_not_seal_terms_rewritten_before_it(
     assert _terms_findings(ledger.verify()) == [("account_terms_mismatch", budi)]
 
 
-def test_an_account_without_a_terms_digest_is_reported_unsealed(
+def _list_as_opened_before_0008(url: str, *account_ids: int) -> None:
+    """Make accounts look as migration 0009 leaves those opened before 0008: no digest,
+    and listed in `ledger_account_unsealed`."""
+    with tampering(url) as conn:
+        for account_id in account_ids:
+            conn.execute(
+                update(account).where(account.c.id == account_id).values(terms_digest=None)
+            )
+            coop_id = conn.execute(select(account.c.coop_id).where(account.c.id == account_id))
+            conn.execute(
+                insert(account_unsealed).values(account_id=account_id, coop_id=coop_id.scalar())
+            )
+
+
+def _listed(ledger: Ledger) -> list[int]:
+    with ledger.engine.connect() as conn:
+        query = select(account_unsealed.c.account_id).order_by(account_unsealed.c.account_id)
+        return list(conn.execute(query).scalars())
+
+
+def test_an_account_opened_before_0008_is_unsealed_until_seal_terms_seals_it(
     ledger: Ledger, wallets: dict[str, Account], db_url: str
 ) -> None:
-    """An account opened before migration 0008 has no digest: reported, not recomputed;
-    a status change does not seal it either."""
+    """A listed account without a digest is reported unsealed, a status change does not
+    seal it; `seal_account_terms` seals its terms as they stand, once, and the audit is
+    then intact; a second run finds nothing to do."""
     citra = wallets["citra"].id
-    with tampering(db_url) as conn:
-        conn.execute(update(account).where(account.c.id == citra).values(terms_digest=None))
+    _list_as_opened_before_0008(db_url, citra)
     assert _terms_findings(ledger.verify()) == [("account_terms_unsealed", citra)]
     ledger.set_account_status(citra, AccountStatus.FROZEN)
     assert _terms_findings(ledger.verify()) == [("account_terms_unsealed", citra)]
+    done = ledger.seal_account_terms()
+    assert (done.sealed, done.unreadable, _listed(ledger)) == ((citra,), (), [])
+    report = ledger.verify()
+    assert report.intact, report.findings
+    assert ledger.seal_account_terms().sealed == ()
+    ledger.set_account_status(citra, AccountStatus.ACTIVE)
+    assert ledger.verify().intact
+
+
+def test_seal_terms_seals_every_listed_account_over_several_rounds(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """Three listed accounts, one a round: all sealed, lowest id first, none left listed;
+    a listed account that has its digest is taken off the list as it is."""
+    ids = sorted(wallets[name].id for name in ("cash", "ani", "citra"))
+    _list_as_opened_before_0008(db_url, *ids)
+    budi = wallets["budi"].id
+    with tampering(db_url) as conn:
+        conn.execute(insert(account_unsealed).values(account_id=budi, coop_id=1))
+    done = ledger.seal_account_terms(per_round=1)
+    assert (done.sealed, done.unreadable, _listed(ledger)) == (tuple(ids), (), [])
+    report = ledger.verify()
+    assert report.intact, report.findings
+
+
+def test_a_digest_removed_behind_the_ledger_is_missing_and_never_sealed_again(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The ledger seals every account it opens: an account without a digest that migration
+    0009 did not list lost it behind the ledger's back. Neither a status change nor
+    `seal_account_terms` seals it, whatever its terms became meanwhile."""
+    citra = wallets["citra"].id
+    with tampering(db_url) as conn:
+        conn.execute(
+            update(account)
+            .where(account.c.id == citra)
+            .values(terms_digest=None, min_balance_minor=-(10**9))
+        )
+    missing = [("account_terms_digest_missing", citra)]
+    assert _terms_findings(ledger.verify()) == missing
+    ledger.set_account_status(citra, AccountStatus.FROZEN)
+    assert ledger.seal_account_terms().sealed == ()
+    assert _terms_findings(ledger.verify()) == missing
+
+
+def test_ledger_seal_terms_command_seals_the_listed_accounts_and_the_audit_exits_0(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    ani, citra = wallets["ani"].id, wallets["citra"].id
+    _list_as_opened_before_0008(db_url, ani, citra)
+    assert audit_verify_json(db_url)[0] == 1
+    env = {"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()}
+    result = invoke("ledger", "seal-terms", "--database-url", db_url, env=env)
+    assert result.exit_code == 0, result.output
+    assert "sealed the terms of 2 accounts" in result.output
+    assert audit_verify_json(db_url)[0] == 0
 
 
 def test_audit_verify_exits_1_on_a_raised_upper_limit(

@@ -28,7 +28,7 @@ from ledger.db import make_engine
 from ledger.entry import EntryKind
 from ledger.service import Ledger
 from tests.builders import idr, open_wallets, post_sealed, resolution, transfer
-from tests.cli import audit_verify_json
+from tests.cli import audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import tampering
 
@@ -226,7 +226,12 @@ def test_an_account_whose_term_does_not_read_gets_no_terms_digest_recomputed(
     findings = _findings_after(sqlite_ledger, wallets, sqlite_url, tampered)
     budi = wallets["budi"].id
     assert any(code.endswith("_unreadable") and f"account {budi} " in s for code, s in findings)
-    assert not {"account_terms_mismatch", "account_terms_unsealed"} & {c for c, _ in findings}
+    terms_findings = {
+        "account_terms_mismatch",
+        "account_terms_unsealed",
+        "account_terms_digest_missing",
+    }
+    assert not terms_findings & {c for c, _ in findings}
 
 
 def test_audit_verify_exits_1_with_every_finding_when_a_value_cannot_be_read(
@@ -238,3 +243,31 @@ def test_audit_verify_exits_1_with_every_finding_when_a_value_cannot_be_read(
     assert status == 1, report
     codes = {f["code"] for f in report["findings"]}
     assert {"text_unreadable", "integer_unreadable", "account_balance_mismatch"} <= codes
+
+
+def test_seal_terms_leaves_a_listed_account_whose_term_does_not_read_unsealed(
+    sqlite_ledger: Ledger, wallets: dict[str, Account], sqlite_url: str
+) -> None:
+    """ani and budi listed as opened before 0008, budi's overdraft stored as text: ani is
+    sealed, budi stays listed without a digest (the audit reports the value), and
+    `kopnet ledger seal-terms` exits 1 naming him."""
+    ani, budi = wallets["ani"].id, wallets["budi"].id
+    with tampering(sqlite_url) as conn:
+        conn.exec_driver_sql("PRAGMA ignore_check_constraints = ON")
+        for listed in (ani, budi):
+            conn.execute(
+                text("UPDATE ledger_account SET terms_digest = NULL WHERE id = :id"), {"id": listed}
+            )
+            conn.execute(
+                text("INSERT INTO ledger_account_unsealed VALUES (:id, 1)"), {"id": listed}
+            )
+        conn.execute(text(f"UPDATE ledger_account SET min_balance_minor = 'x' WHERE {_BUDI}"))
+    env = {"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()}
+    result = invoke("ledger", "seal-terms", "--database-url", sqlite_url, env=env)
+    assert result.exit_code == 1, result.output
+    assert "sealed the terms of 1 accounts" in result.output
+    assert f"left 1 unsealed, a stored value unreadable: {budi}" in result.output
+    done = sqlite_ledger.seal_account_terms()
+    assert (done.sealed, done.unreadable) == ((), (budi,))
+    codes = {(f.code, f.subject) for f in sqlite_ledger.verify().findings}
+    assert codes == {("integer_unreadable", f"account {budi} (c1:budi)")}
