@@ -1,12 +1,14 @@
 """`kopnet settle ...` and `kopnet fees ...`: the operators' nightly and tariff commands.
 
 Caller errors print `{"error": code, "message": ...}` as JSON and exit 2; nothing changes
-(`api.cli_support`).
+(`api.cli_support`). A close whose positions differ from the ledger's and a reconciliation
+that does not match exit 1: a check found a problem.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
@@ -41,9 +43,13 @@ DatabaseUrl = Annotated[
 ]
 WindowDate = Annotated[str, typer.Option("--date", help="The window's business date, YYYY-MM-DD.")]
 Actor = Annotated[str, typer.Option("--actor", help="Who takes this step (recorded).")]
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _parse_date(text: str) -> date:
+    # Only the extended form: `date.fromisoformat` takes 20261201 and 2026-W49-2 too.
+    if not _DATE.fullmatch(text):
+        fail("date_invalid", "dates are YYYY-MM-DD")
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -64,7 +70,8 @@ def _echo(document: object) -> None:
 def settle_close(
     window: WindowDate, actor: Actor = "cli", database_url: DatabaseUrl = None
 ) -> None:
-    """Close the window (idempotent) and check its positions against the ledger."""
+    """Close the window (idempotent) and check its positions against the ledger; exit 1
+    when they differ (`recompute_ok` false: settlement will refuse to start)."""
     day = _parse_date(window)
     summary = _run(database_url, lambda s: s.settlement.close(day, actor=actor))
     _echo(
@@ -85,6 +92,8 @@ def settle_close(
             ],
         }
     )
+    if not summary.recompute_ok:
+        raise typer.Exit(1)
 
 
 def _instructions_document(rows: list[InstructionRow]) -> list[dict[str, object]]:

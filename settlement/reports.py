@@ -150,7 +150,10 @@ def build_window_report(conn: Connection, window_date: date, currency: str = "ID
 def reconcile_window(
     conn: Connection, window_date: date, statement: BankStatement
 ) -> ReconciliationReport:
-    """Match the network settlement account's statement with the window's bank payments."""
+    """Match the network settlement account's statement with the window's bank payments;
+    a window that was never closed has none to match (`window_not_closed`)."""
+    if load_summary(conn, window_date) is None:
+        raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is still open")
     refs = _coop_refs(conn)
     labels = {coop_id: ref.code for coop_id, ref in refs.items()}
     expected = [

@@ -33,6 +33,7 @@ from settlement.settling import (
     start_settlement,
     window_instructions,
 )
+from settlement.tables import REFERENCE_CHARS_MAX
 from settlement.window_rules import (
     SettlementErrorCode,
     WindowError,
@@ -97,13 +98,20 @@ class Settlement:
     ) -> InstructionRow:
         """Book the bank's confirmation of one instruction.
 
-        A reference that is not printable ASCII (as every issued one is) is
-        `instruction_not_found` without a query: the drivers cannot encode some such text.
+        A reference that is not printable ASCII of at most `REFERENCE_CHARS_MAX`
+        characters (as every issued one is) is `instruction_not_found` without a query, and
+        is not echoed: the drivers cannot encode some such text, and it may be huge.
         """
-        if not (isinstance(reference, str) and reference.isascii() and reference.isprintable()):
+        if not (
+            isinstance(reference, str)
+            and len(reference) <= REFERENCE_CHARS_MAX
+            and reference.isascii()
+            and reference.isprintable()
+        ):
             raise WindowError(
                 SettlementErrorCode.INSTRUCTION_NOT_FOUND,
-                "no instruction has this reference: references are printable ASCII",
+                "no instruction has this reference: references are printable ASCII,"
+                f" at most {REFERENCE_CHARS_MAX} characters",
                 field="reference",
             )
         return run_transaction(

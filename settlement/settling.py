@@ -226,7 +226,14 @@ def confirm_instruction(
             "confirmed with another payment",
             field="bank_reference",
         )
-    if row.status != "pending" or row.internal:
+    if row.internal:
+        raise WindowError(
+            _CODE.INSTRUCTION_NOT_PENDING,
+            "an internal instruction moves no bank money: it is booked once every bank payment is"
+            " confirmed",
+            field="reference",
+        )
+    if row.status != "pending":
         raise WindowError(
             _CODE.INSTRUCTION_NOT_PENDING, f"instruction is {row.status}", field="reference"
         )

@@ -27,11 +27,13 @@ from sqlalchemy import (
 from ledger.tables import NAMING_CONVENTION
 from ledger.timestamps import UtcDateTime
 
-__all__ = ["event", "instruction", "metadata", "position", "window"]
+__all__ = ["REFERENCE_CHARS_MAX", "event", "instruction", "metadata", "position", "window"]
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+# The longest instruction reference the table holds; every issued one is shorter.
+REFERENCE_CHARS_MAX = 32
 
 window = Table(
     "settlement_window",
@@ -79,7 +81,7 @@ instruction = Table(
     Column("id", _ID, primary_key=True),
     Column("window_date", Date, nullable=False),
     Column("round", Integer, nullable=False),
-    Column("reference", String(32), nullable=False, unique=True),
+    Column("reference", String(REFERENCE_CHARS_MAX), nullable=False, unique=True),
     Column("payer_coop_id", BigInteger, nullable=True),
     Column("payee_coop_id", BigInteger, nullable=True),
     Column("currency", String(3), nullable=False),

@@ -9,6 +9,8 @@ from sqlalchemy import select, update
 from interchange.tables import obligation
 from settlement.window_rules import SettlementErrorCode as Code
 from settlement.window_rules import WindowError, WindowStatus
+from tests.cli import invoke
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.settlement.night import (
     business_day,
     code_of,
@@ -46,6 +48,13 @@ def test_an_altered_obligation_fails_the_recompute_and_settlement_is_refused(
 
         assert summary.status is WindowStatus.CLOSED
         assert summary.recompute_ok is False
+        # The night job sees it: `kopnet settle close` replays the close and exits 1.
+        cutoff_s = day.net.services.settlement.calendar.cutoff_s
+        env = {"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode(), "KOPNET_WINDOW_CUTOFF_S": str(cutoff_s)}
+        date_arg = day.window_date.isoformat()
+        result = invoke("settle", "close", "--date", date_arg, "--database-url", db_url, env=env)
+        assert result.exit_code == 1, result.output
+        assert '"recompute_ok": false' in result.output
         assert sum(p.net_minor for p in summary.positions) == 0
         assert settlement.recompute(day.window_date, actor="auditor") is False
         open_network_settlement(day.net)

@@ -31,6 +31,8 @@ def test_cli_close_of_a_far_future_window_exits_2_with_a_code(sqlite_url: str) -
     [
         (("settle", "close", "--date", "2024-02-30"), "date_invalid"),
         (("settle", "close", "--date", "yesterday"), "date_invalid"),
+        (("settle", "close", "--date", "20200101"), "date_invalid"),
+        (("settle", "close", "--date", "2020-W01-3"), "date_invalid"),
         (("settle", "close", "--date", "2020-01-01", "--actor", "a b"), "actor_invalid"),
         (("settle", "close", "--date", "2020-01-01", "--actor", "x" * 10_000), "actor_invalid"),
         (("settle", "start", "--date", "2020-01-02"), "window_not_closed"),
@@ -78,6 +80,31 @@ def test_cli_settle_commands_refuse_hostile_arguments_with_a_code(
     with network_on(sqlite_url):
         pass
     assert error_code(invoke(*args, "--database-url", sqlite_url)) == code
+
+
+def test_settle_confirm_does_not_echo_an_oversized_reference(sqlite_url: str) -> None:
+    with network_on(sqlite_url):
+        pass
+    reference = "R" * 100_000
+    args = ("settle", "confirm", reference, "--bank-reference", "B1", "--amount", "1.00")
+    result = invoke(*args, "--database-url", sqlite_url)
+    assert error_code(result) == "instruction_not_found"
+    assert len(result.output) < 500, len(result.output)
+
+
+def test_settle_reconcile_of_a_window_never_closed_is_refused(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """As `settle report` is: a window still open has no payments to match, so a
+    statement is not reported as all unmatched (exit 1) but refused (exit 2)."""
+    with network_on(sqlite_url):
+        pass
+    statement = tmp_path / "statement.csv"
+    header = "booking_date,direction,amount,currency,reference,bank_reference,counterparty"
+    rows = ["2020-01-02,opening,0.00,IDR,ACC-1,,", "2020-01-02,closing,0.00,IDR,ACC-1,,"]
+    statement.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    args = ("settle", "reconcile", str(statement), "--date", "2020-01-02")
+    assert error_code(invoke(*args, "--database-url", sqlite_url)) == "window_not_closed"
 
 
 def test_settle_confirm_of_a_reference_that_is_not_utf8_exits_2_with_a_code(
