@@ -27,11 +27,14 @@ from api.cli_support import (
     require_database_url,
     upgrade_schema,
 )
+from api.cli_usage import CodedGroup
 from interchange.qr.cli import qr_app
 from ledger.audit import ChainAnchor
 
 app = typer.Typer(
-    help="kopnet: an inter-cooperative cashless payment network.", no_args_is_help=True
+    cls=CodedGroup,
+    help="kopnet: an inter-cooperative cashless payment network.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger maintenance.", no_args_is_help=True)
