@@ -1,7 +1,8 @@
 """The composition root: settings in, engine and services out. Nothing else builds them.
 
 `build` migrates nothing and starts the services' threads; call `Services.close()` when
-done. `migrate` brings a database to the newest schema.
+done. `migrate` brings a database to the newest schema. Both hold every PostgreSQL session
+to the settings' lock and idle-in-transaction timeouts.
 """
 
 from __future__ import annotations
@@ -42,13 +43,23 @@ class Services:
 
 
 def migrate(settings: Settings) -> None:
-    """Migrate the configured database to the newest schema."""
-    upgrade(normalise_url(settings.database_url))
+    """Migrate the configured database to the newest schema; a migration that waits for a
+    lock past `lock_timeout_ms` fails, rolled back, rather than hold up every session
+    queued behind its own lock request."""
+    upgrade(
+        normalise_url(settings.database_url),
+        lock_timeout_ms=settings.lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
+    )
 
 
 def build(settings: Settings) -> Services:
     """Build the engine and services for `settings`."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        lock_timeout_ms=settings.lock_timeout_ms,
+        idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
+    )
     seal_key = settings.seal_key_bytes()
     calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
     vault = settings.nik_vault()

@@ -8,7 +8,7 @@ what it sent may yet be recorded, and running it again is safe (every write is
 idempotent). The codes added
 here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
 `database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`,
-`migration_refused`. Domain errors
+`migration_refused`, and the ledger's `lock_wait_timeout` for a migration. Domain errors
 keep their own codes. Messages never carry a secret: settings are named, not echoed, and a
 URL is shown with its password hidden.
 """
@@ -31,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from api.bootstrap import Services, build, migrate
 from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
+from ledger.db import is_lock_wait_timeout
 from ledger.errors import LedgerError, LedgerErrorCode
 from migrations.runner import current_revision, head_revision, known_revisions
 from settlement.errors import SettlementError
@@ -136,8 +137,10 @@ def upgrade_schema(settings: Settings) -> None:
 
     Refuses a database at a revision these migrations do not know
     (`schema_revision_unknown`: a newer kopnet migrated it) and one a migration will not
-    change (`migration_refused`: it says why, and the database stays where it was),
-    besides the opening errors.
+    change (`migration_refused`: it says why, and the database stays where it was); on
+    PostgreSQL, a migration that waited for a table lock past `KOPNET_LOCK_TIMEOUT_MS`
+    (`lock_wait_timeout`: rolled back, the database stays where it was), besides the
+    opening errors.
     """
     with opening_database():
         try:
@@ -146,6 +149,14 @@ def upgrade_schema(settings: Settings) -> None:
             fail("schema_revision_unknown", f"{error}: a newer kopnet migrated this database")
         except RuntimeError as error:
             fail("migration_refused", str(error))
+        except DBAPIError as error:
+            if not is_lock_wait_timeout(error):
+                raise
+            fail(
+                str(LedgerErrorCode.LOCK_WAIT_TIMEOUT),
+                "a migration waited longer than KOPNET_LOCK_TIMEOUT_MS for a lock another"
+                " transaction holds: nothing changed; run it again once that transaction ends",
+            )
 
 
 @contextmanager

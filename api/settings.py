@@ -7,7 +7,11 @@ digests (16 to 1,024 characters) and `KOPNET_NIK_KEYS` encrypts members' nationa
 numbers (format: `interchange.nik.NikVault.from_setting`, checked here); the built-in
 development keys are refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_ENVIRONMENT`
 is `development`, `test` or `production`, in any case. `KOPNET_TIME_ZONE` and
-`KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off. Every value is checked
+`KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off. On PostgreSQL,
+`KOPNET_LOCK_TIMEOUT_MS` bounds every statement's wait for a lock (a write then fails with
+`lock_wait_timeout`, a migration with the same code) and
+`KOPNET_IDLE_IN_TRANSACTION_TIMEOUT_MS` how long a session may sit idle inside a
+transaction before the server ends it, releasing its locks. Every value is checked
 when the settings are read, so a bad one is a `ValueError` (pydantic's
 `ValidationError`) naming the setting, never its secret."""
 
@@ -19,6 +23,13 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interchange.nik import NikVault, NikVaultError
+from ledger.db import (
+    IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+    IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX,
+    IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN,
+    LOCK_TIMEOUT_MS_DEFAULT,
+    LOCK_TIMEOUT_MS_MAX,
+)
 from ledger.group_commit import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX
 
 __all__ = [
@@ -51,6 +62,14 @@ class Settings(BaseSettings):
     group_commit_workers: int = Field(2, ge=1, le=16)
     # How long a caller waits for its group's answer before `outcome_unknown`.
     answer_wait_s: float = Field(ANSWER_WAIT_S_DEFAULT, gt=0, le=ANSWER_WAIT_S_MAX)
+    # PostgreSQL only: how long a statement waits for a lock before `lock_wait_timeout`.
+    lock_timeout_ms: int = Field(LOCK_TIMEOUT_MS_DEFAULT, ge=1, le=LOCK_TIMEOUT_MS_MAX)
+    # PostgreSQL only: how long a session may stay idle inside a transaction.
+    idle_in_transaction_timeout_ms: int = Field(
+        IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+        ge=IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN,
+        le=IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX,
+    )
     time_zone: str = Field("Asia/Jakarta", max_length=64)
     # Seconds after local midnight at which a day's window closes: within the day.
     window_cutoff_s: int = Field(86_400, ge=1, le=86_400)

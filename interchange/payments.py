@@ -8,6 +8,15 @@ of `submit` sends its command again, into a later group. Every command is idempo
 its `payment_id`. Fee schedules are published as new versions, never edited; the service
 re-reads them when a newer version appears, so every process sees a publication at its
 next batch.
+
+A failure of the transaction itself, rather than a refusal of one command, is raised as a
+`LedgerError` with its code, as the ledger's service raises it: `lock_wait_timeout` when a
+row a command needs (a wallet, a cooperative's account, a daily total) stayed locked by
+another transaction past the lock timeout, `contention_retries_exhausted`, and the group
+committer's `outcome_unknown` and `service_closed`. A lock wait is not retried: nothing of
+the transaction was recorded, and the command sent again later with the same id is
+recorded once. Sharing a group-commit batch with a command that waits on a locked row
+does not fail a command that touches none (`ledger.group_commit`).
 """
 
 from __future__ import annotations
@@ -104,8 +113,10 @@ class Payments:
     def submit(self, command: PaymentCommand) -> PaymentOutcome:
         """Process one command, sharing a transaction with concurrent callers. Raises
         `LedgerError` `outcome_unknown` when no answer came within `answer_wait_s`: the
-        payment may yet be recorded, and the command sent again (same id) says so; and
-        `service_closed`, at once, after `close`: nothing was or will be recorded."""
+        payment may yet be recorded, and the command sent again (same id) says so;
+        `service_closed`, at once, after `close`: nothing was or will be recorded; and
+        `lock_wait_timeout` when a row it needs stayed locked past the lock timeout:
+        nothing was recorded, and sending it again later is safe."""
         # Checked and decoded here, in the caller's thread: a malformed command is refused
         # without a transaction, and the shared transaction does not wait on decoding.
         item = parse_or_refuse(command)
@@ -123,7 +134,8 @@ class Payments:
 
     def pay(self, command: PaymentCommand) -> PaymentRecord:
         """Process one command; return its record or raise `PaymentError` with the code
-        (`LedgerError` `outcome_unknown` as `submit`)."""
+        (`LedgerError` `outcome_unknown`, `service_closed` and `lock_wait_timeout` as
+        `submit`)."""
         outcome = self.submit(command)
         if outcome.payment is None:
             assert outcome.code is not None
@@ -135,9 +147,10 @@ class Payments:
         """Process up to `BATCH_COMMANDS_MAX` commands in one transaction, in order; a
         command that names a payment an earlier one creates or names (a second refund of
         one purchase, a void after a capture) goes in a following one, after it. If a
-        later transaction fails, the earlier ones stay committed: sent again, the batch
-        replays them. An empty batch is `batch_empty`, one over the limit `batch_too_large`:
-        raised, nothing processed."""
+        later transaction fails (a `LedgerError` such as `lock_wait_timeout`, raised),
+        the earlier ones stay committed: sent again, the batch replays them. An empty
+        batch is `batch_empty`, one over the limit `batch_too_large`: raised, nothing
+        processed."""
         if not commands:
             raise PaymentError(PaymentErrorCode.BATCH_EMPTY, "a batch needs at least one command")
         if len(commands) > BATCH_COMMANDS_MAX:

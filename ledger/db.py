@@ -2,10 +2,14 @@
 
 SQLite is opened in WAL mode with foreign keys on, and every transaction starts with
 `BEGIN IMMEDIATE`, so a writer takes the database lock before reading what it will change
-(the single-writer equivalent of PostgreSQL's row locks). `run_transaction` retries a unit
-of work that lost a race (serialization failure, deadlock, duplicate id inserted
-concurrently, SQLite busy) a bounded number of times, then fails with
-`contention_retries_exhausted`. `commit_with` sends a transaction's last writes and its
+(the single-writer equivalent of PostgreSQL's row locks). Every PostgreSQL session starts
+with `lock_timeout` and `idle_in_transaction_session_timeout` set (`make_engine`), so no
+wait for a lock, and no lock left held by a session idle inside a transaction, lasts
+without bound. `run_transaction` retries a unit of work that lost a race (serialization
+failure, deadlock, duplicate id inserted concurrently, SQLite busy) a bounded number of
+times, then fails with `contention_retries_exhausted`; a statement that waited for a lock
+past `lock_timeout` fails the unit of work at once with `lock_wait_timeout`, not retried
+(`run_transaction` says why). `commit_with` sends a transaction's last writes and its
 COMMIT to PostgreSQL in one round trip, so that row locks are released sooner;
 `pipeline_begun` sends its BEGIN with its first statements. Every PostgreSQL connection
 dumps the typed array parameters of `ledger.pg_arrays` with their own binary dumpers.
@@ -29,9 +33,15 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.pg_arrays import register as register_arrays
 
 __all__ = [
+    "IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT",
+    "IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX",
+    "IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN",
+    "LOCK_TIMEOUT_MS_DEFAULT",
+    "LOCK_TIMEOUT_MS_MAX",
     "TransactionRetryError",
     "commit_with",
     "driver",
+    "is_lock_wait_timeout",
     "is_retryable",
     "make_engine",
     "normalise_url",
@@ -42,7 +52,20 @@ __all__ = [
 
 T = TypeVar("T")
 
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# The bounds every PostgreSQL session of `make_engine` is held to, by default and at most.
+# A statement waits for a lock up to `lock_timeout`; the server ends a session left idle
+# inside a transaction for `idle_in_transaction_session_timeout`, releasing its locks.
+LOCK_TIMEOUT_MS_DEFAULT = 5_000
+LOCK_TIMEOUT_MS_MAX = 600_000
+# Under a second, a transaction would be ended between two statements of a busy client.
+IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN = 1_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT = 60_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX = 3_600_000
+
+# Serialization failure and deadlock: a fresh attempt can win the race.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# lock_not_available: a statement waited for a lock past the session's `lock_timeout`.
+_LOCK_NOT_AVAILABLE = "55P03"
 _RACE_CONSTRAINTS = frozenset(
     {"uq_ledger_entry_entry_id", "uq_ledger_entry_target_seq", "uq_ledger_account_ref"}
 )
@@ -56,19 +79,53 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
-    """Create an engine for `url`; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+) -> Engine:
+    """Create an engine for `url`; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE (its
+    own busy timeout bounds the wait for the write lock).
+
+    Every PostgreSQL session of the engine starts with `lock_timeout` at `lock_timeout_ms`
+    and `idle_in_transaction_session_timeout` at `idle_in_transaction_timeout_ms`, added to
+    the URL's own `options`; later `SET`s and rollbacks do not undo them."""
+    assert type(lock_timeout_ms) is int and 1 <= lock_timeout_ms <= LOCK_TIMEOUT_MS_MAX
+    assert type(idle_in_transaction_timeout_ms) is int
+    assert (
+        IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN
+        <= idle_in_transaction_timeout_ms
+        <= IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX
+    )
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+    options = _session_options(url, lock_timeout_ms, idle_in_transaction_timeout_ms)
     # No pre-ping: it costs a round trip per transaction; a connection found dead is
     # invalidated and the unit of work retried (`is_retryable`).
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, connect_args={"options": options}
+    )
     event.listen(engine, "connect", _postgres_on_connect)
     return engine
+
+
+def _session_options(url: str, lock_timeout_ms: int, idle_in_transaction_timeout_ms: int) -> str:
+    """The libpq `options` every session starts with: the URL's own, then the two timeouts.
+
+    They are startup parameters rather than a `SET` on connect: a `SET` made inside the
+    transaction psycopg opens would be undone by the pool's rollback. Of two settings of
+    one name the later wins, so the URL cannot loosen the bounds."""
+    given = make_url(url).query.get("options", ())
+    parts = [given] if isinstance(given, str) else list(given)
+    parts.append(f"-c lock_timeout={lock_timeout_ms}")
+    parts.append(f"-c idle_in_transaction_session_timeout={idle_in_transaction_timeout_ms}")
+    return " ".join(parts)
 
 
 def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -168,13 +225,28 @@ class TransactionRetryError(Exception):
     sees a later clock); `run_transaction` rolls back and runs it again, boundedly."""
 
 
+def _sqlstate(error: Exception) -> str | None:
+    """The SQLSTATE of a database error: SQLAlchemy's wrapped ones and psycopg's own
+    (raised by pipelines); None for any other."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else None
+
+
+def is_lock_wait_timeout(error: Exception) -> bool:
+    """True when a statement waited for a lock past the session's `lock_timeout` (SQLSTATE
+    55P03, lock_not_available); its transaction is aborted, nothing of it recorded."""
+    return _sqlstate(error) == _LOCK_NOT_AVAILABLE
+
+
 def is_retryable(error: Exception, race_constraints: frozenset[str] = frozenset()) -> bool:
     """True when the failure is a lost race (or a dropped connection) that a fresh attempt
-    can win. Takes SQLAlchemy's wrapped errors and psycopg's own (raised by pipelines)."""
+    can win. Takes SQLAlchemy's wrapped errors and psycopg's own (raised by pipelines). A
+    lock wait past `lock_timeout` is not one (`run_transaction`)."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     orig = error.orig if isinstance(error, DBAPIError) else error
-    sqlstate = getattr(orig, "sqlstate", None)
+    sqlstate = _sqlstate(error)
     if sqlstate in _RETRYABLE_SQLSTATES:
         return True
     if sqlstate == "23505":
@@ -195,13 +267,22 @@ def run_transaction(
     """Run `work` in one transaction, committing on return; retry lost races, boundedly.
 
     `race_constraints` names unique constraints of the caller's own tables whose violation
-    means a concurrent writer got there first (a retry then sees its row)."""
+    means a concurrent writer got there first (a retry then sees its row).
+
+    A statement that waited for a lock past `lock_timeout` ends the unit of work at once
+    with `lock_wait_timeout`, rolled back and not retried: a wait that long most likely
+    means a holder outside kopnet's own short transactions (an operator's session, a
+    stalled process), which a fresh attempt would wait out again in full, holding up its
+    caller, and a group committer's batches behind it, once more. The caller, told that
+    nothing was recorded, sends the request again when it chooses."""
     assert attempts_max >= 1
     for attempt in range(1, attempts_max + 1):
         try:
             with engine.begin() as conn:
                 return work(conn)
         except (DBAPIError, psycopg.Error, TransactionRetryError) as error:
+            if is_lock_wait_timeout(error):
+                raise _lock_wait_timeout() from error
             retryable = isinstance(error, TransactionRetryError) or is_retryable(
                 error, race_constraints
             )
@@ -214,3 +295,12 @@ def run_transaction(
                 raise
             time.sleep(random.uniform(0, 0.002 * 2**attempt))  # noqa: S311 - jitter only
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _lock_wait_timeout() -> LedgerError:
+    return LedgerError(
+        LedgerErrorCode.LOCK_WAIT_TIMEOUT,
+        "rows this request needs stayed locked by another transaction for longer than"
+        " lock_timeout: nothing of this transaction was recorded, and sending the same"
+        " request again later is safe (every write is idempotent by its id)",
+    )

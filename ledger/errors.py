@@ -4,7 +4,8 @@ Codes are published: never rename one, only add. Programmer errors are `assert`s
 these. `LedgerErrorCode` lists the codes in the order the checks run, so that the first
 failure of a request is deterministic: the request's shape (`ledger.validation`), then
 what the planner documents (`ledger.planner`): the target, idempotency, the accounts, the
-limits, the linked group.
+limits, the linked group. The codes after those are the database's and the service's, not
+a check of the request: any request that passed the shape checks can meet them.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ class LedgerErrorCode(StrEnum):
     LIMIT_INVALID = "limit_invalid"
     # The database stayed busy through every bounded retry.
     CONTENTION_RETRIES_EXHAUSTED = "contention_retries_exhausted"
+    # A row the request needs stayed locked by another transaction past the session's
+    # lock_timeout (`ledger.db.make_engine`): nothing was recorded and kopnet did not retry
+    # (`ledger.db.run_transaction`); sent again later with the same id, it is recorded once.
+    LOCK_WAIT_TIMEOUT = "lock_wait_timeout"
     # The service was closed: the request was refused before anything was recorded, and
     # nothing will be.
     SERVICE_CLOSED = "service_closed"

@@ -7,6 +7,13 @@ commits the next batch is already queuing; a unit that would take the batch past
 limit starts the next batch. If a whole batch fails with an unexpected error, each unit is
 retried alone so that one bad unit cannot fail its neighbours.
 
+A batch that fails on a lock (`lock_wait_timeout`: a row one of its units needs stayed
+locked by another transaction past `lock_timeout`) is such a failure: its units are run
+alone, in order, so a unit that touches no locked row is still recorded, and one that does
+fails alone with `lock_wait_timeout`. A caller's wait is then bounded: its batch's wait,
+the waits of the units before its own in that batch that touch a locked row, and its own
+unit's; never past its answer wait (`answer_within`).
+
 Relay: the worker holding the next units starts its batch when every batch of this
 committer in flight started `overlap_after_s` ago or more (or none is in flight).
 Normally one batch runs at a time and the next takes every unit that queued meanwhile:

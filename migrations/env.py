@@ -1,8 +1,10 @@
 """Alembic environment: runs migrations on the connection or URL the caller configured.
 
-The URL comes from the Alembic config (`sqlalchemy.url`), set by `migrations.runner`; a
-connection passed in `config.attributes["connection"]` (not in a transaction) is used as
-is. On SQLite all migrations of a run share one transaction, with foreign keys off.
+The URL comes from the Alembic config (`sqlalchemy.url`), set by `migrations.runner`, and
+so do the lock and idle-in-transaction timeouts of the engine made for it (the defaults of
+`ledger.db.make_engine` when the config names none); a connection passed in
+`config.attributes["connection"]` (not in a transaction) is used as is. On SQLite all
+migrations of a run share one transaction, with foreign keys off.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from ledger.db import make_engine
+from ledger.db import IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT, LOCK_TIMEOUT_MS_DEFAULT, make_engine
 
 
 def _run(connection: Connection) -> None:
@@ -47,7 +49,14 @@ def run_migrations_online() -> None:
         return
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set"
-    engine = make_engine(url)
+    attributes = context.config.attributes
+    engine = make_engine(
+        url,
+        lock_timeout_ms=attributes.get("lock_timeout_ms", LOCK_TIMEOUT_MS_DEFAULT),
+        idle_in_transaction_timeout_ms=attributes.get(
+            "idle_in_transaction_timeout_ms", IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT
+        ),
+    )
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

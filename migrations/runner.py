@@ -1,8 +1,12 @@
 """Running the Alembic migrations from code: `upgrade`, `downgrade`, and the revisions.
 
 The migrations ship inside the package, so `kopnet db upgrade` works from an installed
-wheel as well as from a checkout. `current_revision` reads a database's revision without
-changing anything; `head_revision` is the newest revision this code defines.
+wheel as well as from a checkout. `upgrade` and `downgrade` hold their PostgreSQL session
+to a lock timeout and an idle-in-transaction timeout (`ledger.db.make_engine`): a migration
+whose DDL waits for a table lock past it fails and rolls back, where it would otherwise
+wait without bound with every later session of the table queued behind its request.
+`current_revision` reads a database's revision without changing anything; `head_revision`
+is the newest revision this code defines.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from ledger.db import make_engine
+from ledger.db import IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT, LOCK_TIMEOUT_MS_DEFAULT, make_engine
 
 __all__ = [
     "alembic_config",
@@ -29,25 +33,57 @@ __all__ = [
 _HERE = Path(__file__).resolve().parent
 
 
-def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
-    """Return an Alembic config pointing at these migrations and `url` or `connection`."""
+def alembic_config(
+    url: str | None = None,
+    connection: Connection | None = None,
+    *,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+) -> Config:
+    """Return an Alembic config pointing at these migrations and `url` or `connection`;
+    the engine made for `url` holds its sessions to the two timeouts (`make_engine`)."""
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     if connection is not None:
         config.attributes["connection"] = connection
+    config.attributes["lock_timeout_ms"] = lock_timeout_ms
+    config.attributes["idle_in_transaction_timeout_ms"] = idle_in_transaction_timeout_ms
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at `url` up to `revision`."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(
+    url: str,
+    revision: str = "head",
+    *,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+) -> None:
+    """Migrate the database at `url` up to `revision`, in one transaction on PostgreSQL:
+    a statement that waits for a lock past `lock_timeout_ms` rolls all of it back."""
+    config = alembic_config(
+        url,
+        lock_timeout_ms=lock_timeout_ms,
+        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
+    )
+    command.upgrade(config, revision)
 
 
-def downgrade(url: str, revision: str = "base") -> None:
-    """Migrate the database at `url` down to `revision`."""
-    command.downgrade(alembic_config(url), revision)
+def downgrade(
+    url: str,
+    revision: str = "base",
+    *,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+) -> None:
+    """Migrate the database at `url` down to `revision`, bounded as `upgrade`."""
+    config = alembic_config(
+        url,
+        lock_timeout_ms=lock_timeout_ms,
+        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
+    )
+    command.downgrade(config, revision)
 
 
 def head_revision() -> str:

@@ -12,6 +12,11 @@ result after ours. `wait_until_a_session_waits_for_a_lock` returns once some ses
 the test's PostgreSQL database is blocked on a lock, `wait_until_a_session_waits_on` once
 one waits on a given event, and `terminate_a_session_waiting` then drops its connection,
 as a server or network failure would.
+`held_by_another_session` holds a row lock from a plain psycopg connection of its own, as
+an operator's psql session or a stalled process would, and releases it on leaving, however
+the test ends; `answered_within` runs a call in another thread and fails the test when it
+has not returned within a bound, so a wait that is not bounded shows as a failure, never
+as a suite that hangs.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
+from psycopg import sql
 from sqlalchemy import Engine, event, text
 
 __all__ = [
+    "answered_within",
     "blocked_rival",
+    "held_by_another_session",
     "racing",
     "terminate_a_session_waiting",
     "wait_until_a_session_waits_for_a_lock",
@@ -128,3 +137,35 @@ def _waiting_sessions(engine: Engine, condition: str, sessions: int, **params: s
             return pids[:sessions]
         time.sleep(0.01)
     raise AssertionError(f"fewer than {sessions} sessions ever met: {condition}")
+
+
+@contextmanager
+def held_by_another_session(url: str, table: str, row_id: int) -> Iterator[None]:
+    """Hold `SELECT ... FOR UPDATE` on the row `row_id` of `table` (PostgreSQL) from a
+    session outside every engine of the test, until exit; rolled back however it ends."""
+    with psycopg.connect(url) as conn:
+        query = sql.SQL("SELECT id FROM {} WHERE id = %s FOR UPDATE").format(sql.Identifier(table))
+        assert conn.execute(query, [row_id]).fetchone() is not None, "no such row to lock"
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def answered_within(timeout_s: float, call: Callable[[], T]) -> T | Exception:
+    """What `call` returned or raised, run in another thread; the test fails if it has not
+    returned within `timeout_s` (the thread is left to finish once what it waits for goes)."""
+    assert timeout_s > 0
+    answers: list[T | Exception] = []
+
+    def run() -> None:
+        try:
+            answers.append(call())
+        except Exception as error:
+            answers.append(error)
+
+    thread = threading.Thread(target=run, name="answered-within", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert answers, f"no answer within {timeout_s:g} s: the wait is not bounded"
+    return answers[0]

@@ -17,6 +17,7 @@ import pytest
 
 from api.bootstrap import build
 from api.settings import Settings
+from ledger.db import IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT, LOCK_TIMEOUT_MS_DEFAULT
 from tests.cli import assert_no_traceback, assert_refused_with, assert_refused_with_a_code, invoke
 from tests.unit.interchange.registry_builders import b64
 
@@ -33,6 +34,11 @@ from tests.unit.interchange.registry_builders import b64
         "KOPNET_ANSWER_WAIT_S=0",
         "KOPNET_ANSWER_WAIT_S=3601",
         "KOPNET_ANSWER_WAIT_S=nan",
+        "KOPNET_LOCK_TIMEOUT_MS=0",
+        "KOPNET_LOCK_TIMEOUT_MS=600001",
+        "KOPNET_LOCK_TIMEOUT_MS=0.5",
+        "KOPNET_IDLE_IN_TRANSACTION_TIMEOUT_MS=999",
+        "KOPNET_IDLE_IN_TRANSACTION_TIMEOUT_MS=3600001",
         "KOPNET_SEAL_KEY=",
         "KOPNET_SEAL_KEY=" + "k" * 1025,
         "KOPNET_ENVIRONMENT=" + "p" * 10_000,
@@ -97,6 +103,30 @@ def test_the_longest_seal_key_is_accepted_and_one_more_character_is_not() -> Non
     assert Settings.model_validate({"seal_key": "k" * 1024}).seal_key_bytes() == b"k" * 1024
     with pytest.raises(ValueError, match="seal_key"):
         Settings.model_validate({"seal_key": "k" * 1025})
+
+
+@pytest.mark.parametrize(
+    ("setting", "low", "high"),
+    [("lock_timeout_ms", 1, 600_000), ("idle_in_transaction_timeout_ms", 1_000, 3_600_000)],
+)
+def test_a_timeout_setting_takes_its_bounds_and_nothing_past_them(
+    setting: str, low: int, high: int
+) -> None:
+    """The PostgreSQL waits are bounded both ways: no "0" (PostgreSQL's "no timeout"), no
+    wait of more than ten minutes for a lock or an hour idle inside a transaction."""
+    for value in (low, high):
+        assert getattr(Settings.model_validate({setting: value}), setting) == value
+    for value in (low - 1, high + 1):
+        with pytest.raises(ValueError, match=setting):
+            Settings.model_validate({setting: value})
+
+
+def test_the_timeout_settings_default_to_the_ledgers_defaults() -> None:
+    settings = Settings()
+    assert (settings.lock_timeout_ms, settings.idle_in_transaction_timeout_ms) == (
+        LOCK_TIMEOUT_MS_DEFAULT,
+        IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+    )
 
 
 @pytest.mark.parametrize(

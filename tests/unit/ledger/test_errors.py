@@ -64,6 +64,7 @@ PUBLISHED = [
     "outcome_unknown",
     "entry_kind_invalid",
     "service_closed",
+    "lock_wait_timeout",
 ]
 
 
