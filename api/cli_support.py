@@ -8,7 +8,8 @@ what it sent may yet be recorded, and running it again is safe (every write is
 idempotent). The codes added
 here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
 `database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`,
-`migration_refused`, and the ledger's `lock_wait_timeout` for a migration. Domain errors
+`migration_refused`, `database_permission_denied`, `database_read_only`, and the
+ledger's `lock_wait_timeout` for a migration. Domain errors
 keep their own codes. Messages never carry a secret: settings are named, not echoed, and a
 URL is shown with its password hidden.
 """
@@ -52,9 +53,15 @@ __all__ = [
 # The drivers kopnet installs: SQLite's own, and psycopg 3 (a bare `postgresql://` means it).
 _DRIVERS = frozenset({"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"})
 _URL_EXPECTED = "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psycopg 3)"
-# While working, only a lost connection is the database's fault; any other driver error
-# is a defect and keeps its traceback.
+# While working, a lost connection is the database's fault, and a refusal of the role's
+# work (`_REFUSING_SQLSTATES`) the operator's; any other driver error is a defect and
+# keeps its traceback.
 _CONNECTION_LOST = (OperationalError, InterfaceError)
+# The database refusing the work itself: a role without the privilege (an auditor's
+# read-only role asked to seal first), a read-only server (a replica) asked to write.
+_REFUSING_SQLSTATES = {"42501": "database_permission_denied", "25006": "database_read_only"}
+# The first 16 bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
 REFUSED_EXIT = 2
 OUTCOME_UNKNOWN_EXIT = 3
 
@@ -105,6 +112,9 @@ def require_database_url(url: str) -> URL:
         parsed = None
     if parsed is None or parsed.drivername not in _DRIVERS:
         fail("database_url_invalid", _URL_EXPECTED)
+    if parsed.get_backend_name() == "sqlite" and parsed.query:
+        # SQLAlchemy would take `file.db?mode=ro` for a file of that name, and create it.
+        fail("database_url_invalid", "a SQLite URL names a file and takes no ?options")
     return parsed
 
 
@@ -185,13 +195,21 @@ def open_services(database_url: str | None) -> Iterator[Services]:
 
 
 def _require_sqlite_file(url: str) -> None:
-    """`database_not_found` if `url` names a SQLite file that does not exist."""
+    """`database_not_found` if `url` names a SQLite file that does not exist, or one that
+    does not start as a SQLite database does (opening it would write to it)."""
     parsed = require_database_url(url)
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
         return
     if not Path(path).exists():
         fail("database_not_found", f"no database at {path}; run `kopnet db upgrade` first")
+    try:
+        with Path(path).open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except OSError as error:
+        fail("database_unavailable", f"cannot read {path}: {error.strerror}")
+    if header != _SQLITE_HEADER:
+        fail("database_not_found", f"{path} holds no SQLite database")
 
 
 @contextmanager
@@ -199,7 +217,9 @@ def running(settings: Settings) -> Iterator[Services]:
     """The services of `settings`, closed after; errors of the work inside mapped to codes.
 
     A setting `build` refuses is `setting_invalid`; a domain error keeps its code; a
-    connection lost while working is `database_unavailable`.
+    connection lost while working is `database_unavailable`; work the database refuses to
+    its role is `database_permission_denied` (use `audit verify --no-seal-first` with a
+    read-only role), and writes to a read-only server `database_read_only`.
     """
     with opening_database():
         try:
@@ -216,5 +236,10 @@ def running(settings: Settings) -> Iterator[Services]:
         fail(str(error.code), error.message)
     except _CONNECTION_LOST as error:
         fail("database_unavailable", _first_line(error))
+    except DBAPIError as error:
+        code = _REFUSING_SQLSTATES.get(getattr(error.orig, "sqlstate", None) or "")
+        if code is None:
+            raise
+        fail(code, _first_line(error))
     finally:
         services.close()
