@@ -85,6 +85,9 @@ class FeeErrorCode(StrEnum):
     FEE_SCHEDULE_VERSION_DUPLICATE = "fee_schedule_version_duplicate"
     FEE_SCHEDULE_VERSION_STALE = "fee_schedule_version_stale"
     FEE_SCHEDULE_MISSING = "fee_schedule_missing"
+    # Publishing a version (`interchange.fee_publishing`, after the stale check above).
+    FEE_SCHEDULE_VERSION_EXISTS = "fee_schedule_version_exists"
+    FEE_COOP_NOT_FOUND = "fee_coop_not_found"
     # Quoting or splitting an amount.
     FEE_AMOUNT_NOT_POSITIVE = "fee_amount_not_positive"
     FEE_AMOUNT_NEGATIVE = "fee_amount_negative"

@@ -27,10 +27,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from interchange.daily_totals import release_daily, release_rows
 from interchange.enum_text import enum_member
+from interchange.fee_publishing import publish_schedule_in
 from interchange.fee_schedule import (
     FeeError,
     FeeErrorCode,
@@ -38,7 +39,6 @@ from interchange.fee_schedule import (
     MerchantCriteria,
     PaymentType,
 )
-from interchange.fee_schedule_codec import schedule_from_json, schedule_to_json
 from interchange.fees import Quote, quote, schedule_in_force
 from interchange.payment_batch import BatchSettings, parse_or_refuse, process_parsed
 from interchange.payment_model import (
@@ -57,7 +57,7 @@ from interchange.quoting import quote_parsed
 from interchange.routing_authorizations import released_allowance
 from interchange.routing_checks import covered, deposit_quote, require_within_limit
 from interchange.routing_model import ParsedCommand
-from interchange.tables import fee_schedule, member_wallet, payment
+from interchange.tables import member_wallet, payment
 from interchange.window import WindowCalendar
 from ledger.db import run_transaction
 from ledger.entry import EntryKind
@@ -260,9 +260,9 @@ class Payments:
         )
 
     def publish_schedule(self, schedule: FeeSchedule) -> FeeSchedule:
-        """Publish a new schedule version (idempotent for an identical document)."""
-        document = schedule_to_json(schedule)
-        return run_transaction(self.engine, lambda conn: _publish(conn, schedule, document))
+        """Publish a new schedule version (idempotent for an equal schedule), refused as
+        `interchange.fee_publishing` says."""
+        return run_transaction(self.engine, lambda conn: publish_schedule_in(conn, schedule))
 
     def expire_authorizations(self) -> int:
         """Release expired holds in the ledger, then mark their authorizations expired and
@@ -288,38 +288,6 @@ def _known(kind: type[_Known], value: object, code: FeeErrorCode, field: str) ->
         names = ", ".join(m.value for m in kind)
         raise FeeError(code, f"the {field.replace('_', ' ')} must be one of {names}", field=field)
     return member
-
-
-def _publish(conn: Connection, schedule: FeeSchedule, document: str) -> FeeSchedule:
-    if conn.dialect.name == "postgresql":
-        # Publications one at a time, so that versions grow in the order they appear:
-        # every process reloads its schedules when the newest version changes.
-        conn.exec_driver_sql(f"LOCK TABLE {fee_schedule.name} IN SHARE ROW EXCLUSIVE MODE")
-    existing = conn.execute(
-        select(fee_schedule.c.rules_json).where(fee_schedule.c.version == schedule.version)
-    ).scalar()
-    newest = load_schedule_version(conn)
-    if existing is None and schedule.version < newest:
-        raise FeeError(
-            FeeErrorCode.FEE_SCHEDULE_VERSION_STALE,
-            f"version {schedule.version} is below the newest, {newest}",
-            field="version",
-        )
-    if existing is None:
-        conn.execute(
-            insert(fee_schedule).values(
-                version=schedule.version,
-                effective_from_date=schedule.effective_from_date,
-                rules_json=document,
-                created_at=datetime.now(UTC),
-            )
-        )
-    elif schedule_from_json(existing) != schedule:
-        raise PaymentError(
-            PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
-            f"schedule version {schedule.version} exists with other rules",
-        )
-    return schedule
 
 
 def _mark_expired(conn: Connection) -> int:

@@ -1,7 +1,8 @@
 """Publishing fee schedules: idempotent for the same document (and for an equal schedule
 whatever the order of its rules), refused for other rules under a version already
-published or for a version below the newest, and safe when two operators publish one
-version at once. A quote is priced by the schedule in force on its business date, the
+published (`fee_schedule_version_exists`), for a version below the newest, or for rules
+naming a cooperative not registered (`fee_coop_not_found`), and safe when two operators
+publish one version at once. A quote is priced by the schedule in force on its business date, the
 highest version among those of the latest effective date.
 """
 
@@ -16,7 +17,6 @@ from sqlalchemy import func, select
 
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeError, FeeErrorCode, FeeRuleKey, FeeSchedule, PaymentType
-from interchange.payment_model import PaymentError, PaymentErrorCode
 from interchange.tables import fee_schedule
 from tests.network import idr, network_on
 from tests.races import blocked_rival
@@ -42,12 +42,45 @@ def test_other_rules_under_a_published_version_are_refused(db_url: str) -> None:
     launch = launch_schedule()
     fewer = {k: r for k, r in launch.rules.items() if k.payment_type is PaymentType.QR_PURCHASE}
     with network_on(db_url) as net:
-        with pytest.raises(PaymentError) as refused:
+        with pytest.raises(FeeError) as refused:
             net.services.payments.publish_schedule(
                 FeeSchedule(1, launch.effective_from_date, fewer)
             )
-        assert refused.value.code is PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST
+        assert refused.value.code is FeeErrorCode.FEE_SCHEDULE_VERSION_EXISTS
+        assert refused.value.field == "version"
         assert published_versions(net) == [(1, 1)]
+
+
+@pytest.mark.parametrize("unknown", ["issuer", "acquirer"])
+def test_a_new_version_naming_a_cooperative_not_registered_is_refused(
+    db_url: str, unknown: str
+) -> None:
+    """A pair rule for a registered cooperative and 999 (not registered):
+    `fee_coop_not_found` naming 999's field, nothing published. A pair of registered
+    cooperatives is published."""
+    launch = launch_schedule()
+    base = launch.rules[FeeRuleKey(payment_type=PaymentType.QR_PURCHASE)]
+    with network_on(db_url) as net:
+        known = net.add_coop("KSA").id
+        issuer, acquirer = (known, 999) if unknown == "acquirer" else (999, known)
+        key = FeeRuleKey(
+            payment_type=PaymentType.QR_PURCHASE, issuer_coop_id=issuer, acquirer_coop_id=acquirer
+        )
+        version_2 = FeeSchedule(2, date(2027, 1, 1), {**launch.rules, key: base})
+        with pytest.raises(FeeError) as refused:
+            net.services.payments.publish_schedule(version_2)
+        assert refused.value.code is FeeErrorCode.FEE_COOP_NOT_FOUND
+        assert refused.value.field == f"{unknown}_coop_id"
+        assert published_versions(net) == [(1, 1)]
+        both_known = FeeRuleKey(
+            payment_type=PaymentType.QR_PURCHASE,
+            issuer_coop_id=known,
+            acquirer_coop_id=net.network.id,
+        )
+        net.services.payments.publish_schedule(
+            FeeSchedule(2, date(2027, 1, 1), {**launch.rules, both_known: base})
+        )
+        assert published_versions(net) == [(1, 1), (2, 1)]
 
 
 @pytest.mark.postgres
@@ -136,7 +169,7 @@ def test_publishing_an_equal_schedule_again_is_a_replay_whatever_its_rule_order(
 ) -> None:
     """`FeeSchedule` equality ignores the order of its rules, and so does publication:
     republishing a schedule equal (==) to the published one, its rules given in another
-    order, is a replay, not `payment_exists_with_different_request` (publication compares
+    order, is a replay, not `fee_schedule_version_exists` (publication compares
     schedules, not the order of rules in their JSON text)."""
     launch = launch_schedule()
     reordered = FeeSchedule(
