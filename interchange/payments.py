@@ -124,7 +124,9 @@ class Payments:
             return item
         deadline = time.monotonic() + self._answer_wait_s
         while True:
-            answer = self._committer.submit([item])
+            # Keyed by its id: sent again while the first copy is still queued or in
+            # flight (after `outcome_unknown`), it gets that copy's answer.
+            answer = self._committer.submit([item], key=item.command.payment_id)
             left_s = deadline - time.monotonic()
             (outcome,) = answer_within(answer, left_s, wait_s=self._answer_wait_s)
             if outcome is not None:

@@ -37,6 +37,16 @@ row locks order them.
 A caller waits for its unit's answer a bounded time (`answer_within`); past it the call
 is `outcome_unknown`, while the unit stays queued and is handled as any other.
 
+Coalescing: a unit submitted with a `key` (the ledger's entry ids, a payment's id) while a
+unit with that key and equal items is still queued or in flight waits for that unit's
+answer instead of being queued again. So a caller that got `outcome_unknown` and sends its
+request again learns what became of the first copy: a second copy could otherwise be
+refused (funds short at that moment) while the first, still queued, is recorded later,
+and the caller told "refused" for a request that was recorded. Retries do not pile up
+copies in the queue either. A key leaves the pending units just before its unit is
+answered, so a unit submitted after that is queued afresh. Only this process's units are
+coalesced: another process's copy in flight is not seen.
+
 Closing: `close` lets the workers handle every unit queued before it, then stops them. A
 unit submitted once `close` has begun is refused at once (`service_closed`): nothing was
 or will be recorded. One lock orders the two, so every unit is either queued ahead of the
@@ -48,7 +58,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
 
@@ -139,6 +149,8 @@ def answer_within(answer: Answer[R], timeout_s: float, *, wait_s: float) -> R:
 class _Unit(Generic[T, R]):
     items: Sequence[T]
     answer: Answer[list[R]]
+    # What a copy of this unit is submitted with (`GroupCommitter.submit`), or None.
+    key: Hashable | None = None
 
 
 class GroupCommitter(Generic[T, R]):
@@ -175,6 +187,8 @@ class GroupCommitter(Generic[T, R]):
         # either lands before the markers or sees `_closed`.
         self._admitting = threading.Lock()
         self._closed = False
+        # The keyed units queued or in flight, by key (guarded by `_admitting`).
+        self._pending: dict[Hashable, _Unit[T, R]] = {}
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(workers)
@@ -182,19 +196,26 @@ class GroupCommitter(Generic[T, R]):
         for thread in self._threads:
             thread.start()
 
-    def submit(self, items: Sequence[T]) -> Answer[list[R]]:
+    def submit(self, items: Sequence[T], *, key: Hashable | None = None) -> Answer[list[R]]:
         """Queue `items` to be handled together in one batch; the answer gives their results.
-        Once `close` has begun, `service_closed` instead: nothing is queued or recorded."""
+        With a `key`, the answer of a unit with that key and equal items still queued or in
+        flight, if there is one (coalescing): nothing more is queued. Once `close` has
+        begun, `service_closed` instead: nothing is queued or recorded."""
         assert 1 <= len(items) <= self._batch_size_max
-        answer: Answer[list[R]] = Answer()
         with self._admitting:
             if self._closed:
                 raise LedgerError(
                     LedgerErrorCode.SERVICE_CLOSED,
                     "the service is closed: nothing was recorded, and nothing will be",
                 )
-            self._queue.put(_Unit(items, answer))
-        return answer
+            pending = None if key is None else self._pending.get(key)
+            if pending is not None and list(pending.items) == list(items):
+                return pending.answer
+            unit: _Unit[T, R] = _Unit(items, Answer(), key)
+            if key is not None and pending is None:
+                self._pending[key] = unit
+            self._queue.put(unit)
+        return unit.answer
 
     def close(self) -> None:
         """Refuse new units, and stop the workers after the units already queued are
@@ -286,7 +307,7 @@ class GroupCommitter(Generic[T, R]):
             # The worker stops (an interrupt, an exit): its callers learn why, now.
             for unit in units:
                 if not unit.answer.wait(0):
-                    unit.answer.fail(error)
+                    self._fail(unit, error)
             raise
 
     def _answer(self, units: list[_Unit[T, R]]) -> None:
@@ -296,12 +317,30 @@ class GroupCommitter(Generic[T, R]):
             assert len(results) == len(items), "the handler returns one result per item"
         except Exception as error:
             if len(units) == 1:
-                units[0].answer.fail(error)
+                self._fail(units[0], error)
                 return
             for unit in units:
                 self._answer([unit])
             return
         start = 0
         for unit in units:
-            unit.answer.give(results[start : start + len(unit.items)])
+            self._give(unit, results[start : start + len(unit.items)])
             start += len(unit.items)
+
+    def _give(self, unit: _Unit[T, R], results: list[R]) -> None:
+        """Answer `unit` with its results, once its key no longer takes new copies."""
+        self._forget(unit)
+        unit.answer.give(results)
+
+    def _fail(self, unit: _Unit[T, R], error: BaseException) -> None:
+        """Answer `unit` with the handler's error, once its key no longer takes copies."""
+        self._forget(unit)
+        unit.answer.fail(error)
+
+    def _forget(self, unit: _Unit[T, R]) -> None:
+        """Take `unit` off the pending units: a copy submitted from now on is queued."""
+        if unit.key is None:
+            return
+        with self._admitting:
+            if self._pending.get(unit.key) is unit:
+                del self._pending[unit.key]

@@ -132,7 +132,9 @@ class Ledger:
         after `close`."""
         # A lone request must not link to whichever caller's request follows it in the batch.
         alone = _with_link(request, False)
-        (outcome,) = self._answer(self._committer.submit([alone]))
+        # Keyed by its id: sent again while the first copy is still queued or in flight
+        # (after `outcome_unknown`), it gets that copy's answer (`ledger.group_commit`).
+        (outcome,) = self._answer(self._committer.submit([alone], key=alone.entry_id))
         return raise_for_outcome(outcome)
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
@@ -140,7 +142,8 @@ class Ledger:
         `outcome_unknown` and `service_closed` as for `post`."""
         check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
-        return self._answer(self._committer.submit(linked))
+        key = tuple(r.entry_id for r in linked)
+        return self._answer(self._committer.submit(linked, key=key))
 
     def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record a batch in one transaction; each request succeeds or fails on its own."""

@@ -5,7 +5,7 @@ that moment in one `post_batch`. To make two callers' requests share a batch on 
 these tests stall the only worker on a database lock while both callers queue, then let
 it go. Whatever one caller sends must not change the outcome of the other's request.
 
-All three are regressions for defects fixed in c50232a; each docstring says how it failed.
+Each docstring says how the defect it guards against failed.
 """
 
 from __future__ import annotations
@@ -90,20 +90,37 @@ def _post_in_one_batch(
     return [result for result in results if result is not None]
 
 
-def test_a_retry_that_shares_a_batch_with_its_original_is_a_replay(
+def test_a_retry_sent_while_its_original_is_queued_waits_for_the_originals_answer(
     one_worker_ledger: Ledger,
 ) -> None:
-    """The retry got `entry_id_repeated_in_batch` (ledger/planner.py `seen_ids` spanned
-    callers, as ledger/service.py `post` shares batches), although a replay of the same id
-    with the same request must return the original result."""
+    """Sent again while the first copy is still queued (as after `outcome_unknown`), the
+    retry is not queued beside it (the queue keeps one unit): it gets that copy's answer,
+    and the entry is recorded once. A second copy queued on its own could be refused
+    (funds short at its turn) while the first was recorded later, its caller told
+    "refused" for a recorded entry."""
     ledger = one_worker_ledger
     a = open_wallets(ledger, "ani", "budi")
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
     pay = transfer("pay", a["ani"], a["budi"], idr(10))
     stall = transfer("stall", a["cash"], a["budi"], idr(1))
-    original, retry = _post_in_one_batch(ledger, stall, a["cash"].id, pay, pay)
-    assert isinstance(original, Entry)
-    assert retry == original
+    queued = ledger._committer._queue
+    results: list[Entry] = []
+    with _locked(ledger, a["cash"].id):
+        staller = threading.Thread(target=ledger.post, args=(stall,))
+        staller.start()
+        _wait_until(lambda: queued.qsize() == 0)
+        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+        callers = [
+            threading.Thread(target=lambda: results.append(ledger.post(pay))) for _ in range(2)
+        ]
+        callers[0].start()
+        _wait_until(partial(_has_size, queued, 1))
+        callers[1].start()
+        time.sleep(0.2)
+        assert queued.qsize() == 1
+    for thread in (staller, *callers):
+        thread.join(_WAIT_S_MAX)
+    assert len(results) == 2 and results[0] == results[1]
     assert ledger.account(a["budi"].id).posted == idr(11)
 
 

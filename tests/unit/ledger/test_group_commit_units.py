@@ -313,3 +313,42 @@ def test_units_racing_close_are_each_answered_or_refused_never_left_waiting() ->
     assert all(answer.wait(0) for _, answer in answers), "a unit was left waiting"
     assert all(answer.value() == [item.upper()] for item, answer in answers)
     assert sorted(handled) == sorted(item for item, _ in answers)
+
+
+def test_a_keyed_copy_of_a_unit_in_flight_waits_for_its_answer_and_is_not_queued() -> None:
+    """Coalescing: while the unit keyed "p" is in flight, an equal copy gets its answer
+    object and is never handled; a copy with other items under the same key, or a unit
+    without a key, is queued. Once answered, the key takes a new unit again."""
+    gate = _Gate()
+    committer: GroupCommitter[str, str] = GroupCommitter(gate, batch_size_max=4, workers=1)
+    first = committer.submit(["p"], key="p")
+    assert gate.entered.wait(_WAIT_S)
+    copy = committer.submit(["p"], key="p")
+    other = committer.submit(["q"], key="p")
+    unkeyed = committer.submit(["p"])
+    assert copy is first and other is not first and unkeyed is not first
+    gate.release.set()
+    assert _result(first) == _result(copy) == ["P"]
+    assert (_result(other), _result(unkeyed)) == (["Q"], ["P"])
+    again = committer.submit(["p"], key="p")
+    assert _result(again) == ["P"] and again is not first
+    committer.close()
+    assert gate.batches == [["p"], ["q", "p"], ["p"]]
+
+
+def test_a_keyed_copy_of_a_unit_that_failed_is_queued_afresh() -> None:
+    """A unit answered with the handler's error no longer takes copies: the retry runs."""
+    calls: list[list[str]] = []
+
+    def fail_first(items: Sequence[str]) -> list[str]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise ConnectionError("the connection dropped")
+        return [item.upper() for item in items]
+
+    committer: GroupCommitter[str, str] = GroupCommitter(fail_first, batch_size_max=4, workers=1)
+    with pytest.raises(ConnectionError):
+        _result(committer.submit(["p"], key="p"))
+    assert _result(committer.submit(["p"], key="p")) == ["P"]
+    committer.close()
+    assert calls == [["p"], ["p"]]
