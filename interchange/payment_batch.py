@@ -20,7 +20,7 @@ the next transaction (`interchange.batch_dependents`), once the ledger has decid
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -137,7 +137,7 @@ def process_parsed(
     records = _write(conn, planned, [plans[i] for i in accepted], now, window_date)
     for index, record in zip(accepted, records, strict=True):
         outcomes[index] = PaymentOutcome(record.payment_id, record)
-    _fill_repeats(parsed, first, outcomes)
+    _fill_repeats(parsed, first, outcomes, load.payments)
     assert all(outcomes[i] is not None for i in split.now)
     return outcomes
 
@@ -209,22 +209,34 @@ def _write(
 
 
 def _fill_repeats(
-    parsed: dict[int, ParsedCommand], first: dict[int, int], outcomes: list[PaymentOutcome | None]
+    parsed: dict[int, ParsedCommand],
+    first: dict[int, int],
+    outcomes: list[PaymentOutcome | None],
+    recorded: Mapping[str, PaymentRecord],
 ) -> None:
-    """A command repeated in the batch gets its first occurrence's outcome
-    (`first_occurrences`)."""
+    """A command repeated in the batch exactly as its first occurrence (`first_occurrences`)
+    gets that occurrence's outcome, a replay if it was recorded. One that differs from its
+    first occurrence is judged against the payment recorded under its id before the batch,
+    if any (a replay when it is that payment's request, as the first occurrence would be),
+    and is otherwise `payment_exists_with_different_request` naming `payment_id`: one
+    batch carries one request per id, even when the first was refused."""
     for index, first_index in first.items():
         if first_index == index:
             continue
         payment_id = parsed[index].command.payment_id
         original = outcomes[first_index]
         assert original is not None
-        if parsed[first_index].request_json != parsed[index].request_json:
-            outcomes[index] = PaymentOutcome(
-                payment_id,
-                None,
-                PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
-                "payment_id was used for a different request",
-            )
-        else:
+        if parsed[first_index].request_json == parsed[index].request_json:
             outcomes[index] = replace(original, replayed=original.ok)
+            continue
+        before = recorded.get(payment_id)
+        if before is not None and before.request_json == parsed[index].request_json:
+            outcomes[index] = PaymentOutcome(payment_id, before, replayed=True)
+            continue
+        outcomes[index] = PaymentOutcome(
+            payment_id,
+            None,
+            PaymentErrorCode.PAYMENT_EXISTS_WITH_DIFFERENT_REQUEST,
+            "payment_id was used for a different request",
+            field="payment_id",
+        )

@@ -139,7 +139,22 @@ def test_one_id_for_two_different_requests_in_one_batch_records_only_the_first(
         ]
     )
     assert (first.code, second.code) == (None, "payment_exists_with_different_request")
+    assert second.field == "payment_id"
     assert w.net.services.payments.payment("t-1").amount == idr(1_000)
+
+
+def test_a_repeat_in_one_batch_is_judged_against_what_is_recorded_not_its_first_copy(
+    w: World,
+) -> None:
+    """t-1 recorded; a batch of [t-1 with another amount, t-1 as recorded]: the first is
+    the conflict, the second a replay of the recorded payment, as it is sent alone (it was
+    refused as a conflict too, compared with the first copy only)."""
+    recorded = Transfer("t-1", w.ani.id, w.budi.id, idr(1_000))
+    record, _ = pay(w.net, recorded)
+    other = Transfer("t-1", w.ani.id, w.budi.id, idr(2_000))
+    first, second = w.net.services.payments.submit_batch([other, recorded])
+    assert (first.code, first.field) == ("payment_exists_with_different_request", "payment_id")
+    assert (second.ok, second.replayed, second.payment) == (True, True, record)
 
 
 def test_a_refused_command_repeated_in_one_batch_is_refused_twice_and_records_nothing(
