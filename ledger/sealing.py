@@ -6,7 +6,12 @@ appends the entries not yet sealed to `ledger_chain` in sequence order, each wit
 link. On PostgreSQL only one
 sealer runs at a time (a transaction-scoped advisory lock that sealers try and skip, never
 wait on). An entry that commits late, after entries with higher numbers were sealed, is
-sealed in the next round: chain order is sealing order, and every entry is sealed once.
+sealed in the next round if its number is within `LATE_WINDOW_SEQS` of the highest sealed
+(a round looks no further down, so that it stays cheap); one that commits later still (its
+transaction held open while more numbers were drawn: refused requests draw them too) is
+sealed by the next full scan (`full_scan`: `kopnet ledger seal --full-scan`, which the
+nightly job runs, and `kopnet audit verify`'s sealing). Chain order is sealing order, and
+every entry is sealed once.
 """
 
 from __future__ import annotations
@@ -39,9 +44,12 @@ def seal_entries(
 ) -> int:
     """Seal up to `limit` unsealed entries with links keyed by `key`; return how many were
     sealed (0 if another sealer holds the lock). `full_scan` looks at the whole ledger, not
-    only the late window."""
+    only the late window, and waits for another sealer to finish rather than skip: a
+    scheduled full scan that met the every-minute sealer would otherwise seal nothing."""
     assert 1 <= limit <= SEAL_BATCH_MAX
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and full_scan:
+        conn.execute(select(func.pg_advisory_xact_lock(_SEAL_LOCK_KEY)))
+    elif conn.dialect.name == "postgresql":
         locked = conn.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK_KEY))).scalar()
         if not locked:
             return 0

@@ -208,7 +208,8 @@ class Ledger:
     # Audit
 
     def seal(self, *, full_scan: bool = False) -> int:
-        """Seal every entry not yet in the hash chain; return how many were sealed."""
+        """Seal the entries not yet in the hash chain, those within the sealer's late
+        window or, with `full_scan`, all of them (`ledger.sealing`); return how many."""
         total = 0
         while True:
             sealed = self._run(lambda conn: seal_entries(conn, self._seal_key, full_scan=full_scan))
