@@ -56,7 +56,11 @@ _CLOSED = f"SELECT 1 FROM interchange_window_close WHERE window_date = {_WINDOW}
 _PAYMENTS = "SELECT * FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 _PAYMENTS_LOCKED = _PAYMENTS + " ORDER BY id FOR UPDATE"
 # Only the coops the batch names (and the network): the work per batch must not grow with
-# the number of coops in the network.
+# the number of coops in the network. Share-locked: a coop's status change (suspension,
+# closing) takes the row's lock, so it waits for every batch that read the coop active
+# and has not committed, and a batch that loads after it reads the new status. Unlocked,
+# a batch that read "active" and then waited for an account lock was recorded after the
+# suspension had committed. Share locks do not wait for each other.
 _COOPS = (
     "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
     " network_fee_account_id, network_due_account_id FROM interchange_coop WHERE id IN ("
@@ -66,6 +70,7 @@ _COOPS = (
     " UNION SELECT coop_id FROM interchange_merchant WHERE network_merchant_id = ANY(%s::text[])"
     " UNION SELECT issuer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
     " UNION SELECT acquirer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[]))"
+    " ORDER BY id FOR SHARE"
 )
 _MEMBERS = (
     "SELECT m.id, m.coop_id, m.status, m.kyc_tier, w.account_id FROM interchange_member m"

@@ -8,6 +8,7 @@ lands first (and the close is refused) or is refused itself (PostgreSQL races).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ import pytest
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeSchedule
 from interchange.nik import NikVault
-from interchange.payment_model import CashIn, CashOut, PaymentErrorCode
+from interchange.payment_model import CashIn, CashOut, PaymentErrorCode, PaymentOutcome
 from interchange.registry import Registry
 from interchange.registry_model import Coop, Member, ParticipantStatus
 from ledger.account import AccountStatus
@@ -30,9 +31,14 @@ from tests.conftest import TEST_SEAL_KEY
 from tests.integration.settlement.night import wait_for_cutoff
 from tests.network import TestNetwork, cutoff_in, idr, network_on
 from tests.outcomes import outcome_of
-from tests.races import blocked_rival, racing
+from tests.races import (
+    blocked_rival,
+    held_by_another_session,
+    wait_until_a_session_waits_for_a_lock,
+)
 
 OPEN_POSITION = "code:coop_has_open_position"
+_JOIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -207,20 +213,29 @@ def writes_the_coop_status(statement: str) -> bool:
 
 
 @pytest.mark.postgres
-def test_a_payment_committed_just_after_the_close_locked_the_coop_stops_the_close(
+def test_a_close_waits_for_a_payment_that_read_the_coop_active_and_sees_its_money(
     pg_url: str,
 ) -> None:
-    """The payment reads the coop as active and commits just after the close has locked
-    the coop's row: the close must see the money the payment left at the counter."""
+    """The payment has read the coop active (its batch share-locks the coop's row) and
+    waits on the counter's cash account, which a plain session holds: the close waits for
+    the payment to commit, then sees the money it left at the counter and refuses."""
     with network_on(pg_url) as net:
         counter = a_counter(net)
         deposit = CashIn("deposit", counter.ani.id, counter.ksx.id, idr(10_000))
-        with racing(
-            net.services.engine, locks_the_coop, lambda: net.services.payments.submit(deposit)
-        ) as raced:
-            outcome = close(net, counter.ksx)
-        assert raced[0].ok
-        assert outcome == OPEN_POSITION
+        paid: list[PaymentOutcome] = []
+        closed: list[str] = []
+        payer = threading.Thread(target=lambda: paid.append(net.services.payments.submit(deposit)))
+        closer = threading.Thread(target=lambda: closed.append(close(net, counter.ksx)))
+        with held_by_another_session(pg_url, "ledger_account", counter.ksx.cash_account_id):
+            payer.start()
+            wait_until_a_session_waits_for_a_lock(net.services.engine)
+            closer.start()
+            closer.join(0.5)
+            assert closer.is_alive(), "the close did not wait for the payment"
+        payer.join(_JOIN_S)
+        closer.join(_JOIN_S)
+        assert paid and paid[0].ok, paid
+        assert closed == [OPEN_POSITION]
         assert net.services.registry.coop(counter.ksx.id).status is ParticipantStatus.ACTIVE
 
 
@@ -229,7 +244,8 @@ def test_a_payment_that_reaches_the_counter_while_the_coop_closes_is_refused(
     pg_url: str,
 ) -> None:
     """The payment starts once the close has checked the coop's books and waits for the
-    close to commit: it must find the accounts closed, not land in a closed coop."""
+    close to commit: it must find the coop closed (its batch reads the coop's status under
+    a share lock, after the close), not land in a closed coop."""
     with network_on(pg_url) as net:
         counter = a_counter(net)
         deposit = CashIn("deposit", counter.ani.id, counter.ksx.id, idr(10_000))
@@ -241,7 +257,7 @@ def test_a_payment_that_reaches_the_counter_while_the_coop_closes_is_refused(
             outcome = close(net, counter.ksx)
         refused = rival[0].result(timeout=60)
         assert outcome == "ok"
-        assert refused.code is PaymentErrorCode.ACCOUNT_CLOSED
+        assert refused.code is PaymentErrorCode.COOP_NOT_ACTIVE
         assert all(net.balance(i).amount_minor == 0 for i in own_accounts(counter.ksx).values())
 
 
