@@ -35,6 +35,7 @@ from sqlalchemy import Engine, event, text
 __all__ = [
     "answered_within",
     "blocked_rival",
+    "change_while_a_payment_waits",
     "held_by_another_session",
     "racing",
     "terminate_a_session_waiting",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
 _RIVAL_TIMEOUT_S = 30.0
 _LOCK_WAIT_TIMEOUT_S = 60.0
 
@@ -169,3 +171,32 @@ def answered_within(timeout_s: float, call: Callable[[], T]) -> T | Exception:
     thread.join(timeout_s)
     assert answers, f"no answer within {timeout_s:g} s: the wait is not bounded"
     return answers[0]
+
+
+def change_while_a_payment_waits(
+    url: str,
+    engine: Engine,
+    held_account_id: int,
+    pay: Callable[[], T],
+    change: Callable[[], U],
+    *,
+    timeout_s: float = 10.0,
+) -> tuple[T, U]:
+    """Run `pay` held up, after it has read what it needs, on the ledger account
+    `held_account_id` (a plain session holds its lock, as a concurrent payment to it
+    would); then start `change` (a status change) and check that it waits for the payment
+    too; release both and return their results (PostgreSQL)."""
+    paid: list[T] = []
+    changed: list[U] = []
+    payer = threading.Thread(target=lambda: paid.append(pay()), name="payer")
+    changer = threading.Thread(target=lambda: changed.append(change()), name="changer")
+    with held_by_another_session(url, "ledger_account", held_account_id):
+        payer.start()
+        wait_until_a_session_waits_for_a_lock(engine)
+        changer.start()
+        changer.join(0.5)
+        assert changer.is_alive(), "the change did not wait for the payment"
+    payer.join(timeout_s)
+    changer.join(timeout_s)
+    assert paid and changed, "the payment or the change did not finish"
+    return paid[0], changed[0]

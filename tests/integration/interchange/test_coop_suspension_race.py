@@ -10,20 +10,16 @@ holds as a concurrent payment to the same merchant would.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from interchange.payment_model import PaymentOutcome, QrPurchase
-from interchange.registry_model import Coop
+from interchange.payment_model import QrPurchase
 from tests.integration.interchange.test_payments_books import World, build_world
 from tests.network import idr, network_on, qr_for
-from tests.races import held_by_another_session, wait_until_a_session_waits_for_a_lock
+from tests.races import change_while_a_payment_waits
 
 pytestmark = pytest.mark.postgres
-
-_WAIT_S = 10.0
 
 
 @pytest.fixture
@@ -40,22 +36,15 @@ def test_a_suspension_waits_for_a_payment_that_read_its_coop_active(
     then recorded after it (found by a review: 9 runs of 9)."""
     services = w.net.services
     target = {"operator": w.net.network, "issuer": w.ksa, "acquirer": w.ksb}[suspended]
-    paid: list[PaymentOutcome] = []
-    changed: list[Coop] = []
     purchase = QrPurchase("during", w.ani.id, qr_for(w.toko, idr(10_000)))
-    payer = threading.Thread(target=lambda: paid.append(services.payments.submit(purchase)))
-    suspender = threading.Thread(
-        target=lambda: changed.append(services.registry.set_coop_status(target.id, "suspended"))
+    paid, changed = change_while_a_payment_waits(
+        pg_url,
+        services.engine,
+        w.toko.wallet_account_id,
+        lambda: services.payments.submit(purchase),
+        lambda: services.registry.set_coop_status(target.id, "suspended"),
     )
-    with held_by_another_session(pg_url, "ledger_account", w.toko.wallet_account_id):
-        payer.start()
-        wait_until_a_session_waits_for_a_lock(services.engine)
-        suspender.start()
-        suspender.join(0.5)
-        assert suspender.is_alive(), "the suspension did not wait for the payment"
-    payer.join(_WAIT_S)
-    suspender.join(_WAIT_S)
-    assert paid and paid[0].ok, paid
-    assert changed and changed[0].status.value == "suspended"
+    assert paid.ok, paid
+    assert changed.status.value == "suspended"
     after = services.payments.submit(QrPurchase("after", w.ani.id, qr_for(w.toko, idr(1_000))))
     assert after.code == "coop_not_active", after

@@ -8,7 +8,6 @@ lands first (and the close is refused) or is refused itself (PostgreSQL races).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ import pytest
 from interchange.fee_defaults import launch_schedule
 from interchange.fee_schedule import FeeSchedule
 from interchange.nik import NikVault
-from interchange.payment_model import CashIn, CashOut, PaymentErrorCode, PaymentOutcome
+from interchange.payment_model import CashIn, CashOut, PaymentErrorCode
 from interchange.registry import Registry
 from interchange.registry_model import Coop, Member, ParticipantStatus
 from ledger.account import AccountStatus
@@ -31,14 +30,9 @@ from tests.conftest import TEST_SEAL_KEY
 from tests.integration.settlement.night import wait_for_cutoff
 from tests.network import TestNetwork, cutoff_in, idr, network_on
 from tests.outcomes import outcome_of
-from tests.races import (
-    blocked_rival,
-    held_by_another_session,
-    wait_until_a_session_waits_for_a_lock,
-)
+from tests.races import blocked_rival, change_while_a_payment_waits
 
 OPEN_POSITION = "code:coop_has_open_position"
-_JOIN_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -222,20 +216,15 @@ def test_a_close_waits_for_a_payment_that_read_the_coop_active_and_sees_its_mone
     with network_on(pg_url) as net:
         counter = a_counter(net)
         deposit = CashIn("deposit", counter.ani.id, counter.ksx.id, idr(10_000))
-        paid: list[PaymentOutcome] = []
-        closed: list[str] = []
-        payer = threading.Thread(target=lambda: paid.append(net.services.payments.submit(deposit)))
-        closer = threading.Thread(target=lambda: closed.append(close(net, counter.ksx)))
-        with held_by_another_session(pg_url, "ledger_account", counter.ksx.cash_account_id):
-            payer.start()
-            wait_until_a_session_waits_for_a_lock(net.services.engine)
-            closer.start()
-            closer.join(0.5)
-            assert closer.is_alive(), "the close did not wait for the payment"
-        payer.join(_JOIN_S)
-        closer.join(_JOIN_S)
-        assert paid and paid[0].ok, paid
-        assert closed == [OPEN_POSITION]
+        paid, closed = change_while_a_payment_waits(
+            pg_url,
+            net.services.engine,
+            counter.ksx.cash_account_id,
+            lambda: net.services.payments.submit(deposit),
+            lambda: close(net, counter.ksx),
+        )
+        assert paid.ok, paid
+        assert closed == OPEN_POSITION
         assert net.services.registry.coop(counter.ksx.id).status is ParticipantStatus.ACTIVE
 
 
