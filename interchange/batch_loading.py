@@ -5,8 +5,9 @@ to, with the network: the work per batch does not grow with the number of coops.
 authorizations named, the members they hold from, their merchants' criteria and when their
 holds expire; nothing of a payment loaded only as a command's own (a replay). Locks are
 taken in the order of `interchange.payment_store`: the window, the originals the batch
-names, then the daily totals. On PostgreSQL `interchange.payment_store_pg` sends it all as
-one pipeline; elsewhere the store's loaders run one by one.
+names, the daily totals, then (on PostgreSQL) the status locks of the coops it reads.
+On PostgreSQL `interchange.payment_store_pg` sends it all as one pipeline; elsewhere the
+store's loaders run one by one.
 """
 
 from __future__ import annotations

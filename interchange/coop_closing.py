@@ -8,10 +8,12 @@ coop must be party, as debtor or creditor, to no obligation that is not yet sett
 failure is `coop_has_open_position`, checked in that order. The accounts close with the
 coop, in the same transaction, so nothing posts to them afterwards (`account_closed`).
 
-This runs under the coop's row lock. The accounts are locked as payments lock them
+This runs under the coop's status lock (`interchange.coop_status_lock`) and row lock. A
+payment that read the coop's status holds the status lock shared until it commits, so the
+close waits for it and sees what it left; one that starts after waits for the close and
+finds the coop closed (`coop_not_active`). The accounts are locked as payments lock them
 (ascending id, `ledger.store.lock_accounts`) before anything is checked, and every payment
-that gives the coop money or an obligation posts to one of them: a payment racing the close
-either commits first, and the close sees what it left, or waits and finds them closed.
+that gives the coop money or an obligation posts to one of them.
 
 Which obligations are settled is settlement's knowledge, and settlement depends on the
 interchange, never the reverse: the composition root hands the registry settlement's

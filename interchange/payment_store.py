@@ -7,7 +7,8 @@ Lock order for every payment transaction (so that concurrent batches cannot dead
 the window (a shared advisory lock on PostgreSQL), the original payments a refund, capture
 or void names (`FOR UPDATE`, by id), members' daily totals (by member id, then date: those
 of the batch's day and those its authorizations may give back to, see
-`interchange.daily_totals`), then the ledger's accounts (by id, inside
+`interchange.daily_totals`), the cooperatives' status locks (shared advisory locks on
+PostgreSQL, by id, `interchange.coop_status_lock`), then the ledger's accounts (by id, inside
 `ledger.posting.plan_entries`, called by `interchange.batch_posting`), then obligations (by
 key). The expiry sweep takes the same order without the window and the ledger: the
 authorizations, then the daily totals. Functions never commit.

@@ -1,18 +1,19 @@
 """PostgreSQL's fast path for a payment batch: its load in one round trip, its writes in the
 pipeline of its commit.
 
-One pipeline, sent with the transaction's BEGIN: the first statement works out the
-window of the transaction's clock (`now()`, the same in every statement of it) in SQL, by
-the same rule as `interchange.window.WindowCalendar`, and takes the window's shared
-advisory lock; the next check the window is still open, lock the payments named as
-originals, and load the payments, cooperatives, members, merchants, the newest fee
-schedule version, the members the named authorizations hold from, their merchants'
-criteria and when their holds expire, and the daily totals: the members' totals of the
-day (created at zero where missing, then locked, so that two batches with one member's
-first payments of the day wait for each other) and the totals the open authorizations
-named would give back to, locked in the same statement, in key order. A batch that names
-no payment (plain purchases, transfers, cash) sends neither the originals' statements nor
-the look-ups of what they would give back or price. If the window closed while the batch
+One pipeline, sent with the transaction's BEGIN: the first statement works out the window
+of the transaction's clock (`now()`, the same in every statement of it) in SQL, by the same
+rule as `interchange.window.WindowCalendar`, and takes the window's shared advisory lock;
+the next check the window is still open, lock the payments named as originals, and load the
+payments, members, merchants, the newest fee schedule version, the members the named
+authorizations hold from, their merchants' criteria and when their holds expire, and the
+daily totals: the members' totals of the day (created at zero where missing, then locked,
+so that two batches with one member's first payments of the day wait for each other) and
+the totals the open authorizations named would give back to, locked in the same statement,
+in key order. A batch that names no payment (plain purchases, transfers, cash) sends
+neither the originals' statements nor the look-ups of what they would give back or price.
+Last, the batch takes the shared status locks of the cooperatives it names
+(`interchange.coop_status_lock`), then reads them. If the window closed while the batch
 waited for its lock, the batch starts again in a new transaction, whose clock is past the
 cut-off (`TransactionRetryError`). The writes (`write_batch`), the originals' refunded
 amounts and authorizations' statuses among them, join the caller's pipeline: the rows they
@@ -33,6 +34,7 @@ from sqlalchemy import BigInteger, Connection, Date, Integer, String, Table
 from sqlalchemy.types import TypeEngine
 
 from interchange import tables
+from interchange.coop_status_lock import COOP_LOCK_CLASS
 from interchange.daily_totals import DailyKey
 from interchange.payment_model import PaymentRecord, PaymentStatus
 from interchange.payment_records import record_from_row
@@ -56,21 +58,26 @@ _CLOSED = f"SELECT 1 FROM interchange_window_close WHERE window_date = {_WINDOW}
 _PAYMENTS = "SELECT * FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 _PAYMENTS_LOCKED = _PAYMENTS + " ORDER BY id FOR UPDATE"
 # Only the coops the batch names (and the network): the work per batch must not grow with
-# the number of coops in the network. Share-locked: a coop's status change (suspension,
-# closing) takes the row's lock, so it waits for every batch that read the coop active
-# and has not committed, and a batch that loads after it reads the new status. Unlocked,
-# a batch that read "active" and then waited for an account lock was recorded after the
-# suspension had committed. Share locks do not wait for each other.
-_COOPS = (
-    "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
-    " network_fee_account_id, network_due_account_id FROM interchange_coop WHERE id IN ("
-    " SELECT id FROM interchange_coop WHERE is_network"
+# the number of coops in the network.
+_NAMED_COOPS = (
+    "SELECT id FROM interchange_coop WHERE is_network"
     " UNION SELECT unnest(%s::bigint[])"
     " UNION SELECT coop_id FROM interchange_member WHERE id = ANY(%s::bigint[])"
     " UNION SELECT coop_id FROM interchange_merchant WHERE network_merchant_id = ANY(%s::text[])"
     " UNION SELECT issuer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
-    " UNION SELECT acquirer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[]))"
-    " ORDER BY id FOR SHARE"
+    " UNION SELECT acquirer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
+)
+# Their status locks, shared, in id order (`interchange.coop_status_lock`); the coops are
+# read by the next statement, whose snapshot is taken once the locks are held, so a batch
+# that waited for a status change reads the new status.
+_LOCK_COOPS = (
+    "SELECT pg_advisory_xact_lock_shared(%s, named.id::int)"
+    f" FROM ({_NAMED_COOPS} ORDER BY id) AS named"
+)
+_COOPS = (
+    "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
+    " network_fee_account_id, network_due_account_id FROM interchange_coop WHERE id IN ("
+    f"{_NAMED_COOPS})"
 )
 _MEMBERS = (
     "SELECT m.id, m.coop_id, m.status, m.kyc_tier, w.account_id FROM interchange_member m"
@@ -188,7 +195,9 @@ def load_batch(
             cursors[7].execute(_MEMBERS_DAY_TOTALS, (members, *window))
         # Last: each statement sees what had committed when it started, so a member or
         # merchant found above is sure to find its coop (coops are never deleted).
-        cursors[3].execute(_COOPS, (coops, members, shops, originals, originals))
+        named = (coops, members, shops, originals, originals)
+        pg.execute(_LOCK_COOPS, (COOP_LOCK_CLASS, *named))
+        cursors[3].execute(_COOPS, named)
     moment, window_date, _ = enter.fetchone()
     now = moment.astimezone(UTC)
     assert window_date == calendar.window_date(now), "SQL and Python windows agree"

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from interchange import tables
 from interchange.coop_closing import UnsettledObligations, close_books
+from interchange.coop_status_lock import lock_coop_status
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import Coop, CoopSpec, MerchantSpec, ParticipantStatus
 from interchange.registry_refs import coop_account_ref
@@ -99,7 +100,10 @@ def set_coop_status(
     takes its lock (`require_network`, in the registration's transaction). Closing then
     needs the coop's own books empty and settled, and closes them
     (`interchange.coop_closing`). Order:
-    `status_transition_invalid`, `coop_not_empty`, `coop_has_open_position`."""
+    `status_transition_invalid`, `coop_not_empty`, `coop_has_open_position`. The coop's
+    status lock first (`interchange.coop_status_lock`): the change waits for the payments
+    that read the coop's status and have not committed."""
+    lock_coop_status(conn, coop_id)
     coop = load_coop(conn, tables.coop.c.id == coop_id, lock=True)
     check_transition(coop.status, new)
     if new is ParticipantStatus.CLOSED and coop.status is not ParticipantStatus.CLOSED:
