@@ -32,7 +32,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from api.bootstrap import Services, build, migrate
 from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
-from ledger.db import is_lock_wait_timeout
+from ledger.db import is_lock_wait_timeout, sqlstate
 from ledger.errors import LedgerError, LedgerErrorCode
 from migrations.runner import current_revision, head_revision, known_revisions
 from settlement.errors import SettlementError
@@ -44,6 +44,7 @@ __all__ = [
     "load_settings",
     "open_services",
     "opening_database",
+    "print_refusal",
     "require_database_url",
     "running",
     "shown_url",
@@ -68,8 +69,13 @@ OUTCOME_UNKNOWN_EXIT = 3
 
 def fail(code: str, message: str, *, exit_code: int = REFUSED_EXIT) -> NoReturn:
     """Print the error's code and message as JSON and exit (2: refused, changed nothing)."""
-    typer.echo(json.dumps({"error": code, "message": message}))
+    print_refusal(code, message)
     raise typer.Exit(exit_code)
+
+
+def print_refusal(code: str, message: str) -> None:
+    """Print a refusal as every command prints one: `{"error": code, "message": ...}`."""
+    typer.echo(json.dumps({"error": code, "message": message}))
 
 
 def load_settings(database_url: str | None) -> Settings:
@@ -236,8 +242,9 @@ def running(settings: Settings) -> Iterator[Services]:
         fail(str(error.code), error.message)
     except _CONNECTION_LOST as error:
         fail("database_unavailable", _first_line(error))
-    except DBAPIError as error:
-        code = _REFUSING_SQLSTATES.get(getattr(error.orig, "sqlstate", None) or "")
+    except (DBAPIError, psycopg.Error) as error:
+        # psycopg's own errors come from the writes sent in a pipeline (`ledger.db`).
+        code = _REFUSING_SQLSTATES.get(sqlstate(error) or "")
         if code is None:
             raise
         fail(code, _first_line(error))

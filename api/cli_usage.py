@@ -10,7 +10,6 @@ own exit status, `--help`, an interrupt) is left as Typer leaves it.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,10 +17,11 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from api.cli_support import REFUSED_EXIT, print_refusal
+
 __all__ = ["ARGUMENT_INVALID", "CodedGroup"]
 
 ARGUMENT_INVALID = "argument_invalid"
-_REFUSED_EXIT = 2
 
 
 class CodedGroup(TyperGroup):
@@ -61,6 +61,5 @@ def _refuse(error: typer.TyperException) -> None:
     error is known by its class's name, as Typer's own error printer knows it: Typer keeps
     the class in a private module."""
     if type(error).__name__ != "NoArgsIsHelpError":
-        message = {"error": ARGUMENT_INVALID, "message": error.format_message()}
-        typer.echo(json.dumps(message))
-    sys.exit(_REFUSED_EXIT)
+        print_refusal(ARGUMENT_INVALID, error.format_message())
+    sys.exit(REFUSED_EXIT)

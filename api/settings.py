@@ -8,7 +8,7 @@ numbers (format: `interchange.nik.NikVault.from_setting`, checked here); the bui
 development keys are refused when `KOPNET_ENVIRONMENT=production`. `KOPNET_ENVIRONMENT`
 is `development`, `test` or `production`, in any case. `KOPNET_TIME_ZONE` and
 `KOPNET_WINDOW_CUTOFF_S` place the nightly settlement cut-off. On PostgreSQL,
-`KOPNET_LOCK_TIMEOUT_MS` bounds every statement's wait for a lock (a write then fails with
+`KOPNET_LOCK_TIMEOUT_MS` bounds each wait for a lock (a write then fails with
 `lock_wait_timeout`, a migration with the same code) and
 `KOPNET_IDLE_IN_TRANSACTION_TIMEOUT_MS` how long a session may sit idle inside a
 transaction before the server ends it, releasing its locks. Every value is checked

@@ -121,7 +121,8 @@ def _check_terms(
         report.add(
             "account_terms_unsealed",
             subject,
-            "opened before 0008, its terms never sealed: `kopnet ledger seal-terms` seals them",
+            "opened before 0008, its terms never sealed: check them against the registry,"
+            " then `kopnet ledger seal-terms` seals them",
         )
         return
     if row.terms_digest is None:

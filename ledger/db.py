@@ -17,6 +17,7 @@ dumps the typed array parameters of `ledger.pg_arrays` with their own binary dum
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +49,7 @@ __all__ = [
     "pipeline_begun",
     "pipelined",
     "run_transaction",
+    "sqlstate",
 ]
 
 T = TypeVar("T")
@@ -116,13 +118,15 @@ def make_engine(
 
 
 def _session_options(url: str, lock_timeout_ms: int, idle_in_transaction_timeout_ms: int) -> str:
-    """The libpq `options` every session starts with: the URL's own, then the two timeouts.
+    """The libpq `options` every session starts with: the environment's `PGOPTIONS` (which
+    an explicit `options` would otherwise replace), the URL's own, then the two timeouts.
 
     They are startup parameters rather than a `SET` on connect: a `SET` made inside the
     transaction psycopg opens would be undone by the pool's rollback. Of two settings of
-    one name the later wins, so the URL cannot loosen the bounds."""
+    one name the later wins, so neither the environment nor the URL loosens the bounds."""
     given = make_url(url).query.get("options", ())
-    parts = [given] if isinstance(given, str) else list(given)
+    parts = [os.environ.get("PGOPTIONS", "")]
+    parts += [given] if isinstance(given, str) else list(given)
     parts.append(f"-c lock_timeout={lock_timeout_ms}")
     parts.append(f"-c idle_in_transaction_session_timeout={idle_in_transaction_timeout_ms}")
     return " ".join(parts)
@@ -225,18 +229,18 @@ class TransactionRetryError(Exception):
     sees a later clock); `run_transaction` rolls back and runs it again, boundedly."""
 
 
-def _sqlstate(error: Exception) -> str | None:
+def sqlstate(error: Exception) -> str | None:
     """The SQLSTATE of a database error: SQLAlchemy's wrapped ones and psycopg's own
     (raised by pipelines); None for any other."""
     orig = error.orig if isinstance(error, DBAPIError) else error
-    sqlstate = getattr(orig, "sqlstate", None)
-    return sqlstate if isinstance(sqlstate, str) else None
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def is_lock_wait_timeout(error: Exception) -> bool:
     """True when a statement waited for a lock past the session's `lock_timeout` (SQLSTATE
     55P03, lock_not_available); its transaction is aborted, nothing of it recorded."""
-    return _sqlstate(error) == _LOCK_NOT_AVAILABLE
+    return sqlstate(error) == _LOCK_NOT_AVAILABLE
 
 
 def is_retryable(error: Exception, race_constraints: frozenset[str] = frozenset()) -> bool:
@@ -246,10 +250,10 @@ def is_retryable(error: Exception, race_constraints: frozenset[str] = frozenset(
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     orig = error.orig if isinstance(error, DBAPIError) else error
-    sqlstate = _sqlstate(error)
-    if sqlstate in _RETRYABLE_SQLSTATES:
+    state = sqlstate(error)
+    if state in _RETRYABLE_SQLSTATES:
         return True
-    if sqlstate == "23505":
+    if state == "23505":
         diag = getattr(orig, "diag", None)
         name = getattr(diag, "constraint_name", None)
         return name in _RACE_CONSTRAINTS or name in race_constraints

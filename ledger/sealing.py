@@ -23,12 +23,12 @@ from sqlalchemy import Connection, exists, func, insert, select
 from ledger.digest import GENESIS_HASH, chain_link
 from ledger.tables import chain, entry
 
-__all__ = ["LATE_WINDOW_SEQS", "SEAL_BATCH_MAX", "chain_head", "seal_entries"]
+__all__ = ["LATE_WINDOW_SEQS", "SEAL_BATCH_MAX", "SEAL_LOCK_KEY", "chain_head", "seal_entries"]
 
 SEAL_BATCH_MAX = 50_000
 # How far below the highest sealed entry the sealer looks for entries that committed late.
 LATE_WINDOW_SEQS = 200_000
-_SEAL_LOCK_KEY = 0x6B6F706E6574  # "kopnet"
+SEAL_LOCK_KEY = 0x6B6F706E6574  # "kopnet"
 
 
 def chain_head(conn: Connection) -> tuple[int, str]:
@@ -44,13 +44,14 @@ def seal_entries(
 ) -> int:
     """Seal up to `limit` unsealed entries with links keyed by `key`; return how many were
     sealed (0 if another sealer holds the lock). `full_scan` looks at the whole ledger, not
-    only the late window, and waits for another sealer to finish rather than skip: a
-    scheduled full scan that met the every-minute sealer would otherwise seal nothing."""
+    only the late window, and waits for another sealer to finish rather than skip (a
+    scheduled full scan that met the every-minute sealer would otherwise seal nothing), up
+    to the session's `lock_timeout` (`lock_wait_timeout` past it)."""
     assert 1 <= limit <= SEAL_BATCH_MAX
     if conn.dialect.name == "postgresql" and full_scan:
-        conn.execute(select(func.pg_advisory_xact_lock(_SEAL_LOCK_KEY)))
+        conn.execute(select(func.pg_advisory_xact_lock(SEAL_LOCK_KEY)))
     elif conn.dialect.name == "postgresql":
-        locked = conn.execute(select(func.pg_try_advisory_xact_lock(_SEAL_LOCK_KEY))).scalar()
+        locked = conn.execute(select(func.pg_try_advisory_xact_lock(SEAL_LOCK_KEY))).scalar()
         if not locked:
             return 0
     position, previous = chain_head(conn)

@@ -134,7 +134,8 @@ class Ledger:
         alone = _with_link(request, False)
         # Keyed by its id: sent again while the first copy is still queued or in flight
         # (after `outcome_unknown`), it gets that copy's answer (`ledger.group_commit`).
-        (outcome,) = self._answer(self._committer.submit([alone], key=alone.entry_id))
+        key = alone.entry_id if isinstance(alone.entry_id, str) else None
+        (outcome,) = self._answer(self._committer.submit([alone], key=key))
         return raise_for_outcome(outcome)
 
     def post_linked(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
@@ -142,7 +143,9 @@ class Ledger:
         `outcome_unknown` and `service_closed` as for `post`."""
         check_batch_size(len(requests))
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
-        key = tuple(r.entry_id for r in linked)
+        ids = tuple(r.entry_id for r in linked)
+        # An id that is not text is refused by the batch's checks; it keys nothing.
+        key = ids if all(isinstance(i, str) for i in ids) else None
         return self._answer(self._committer.submit(linked, key=key))
 
     def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:

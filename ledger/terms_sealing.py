@@ -6,7 +6,9 @@ the audit's raw forms, `ledger.stored_values`, so that what is sealed is what th
 recomputes) and takes it off the list, in the caller's transaction, under the accounts'
 row locks. A listed account with a value that does not read stays listed and unsealed: the
 audit reports that value. An account that is not listed is never sealed here, so a digest
-removed behind the ledger's back stays a finding (`account_terms_digest_missing`).
+removed behind the ledger's back stays a finding (`account_terms_digest_missing`). The
+list itself is not sealed: whoever can remove a digest can list the account too, and the
+command would then seal what they wrote. It is meant to run once, right after the upgrade.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from queue import SimpleQueue
 from typing import Any
@@ -218,3 +219,18 @@ def test_a_post_after_close_is_refused_at_once_as_service_closed_and_never_recor
     finally:
         ledger.close()
         engine.dispose()
+
+
+@pytest.mark.parametrize("entry_id", [["x"], {"x": 1}])
+def test_an_entry_id_that_is_not_text_is_refused_by_post_and_post_linked(
+    ledger: Ledger, entry_id: object
+) -> None:
+    """Posts are keyed by their ids in the committer: an id that cannot be a key (a list,
+    a dict) raised TypeError there, before the request's checks refuse it."""
+    a = open_wallets(ledger, "ani")
+    request = replace(transfer("x", a["cash"], a["ani"], idr(1)), entry_id=entry_id)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError) as refused:
+        ledger.post(request)
+    assert refused.value.code is Code.ENTRY_ID_INVALID
+    (outcome,) = ledger.post_linked([request])
+    assert outcome.code == Code.ENTRY_ID_INVALID

@@ -10,10 +10,13 @@ it long before and committed only now. It is 299,991 below the newest sealed, pa
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
-from ledger.sealing import LATE_WINDOW_SEQS
+from ledger.sealing import LATE_WINDOW_SEQS, SEAL_LOCK_KEY
 from ledger.service import Ledger
 from ledger.tables import chain, entry
 from tests.builders import idr, open_wallets, transfer
@@ -65,3 +68,21 @@ def test_audit_verify_seals_it_before_checking(pg_ledger: Ledger, pg_url: str) -
     status, report = audit_verify_json(pg_url)
     assert status == 0, report
     assert (report["unsealed_entries"], report["sealed_entries"]) == (0, 3)
+
+
+def test_a_full_scan_waits_for_another_sealer_rather_than_skip(
+    pg_ledger: Ledger, pg_url: str
+) -> None:
+    """The every-minute sealer holds the sealers' lock: the nightly full scan waits for it
+    and then seals the late entry (it used to try the lock, and seal nothing)."""
+    late = _stage_a_late_entry(pg_ledger)
+    sealed: list[int] = []
+    with psycopg.connect(pg_url) as other_sealer:
+        other_sealer.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        scan = threading.Thread(target=lambda: sealed.append(pg_ledger.seal(full_scan=True)))
+        scan.start()
+        scan.join(0.5)
+        assert scan.is_alive(), "the full scan did not wait for the other sealer"
+        other_sealer.rollback()
+    scan.join(10)
+    assert sealed == [1] and late not in _unsealed(pg_ledger)
