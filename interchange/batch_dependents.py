@@ -4,7 +4,9 @@ A second refund of one purchase, or a void after a capture, must see what the le
 decided on the first: in the same transaction, the first one's effect would count before
 the ledger decides on it. The service runs such commands in the next transaction
 (`split_dependents`). A payment id repeated within a batch follows its first occurrence
-(`first_occurrences`): processed with it, and given its outcome. Pure: no database.
+(`first_occurrences`): processed with it, and given its outcome, or judged against the
+payment recorded before the batch if it differs (`interchange.payment_batch`). Pure: no
+database.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def split_dependents(items: Sequence[ParsedCommand | PaymentOutcome]) -> Split:
     command of the batch, with another payment id, creates or names too, or that a
     deferred command creates; and every command sharing a payment id with one deferred.
     A repeat of a payment id processed now stays with it, whatever it names: its outcome
-    is its first occurrence's (a replay, or a conflict if the request differs).
+    is its first occurrence's (a replay), or, if the request differs, a replay of the
+    payment recorded before the batch or a conflict.
 
     Planned in one transaction, an earlier command's effect would count before the ledger
     decides on it: a refund the ledger refuses would still use up the original for the

@@ -11,8 +11,9 @@ accepted, and commit. On PostgreSQL the ledger's writes, the payment rows, the r
 amounts and authorization states (of rows the load locked) and the COMMIT go in one round
 trip, so the accounts stay locked for one trip after planning; what routing needs of the
 authorizations named (their payers, their merchants' criteria, when their holds expire)
-comes with the load. A command repeated within the batch gets the first one's outcome (or
-a conflict if it differs). Commands that must see another's outcome (a second refund of
+comes with the load. A command repeated within the batch gets the first one's outcome; one
+that differs is a replay if it is the payment recorded under its id before the batch, and
+a conflict otherwise (`_fill_repeats`). Commands that must see another's outcome (a second refund of
 one purchase, a void after a capture) are not in the same batch: the service runs them in
 the next transaction (`interchange.batch_dependents`), once the ledger has decided.
 """
