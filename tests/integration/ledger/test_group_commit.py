@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from ledger.db import make_engine
-from ledger.entry import Entry, EntryKind, EntryRequest, Leg
+from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, Leg
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.service import Ledger
@@ -122,6 +122,38 @@ def test_a_retry_sent_while_its_original_is_queued_waits_for_the_originals_answe
     for thread in (staller, *callers):
         thread.join(_WAIT_S_MAX)
     assert len(results) == 2 and results[0] == results[1]
+    assert ledger.account(a["budi"].id).posted == idr(11)
+
+
+def test_a_retry_through_post_linked_that_shares_a_batch_with_its_original_is_a_replay(
+    one_worker_ledger: Ledger,
+) -> None:
+    """`post(r)` and `post_linked([r])` are keyed apart, so they can share a batch: the
+    second is a replay of the first, not `entry_id_repeated_in_batch` (the planner's
+    `seen_ids` once spanned callers)."""
+    ledger = one_worker_ledger
+    a = open_wallets(ledger, "ani", "budi")
+    ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+    pay = transfer("pay", a["ani"], a["budi"], idr(10))
+    stall = transfer("stall", a["cash"], a["budi"], idr(1))
+    queued = ledger._committer._queue
+    posted: list[Entry] = []
+    linked: list[list[EntryOutcome]] = []
+    with _locked(ledger, a["cash"].id):
+        staller = threading.Thread(target=ledger.post, args=(stall,))
+        staller.start()
+        _wait_until(lambda: queued.qsize() == 0)
+        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+        first = threading.Thread(target=lambda: posted.append(ledger.post(pay)))
+        second = threading.Thread(target=lambda: linked.append(ledger.post_linked([pay])))
+        first.start()
+        _wait_until(partial(_has_size, queued, 1))
+        second.start()
+        _wait_until(partial(_has_size, queued, 2))
+    for thread in (staller, first, second):
+        thread.join(_WAIT_S_MAX)
+    (outcome,) = linked[0]
+    assert outcome.ok and outcome.replayed and outcome.entry == posted[0], outcome
     assert ledger.account(a["budi"].id).posted == idr(11)
 
 
