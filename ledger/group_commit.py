@@ -305,9 +305,10 @@ class GroupCommitter(Generic[T, R]):
             self._answer(units)
         except BaseException as error:
             # The worker stops (an interrupt, an exit): its callers learn why, now.
-            for unit in units:
-                if not unit.answer.wait(0):
-                    self._fail(unit, error)
+            unanswered = [unit for unit in units if not unit.answer.wait(0)]
+            self._forget(unanswered)
+            for unit in unanswered:
+                unit.answer.fail(error)
             raise
 
     def _answer(self, units: list[_Unit[T, R]]) -> None:
@@ -317,30 +318,25 @@ class GroupCommitter(Generic[T, R]):
             assert len(results) == len(items), "the handler returns one result per item"
         except Exception as error:
             if len(units) == 1:
-                self._fail(units[0], error)
+                self._forget(units)
+                units[0].answer.fail(error)
                 return
             for unit in units:
                 self._answer([unit])
             return
+        self._forget(units)
         start = 0
         for unit in units:
-            self._give(unit, results[start : start + len(unit.items)])
+            unit.answer.give(results[start : start + len(unit.items)])
             start += len(unit.items)
 
-    def _give(self, unit: _Unit[T, R], results: list[R]) -> None:
-        """Answer `unit` with its results, once its key no longer takes new copies."""
-        self._forget(unit)
-        unit.answer.give(results)
-
-    def _fail(self, unit: _Unit[T, R], error: BaseException) -> None:
-        """Answer `unit` with the handler's error, once its key no longer takes copies."""
-        self._forget(unit)
-        unit.answer.fail(error)
-
-    def _forget(self, unit: _Unit[T, R]) -> None:
-        """Take `unit` off the pending units: a copy submitted from now on is queued."""
-        if unit.key is None:
+    def _forget(self, units: Sequence[_Unit[T, R]]) -> None:
+        """Take `units` off the pending units before they are answered, under one hold of
+        the admitting lock for the batch: a copy submitted from now on is queued."""
+        keyed = [unit for unit in units if unit.key is not None]
+        if not keyed:
             return
         with self._admitting:
-            if self._pending.get(unit.key) is unit:
-                del self._pending[unit.key]
+            for unit in keyed:
+                if self._pending.get(unit.key) is unit:
+                    del self._pending[unit.key]
