@@ -225,20 +225,17 @@ class Ledger:
         migration 0008, `per_round` accounts a transaction; return the accounts sealed and
         those left listed because a stored value does not read (`ledger.terms_sealing`).
         Run once after upgrading such a database; with nothing listed it changes nothing."""
-        sealed: list[int] = []
-        unreadable: list[int] = []
-        after = 0
+        done, after = ListedSealing(), 0
         while True:
-            done = self._run(
+            round_done, last_id = self._run(
                 functools.partial(
                     seal_listed_terms, key=self._seal_key, after_id=after, limit=per_round
                 )
             )
-            sealed += done.sealed
-            unreadable += done.unreadable
-            if done.last_id is None:
-                return ListedSealing(tuple(sealed), tuple(unreadable), after or None)
-            after = done.last_id
+            done += round_done
+            if last_id is None:
+                return done
+            after = last_id
 
     def verify(self, *, anchor: ChainAnchor | None = None) -> AuditReport:
         """Recompute digests, the chain and every balance; report all discrepancies, and

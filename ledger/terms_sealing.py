@@ -31,21 +31,24 @@ TERMS_SEAL_BATCH_MAX = 1000
 
 @dataclass(frozen=True, slots=True)
 class ListedSealing:
-    """One round of `seal_listed_terms`: the listed accounts it sealed, those it left listed
-    because a term or the digest does not read, and the highest id it looked at (None when
-    no listed account was left after `after_id`)."""
+    """The listed accounts sealed, and those left listed because a term or the digest does
+    not read."""
 
-    sealed: tuple[int, ...]
-    unreadable: tuple[int, ...]
-    last_id: int | None
+    sealed: tuple[int, ...] = ()
+    unreadable: tuple[int, ...] = ()
+
+    def __add__(self, other: ListedSealing) -> ListedSealing:
+        return ListedSealing(self.sealed + other.sealed, self.unreadable + other.unreadable)
 
 
 def seal_listed_terms(
     conn: Connection, key: bytes, *, after_id: int = 0, limit: int = TERMS_SEAL_BATCH_MAX
-) -> ListedSealing:
+) -> tuple[ListedSealing, int | None]:
     """Seal under `key` the terms of up to `limit` listed accounts with ids above
-    `after_id`, lowest first, locking them, and take each sealed one off the list. A listed
-    account that already has a digest is taken off the list and left as it is."""
+    `after_id`, lowest first, locking them, and take each sealed one off the list; return
+    what was done and the highest id looked at (None when no listed account was left after
+    `after_id`). A listed account that already has a digest is taken off the list and left
+    as it is."""
     assert key, "the sealing key must not be empty"
     assert 1 <= limit <= TERMS_SEAL_BATCH_MAX, "a bounded round"
     c, dialect = account.c, conn.dialect.name
@@ -60,7 +63,7 @@ def seal_listed_terms(
     )
     rows = conn.execute(query).all()
     if not rows:
-        return ListedSealing((), (), None)
+        return ListedSealing(), None
     unreadable = tuple(row.listed_id for row in rows if unreadable_values(row))
     readable = [row for row in rows if row.listed_id not in unreadable]
     digests = [
@@ -79,7 +82,7 @@ def seal_listed_terms(
     if off:
         conn.execute(delete(account_unsealed).where(account_unsealed.c.account_id.in_(off)))
     sealed = tuple(d["b_id"] for d in digests)
-    return ListedSealing(sealed, unreadable, rows[-1].listed_id)
+    return ListedSealing(sealed, unreadable), rows[-1].listed_id
 
 
 def stored_terms(row: Row[Any]) -> AccountTerms:
