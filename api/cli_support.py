@@ -32,7 +32,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, Operationa
 from api.bootstrap import Services, build, migrate
 from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
-from ledger.db import is_lock_wait_timeout, sqlstate
+from ledger.db import sqlstate
 from ledger.errors import LedgerError, LedgerErrorCode
 from migrations.runner import current_revision, head_revision, known_revisions
 from settlement.errors import SettlementError
@@ -59,8 +59,17 @@ _URL_EXPECTED = "expected sqlite:///FILE or postgresql://USER@HOST/DATABASE (psy
 # keeps its traceback.
 _CONNECTION_LOST = (OperationalError, InterfaceError)
 # The database refusing the work itself: a role without the privilege (an auditor's
-# read-only role asked to seal first), a read-only server (a replica) asked to write.
-_REFUSING_SQLSTATES = {"42501": "database_permission_denied", "25006": "database_read_only"}
+# read-only role asked to seal first), a read-only server (a replica) asked to write, a
+# lock held past `lock_timeout` (a migration's; the services raise it as a `LedgerError`).
+_REFUSING_SQLSTATES = {
+    "42501": ("database_permission_denied", "the database refused this role"),
+    "25006": ("database_read_only", "the database takes no writes"),
+    "55P03": (
+        str(LedgerErrorCode.LOCK_WAIT_TIMEOUT),
+        "a lock stayed held by another transaction past KOPNET_LOCK_TIMEOUT_MS: nothing"
+        " changed; run it again once that transaction ends",
+    ),
+}
 # The first 16 bytes of every SQLite database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
 REFUSED_EXIT = 2
@@ -166,13 +175,8 @@ def upgrade_schema(settings: Settings) -> None:
         except RuntimeError as error:
             fail("migration_refused", str(error))
         except DBAPIError as error:
-            if not is_lock_wait_timeout(error):
-                raise
-            fail(
-                str(LedgerErrorCode.LOCK_WAIT_TIMEOUT),
-                "a migration waited longer than KOPNET_LOCK_TIMEOUT_MS for a lock another"
-                " transaction holds: nothing changed; run it again once that transaction ends",
-            )
+            _fail_if_refused(error)
+            raise
 
 
 @contextmanager
@@ -244,9 +248,16 @@ def running(settings: Settings) -> Iterator[Services]:
         fail("database_unavailable", _first_line(error))
     except (DBAPIError, psycopg.Error) as error:
         # psycopg's own errors come from the writes sent in a pipeline (`ledger.db`).
-        code = _REFUSING_SQLSTATES.get(sqlstate(error) or "")
-        if code is None:
-            raise
-        fail(code, _first_line(error))
+        _fail_if_refused(error)
+        raise
     finally:
         services.close()
+
+
+def _fail_if_refused(error: Exception) -> None:
+    """Fail with the code of a refusal by the database (`_REFUSING_SQLSTATES`), saying
+    why and what the driver said; return for any other error, a defect to raise."""
+    refusal = _REFUSING_SQLSTATES.get(sqlstate(error) or "")
+    if refusal is not None:
+        code, why = refusal
+        fail(code, f"{why}: {_first_line(error)}")
