@@ -46,20 +46,12 @@ def migrate(settings: Settings) -> None:
     """Migrate the configured database to the newest schema; a migration that waits for a
     lock past `lock_timeout_ms` fails, rolled back, rather than hold up every session
     queued behind its own lock request."""
-    upgrade(
-        normalise_url(settings.database_url),
-        lock_timeout_ms=settings.lock_timeout_ms,
-        idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
-    )
+    upgrade(normalise_url(settings.database_url), bounds=settings.session_bounds())
 
 
 def build(settings: Settings) -> Services:
     """Build the engine and services for `settings`."""
-    engine = make_engine(
-        settings.database_url,
-        lock_timeout_ms=settings.lock_timeout_ms,
-        idle_in_transaction_timeout_ms=settings.idle_in_transaction_timeout_ms,
-    )
+    engine = make_engine(settings.database_url, bounds=settings.session_bounds())
     seal_key = settings.seal_key_bytes()
     calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
     vault = settings.nik_vault()

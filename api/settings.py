@@ -29,6 +29,7 @@ from ledger.db import (
     IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN,
     LOCK_TIMEOUT_MS_DEFAULT,
     LOCK_TIMEOUT_MS_MAX,
+    SessionBounds,
 )
 from ledger.group_commit import ANSWER_WAIT_S_DEFAULT, ANSWER_WAIT_S_MAX
 
@@ -125,6 +126,10 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         """True when this process runs in production (the development keys are refused)."""
         return self.environment.lower() == "production"
+
+    def session_bounds(self) -> SessionBounds:
+        """What every PostgreSQL session is held to (`ledger.db.SessionBounds`)."""
+        return SessionBounds(self.lock_timeout_ms, self.idle_in_transaction_timeout_ms)
 
     def seal_key_bytes(self) -> bytes:
         """The sealing key as bytes."""

@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -39,6 +40,7 @@ __all__ = [
     "IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN",
     "LOCK_TIMEOUT_MS_DEFAULT",
     "LOCK_TIMEOUT_MS_MAX",
+    "SessionBounds",
     "TransactionRetryError",
     "commit_with",
     "driver",
@@ -81,33 +83,35 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(
-    url: str,
-    *,
-    pool_size: int = 20,
-    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
-) -> Engine:
+@dataclass(frozen=True, slots=True)
+class SessionBounds:
+    """What every PostgreSQL session of an engine is held to: how long one wait for a lock
+    may last (`lock_timeout`), and how long the session may sit idle inside a transaction
+    before the server ends it (`idle_in_transaction_session_timeout`)."""
+
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT
+    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT
+
+    def __post_init__(self) -> None:
+        lock, idle = self.lock_timeout_ms, self.idle_in_transaction_timeout_ms
+        assert type(lock) is int and 1 <= lock <= LOCK_TIMEOUT_MS_MAX
+        assert type(idle) is int
+        assert IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN <= idle <= IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX
+
+
+def make_engine(url: str, *, pool_size: int = 20, bounds: SessionBounds | None = None) -> Engine:
     """Create an engine for `url`; SQLite gets WAL, foreign keys and BEGIN IMMEDIATE (its
     own busy timeout bounds the wait for the write lock).
 
-    Every PostgreSQL session of the engine starts with `lock_timeout` at `lock_timeout_ms`
-    and `idle_in_transaction_session_timeout` at `idle_in_transaction_timeout_ms`, added to
-    the URL's own `options`; later `SET`s and rollbacks do not undo them."""
-    assert type(lock_timeout_ms) is int and 1 <= lock_timeout_ms <= LOCK_TIMEOUT_MS_MAX
-    assert type(idle_in_transaction_timeout_ms) is int
-    assert (
-        IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN
-        <= idle_in_transaction_timeout_ms
-        <= IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX
-    )
+    Every PostgreSQL session of the engine starts held to `bounds` (the defaults if None),
+    added to the URL's own `options`; later `SET`s and rollbacks do not undo them."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    options = _session_options(url, lock_timeout_ms, idle_in_transaction_timeout_ms)
+    options = _session_options(url, bounds or SessionBounds())
     # No pre-ping: it costs a round trip per transaction; a connection found dead is
     # invalidated and the unit of work retried (`is_retryable`).
     engine = create_engine(
@@ -117,9 +121,9 @@ def make_engine(
     return engine
 
 
-def _session_options(url: str, lock_timeout_ms: int, idle_in_transaction_timeout_ms: int) -> str:
+def _session_options(url: str, bounds: SessionBounds) -> str:
     """The libpq `options` every session starts with: the environment's `PGOPTIONS` (which
-    an explicit `options` would otherwise replace), the URL's own, then the two timeouts.
+    an explicit `options` would otherwise replace), the URL's own, then `bounds`.
 
     They are startup parameters rather than a `SET` on connect: a `SET` made inside the
     transaction psycopg opens would be undone by the pool's rollback. Of two settings of
@@ -127,8 +131,8 @@ def _session_options(url: str, lock_timeout_ms: int, idle_in_transaction_timeout
     given = make_url(url).query.get("options", ())
     parts = [os.environ.get("PGOPTIONS", "")]
     parts += [given] if isinstance(given, str) else list(given)
-    parts.append(f"-c lock_timeout={lock_timeout_ms}")
-    parts.append(f"-c idle_in_transaction_session_timeout={idle_in_transaction_timeout_ms}")
+    parts.append(f"-c lock_timeout={bounds.lock_timeout_ms}")
+    parts.append(f"-c idle_in_transaction_session_timeout={bounds.idle_in_transaction_timeout_ms}")
     return " ".join(parts)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from ledger.db import IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT, LOCK_TIMEOUT_MS_DEFAULT, make_engine
+from ledger.db import make_engine
 
 
 def _run(connection: Connection) -> None:
@@ -49,14 +49,7 @@ def run_migrations_online() -> None:
         return
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url must be set"
-    attributes = context.config.attributes
-    engine = make_engine(
-        url,
-        lock_timeout_ms=attributes.get("lock_timeout_ms", LOCK_TIMEOUT_MS_DEFAULT),
-        idle_in_transaction_timeout_ms=attributes.get(
-            "idle_in_transaction_timeout_ms", IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT
-        ),
-    )
+    engine = make_engine(url, bounds=context.config.attributes.get("session_bounds"))
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from ledger.db import IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT, LOCK_TIMEOUT_MS_DEFAULT, make_engine
+from ledger.db import SessionBounds, make_engine
 
 __all__ = [
     "alembic_config",
@@ -37,8 +37,7 @@ def alembic_config(
     url: str | None = None,
     connection: Connection | None = None,
     *,
-    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
+    bounds: SessionBounds | None = None,
 ) -> Config:
     """Return an Alembic config pointing at these migrations and `url` or `connection`;
     the engine made for `url` holds its sessions to the two timeouts (`make_engine`)."""
@@ -48,42 +47,19 @@ def alembic_config(
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     if connection is not None:
         config.attributes["connection"] = connection
-    config.attributes["lock_timeout_ms"] = lock_timeout_ms
-    config.attributes["idle_in_transaction_timeout_ms"] = idle_in_transaction_timeout_ms
+    config.attributes["session_bounds"] = bounds
     return config
 
 
-def upgrade(
-    url: str,
-    revision: str = "head",
-    *,
-    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
-) -> None:
+def upgrade(url: str, revision: str = "head", *, bounds: SessionBounds | None = None) -> None:
     """Migrate the database at `url` up to `revision`, in one transaction on PostgreSQL:
-    a statement that waits for a lock past `lock_timeout_ms` rolls all of it back."""
-    config = alembic_config(
-        url,
-        lock_timeout_ms=lock_timeout_ms,
-        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
-    )
-    command.upgrade(config, revision)
+    a statement that waits for a lock past `bounds` rolls all of it back."""
+    command.upgrade(alembic_config(url, bounds=bounds), revision)
 
 
-def downgrade(
-    url: str,
-    revision: str = "base",
-    *,
-    lock_timeout_ms: int = LOCK_TIMEOUT_MS_DEFAULT,
-    idle_in_transaction_timeout_ms: int = IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
-) -> None:
+def downgrade(url: str, revision: str = "base", *, bounds: SessionBounds | None = None) -> None:
     """Migrate the database at `url` down to `revision`, bounded as `upgrade`."""
-    config = alembic_config(
-        url,
-        lock_timeout_ms=lock_timeout_ms,
-        idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms,
-    )
-    command.downgrade(config, revision)
+    command.downgrade(alembic_config(url, bounds=bounds), revision)
 
 
 def head_revision() -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.bootstrap import build
 from api.settings import Settings
-from ledger.db import make_engine, run_transaction
+from ledger.db import SessionBounds, make_engine, run_transaction
 from ledger.entry import Entry, EntryOutcome, EntryRequest
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
@@ -41,6 +41,7 @@ from tests.conftest import TEST_SEAL_KEY
 from tests.races import answered_within, held_by_another_session
 
 LOCK_TIMEOUT_MS = 200
+SHORT_LOCK_WAITS = SessionBounds(lock_timeout_ms=LOCK_TIMEOUT_MS)
 # Far above what a bounded wait takes here (a lock timeout or two), far below forever.
 _ANSWER_S_MAX = 10.0
 _WAIT_S_MAX = 10.0
@@ -49,7 +50,7 @@ _WAIT_S_MAX = 10.0
 @pytest.fixture
 def quick_ledger(pg_url: str) -> Iterator[Ledger]:
     """A ledger on PostgreSQL whose sessions wait `LOCK_TIMEOUT_MS` for a lock."""
-    engine = make_engine(pg_url, lock_timeout_ms=LOCK_TIMEOUT_MS)
+    engine = make_engine(pg_url, bounds=SHORT_LOCK_WAITS)
     service = Ledger(engine, seal_key=TEST_SEAL_KEY)
     yield service
     service.close()
@@ -201,9 +202,8 @@ def _shown(conn: Connection) -> tuple[str, str]:
 def test_every_session_of_an_engine_carries_both_timeouts_even_after_a_rollback(
     pg_url: str,
 ) -> None:
-    engine = make_engine(
-        pg_url, pool_size=2, lock_timeout_ms=1234, idle_in_transaction_timeout_ms=61234
-    )
+    bounds = SessionBounds(lock_timeout_ms=1234, idle_in_transaction_timeout_ms=61234)
+    engine = make_engine(pg_url, pool_size=2, bounds=bounds)
     try:
         with engine.connect() as first, engine.connect() as second:
             assert _shown(first) == _shown(second) == ("1234ms", "61234ms")
@@ -243,8 +243,9 @@ def test_a_session_idle_in_its_transaction_past_the_timeout_is_ended_and_its_loc
 ) -> None:
     """A process that stalls inside a transaction holding a row lock (here: sleeps) loses
     its session after the idle timeout; the row is then free for others."""
-    engine = make_engine(pg_url, pool_size=1, idle_in_transaction_timeout_ms=1000)
-    ledger = Ledger(make_engine(pg_url, lock_timeout_ms=LOCK_TIMEOUT_MS), seal_key=TEST_SEAL_KEY)
+    short_idle = SessionBounds(idle_in_transaction_timeout_ms=1000)
+    engine = make_engine(pg_url, pool_size=1, bounds=short_idle)
+    ledger = Ledger(make_engine(pg_url, bounds=SHORT_LOCK_WAITS), seal_key=TEST_SEAL_KEY)
     try:
         a = open_wallets(ledger, "ani")
         with engine.connect() as stalled:
