@@ -13,6 +13,7 @@ from ledger.service import Ledger
 
 __all__ = [
     "BUSINESS_DATE",
+    "audited_three_wallets",
     "code_of",
     "idr",
     "open_wallets",
@@ -22,6 +23,19 @@ __all__ = [
 ]
 
 BUSINESS_DATE = date(2026, 11, 23)
+
+
+def audited_three_wallets(ledger: Ledger) -> dict[str, Account]:
+    """The audit tests' ledger, sealed and found intact (rupiah):
+    fund cash -> ani 100, pay ani -> budi 40, top-up cash -> citra 10."""
+    a = open_wallets(ledger, "ani", "budi", "citra")
+    return post_sealed(
+        ledger,
+        a,
+        transfer("fund", a["cash"], a["ani"], idr(100)),
+        transfer("pay", a["ani"], a["budi"], idr(40)),
+        transfer("top-up", a["cash"], a["citra"], idr(10)),
+    )
 
 
 def idr(rupiah: int) -> Money:

@@ -32,7 +32,7 @@ from ledger.account import Account
 from ledger.audit import ChainAnchor
 from ledger.service import Ledger
 from ledger.tables import account, chain, entry, posting
-from tests.builders import idr, open_wallets, post_sealed, transfer
+from tests.builders import audited_three_wallets, idr, open_wallets, transfer
 from tests.cli import audit_verify_json
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import RawLeg, insert_entry, tampering
@@ -40,14 +40,7 @@ from tests.integration.ledger.raw import RawLeg, insert_entry, tampering
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
-    a = open_wallets(ledger, "ani", "budi", "citra")
-    return post_sealed(
-        ledger,
-        a,
-        transfer("fund", a["cash"], a["ani"], idr(100)),
-        transfer("pay", a["ani"], a["budi"], idr(40)),
-        transfer("top-up", a["cash"], a["citra"], idr(10)),
-    )
+    return audited_three_wallets(ledger)
 
 
 def _rechain(conn: Connection) -> None:

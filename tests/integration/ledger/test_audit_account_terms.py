@@ -27,7 +27,7 @@ from ledger.account import Account, AccountStatus
 from ledger.audit import AuditReport
 from ledger.service import Ledger
 from ledger.tables import account, account_unsealed, entry
-from tests.builders import idr, open_wallets, post_sealed, transfer
+from tests.builders import audited_three_wallets, idr, open_wallets, transfer
 from tests.cli import audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import tampering
@@ -41,14 +41,7 @@ _TERMS_FINDINGS = {
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
-    a = open_wallets(ledger, "ani", "budi", "citra")
-    return post_sealed(
-        ledger,
-        a,
-        transfer("fund", a["cash"], a["ani"], idr(100)),
-        transfer("pay", a["ani"], a["budi"], idr(40)),
-        transfer("top-up", a["cash"], a["citra"], idr(10)),
-    )
+    return audited_three_wallets(ledger)
 
 
 def _terms_findings(report: AuditReport) -> list[tuple[str, int]]:

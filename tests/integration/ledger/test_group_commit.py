@@ -63,11 +63,27 @@ def _locked(ledger: Ledger, account_id: int) -> Iterator[None]:
         transaction.rollback()
 
 
+@contextmanager
+def _worker_stalled(
+    ledger: Ledger, stall: EntryRequest, stalled_account_id: int
+) -> Iterator[SimpleQueue[Any]]:
+    """Hold the only worker on `stall`, waiting for the lock of `stalled_account_id`, while
+    the block queues what it posts; yield the committer's queue. The worker goes on, and
+    the stalled post is answered, once the block ends."""
+    queued = ledger._committer._queue
+    with _locked(ledger, stalled_account_id):
+        staller = threading.Thread(target=ledger.post, args=(stall,))
+        staller.start()
+        _wait_until(lambda: queued.qsize() == 0)
+        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+        yield queued
+    staller.join(_WAIT_S_MAX)
+
+
 def _post_in_one_batch(
     ledger: Ledger, stall: EntryRequest, stalled_account_id: int, *requests: EntryRequest
 ) -> list[Entry | LedgerError]:
     """Post `requests` from one thread each so that the committer batches them together."""
-    queued = ledger._committer._queue
     results: list[Entry | LedgerError | None] = [None] * len(requests)
 
     def call(index: int) -> None:
@@ -76,16 +92,12 @@ def _post_in_one_batch(
         except LedgerError as error:
             results[index] = error
 
-    with _locked(ledger, stalled_account_id):
-        staller = threading.Thread(target=ledger.post, args=(stall,))
-        staller.start()
-        _wait_until(lambda: queued.qsize() == 0)
-        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+    with _worker_stalled(ledger, stall, stalled_account_id) as queued:
         callers = [threading.Thread(target=call, args=(i,)) for i in range(len(requests))]
         for count, caller in enumerate(callers, start=1):
             caller.start()
             _wait_until(partial(_has_size, queued, count))
-    for thread in (staller, *callers):
+    for thread in callers:
         thread.join(_WAIT_S_MAX)
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
@@ -104,13 +116,8 @@ def test_a_retry_sent_while_its_original_is_queued_waits_for_the_originals_answe
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
     pay = transfer("pay", a["ani"], a["budi"], idr(10))
     stall = transfer("stall", a["cash"], a["budi"], idr(1))
-    queued = ledger._committer._queue
     results: list[Entry] = []
-    with _locked(ledger, a["cash"].id):
-        staller = threading.Thread(target=ledger.post, args=(stall,))
-        staller.start()
-        _wait_until(lambda: queued.qsize() == 0)
-        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+    with _worker_stalled(ledger, stall, a["cash"].id) as queued:
         callers = [
             threading.Thread(target=lambda: results.append(ledger.post(pay))) for _ in range(2)
         ]
@@ -119,7 +126,7 @@ def test_a_retry_sent_while_its_original_is_queued_waits_for_the_originals_answe
         callers[1].start()
         time.sleep(0.2)
         assert queued.qsize() == 1
-    for thread in (staller, *callers):
+    for thread in callers:
         thread.join(_WAIT_S_MAX)
     assert len(results) == 2 and results[0] == results[1]
     assert ledger.account(a["budi"].id).posted == idr(11)
@@ -136,21 +143,16 @@ def test_a_retry_through_post_linked_that_shares_a_batch_with_its_original_is_a_
     ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
     pay = transfer("pay", a["ani"], a["budi"], idr(10))
     stall = transfer("stall", a["cash"], a["budi"], idr(1))
-    queued = ledger._committer._queue
     posted: list[Entry] = []
     linked: list[list[EntryOutcome]] = []
-    with _locked(ledger, a["cash"].id):
-        staller = threading.Thread(target=ledger.post, args=(stall,))
-        staller.start()
-        _wait_until(lambda: queued.qsize() == 0)
-        time.sleep(0.2)  # The worker has drained the queue and now waits on the lock.
+    with _worker_stalled(ledger, stall, a["cash"].id) as queued:
         first = threading.Thread(target=lambda: posted.append(ledger.post(pay)))
         second = threading.Thread(target=lambda: linked.append(ledger.post_linked([pay])))
         first.start()
         _wait_until(partial(_has_size, queued, 1))
         second.start()
         _wait_until(partial(_has_size, queued, 2))
-    for thread in (staller, first, second):
+    for thread in (first, second):
         thread.join(_WAIT_S_MAX)
     (outcome,) = linked[0]
     assert outcome.ok and outcome.replayed and outcome.entry == posted[0], outcome
