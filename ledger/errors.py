@@ -31,6 +31,9 @@ class LedgerErrorCode(StrEnum):
     PENDING_ID_REQUIRED = "pending_id_required"
     PENDING_ID_NOT_ALLOWED = "pending_id_not_allowed"
     TIMEOUT_INVALID = "timeout_invalid"
+    # Legs that are not a list or tuple of `Leg`s, each an integer account id (not a bool
+    # or a float) and a `Money` amount.
+    LEGS_INVALID = "legs_invalid"
     LEGS_TOO_FEW = "legs_too_few"
     LEGS_TOO_MANY = "legs_too_many"
     AMOUNT_INVALID = "amount_invalid"

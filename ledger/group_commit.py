@@ -38,8 +38,9 @@ A caller waits for its unit's answer a bounded time (`answer_within`); past it t
 is `outcome_unknown`, while the unit stays queued and is handled as any other.
 
 Coalescing: a unit submitted with a `key` (the ledger's entry ids, a payment's id) while a
-unit with that key and equal items is still queued or in flight waits for that unit's
-answer instead of being queued again. So a caller that got `outcome_unknown` and sends its
+unit with that key and identical items (`identical`: equal, and of the same types all the
+way down) is still queued or in flight waits for that unit's answer instead of being
+queued again. So a caller that got `outcome_unknown` and sends its
 request again learns what became of the first copy: a second copy could otherwise be
 refused (funds short at that moment) while the first, still queued, is recorded later,
 and the caller told "refused" for a request that was recorded. Retries do not pile up
@@ -58,8 +59,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Generic, TypeVar, cast
 
 from ledger.errors import LedgerError, LedgerErrorCode
@@ -70,6 +71,7 @@ __all__ = [
     "Answer",
     "GroupCommitter",
     "answer_within",
+    "identical",
 ]
 
 T = TypeVar("T")
@@ -145,6 +147,25 @@ def answer_within(answer: Answer[R], timeout_s: float, *, wait_s: float) -> R:
     return answer.value()
 
 
+def identical(a: object, b: object) -> bool:
+    """Whether `a` and `b` are equal and of the same types all the way down, through
+    dataclasses, lists, tuples and dicts (in order): `True` is not `1`, `1.0` is not `1`, an
+    enum member is not its text. A copy that is only equal may be a different request to
+    its handler (`True` fails where `1` passes); one spelt differently (another key order)
+    is not coalesced, and the handler decides."""
+    if type(a) is not type(b):
+        return False
+    if is_dataclass(a) and not isinstance(a, type):
+        return all(identical(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
+    if isinstance(a, Mapping):
+        assert isinstance(b, Mapping)
+        return len(a) == len(b) and identical(list(a.items()), list(b.items()))
+    if isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple)
+        return len(a) == len(b) and all(map(identical, a, b))
+    return a == b
+
+
 @dataclass(slots=True)
 class _Unit(Generic[T, R]):
     items: Sequence[T]
@@ -198,8 +219,8 @@ class GroupCommitter(Generic[T, R]):
 
     def submit(self, items: Sequence[T], *, key: Hashable | None = None) -> Answer[list[R]]:
         """Queue `items` to be handled together in one batch; the answer gives their results.
-        With a `key`, the answer of a unit with that key and equal items still queued or in
-        flight, if there is one (coalescing): nothing more is queued. Once `close` has
+        With a `key`, the answer of a unit with that key and identical items still queued or
+        in flight, if there is one (coalescing): nothing more is queued. Once `close` has
         begun, `service_closed` instead: nothing is queued or recorded."""
         assert 1 <= len(items) <= self._batch_size_max
         with self._admitting:
@@ -209,7 +230,7 @@ class GroupCommitter(Generic[T, R]):
                     "the service is closed: nothing was recorded, and nothing will be",
                 )
             pending = None if key is None else self._pending.get(key)
-            if pending is not None and list(pending.items) == list(items):
+            if pending is not None and identical(pending.items, items):
                 return pending.answer
             unit: _Unit[T, R] = _Unit(items, Answer(), key)
             if key is not None and pending is None:

@@ -1,8 +1,8 @@
 """Shape checks of entry requests, made before the database is touched.
 
 Checks run in this order and the first failure wins: entry id, kind (an `EntryKind`, not
-its text), kind-specific fields (target id, timeout), leg count, amounts, account
-repeated, balance per currency, metadata, business date. Each failure raises `LedgerError`
+its text), kind-specific fields (target id, timeout), the legs' types, leg count, amounts,
+account repeated, balance per currency, metadata, business date. Each failure raises `LedgerError`
 with a stable code. The limits here are the ledger's published limits.
 """
 
@@ -23,6 +23,7 @@ from ledger.entry import (
     expiry_entry_id,
 )
 from ledger.errors import LedgerError, LedgerErrorCode
+from ledger.money import Money
 
 __all__ = [
     "BATCH_SIZE_MAX",
@@ -127,9 +128,11 @@ def _is_the_expiry_of_its_target(request: EntryRequest) -> bool:
 
 def _check_kind_fields(request: EntryRequest) -> None:
     needs_target = request.kind in RESOLUTION_KINDS or request.kind is EntryKind.REVERSAL
-    if needs_target and not request.target_id:
+    if needs_target and (not isinstance(request.target_id, str) or not request.target_id):
         raise _fail(
-            LedgerErrorCode.PENDING_ID_REQUIRED, f"{request.kind} needs target_id", "target_id"
+            LedgerErrorCode.PENDING_ID_REQUIRED,
+            f"{request.kind} needs target_id, an entry id as text",
+            "target_id",
         )
     if not needs_target and request.target_id is not None:
         raise _fail(
@@ -149,7 +152,23 @@ def _check_kind_fields(request: EntryRequest) -> None:
         raise _fail(LedgerErrorCode.TIMEOUT_INVALID, "only holds take timeout_s", "timeout_s")
 
 
+def _check_leg_types(legs: object) -> None:
+    """Refuse legs of the wrong types before anything keys or sums them: `True` and `1.0`
+    hash as account 1, so a batch would lock, load and digest them as another id."""
+    shaped = isinstance(legs, tuple | list) and all(
+        isinstance(leg, Leg) and type(leg.account_id) is int and isinstance(leg.amount, Money)
+        for leg in legs
+    )
+    if not shaped:
+        raise _fail(
+            LedgerErrorCode.LEGS_INVALID,
+            "legs are a list of Leg, each an integer account id and a Money amount",
+            "legs",
+        )
+
+
 def _check_legs(kind: EntryKind, legs: tuple[Leg, ...]) -> None:
+    _check_leg_types(legs)
     if kind in _KINDS_WITHOUT_LEGS and legs:
         raise _fail(LedgerErrorCode.LEGS_TOO_MANY, f"{kind} takes no legs", "legs")
     if kind is EntryKind.POST_PENDING and not legs:

@@ -110,6 +110,48 @@ def test_a_kind_given_as_text_gets_its_own_outcome_and_the_batch_goes_on(
     assert recorded.ok and ledger.account(a["ani"].id).posted == idr(2)
 
 
+@pytest.mark.parametrize(
+    "bad_leg",
+    [
+        lambda ani: Leg(True, idr(1)),
+        lambda ani: Leg(float(ani), idr(1)),  # type: ignore[arg-type]
+        lambda ani: Leg(ani, 100),  # type: ignore[arg-type]
+        lambda ani: (ani, idr(1)),
+    ],
+    ids=["account-true", "account-float", "amount-int", "tuple"],
+)
+def test_a_leg_of_the_wrong_types_is_refused_and_hides_no_neighbour(
+    ledger: Ledger, bad_leg: Callable[[int], object]
+) -> None:
+    """A leg whose account id is `True` or `1.0`, whose amount is not `Money`, or that is
+    not a `Leg`, is `legs_invalid` (field `legs`), whatever shares its batch. `True` and
+    `1.0` hash as account 1: before the check a batch could lock and load account 1 for
+    neither request (refusing the valid one `account_not_found`), or record the entry
+    against account 1 with a digest over `True`, which the audit then reported altered."""
+    a = open_wallets(ledger, "ani")
+    cash, ani = a["cash"].id, a["ani"].id
+    legs = (bad_leg(ani), Leg(cash, idr(-1)))
+    odd = replace(transfer("odd", a["cash"], a["ani"], idr(1)), legs=legs)  # type: ignore[arg-type]
+    good = transfer("good", a["cash"], a["ani"], idr(2))
+    for batch in ([odd, good], [good, odd]):
+        outcomes = {o.entry_id: o for o in ledger.post_batch(batch)}
+        assert (outcomes["odd"].code, outcomes["odd"].field) == (Code.LEGS_INVALID, "legs")
+        assert outcomes["good"].ok
+    assert ledger.account(ani).posted == idr(2)
+    assert ledger.verify().intact
+
+
+@pytest.mark.parametrize("kind", [EntryKind.VOID_PENDING, EntryKind.REVERSAL])
+def test_a_target_id_that_is_not_text_is_refused_with_a_code(
+    ledger: Ledger, kind: EntryKind
+) -> None:
+    """A resolution or reversal naming its target with something other than text (a
+    list) is `pending_id_required` (field `target_id`), not a TypeError from hashing it."""
+    request = replace(resolution("undo", kind, "fund"), target_id=["fund"])  # type: ignore[arg-type]
+    (outcome,) = ledger.post_batch([request])
+    assert (outcome.code, outcome.field) == (Code.PENDING_ID_REQUIRED, "target_id")
+
+
 def test_metadata_both_malformed_and_too_large_gets_the_code_listed_first(ledger: Ledger) -> None:
     """`LedgerErrorCode` lists the codes "in the order the checks run": metadata breaking
     both rules gets the one listed first."""

@@ -65,6 +65,7 @@ PUBLISHED = [
     "entry_kind_invalid",
     "service_closed",
     "lock_wait_timeout",
+    "legs_invalid",
 ]
 
 

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 import pytest
 
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.group_commit import Answer, GroupCommitter, answer_within
+from ledger.entry import EntryKind, Leg
+from ledger.group_commit import Answer, GroupCommitter, answer_within, identical
+from ledger.money import Money
 
 _WAIT_S = 5.0
 
@@ -28,16 +30,16 @@ class _Gate:
     """A handler that records each batch and holds the first until released."""
 
     def __init__(self) -> None:
-        self.batches: list[list[str]] = []
+        self.batches: list[list[object]] = []
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, items: Sequence[str]) -> list[str]:
+    def __call__(self, items: Sequence[object]) -> list[str]:
         self.batches.append(list(items))
         if len(self.batches) == 1:
             self.entered.set()
             assert self.release.wait(_WAIT_S)
-        return [item.upper() for item in items]
+        return [str(item).upper() for item in items]
 
 
 def test_a_unit_that_does_not_fit_runs_next_and_is_not_lost_behind_close() -> None:
@@ -334,6 +336,45 @@ def test_a_keyed_copy_of_a_unit_in_flight_waits_for_its_answer_and_is_not_queued
     assert _result(again) == ["P"] and again is not first
     committer.close()
     assert gate.batches == [["p"], ["q", "p"], ["p"]]
+
+
+def test_a_keyed_copy_that_is_equal_but_not_identical_is_queued() -> None:
+    """A copy whose items equal the first's only by Python's `==` (`True` for `1`, `1.0`
+    for `1`, an enum member for its text) may be another request to the handler (refused
+    where the first passed), so it is queued and answered on its own, not given the first
+    copy's answer."""
+    gate = _Gate()
+    committer: GroupCommitter[object, str] = GroupCommitter(gate, batch_size_max=4, workers=1)
+    first = committer.submit([("p", 1, {"flag": 1})], key="p")
+    assert gate.entered.wait(_WAIT_S)
+    copies = [
+        committer.submit([("p", True, {"flag": 1})], key="p"),
+        committer.submit([("p", 1.0, {"flag": 1})], key="p"),
+        committer.submit([("p", 1, {"flag": True})], key="p"),
+        committer.submit([["p", 1, {"flag": 1}]], key="p"),
+    ]
+    same = committer.submit([("p", 1, {"flag": 1})], key="p")
+    assert same is first and all(copy is not first for copy in copies)
+    gate.release.set()
+    assert [_result(copy) for copy in copies] == [
+        ["('P', TRUE, {'FLAG': 1})"],
+        ["('P', 1.0, {'FLAG': 1})"],
+        ["('P', 1, {'FLAG': TRUE})"],
+        ["['P', 1, {'FLAG': 1}]"],
+    ]
+    committer.close()
+    assert len(gate.batches) == 2 and len(gate.batches[1]) == 4
+
+
+def test_identical_looks_through_dataclasses_and_containers() -> None:
+    """`identical` is `==` with the types compared too, all the way down."""
+    assert identical(EntryKind.POSTED, EntryKind.POSTED)
+    assert not identical(EntryKind.POSTED, "posted")
+    assert identical(Leg(1, Money(5, "IDR")), Leg(1, Money(5, "IDR")))
+    assert not identical(Leg(True, Money(5, "IDR")), Leg(1, Money(5, "IDR")))
+    assert not identical({"a": 1, "b": 2}, {"b": 2, "a": 1})
+    assert not identical((1, 2), [1, 2])
+    assert not identical((1, 2), (1, 2, 3))
 
 
 def test_a_keyed_copy_of_a_unit_that_failed_is_queued_afresh() -> None:
