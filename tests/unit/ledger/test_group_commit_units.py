@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.entry import EntryKind, Leg
+from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.group_commit import Answer, GroupCommitter, answer_within, identical
 from ledger.money import Money
 
