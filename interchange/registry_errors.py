@@ -49,6 +49,9 @@ class RegistryErrorCode(StrEnum):
     COOP_EXISTS_WITH_DIFFERENT_SPEC = "coop_exists_with_different_spec"
     COOP_REGISTRATION_NO_TAKEN = "coop_registration_no_taken"
     NETWORK_COOP_EXISTS = "network_coop_exists"
+    # Every coop id that fits a network merchant id (`COOP_ID_MAX`) is taken or was drawn
+    # by a registration that failed.
+    COOP_IDS_EXHAUSTED = "coop_ids_exhausted"
     MEMBER_EXISTS_WITH_DIFFERENT_SPEC = "member_exists_with_different_spec"
     NIK_ALREADY_REGISTERED = "nik_already_registered"
     MERCHANT_EXISTS_WITH_DIFFERENT_SPEC = "merchant_exists_with_different_spec"

@@ -12,6 +12,7 @@ from interchange.registry_validation import MERCHANT_NO_RE
 
 __all__ = [
     "COOP_ID_DIGITS",
+    "COOP_ID_MAX",
     "MAIN_WALLET_LABEL",
     "coop_account_ref",
     "member_wallet_ref",
@@ -23,7 +24,7 @@ __all__ = [
 MAIN_WALLET_LABEL = "main"
 # The coop id is zero-padded to this many digits inside a network merchant id.
 COOP_ID_DIGITS = 6
-_COOP_ID_MAX = 10**COOP_ID_DIGITS - 1
+COOP_ID_MAX = 10**COOP_ID_DIGITS - 1
 
 
 def network_merchant_id(coop_id: int, merchant_no: str) -> str:
@@ -33,7 +34,7 @@ def network_merchant_id(coop_id: int, merchant_no: str) -> str:
     distinct (coop, merchant_no) pairs give distinct ids; the result has at most 20
     characters and is an ASCII QR identifier.
     """
-    assert 1 <= coop_id <= _COOP_ID_MAX, "coop ids above 999999 do not fit a merchant id"
+    assert 1 <= coop_id <= COOP_ID_MAX, "coop ids above 999999 do not fit a merchant id"
     assert MERCHANT_NO_RE.fullmatch(merchant_no), "merchant_no must be validated first"
     result = f"KN{coop_id:0{COOP_ID_DIGITS}d}{merchant_no}"
     assert len(result) <= 20

@@ -33,7 +33,7 @@ from interchange.coop_closing import UnsettledObligations, close_books
 from interchange.coop_status_lock import lock_coop_status
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from interchange.registry_model import Coop, CoopSpec, MerchantSpec, ParticipantStatus
-from interchange.registry_refs import coop_account_ref
+from interchange.registry_refs import COOP_ID_MAX, coop_account_ref
 from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.tables import account as ledger_account
 
@@ -211,7 +211,8 @@ def exists(conn: Connection, query: Select[Any]) -> bool:
 
 def reserve_coop_id(conn: Connection, code: str) -> int:
     """The id the coop will have: the one carried by accounts a crashed registration left
-    (before registrations were one transaction each), else a fresh one."""
+    (before registrations were one transaction each), else a fresh one;
+    `coop_ids_exhausted` past `COOP_ID_MAX`, the most a network merchant id holds."""
     cash_ref = coop_account_ref(code, "cash")
     reserved = conn.execute(
         select(ledger_account.c.coop_id).where(ledger_account.c.ref == cash_ref)
@@ -219,11 +220,18 @@ def reserve_coop_id(conn: Connection, code: str) -> int:
     if reserved is not None:
         return int(reserved)
     if conn.dialect.name == "postgresql":
-        return draw_coop_id(conn)
-    # SQLite: above every coop id in use, rows and accounts of unfinished attempts alike.
-    top_row = conn.execute(select(func.max(tables.coop.c.id))).scalar() or 0
-    top_account = conn.execute(select(func.max(ledger_account.c.coop_id))).scalar() or 0
-    return max(int(top_row), int(top_account)) + 1
+        fresh = draw_coop_id(conn)
+    else:
+        # SQLite: above every coop id in use, rows and accounts of unfinished attempts alike.
+        top_row = conn.execute(select(func.max(tables.coop.c.id))).scalar() or 0
+        top_account = conn.execute(select(func.max(ledger_account.c.coop_id))).scalar() or 0
+        fresh = max(int(top_row), int(top_account)) + 1
+    if fresh > COOP_ID_MAX:
+        # Refused here, not at the coop's first merchant: its id would not fit the
+        # merchant's network id.
+        message = f"coop ids run out at {COOP_ID_MAX}: no more coops can register"
+        raise fail(RegistryErrorCode.COOP_IDS_EXHAUSTED, message, "code")
+    return fresh
 
 
 def draw_coop_id(conn: Connection) -> int:

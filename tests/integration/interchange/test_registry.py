@@ -18,6 +18,7 @@ from interchange.registry_model import (
     Member,
     ParticipantStatus,
 )
+from interchange.registry_refs import COOP_ID_MAX
 from ledger import tables as ledger_tables
 from ledger.account import AccountKind, AccountSpec, AccountStatus
 from ledger.service import Ledger
@@ -191,6 +192,24 @@ def test_a_fresh_coop_id_skips_the_ids_resumed_registrations_took(
     assert resumed.id == next_id
     assert fresh.id > next_id
     assert ledger.account(fresh.cash_account_id).coop_id == fresh.id
+
+
+def test_a_coop_whose_id_would_not_fit_a_merchant_id_is_refused_and_nothing_is_written(
+    registry: Registry, ledger: Ledger
+) -> None:
+    """Past `COOP_ID_MAX` (ids drawn by failed registrations count too) a coop is refused
+    `coop_ids_exhausted` when it registers, not when its first merchant does."""
+    if ledger.engine.dialect.name == "postgresql":
+        with ledger.engine.begin() as conn:
+            sequence = func.pg_get_serial_sequence(tables.coop.name, "id")
+            conn.execute(select(func.setval(sequence, COOP_ID_MAX)))
+    else:
+        open_accounts_of_a_crashed_registration(ledger, "KSP-09", COOP_ID_MAX)
+    with pytest.raises(RegistryError) as refused:
+        registry.register_coop(a_coop(code="KSP-10"))
+    assert (code_of(refused), refused.value.field) == (Code.COOP_IDS_EXHAUSTED, "code")
+    with pytest.raises(RegistryError):
+        registry.coop_by_code("KSP-10")
 
 
 def test_unknown_coops_are_named_as_such(registry: Registry) -> None:
