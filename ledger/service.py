@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, case, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, insert, select, text, update
 
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
@@ -43,6 +43,7 @@ from ledger.terms_sealing import TERMS_SEAL_BATCH_MAX, ListedSealing, seal_liste
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = [
+    "EXPIRY_ALONE_LOCK_WAIT_MS",
     "Ledger",
     "is_empty",
     "open_account_in",
@@ -53,6 +54,17 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# How long an expiry released alone, after its sweep's batch waited past the lock timeout,
+# waits for a lock: each hold on a locked account costs the sweep this, not the timeout.
+EXPIRY_ALONE_LOCK_WAIT_MS = 200
+# The transaction's lock timeout lowered to at most `wait` (zero, "no timeout", included);
+# `setting` is the same value as text (one parameter would be typed by its first use).
+_SHORTER_LOCK_WAIT = text(
+    "SELECT set_config('lock_timeout', CASE WHEN current_setting('lock_timeout') <> '0'"
+    " AND current_setting('lock_timeout')::interval < CAST(:wait AS interval)"
+    " THEN current_setting('lock_timeout') ELSE CAST(:setting AS text) END, true)"
+)
 
 
 def raise_for_outcome(outcome: EntryOutcome) -> Entry:
@@ -162,7 +174,10 @@ class Ledger:
     def expire_holds(self, *, limit: int = 1000) -> int:
         """Release up to `limit` holds whose timeout has passed, oldest first; return how
         many were expired now. A limit that is not an integer in 1..`BATCH_SIZE_MAX` is
-        `limit_invalid`, raised before anything is read."""
+        `limit_invalid`, raised before anything is read. One transaction releases them
+        all; if it waits past the lock timeout on an account another session holds, each
+        is released alone instead, and those whose accounts stay locked are left due for
+        a later sweep: one locked account does not keep every other hold reserved."""
         if type(limit) is not int or not 1 <= limit <= BATCH_SIZE_MAX:
             message = f"the limit must be an integer in 1..{BATCH_SIZE_MAX}"
             raise LedgerError(LedgerErrorCode.LIMIT_INVALID, message, field="limit")
@@ -179,7 +194,34 @@ class Ledger:
         if not due:
             return 0
         requests = [_expiry(row.entry_id, row.expires_at) for row in due]
-        return sum(1 for o in self.post_batch(requests) if o.ok and not o.replayed)
+        try:
+            outcomes = self.post_batch(requests)
+        except LedgerError as error:
+            if error.code != LedgerErrorCode.LOCK_WAIT_TIMEOUT:
+                raise
+            # An account of one of them stayed locked (another session's): the others are
+            # released one at a time, each waiting briefly; that one stays due.
+            outcomes = [o for r in requests if (o := self._expire_alone(r)) is not None]
+        return sum(1 for o in outcomes if o.ok and not o.replayed)
+
+    def _expire_alone(self, request: EntryRequest) -> EntryOutcome | None:
+        """Record one expiry in its own transaction, waiting at most
+        `EXPIRY_ALONE_LOCK_WAIT_MS` for a lock (less if the session's own bound is
+        shorter); None if a lock stayed held that long."""
+
+        def work(conn: Connection) -> tuple[EntryOutcome, ...]:
+            if conn.dialect.name == "postgresql":
+                wait = f"{EXPIRY_ALONE_LOCK_WAIT_MS}ms"
+                conn.execute(_SHORTER_LOCK_WAIT, {"wait": wait, "setting": wait})
+            return _post_and_commit(conn, [request], self._seal_key)
+
+        try:
+            (outcome,) = self._run(work)
+        except LedgerError as error:
+            if error.code != LedgerErrorCode.LOCK_WAIT_TIMEOUT:
+                raise
+            return None
+        return outcome
 
     # Reading
 

@@ -29,11 +29,11 @@ from sqlalchemy.exc import DBAPIError
 from api.bootstrap import build
 from api.settings import Settings
 from ledger.db import SessionBounds, make_engine, run_transaction
-from ledger.entry import Entry, EntryOutcome, EntryRequest
+from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
 from ledger.group_commit import GroupCommitter
-from ledger.service import Ledger
+from ledger.service import EXPIRY_ALONE_LOCK_WAIT_MS, Ledger
 from ledger.tables import account, entry
 from ledger.validation import BATCH_SIZE_MAX
 from tests.builders import idr, open_wallets, transfer
@@ -261,3 +261,51 @@ def test_a_session_idle_in_its_transaction_past_the_timeout_is_ended_and_its_loc
         ledger.close()
         ledger.engine.dispose()
         engine.dispose()
+
+
+def test_an_expiry_sweep_releases_the_holds_whose_accounts_no_other_session_holds(
+    quick_ledger: Ledger, pg_url: str
+) -> None:
+    """A sweep whose batch waits past the lock timeout on one hold's account (held by
+    another session) releases the other holds one at a time and leaves that one due,
+    rather than failing whole and keeping every hold in the network reserved; once the
+    lock goes, the next sweep releases it."""
+    ledger = quick_ledger
+    a = open_wallets(ledger, "ani", "budi", "toko", "warung")
+    for wallet in ("ani", "budi"):
+        ledger.post(transfer(f"fund-{wallet}", a["cash"], a[wallet], idr(100)))
+    for hold, payer, payee in (("h-ani", "ani", "toko"), ("h-budi", "budi", "warung")):
+        held = transfer(hold, a[payer], a[payee], idr(10), kind=EntryKind.PENDING, timeout_s=1)
+        ledger.post(held)
+    time.sleep(1.1)
+    with held_by_another_session(pg_url, account.name, a["toko"].id):
+        swept = answered_within(_ANSWER_S_MAX, ledger.expire_holds)
+        assert swept == 1
+        assert ledger.account(a["budi"].id).available == idr(100)
+        assert ledger.account(a["ani"].id).available == idr(90)
+    assert ledger.expire_holds() == 1
+    assert ledger.account(a["ani"].id).available == idr(100)
+    assert ledger.verify().intact
+
+
+def test_an_expiry_released_alone_waits_briefly_for_a_lock(pg_url: str) -> None:
+    """After its batch waited out the session's lock timeout (here 3 s), a sweep waits at
+    most `EXPIRY_ALONE_LOCK_WAIT_MS` for each hold on a locked account, not the timeout
+    again: two such holds cost it well under two more timeouts."""
+    ledger = Ledger(make_engine(pg_url, bounds=SessionBounds(3000)), seal_key=TEST_SEAL_KEY)
+    try:
+        a = open_wallets(ledger, "ani", "toko")
+        ledger.post(transfer("fund", a["cash"], a["ani"], idr(100)))
+        for hold in ("h1", "h2"):
+            held = transfer(hold, a["ani"], a["toko"], idr(10), kind=EntryKind.PENDING, timeout_s=1)
+            ledger.post(held)
+        time.sleep(1.1)
+        with held_by_another_session(pg_url, account.name, a["toko"].id):
+            started = time.monotonic()
+            assert answered_within(_ANSWER_S_MAX, ledger.expire_holds) == 0
+            elapsed_s = time.monotonic() - started
+        assert 3.0 <= elapsed_s < 3.0 + 2 * EXPIRY_ALONE_LOCK_WAIT_MS / 1000 + 1.5
+        assert ledger.expire_holds() == 2
+    finally:
+        ledger.close()
+        ledger.engine.dispose()
