@@ -58,7 +58,8 @@ _ALPHA_TO_NUMERIC = MappingProxyType({alpha: num for num, alpha in NUMERIC_CURRE
 
 
 def require_amount_text(text: str, *, decimals_max: int, field: str = "54") -> None:
-    """Raise `qr_amount_invalid` unless `text` is a well-formed amount with few enough decimals."""
+    """Raise `qr_amount_invalid` unless `text` is a well-formed amount above zero with few
+    enough decimals."""
     match = _AMOUNT_RE.fullmatch(text)
     if len(text) > AMOUNT_CHARS_MAX or match is None:
         raise QrError(QrErrorCode.AMOUNT_INVALID, f"{text!r} is not an amount", field=field)
@@ -68,6 +69,8 @@ def require_amount_text(text: str, *, decimals_max: int, field: str = "54") -> N
             f"{text!r} has more than {decimals_max} decimal places",
             field=field,
         )
+    if not text.strip("0."):
+        raise QrError(QrErrorCode.AMOUNT_INVALID, f"{text!r} is not above zero", field=field)
 
 
 def parse_amount(text: str, currency: str, *, field: str = "54") -> Money:

@@ -70,9 +70,11 @@ def test_well_formed_amounts_pass(amount: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "amount", ["39000.000", "+39000", "-1", " 100", "100.", ".5", "1e3", "1,000", "abc"]
+    "amount",
+    ["39000.000", "+39000", "-1", " 100", "100.", ".5", "1e3", "1,000", "abc", "0", "0.00", "00"],
 )
 def test_malformed_amounts_are_errors(amount: str) -> None:
+    """Zero is malformed too: a code's amount is above zero, as extraction requires."""
     assert findings_for({"01": "12", "54": amount}) == {(Code.AMOUNT_INVALID, ERROR, "54")}
 
 
@@ -125,6 +127,8 @@ def test_tip_indicator_outside_01_02_03_is_an_error() -> None:
         ({"55": "02", "56": "5.000"}, "56"),
         ({"55": "03", "57": "100.01"}, "57"),
         ({"55": "03", "57": "0"}, "57"),
+        ({"55": "02", "56": "0"}, "56"),
+        ({"55": "02", "56": "0.00"}, "56"),
         ({"55": "03", "57": "1.234"}, "57"),
     ],
 )
