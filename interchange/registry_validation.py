@@ -67,6 +67,12 @@ _PHONE_NATIONAL_RE = re.compile(r"8[0-9]{8,12}")
 _POSTAL_CODE_RE = re.compile(r"[0-9]{5}")
 _MCC_RE = re.compile(r"[0-9]{4}")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
+# Embeddings, overrides and isolates reorder the text after them wherever it is shown: in
+# an export's line they could turn a name into a mirror of the amounts beside it.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# A name needs one character of these classes (letters, numbers, punctuation, symbols):
+# one of only format characters or marks (a zero-width space) shows as nothing.
+_VISIBLE_CLASSES = ("L", "N", "P", "S")
 
 LEGAL_NAME_CHARS_MAX = 200
 PERSON_NAME_CHARS_MAX = 100
@@ -199,6 +205,10 @@ def _require_text(value: object, chars_max: int, code: RegistryErrorCode, name: 
         raise RegistryError(code, f"{name} has surrounding whitespace", field=name)
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in value):
         raise RegistryError(code, f"{name} holds a control character", field=name)
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise RegistryError(code, f"{name} holds a bidirectional control character", field=name)
+    if not any(unicodedata.category(char).startswith(_VISIBLE_CLASSES) for char in value):
+        raise RegistryError(code, f"{name} has no visible character", field=name)
 
 
 def _coerce(enum: type[E], value: object, code: RegistryErrorCode, name: str) -> E:

@@ -206,10 +206,21 @@ def test_keeps_names_with_markup_or_formulas_exactly_as_given(name: str) -> None
         "Siti\u0085",
         "Siti\ud800",
         "x" * 101,
+        "Siti \u202e",
+        "\u2067Siti",
+        "\u200b",
+        "\u00ad\u0301",
     ],
 )
 def test_refuses_blank_padded_too_long_or_control_character_names(name: str) -> None:
+    """Bidirectional embeddings, overrides and isolates are refused too (in an export
+    they reorder the rest of the line), and a name with no visible character."""
     assert member_error(name=name) == (Code.NAME_INVALID, "name")
+
+
+@pytest.mark.parametrize("name", ["\u0623\u062d\u0645\u062f", "Siti\u200d", "\u200fAli", "7"])
+def test_names_in_any_script_with_joiners_or_marks_are_accepted(name: str) -> None:
+    assert validate_member_spec(a_member(name=name)).name == name
 
 
 def test_a_name_of_exactly_the_limit_is_accepted() -> None:
