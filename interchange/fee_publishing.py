@@ -26,7 +26,11 @@ __all__ = ["publish_schedule_in"]
 
 def publish_schedule_in(conn: Connection, schedule: FeeSchedule) -> FeeSchedule:
     """Publish `schedule` in the caller's transaction, or replay it if published as it is;
-    refused as the module says, with nothing written."""
+    refused as the module says, with nothing written; anything but a `FeeSchedule` is
+    `fee_schedule_invalid`, before the table is locked."""
+    if not isinstance(schedule, FeeSchedule):
+        message = "publish a FeeSchedule"
+        raise FeeError(FeeErrorCode.FEE_SCHEDULE_INVALID, message, field="schedule")
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"LOCK TABLE {fee_schedule.name} IN SHARE ROW EXCLUSIVE MODE")
     existing = conn.execute(

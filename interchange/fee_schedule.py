@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TypeVar
 
 from interchange.criteria import MerchantCriteria
+from interchange.enum_text import enum_member
 from interchange.errors import InterchangeError
 from ledger.currency import CURRENCY_EXPONENTS
 from ledger.money import AMOUNT_MINOR_MAX
@@ -61,6 +63,7 @@ FEE_MINOR_MAX = AMOUNT_MINOR_MAX
 RULES_MAX = 100_000
 # Coop ids are database row ids.
 COOP_ID_MAX = ROW_ID_MAX
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class FeeErrorCode(StrEnum):
@@ -81,6 +84,8 @@ class FeeErrorCode(StrEnum):
     FEE_RULE_KEY_INVALID = "fee_rule_key_invalid"
     FEE_SCHEDULE_INVALID = "fee_schedule_invalid"
     FEE_SURCHARGE_FORBIDDEN = "fee_surcharge_forbidden"
+    # A rule's bearer that is neither a `FeeBearer` nor its text.
+    FEE_BEARER_INVALID = "fee_bearer_invalid"
     # Choosing the schedule in force.
     FEE_SCHEDULE_VERSION_DUPLICATE = "fee_schedule_version_duplicate"
     FEE_SCHEDULE_VERSION_STALE = "fee_schedule_version_stale"
@@ -160,8 +165,12 @@ class FeeRule:
     max_minor: int | None = None
 
     def __post_init__(self) -> None:
-        assert isinstance(self.bearer, FeeBearer), "bearer must be a FeeBearer"
-        assert isinstance(self.split, FeeSplit), "split must be a FeeSplit"
+        bearer = _member(FeeBearer, self.bearer, FeeErrorCode.FEE_BEARER_INVALID, "bearer")
+        object.__setattr__(self, "bearer", bearer)
+        if not isinstance(self.split, FeeSplit):
+            raise FeeError(
+                FeeErrorCode.FEE_SPLIT_INVALID, "split must be a FeeSplit", field="split"
+            )
         if self.currency not in CURRENCY_EXPONENTS:
             raise FeeError(FeeErrorCode.FEE_CURRENCY_UNKNOWN, "unknown currency", field="currency")
         _require_int(self.bps, 0, BPS_WHOLE, FeeErrorCode.FEE_BPS_INVALID, "bps")
@@ -174,6 +183,16 @@ class FeeRule:
             _require_int(self.max_minor, 0, FEE_MINOR_MAX, bounds_code, "max_minor")
             if self.min_minor is not None and self.min_minor > self.max_minor:
                 raise FeeError(bounds_code, "min_minor exceeds max_minor", field="min_minor")
+
+
+def _member(enum: type[_E], value: object, code: FeeErrorCode, name: str) -> _E:
+    """`value` as a member of `enum` (its text is accepted too, as a quote accepts it);
+    otherwise `code`, naming `name`."""
+    member = enum_member(enum, value)
+    if member is None:
+        names = ", ".join(m.value for m in enum)
+        raise FeeError(code, f"{name} must be one of {names}", field=name)
+    return member
 
 
 def _require_coop_id(value: int | None, name: str) -> None:
@@ -195,9 +214,18 @@ class FeeRuleKey:
     merchant_criteria: MerchantCriteria | None = None
 
     def __post_init__(self) -> None:
-        assert isinstance(self.payment_type, PaymentType), "payment_type must be a PaymentType"
-        criteria = self.merchant_criteria
-        assert criteria is None or isinstance(criteria, MerchantCriteria), "bad criteria"
+        payment_type = _member(
+            PaymentType, self.payment_type, FeeErrorCode.FEE_PAYMENT_TYPE_INVALID, "payment_type"
+        )
+        object.__setattr__(self, "payment_type", payment_type)
+        if self.merchant_criteria is not None:
+            criteria = _member(
+                MerchantCriteria,
+                self.merchant_criteria,
+                FeeErrorCode.FEE_CRITERIA_INVALID,
+                "merchant_criteria",
+            )
+            object.__setattr__(self, "merchant_criteria", criteria)
         _require_coop_id(self.issuer_coop_id, "issuer_coop_id")
         _require_coop_id(self.acquirer_coop_id, "acquirer_coop_id")
         if (self.issuer_coop_id is None) != (self.acquirer_coop_id is None):
@@ -226,11 +254,13 @@ class FeeSchedule:
         # A datetime is a date too, but comparing one with a business date raises TypeError.
         if type(self.effective_from_date) is not date:
             raise FeeError(code, "effective_from_date must be a date", field="effective_from_date")
+        if not isinstance(self.rules, Mapping):
+            raise FeeError(code, "rules map FeeRuleKeys to FeeRules", field="rules")
         if not 1 <= len(self.rules) <= RULES_MAX:
             raise FeeError(code, f"a schedule has 1..{RULES_MAX} rules", field="rules")
         for key, rule in self.rules.items():
-            assert isinstance(key, FeeRuleKey), "rules are keyed by FeeRuleKey"
-            assert isinstance(rule, FeeRule), "rules map to FeeRule"
+            if not isinstance(key, FeeRuleKey) or not isinstance(rule, FeeRule):
+                raise FeeError(code, "rules map FeeRuleKeys to FeeRules", field="rules")
             if key.payment_type is PaymentType.QR_PURCHASE and rule.bearer is FeeBearer.PAYER:
                 raise FeeError(
                     FeeErrorCode.FEE_SURCHARGE_FORBIDDEN,

@@ -225,6 +225,64 @@ def test_schedule_refuses_a_bad_version_date_or_empty_rules(
     assert code_of(excinfo) is FeeErrorCode.FEE_SCHEDULE_INVALID
 
 
+def test_rule_and_key_take_enumerations_by_their_text_as_a_quote_does() -> None:
+    """Text names a bearer, payment type or criteria as it does in a quote; the rule holds
+    the member, so the surcharge check (an identity test) sees a payer named by text."""
+    key = FeeRuleKey(payment_type="qr_purchase", merchant_criteria="UMI")  # type: ignore[arg-type]
+    assert (key.payment_type, key.merchant_criteria) == (
+        PaymentType.QR_PURCHASE,
+        MerchantCriteria.UMI,
+    )
+    assert key.payment_type is PaymentType.QR_PURCHASE
+    assert make_rule(bearer="merchant").bearer is FeeBearer.MERCHANT
+    with pytest.raises(FeeError) as excinfo:
+        make_schedule({key: make_rule(bearer="payer")})
+    assert code_of(excinfo) is FeeErrorCode.FEE_SURCHARGE_FORBIDDEN
+
+
+@pytest.mark.parametrize(
+    ("build", "code", "field"),
+    [
+        (lambda: make_rule(bearer="nobody"), FeeErrorCode.FEE_BEARER_INVALID, "bearer"),
+        (lambda: make_rule(bearer=1), FeeErrorCode.FEE_BEARER_INVALID, "bearer"),
+        (lambda: make_rule(split=(5000, 3000, 2000)), FeeErrorCode.FEE_SPLIT_INVALID, "split"),
+        (
+            lambda: FeeRuleKey(payment_type="refund"),  # type: ignore[arg-type]
+            FeeErrorCode.FEE_PAYMENT_TYPE_INVALID,
+            "payment_type",
+        ),
+        (
+            lambda: FeeRuleKey(
+                payment_type=PaymentType.TRANSFER,
+                merchant_criteria=["UMI"],  # type: ignore[arg-type]
+            ),
+            FeeErrorCode.FEE_CRITERIA_INVALID,
+            "merchant_criteria",
+        ),
+        (
+            lambda: make_schedule({"qr_purchase": make_rule()}),  # type: ignore[dict-item]
+            FeeErrorCode.FEE_SCHEDULE_INVALID,
+            "rules",
+        ),
+        (
+            lambda: make_schedule([default_key()]),  # type: ignore[arg-type]
+            FeeErrorCode.FEE_SCHEDULE_INVALID,
+            "rules",
+        ),
+    ],
+    ids=["bearer-text", "bearer-int", "split-tuple", "type-text", "criteria-list", "key", "list"],
+)
+def test_schedule_parts_of_the_wrong_types_are_refused_by_name(
+    build: Any, code: FeeErrorCode, field: str
+) -> None:
+    """What is neither the member nor its text is a named refusal with its field, not an
+    AssertionError (which `python -O` would drop, letting a text payer surcharge a QR
+    purchase)."""
+    with pytest.raises(FeeError) as excinfo:
+        build()
+    assert (code_of(excinfo), excinfo.value.field) == (code, field)
+
+
 def test_schedule_keeps_a_read_only_copy_of_its_rules() -> None:
     rules = {default_key(): make_rule()}
     schedule = make_schedule(rules)

@@ -38,6 +38,19 @@ def test_publishing_the_same_schedule_again_returns_it_and_adds_nothing(db_url: 
         assert published_versions(net) == [(1, 1)]
 
 
+def test_publishing_anything_but_a_schedule_is_refused_by_name(db_url: str) -> None:
+    """A mapping where a `FeeSchedule` belongs is `fee_schedule_invalid`, not an
+    AttributeError, and nothing is published."""
+    with network_on(db_url) as net:
+        with pytest.raises(FeeError) as refused:
+            net.services.payments.publish_schedule({"version": 2})  # type: ignore[arg-type]
+        assert (refused.value.code, refused.value.field) == (
+            FeeErrorCode.FEE_SCHEDULE_INVALID,
+            "schedule",
+        )
+        assert published_versions(net) == [(1, 1)]
+
+
 def test_other_rules_under_a_published_version_are_refused(db_url: str) -> None:
     launch = launch_schedule()
     fewer = {k: r for k, r in launch.rules.items() if k.payment_type is PaymentType.QR_PURCHASE}
