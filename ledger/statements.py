@@ -35,7 +35,8 @@ __all__ = [
 ]
 
 PAGE_SIZE_MAX = 1000
-_CURSOR_PATTERN = re.compile(r"p[0-9]{1,18}")
+# A cursor names the account it pages ("a12") and the last posting number shown ("p40").
+_CURSOR_PATTERN = re.compile(r"a([0-9]{1,19})p([0-9]{1,18})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +112,18 @@ def balance_as_of(conn: Connection, account_id: int, moment: datetime) -> Money:
     return Money(_last_before(conn, account_id, moment, inclusive=True)[1], currency)
 
 
-def _parse_cursor(cursor: str | None) -> int:
+def _parse_cursor(cursor: str | None, account_id: int) -> int:
+    """The posting number after which the page starts; `cursor_invalid` for a cursor that
+    is malformed or was given for another account's statement (its rows would be skipped)."""
     if cursor is None:
         return 0
-    if not isinstance(cursor, str) or not _CURSOR_PATTERN.fullmatch(cursor):
+    match = _CURSOR_PATTERN.fullmatch(cursor) if isinstance(cursor, str) else None
+    if match is None:
         raise LedgerError(LedgerErrorCode.CURSOR_INVALID, "malformed cursor", field="cursor")
-    return int(cursor[1:])
+    if int(match.group(1)) != account_id:
+        message = "the cursor pages another account's statement"
+        raise LedgerError(LedgerErrorCode.CURSOR_INVALID, message, field="cursor")
+    return int(match.group(2))
 
 
 def account_statement(
@@ -136,7 +143,7 @@ def account_statement(
     currency = _settled_currency(conn, account_id)
     first_no, opening = _last_before(conn, account_id, from_at, inclusive=False)
     last_no, closing = _last_before(conn, account_id, to_at, inclusive=False)
-    after_no = max(_parse_cursor(cursor), first_no)
+    after_no = max(_parse_cursor(cursor, account_id), first_no)
     query = (
         select(
             posting, entry.c.entry_id, entry.c.kind, entry.c.business_date, entry.c.metadata_json
@@ -164,7 +171,7 @@ def account_statement(
         )
         for r in rows[:page_size]
     )
-    next_cursor = f"p{lines[-1].posting_no}" if len(rows) > page_size else None
+    next_cursor = f"a{account_id}p{lines[-1].posting_no}" if len(rows) > page_size else None
     return StatementPage(
         account_id,
         from_at,

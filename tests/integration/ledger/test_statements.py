@@ -233,7 +233,9 @@ def test_a_page_size_outside_its_limits_is_refused(history: History) -> None:
 
 
 def test_a_malformed_cursor_is_refused(history: History) -> None:
-    cursors = ["", "p", "1", "x1", "p-1", "p1.5", "p 1", "p" + "1" * 20]
+    ani = history.ani_id
+    cursors = ["", "p", "1", "x1", "p1", f"a{ani}p", f"a{ani}p-1", f"a{ani}p1.5", f"a{ani}p 1"]
+    cursors += [f"a{ani}p" + "1" * 20]
     refused = {cursor: _refusal(history, cursor=cursor) for cursor in cursors}
     assert refused == dict.fromkeys(cursors, Code.CURSOR_INVALID)
 
@@ -241,7 +243,20 @@ def test_a_malformed_cursor_is_refused(history: History) -> None:
 def test_a_cursor_with_a_non_ascii_digit_is_refused_with_a_code(history: History) -> None:
     # Pinned defect (ledger/statements.py `_parse_cursor`): "²".isdigit() is True but
     # int("²") raises ValueError, which escapes as a crash instead of `cursor_invalid`.
-    assert _refusal(history, cursor="p²") is Code.CURSOR_INVALID
+    assert _refusal(history, cursor=f"a{history.ani_id}p²") is Code.CURSOR_INVALID
+
+
+def test_a_cursor_of_another_accounts_statement_is_refused(history: History) -> None:
+    """A cursor names the account it pages: given for another account's statement it is
+    `cursor_invalid`, where it silently skipped that account's lines up to its number."""
+    first = history.ledger.statement(history.ani_id, from_at=_EARLY, to_at=_LATE, page_size=2)
+    assert first.next_cursor is not None
+    a = open_wallets(history.ledger, "ani")
+    with pytest.raises(LedgerError) as refused:
+        history.ledger.statement(
+            a["cash"].id, from_at=_EARLY, to_at=_LATE, cursor=first.next_cursor
+        )
+    assert (refused.value.code, refused.value.field) == (Code.CURSOR_INVALID, "cursor")
 
 
 def test_a_period_that_is_empty_reversed_or_naive_is_refused(history: History) -> None:
