@@ -170,7 +170,7 @@ class _Planner:
         for index in group.indexes:
             outcome = self.outcomes[index]
             if index != failed_index and outcome.code is None and index not in standing:
-                self.outcomes[index] = EntryOutcome(outcome.entry_id, None, code, message)
+                self.outcomes[index] = EntryOutcome(outcome.entry_id, None, code.value, message)
             if outcome.entry is not None and not outcome.replayed:
                 self.new_entries.pop(outcome.entry_id, None)
 

@@ -84,6 +84,20 @@ CASES: list[tuple[str, EntryRequest, Code]] = [
         _ok(kind=_VOID, legs=(), target_id="h", timeout_s=5),
         Code.TIMEOUT_INVALID,
     ),
+    ("legs not a sequence", _ok(legs=None), Code.LEGS_INVALID),
+    ("a leg that is a tuple", _ok(legs=((1, Money(5, "IDR")), *_legs(-5))), Code.LEGS_INVALID),
+    ("a bool account id", _ok(legs=(Leg(True, Money(5, "IDR")), *_legs(-5))), Code.LEGS_INVALID),
+    (
+        "a float account id",
+        _ok(legs=(Leg(1.0, Money(5, "IDR")), *_legs(-5))),  # type: ignore[arg-type]
+        Code.LEGS_INVALID,
+    ),
+    ("an int amount", _ok(legs=(Leg(1, 5), Leg(2, -5))), Code.LEGS_INVALID),  # type: ignore[arg-type]
+    (
+        "reversal with a list target",
+        _ok(kind=EntryKind.REVERSAL, legs=(), target_id=["h"]),
+        Code.PENDING_ID_REQUIRED,
+    ),
     ("one leg", _ok(legs=_legs(5)), Code.LEGS_TOO_FEW),
     ("no legs", _ok(legs=()), Code.LEGS_TOO_FEW),
     (
@@ -150,7 +164,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
     request = EntryRequest(
         entry_id="",
         business_date=date(1999, 1, 1),
-        legs=(Leg(1, Money(0, "IDR")),),
+        legs=(Leg(True, Money(0, "IDR")),),
         kind="posted",  # type: ignore[arg-type]
         target_id="x",
         timeout_s=5,
@@ -163,6 +177,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
         (Code.ENTRY_KIND_INVALID, {"kind": EntryKind.POSTED}),
         (Code.PENDING_ID_NOT_ALLOWED, {"target_id": None}),
         (Code.TIMEOUT_INVALID, {"timeout_s": None}),
+        (Code.LEGS_INVALID, {"legs": (Leg(1, Money(0, "IDR")),)}),
         (Code.LEGS_TOO_FEW, {"legs": (Leg(1, Money(0, "IDR")), *repeated)}),
         (Code.AMOUNT_ZERO, {"legs": repeated}),
         (Code.ACCOUNT_REPEATED, {"legs": _legs(5, -3)}),
