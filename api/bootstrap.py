@@ -58,6 +58,9 @@ def build(settings: Settings) -> Services:
     # Settings refuse this when read; a copy made with `model_copy` is not checked again.
     if settings.is_production and vault.is_development:
         raise ValueError("KOPNET_NIK_KEYS holds the public development keys")
+    # The registry checks the vault's keys against the fingerprints the database recorded
+    # before its first NIK use (`nik_key_mismatch`), not here: a command that touches no
+    # NIK (an auditor's read-only `audit verify`) neither needs nor records them.
     ledger = Ledger(
         engine,
         seal_key=seal_key,

@@ -8,18 +8,25 @@ that is not closed. NIKs are stored encrypted with a lookup hash (`interchange.n
 decrypted NIK is checked against its hash, so a ciphertext copied from another row is
 detected. Every member has a main wallet, recorded with the member, and may open more
 under labels unique to the member.
+
+The vault's keys are checked against the fingerprints the database recorded before it is
+used (`check_vault_keys`). Rotation pages through the members by id and passes over a NIK
+it cannot read, reporting the member, so that one bad row does not stop it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, insert, select, update
+from sqlalchemy import Connection, Insert, Row, Select, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from interchange import tables
-from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
+from interchange.nik import LOOKUP_KEY_NAME, NikVault, NikVaultError, NikVaultErrorCode
 from interchange.registry_errors import RegistryErrorCode
 from interchange.registry_model import (
     Coop,
@@ -44,6 +51,8 @@ from ledger.account import AccountKind, AccountSpec
 from ledger.service import open_account_in
 
 __all__ = [
+    "NikRotation",
+    "check_vault_keys",
     "insert_member",
     "load_member_row",
     "load_wallets",
@@ -154,23 +163,105 @@ def insert_member(
     return row_to_member(load_member_row(conn, member_id))
 
 
-def rotate_batch(conn: Connection, vault: NikVault, batch_size: int) -> int:
-    """Re-encrypt up to `batch_size` NIKs held under an old key; return how many."""
+def check_vault_keys(conn: Connection, vault: NikVault, now: datetime) -> None:
+    """Record the fingerprint of each of the vault's keys that has none, then refuse
+    (`nik_key_mismatch`) a key whose recorded fingerprint differs; the caller's
+    transaction rolls back with the refusal, so a refused vault records nothing.
+
+    A fingerprint another process recorded first is kept (the insert does nothing on a
+    taken name) and read back with the rest, so processes starting at once agree. With
+    every name recorded already, nothing is written (a read-only session can check)."""
+    fingerprints = vault.fingerprints()
+    recorded = _recorded_fingerprints(conn, fingerprints)
+    missing = [name for name in fingerprints if name not in recorded]
+    if missing:
+        _require_rows_readable(conn, vault, missing)
+        # In name order, as every process inserts, so that two never wait for each other.
+        rows = [{"key_name": n, "fingerprint": fingerprints[n], "created_at": now} for n in missing]
+        conn.execute(_insert_new(conn).values(sorted(rows, key=lambda row: row["key_name"])))
+        recorded = _recorded_fingerprints(conn, fingerprints)
+    assert recorded.keys() == fingerprints.keys(), "every name is recorded, by us or another"
+    vault.check_fingerprints(recorded)
+
+
+def _require_rows_readable(conn: Connection, vault: NikVault, names: Iterable[str]) -> None:
+    """Before a fingerprint is first recorded (on a database upgraded with NIKs already
+    written, the first process's keys would otherwise be taken on trust): a NIK stored
+    under each such key id, and for the lookup key one under any of the vault's keys,
+    must decrypt and match its lookup hash; otherwise `nik_key_mismatch`."""
+    m = tables.member.c
+    for name in names:
+        held = m.nik_key_id.in_(vault.key_ids) if name == LOOKUP_KEY_NAME else m.nik_key_id == name
+        query = select(m.nik_key_id, m.nik_ciphertext, m.nik_lookup).where(held).limit(1)
+        row = conn.execute(query.order_by(m.id)).first()
+        if row is None:
+            continue
+        try:
+            reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+        except NikVaultError as error:
+            shown = "the lookup key" if name == LOOKUP_KEY_NAME else f"key id {name!r}"
+            message = f"a NIK already stored does not read with {shown} (check KOPNET_NIK_KEYS)"
+            code = NikVaultErrorCode.NIK_KEY_MISMATCH
+            raise NikVaultError(code, message, field="keys") from error
+
+
+def _recorded_fingerprints(conn: Connection, names: Iterable[str]) -> dict[str, str]:
+    k = tables.nik_key.c
+    query = select(k.key_name, k.fingerprint).where(k.key_name.in_(list(names)))
+    return {row.key_name: row.fingerprint for row in conn.execute(query)}
+
+
+def _insert_new(conn: Connection) -> Insert:
+    """An insert into `nik_key` that leaves a name already recorded as it is."""
+    dialect = conn.dialect.name
+    assert dialect in ("postgresql", "sqlite"), "the two engines kopnet runs on"
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return upsert(tables.nik_key).on_conflict_do_nothing(index_elements=["key_name"])
+
+
+@dataclass(frozen=True, slots=True)
+class NikRotation:
+    """How many NIKs were re-encrypted under the current key, and the members whose NIK
+    could not be read (an unknown key id, a token that does not authenticate or belong
+    to its row), left as they were."""
+
+    rotated: int = 0
+    unreadable: tuple[int, ...] = ()
+
+    def __add__(self, other: NikRotation) -> NikRotation:
+        return NikRotation(self.rotated + other.rotated, self.unreadable + other.unreadable)
+
+
+def rotate_batch(
+    conn: Connection, vault: NikVault, *, after_id: int, limit: int
+) -> tuple[NikRotation, int | None]:
+    """Re-encrypt under the current key the NIKs of up to `limit` members with ids above
+    `after_id` held under an old key, lowest first, locking them; return what was done
+    and the highest id looked at (None when no such member was left)."""
+    assert limit >= 1, "a round looks at one member at least"
     m = tables.member.c
     query = (
         select(m.id, m.nik_key_id, m.nik_ciphertext, m.nik_lookup)
-        .where(m.nik_key_id != vault.current_key_id)
+        .where(m.id > after_id, m.nik_key_id != vault.current_key_id)
         .order_by(m.id)
-        .limit(batch_size)
+        .limit(limit)
         .with_for_update()
     )
     rows = conn.execute(query).all()
+    if not rows:
+        return NikRotation(), None
+    unreadable = []
     for row in rows:
-        nik = reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+        try:
+            nik = reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+        except NikVaultError:
+            unreadable.append(row.id)
+            continue
         key_id, token = vault.encrypt(nik)
         change = update(tables.member).where(m.id == row.id)
         conn.execute(change.values(nik_key_id=key_id, nik_ciphertext=token))
-    return len(rows)
+    done = NikRotation(len(rows) - len(unreadable), tuple(unreadable))
+    return done, rows[-1].id
 
 
 # Wallets

@@ -11,6 +11,12 @@ lookup key. A NIK has few possible values, so without that key the hash could be
 forced; with it, the hash reveals only which rows share a NIK. The lookup key cannot be
 rotated without recomputing every hash, so it is kept apart from the encryption keys.
 
+A database records a fingerprint of each key it has seen (`fingerprints`: HMAC-SHA256 of
+a fixed text under the key, which reveals nothing of the key), so that a vault whose key
+differs from the one a key id (or the lookup key) stood for is refused as
+`nik_key_mismatch` (`check_fingerprints`) before it writes a NIK no other process can read
+or misses a NIK already taken.
+
 Invariants: every key is 32 bytes, key ids are 1-16 of [A-Za-z0-9_-], the current key is
 in the vault, and the lookup key differs from every encryption key. The vault's `repr`
 names key ids only. Encryption draws a random nonce, so this module is not pure.
@@ -37,6 +43,7 @@ from interchange.registry_validation import validate_nik
 __all__ = [
     "DEVELOPMENT_KEY_ID",
     "KEY_BYTES",
+    "LOOKUP_KEY_NAME",
     "NikVault",
     "NikVaultError",
     "NikVaultErrorCode",
@@ -52,6 +59,10 @@ _SETTING_CHARS_MAX = 4096
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,16}")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,128}={0,2}")
 _AAD_PREFIX = b"kopnet.nik.v1:"
+_FINGERPRINT_TEXT = b"kopnet nik key check v1"
+# The name the lookup key's fingerprint is recorded under: never a key id, as ':' is not
+# allowed in one.
+LOOKUP_KEY_NAME = ":lookup"
 
 DEVELOPMENT_KEY_ID = "dev1"
 # Public, fixed keys so that a development database stays readable across restarts.
@@ -66,10 +77,12 @@ class NikVaultErrorCode(StrEnum):
     NIK_VAULT_SETTING_INVALID = "nik_vault_setting_invalid"
     NIK_KEY_UNKNOWN = "nik_key_unknown"
     NIK_TOKEN_INVALID = "nik_token_invalid"  # noqa: S105 - an error code, not a secret
+    NIK_KEY_MISMATCH = "nik_key_mismatch"
 
 
 class NikVaultError(InterchangeError):
-    """A vault failure: a bad key setting, an unknown key id, or a tampered token."""
+    """A vault failure: a bad key setting, an unknown key id, a key that is not the one
+    the database knows under its name, or a tampered token."""
 
 
 class NikVault:
@@ -123,6 +136,11 @@ class NikVault:
         return self._current_key_id
 
     @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The ids of the keys the vault decrypts with, sorted."""
+        return tuple(sorted(self._keys))
+
+    @property
     def is_development(self) -> bool:
         """True when any key is one of the public development keys."""
         public = (_DEVELOPMENT_KEY, _DEVELOPMENT_LOOKUP_KEY)
@@ -164,9 +182,41 @@ class NikVault:
         """True when a ciphertext under `key_id` should be re-encrypted with the current key."""
         return key_id != self._current_key_id
 
+    def fingerprints(self) -> dict[str, str]:
+        """The hex fingerprint of each key by its id, and of the lookup key by
+        `LOOKUP_KEY_NAME`: HMAC-SHA256 of a fixed text under the key."""
+        named = {**self._keys, LOOKUP_KEY_NAME: self._lookup_key}
+        assert len(named) == len(self._keys) + 1, "no key id is the lookup key's name"
+        return {name: _fingerprint(key) for name, key in sorted(named.items())}
+
+    def check_fingerprints(self, recorded: Mapping[str, str]) -> None:
+        """Raise `nik_key_mismatch`, naming every key whose fingerprint differs from the
+        one `recorded` under its name (the lookup key first); a name not recorded passes."""
+        own = self.fingerprints()
+        wrong = [
+            name
+            for name, fingerprint in own.items()
+            if recorded.get(name) not in (None, fingerprint)
+        ]
+        if not wrong:
+            return
+        shown = ", ".join(
+            "the lookup key" if name == LOOKUP_KEY_NAME else f"key id {name!r}"
+            for name in sorted(wrong, key=lambda name: name != LOOKUP_KEY_NAME)
+        )
+        message = (
+            f"not the keys this database's NIKs were written with: {shown}"
+            " (check KOPNET_NIK_KEYS; a key id keeps its key for good)"
+        )
+        raise NikVaultError(NikVaultErrorCode.NIK_KEY_MISMATCH, message, field="keys")
+
 
 def _aad(key_id: str) -> bytes:
     return _AAD_PREFIX + key_id.encode("ascii")
+
+
+def _fingerprint(key: bytes) -> str:
+    return hmac.new(key, _FINGERPRINT_TEXT, hashlib.sha256).hexdigest()
 
 
 def _decode_token(token: str) -> bytes:

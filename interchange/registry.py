@@ -21,7 +21,9 @@ takes the id from them.
 
 Member registrations of one coop are serialised by locking the coop row, so a NIK is held
 by at most one member of a coop that is not closed; NIKs are stored encrypted, with a
-lookup hash (`interchange.member_store`). A member's or merchant's wallets follow its
+lookup hash (`interchange.member_store`). Before its first NIK is written, read, looked up
+or rotated, the registry checks its vault's keys against the fingerprints the database
+recorded (`nik_key_mismatch`), once per registry. A member's or merchant's wallets follow its
 status in the same transaction, under its lock (`interchange.wallet_status`): `closed`
 is final and needs empty wallets. Suspending a coop does not touch its ledger accounts
 (settlement still moves money for a suspended coop); it stops new members, merchants and
@@ -34,6 +36,8 @@ it changes has its terms digest written in the same transaction.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -47,6 +51,8 @@ from sqlalchemy.exc import IntegrityError
 from interchange import tables
 from interchange.coop_closing import UnsettledObligations, any_obligation
 from interchange.member_store import (
+    NikRotation,
+    check_vault_keys,
     insert_member,
     load_member_row,
     load_wallets,
@@ -111,7 +117,7 @@ from ledger.errors import LedgerError
 from ledger.service import open_account_in
 from ledger.store import is_row_id
 
-__all__ = ["ROTATION_BATCH_SIZE_MAX", "Registry"]
+__all__ = ["ROTATION_BATCH_SIZE_MAX", "NikRotation", "Registry"]
 
 T = TypeVar("T")
 
@@ -146,6 +152,8 @@ class Registry:
         self._engine = engine
         self._seal_key = seal_key
         self._vault = vault
+        self._vault_checked = False
+        self._vault_lock = threading.Lock()
         self._clock = clock
         self._unsettled = unsettled
 
@@ -156,6 +164,20 @@ class Registry:
         now = self._clock()
         assert now.tzinfo is not None, "the clock must give UTC-aware datetimes"
         return now
+
+    def check_nik_keys(self) -> NikVault:
+        """Check the vault's keys against the fingerprints the database recorded, recording
+        those of keys it has not seen, once per registry; return the vault. A key id or
+        lookup key that stands for another key there is `nik_key_mismatch` (checked again
+        at the next use). Every NIK use runs it first."""
+        if self._vault_checked:
+            return self._vault
+        with self._vault_lock:
+            if not self._vault_checked:
+                now = self._now()
+                self._run(lambda conn: check_vault_keys(conn, self._vault, now))
+                self._vault_checked = True
+        return self._vault
 
     # Cooperatives
 
@@ -209,7 +231,8 @@ class Registry:
         """Register a member with an encrypted NIK and a main wallet; idempotent by number."""
         _require_row_id(spec.coop_id, RegistryErrorCode.COOP_NOT_FOUND)
         spec = validate_member_spec(spec)
-        lookup = self._vault.lookup_hash(spec.nik)
+        vault = self.check_nik_keys()
+        lookup = vault.lookup_hash(spec.nik)
         now = self._now()
 
         def register(conn: Connection) -> Member:
@@ -221,7 +244,7 @@ class Registry:
             kind = AccountKind.MEMBER_WALLET
             opened = AccountSpec(ref, coop.id, coop.currency, kind, 0, limit)
             wallet = open_account_in(conn, opened, seal_key=self._seal_key)
-            sealed = self._vault.encrypt(spec.nik)
+            sealed = vault.encrypt(spec.nik)
             return insert_member(conn, spec, lookup, sealed, wallet.id, now)
 
         return self._run(register)
@@ -255,7 +278,8 @@ class Registry:
             return MaskedMember(id=row.id, coop_id=row.coop_id, masked_name=mask_name(row.name))
         if not include_nik:
             return row_to_member(row)
-        nik = reveal_nik(self._vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+        vault = self.check_nik_keys()
+        nik = reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
         return row_to_member(row, nik)
 
     def find_member_by_nik(self, coop_id: int, nik: str) -> Member | None:
@@ -264,9 +288,10 @@ class Registry:
         A lookup by NIK is the member's own coop's (its teller at the counter): `coop_id`
         is the asking coop, and the answer is in full. Another coop finds a member only
         through routing (`member`, masked)."""
-        lookup = self._vault.lookup_hash(validate_nik(nik))
+        nik = validate_nik(nik)
         if not is_row_id(coop_id):
             return None
+        lookup = self.check_nik_keys().lookup_hash(nik)
         closed = tables.member.c.status == ParticipantStatus.CLOSED.value
         query = (
             member_query()
@@ -277,19 +302,25 @@ class Registry:
         row = self._run(lambda conn: conn.execute(query).first())
         return None if row is None else row_to_member(row)
 
-    def rotate_nik_keys(self, batch_size: int = 500) -> int:
-        """Re-encrypt every NIK not under the current key, a batch per transaction; return
-        how many. A batch size that is not an integer in 1..`ROTATION_BATCH_SIZE_MAX` is
-        `batch_size_invalid`, raised before anything is read."""
+    def rotate_nik_keys(self, batch_size: int = 500) -> NikRotation:
+        """Re-encrypt every NIK not under the current key, a batch per transaction, members
+        in id order; return how many, and the members whose NIK does not read (an unknown
+        key id, a bad token), passed over and left as they were. A batch size that is not
+        an integer in 1..`ROTATION_BATCH_SIZE_MAX` is `batch_size_invalid`, raised before
+        anything is read; a vault whose keys the database knows otherwise is
+        `nik_key_mismatch`, before anything is rotated."""
         if type(batch_size) is not int or not 1 <= batch_size <= ROTATION_BATCH_SIZE_MAX:
             message = f"the batch size must be an integer in 1..{ROTATION_BATCH_SIZE_MAX}"
             raise RegistryError(RegistryErrorCode.BATCH_SIZE_INVALID, message, field="batch_size")
-        total = 0
+        vault = self.check_nik_keys()
+        total, after = NikRotation(), 0
         while True:
-            done = self._run(lambda conn: rotate_batch(conn, self._vault, batch_size))
+            work = functools.partial(rotate_batch, vault=vault, after_id=after, limit=batch_size)
+            done, last_id = self._run(work)
             total += done
-            if done < batch_size:
+            if last_id is None:
                 return total
+            after = last_id
 
     # Merchants
 

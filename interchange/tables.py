@@ -6,6 +6,8 @@ other cooperative's. Ledger accounts are referenced by id (the interchange depen
 ledger, never the reverse). Amounts are BIGINT minor units with CHECK constraints.
 Obligations are running sums per settlement window and ordered pair of cooperatives,
 updated in the same transaction as the payments that create them.
+The fingerprint of each NIK key a process has used is recorded once and never changed, so
+that a key id (or the lookup key) cannot come to stand for another key (`interchange.nik`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "member_wallet",
     "merchant",
     "metadata",
+    "nik_key",
     "obligation",
     "payment",
     "window_close",
@@ -217,4 +220,16 @@ window_close = Table(
     metadata,
     Column("window_date", Date, primary_key=True, autoincrement=False),
     Column("closed_at", UtcDateTime, nullable=False),
+)
+
+# The fingerprint of each NIK key by its id, and of the lookup key by a name no key id can
+# have (`interchange.nik.LOOKUP_KEY_NAME`): recorded the first time a vault holding it is
+# checked, then only compared.
+nik_key = Table(
+    "interchange_nik_key",
+    metadata,
+    Column("key_name", String(16), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("length(fingerprint) = 64", name="fingerprint"),
 )

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, update
 from interchange import tables
 from interchange.nik import NikVault, NikVaultError, NikVaultErrorCode
 from interchange.payment_model import CashOut
-from interchange.registry import ROTATION_BATCH_SIZE_MAX, Registry
+from interchange.registry import ROTATION_BATCH_SIZE_MAX, NikRotation, Registry
 from interchange.registry_errors import RegistryError
 from interchange.registry_errors import RegistryErrorCode as Code
 from interchange.registry_model import (
@@ -294,7 +294,7 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
     ]
     before = key_ids_and_tokens(ledger)
     rotating = Registry(ledger.engine, rotated_vault(), seal_key=TEST_SEAL_KEY)
-    assert rotating.rotate_nik_keys(batch_size=2) == 5
+    assert rotating.rotate_nik_keys(batch_size=2) == NikRotation(rotated=5)
     after = key_ids_and_tokens(ledger)
     assert {key_id for key_id, _ in after.values()} == {"k2"}
     assert all(after[i][1] != before[i][1] for i in before)
@@ -303,7 +303,7 @@ def test_rotation_re_encrypts_every_nik_under_the_current_key(
         assert isinstance(seen, Member)
         assert seen.nik == nik
         assert rotating.find_member_by_nik(coop.id, nik) == member
-    assert rotating.rotate_nik_keys() == 0
+    assert rotating.rotate_nik_keys() == NikRotation()
 
 
 def test_a_rotation_batch_size_out_of_range_is_refused_before_any_nik_is_touched(
@@ -316,7 +316,7 @@ def test_a_rotation_batch_size_out_of_range_is_refused_before_any_nik_is_touched
             rotating.rotate_nik_keys(batch_size=size)  # type: ignore[arg-type]
         assert (refused.value.code, refused.value.field) == (Code.BATCH_SIZE_INVALID, "batch_size")
     assert key_ids_and_tokens(ledger) == before
-    assert rotating.rotate_nik_keys(batch_size=ROTATION_BATCH_SIZE_MAX) == 1
+    assert rotating.rotate_nik_keys(batch_size=ROTATION_BATCH_SIZE_MAX).rotated == 1
 
 
 def test_after_rotation_a_vault_without_the_new_key_cannot_read_niks(
@@ -364,7 +364,7 @@ def test_after_rotating_keys_replays_lookups_and_the_one_member_per_nik_rule_sti
         after.register_member(a_member(coop_id=coop.id, member_no="B-1"))
     assert caught.value.code is Code.NIK_ALREADY_REGISTERED
     second = after.register_member(a_member(coop_id=coop.id, member_no="B-2", nik=OTHER_NIK))
-    assert after.rotate_nik_keys() == 1
+    assert after.rotate_nik_keys() == NikRotation(rotated=1)
     for who, nik in ((member, NIK), (second, OTHER_NIK)):
         assert after.find_member_by_nik(coop.id, nik) == who
         full = after.member(who.id, viewer_coop_id=coop.id, include_nik=True)

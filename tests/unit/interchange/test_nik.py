@@ -6,7 +6,13 @@ import base64
 
 import pytest
 
-from interchange.nik import DEVELOPMENT_KEY_ID, NikVault, NikVaultError, NikVaultErrorCode
+from interchange.nik import (
+    DEVELOPMENT_KEY_ID,
+    LOOKUP_KEY_NAME,
+    NikVault,
+    NikVaultError,
+    NikVaultErrorCode,
+)
 from interchange.registry_errors import RegistryError, RegistryErrorCode
 from tests.unit.interchange.registry_builders import b64
 
@@ -182,3 +188,35 @@ def test_repr_names_key_ids_but_never_keys() -> None:
     assert "k1" in text and "k2" in text
     for secret in (KEY_1, KEY_2, LOOKUP):
         assert repr(secret) not in text and b64(secret) not in text
+
+
+def test_fingerprints_name_every_key_and_the_lookup_key_and_show_none_of_them() -> None:
+    """One fingerprint per key id and one for the lookup key, under a name no key id can
+    have; each is 64 hex digits, the same each time, and none contains its key."""
+    prints = rotated().fingerprints()
+    assert set(prints) == {"k1", "k2", LOOKUP_KEY_NAME}
+    assert prints == rotated().fingerprints()
+    assert len(set(prints.values())) == 3
+    for key, fingerprint in zip(
+        (KEY_1, KEY_2, LOOKUP), (prints["k1"], prints["k2"], prints[LOOKUP_KEY_NAME]), strict=True
+    ):
+        assert len(fingerprint) == 64 and set(fingerprint) <= set("0123456789abcdef")
+        assert key.hex() not in fingerprint and b64(key) not in fingerprint
+    with pytest.raises(NikVaultError):
+        NikVault({LOOKUP_KEY_NAME: KEY_1}, LOOKUP_KEY_NAME, LOOKUP)
+
+
+def test_fingerprints_recorded_for_other_keys_are_refused_lookup_key_first() -> None:
+    """Names not recorded and fingerprints that match pass; every name recorded with
+    another fingerprint is named, the lookup key first, never the key itself."""
+    vault = rotated()
+    vault.check_fingerprints({})
+    vault.check_fingerprints(vault.fingerprints())
+    other = NikVault({"k2": KEY_1, "k1": KEY_2}, "k2", KEY_2[::-1]).fingerprints()
+    with pytest.raises(NikVaultError) as caught:
+        vault.check_fingerprints(other)
+    assert vault_error(caught) is NikVaultErrorCode.NIK_KEY_MISMATCH
+    message = caught.value.message
+    assert message.index("lookup key") < message.index("'k1'") < message.index("'k2'")
+    for secret in (KEY_1, KEY_2, LOOKUP):
+        assert secret.hex() not in message and b64(secret) not in message
