@@ -17,12 +17,14 @@ when the settings are read, so a bad one is a `ValueError` (pydantic's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interchange.nik import NikVault, NikVaultError
+from interchange.window import keeps_one_offset
 from ledger.db import (
     IDLE_IN_TRANSACTION_TIMEOUT_MS_DEFAULT,
     IDLE_IN_TRANSACTION_TIMEOUT_MS_MAX,
@@ -98,6 +100,10 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError) as error:
             raise ValueError("not a known IANA time zone, such as Asia/Jakarta") from error
+        if not keeps_one_offset(value, datetime.now(UTC).date()):
+            # Clocks going back would put the repeated hour after a cut-off in the window
+            # just closed (`interchange.window`).
+            raise ValueError("a time zone without daylight saving time, such as Asia/Jakarta")
         return value
 
     @field_validator("nik_keys")

@@ -83,6 +83,9 @@ class PaymentErrorCode(StrEnum):
     # A batch as a whole, before any of its commands.
     BATCH_EMPTY = "batch_empty"
     BATCH_TOO_LARGE = "batch_too_large"
+    # The window this process's calendar puts the batch in was closed by a process whose
+    # cut-off or time zone differs: nothing can be recorded until the calendars agree.
+    WINDOW_CLOSED = "window_closed"
     PAYMENT_NOT_QUOTABLE = "payment_not_quotable"
     PAYMENT_ID_INVALID = "payment_id_invalid"
     AMOUNT_INVALID = "amount_invalid"

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from interchange.fee_schedule import FeeSchedule
 from interchange.fee_schedule_codec import schedule_from_json
 from interchange.movement import CoopAccounts, ObligationDelta
+from interchange.payment_model import PaymentError, PaymentErrorCode
 from interchange.routing import CoopParty, MemberParty, MerchantParty
 from interchange.tables import (
     coop,
@@ -56,6 +57,7 @@ __all__ = [
     "lock_window_exclusively",
     "mark_window_closed",
     "obligation_rows",
+    "require_later_window",
     "window_key",
     "window_obligations",
 ]
@@ -85,8 +87,8 @@ def enter_window(conn: Connection, calendar: WindowCalendar) -> tuple[datetime, 
 
     On PostgreSQL the transaction holds the window's shared advisory lock until it ends, so
     a close (which takes it exclusively) waits for payments already in the window. If the
-    window was closed meanwhile, the clock is read again: a close only runs after the
-    cut-off, so the new moment belongs to a later, open window.
+    window was closed meanwhile, the clock is read again: a close runs after the cut-off,
+    so the new moment belongs to a later window (`require_later_window`).
     """
     while True:
         now = database_now(conn)
@@ -102,6 +104,22 @@ def enter_window(conn: Connection, calendar: WindowCalendar) -> tuple[datetime, 
         ).first()
         if closed is None:
             return now, window_date
+        require_later_window(conn, calendar, window_date)
+
+
+def require_later_window(conn: Connection, calendar: WindowCalendar, window_date: date) -> None:
+    """Having found `window_date` closed, return if the clock has passed into a later
+    window (the close ran after the cut-off, while this transaction waited for it: join
+    that one); otherwise `window_closed`. A close runs once the closer's calendar says the
+    window is due; one that ran before this process's cut-off means the two processes'
+    cut-off or time zone differ, and retrying would spin until this process's cut-off."""
+    if calendar.window_date(database_now(conn)) > window_date:
+        return
+    message = (
+        f"window {window_date} is closed, though this process's calendar says it is still"
+        " open: every process must share KOPNET_WINDOW_CUTOFF_S and KOPNET_TIME_ZONE"
+    )
+    raise PaymentError(PaymentErrorCode.WINDOW_CLOSED, message)
 
 
 def lock_window_exclusively(conn: Connection, window_date: date) -> None:

@@ -38,7 +38,12 @@ from interchange.coop_status_lock import COOP_LOCK_CLASS
 from interchange.daily_totals import DailyKey
 from interchange.payment_model import PaymentRecord, PaymentStatus
 from interchange.payment_records import record_from_row
-from interchange.payment_store import WINDOW_LOCK_CLASS, coop_party, window_key
+from interchange.payment_store import (
+    WINDOW_LOCK_CLASS,
+    coop_party,
+    require_later_window,
+    window_key,
+)
 from interchange.routing_model import CoopParty, MemberParty, MerchantParty
 from interchange.window import WindowCalendar
 from ledger.db import TransactionRetryError, driver, pipeline_begun, pipelined
@@ -203,6 +208,7 @@ def load_batch(
     assert window_date == calendar.window_date(now), "SQL and Python windows agree"
     assert window_key(window_date) > 0
     if cursors[0].fetchone() is not None:
+        require_later_window(conn, calendar, window_date)
         raise TransactionRetryError(f"window {window_date} closed while the batch waited for it")
     return _assemble(now, window_date, cursors, names_payments=bool(originals))
 

@@ -4,6 +4,10 @@ Window D holds every payment whose commit moment falls in [cut-off of D-1, cut-o
 where the cut-off of D is D's local midnight in the network's time zone plus `cutoff_s`
 seconds (86,400 by default: the window is the local calendar day). The rule depends only
 on the moment, never on when a close runs. Pure; no clock.
+
+The time zone must keep one UTC offset (`keeps_one_offset`; Indonesia's three zones do):
+where clocks go back an hour, the moments of the repeated hour after a cut-off read as
+before it, and would fall back into the window just closed.
 """
 
 from __future__ import annotations
@@ -12,10 +16,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["DEFAULT_TIME_ZONE", "WindowCalendar"]
+__all__ = ["DEFAULT_TIME_ZONE", "WindowCalendar", "keeps_one_offset"]
 
 DEFAULT_TIME_ZONE = "Asia/Jakarta"
 _DAY_S = 86_400
+# How far ahead `keeps_one_offset` looks, a day at a time.
+_OFFSET_DAYS_AHEAD = 3 * 366
+
+
+def keeps_one_offset(time_zone: str, since: date) -> bool:
+    """Whether `time_zone` (an IANA name) has the same UTC offset at noon of every day
+    from `since` for about three years: no daylight saving time, no change announced."""
+    zone = ZoneInfo(time_zone)
+    start = datetime(since.year, since.month, since.day, 12, tzinfo=zone)
+    offsets = {(start + timedelta(days=n)).utcoffset() for n in range(_OFFSET_DAYS_AHEAD)}
+    return len(offsets) == 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,13 +135,17 @@ def test_the_timeout_settings_default_to_the_ledgers_defaults() -> None:
         ("window_cutoff_s", 0),
         ("window_cutoff_s", 86_401),
         ("time_zone", "Mars/Base"),
+        ("time_zone", "America/New_York"),
+        ("time_zone", "Europe/Berlin"),
     ],
 )
 def test_a_bad_window_setting_is_refused_as_a_setting_not_by_an_assertion(
     sqlite_url: str, setting: str, value: object
 ) -> None:
     """`KOPNET_WINDOW_CUTOFF_S` and `KOPNET_TIME_ZONE` are operator input (README); a value
-    out of range is refused by the settings' validation (a ValueError, as the
+    out of range, or a time zone with daylight saving time (clocks going back would put
+    the repeated hour after a cut-off in the window just closed), is refused by the
+    settings' validation (a ValueError, as the
     production-key check is), not surfaced as AssertionError or ZoneInfoNotFoundError
     from `WindowCalendar.__post_init__` in every command that builds the services."""
     try:
