@@ -12,7 +12,8 @@ entry in exactly one bucket:
 - `unmatched_expected`: a payment no entry refers to;
 - `unmatched_statement`: an entry left over, with a reason: `no_reference` (the bank gave
   none), `unknown_reference` (no payment has it), `duplicate_reference` (a payment has it,
-  but another entry was paired with that payment).
+  but another entry was paired with that payment), `cancelled_reference` (it names an
+  instruction that was cancelled: money moved that should not have).
 
 Matching is by reference first, then by amount: the entries carrying a payment's reference
 are candidates; the first of them (statement order) whose amount and direction equal the
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -87,6 +88,7 @@ class UnmatchedReason(StrEnum):
     NO_REFERENCE = "no_reference"
     UNKNOWN_REFERENCE = "unknown_reference"
     DUPLICATE_REFERENCE = "duplicate_reference"
+    CANCELLED_REFERENCE = "cancelled_reference"
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +231,16 @@ def _pick(payment: ExpectedPayment, candidates: Sequence[StatementLine]) -> tupl
     return 0, False
 
 
-def _reason(entry: StatementEntry, references: Mapping[str, ExpectedPayment]) -> UnmatchedReason:
+def _reason(
+    entry: StatementEntry, references: Mapping[str, ExpectedPayment], cancelled: frozenset[str]
+) -> UnmatchedReason:
     """Why an entry that was not paired is left over."""
     if not entry.reference:
         return UnmatchedReason.NO_REFERENCE
     if entry.reference in references:
         return UnmatchedReason.DUPLICATE_REFERENCE
+    if entry.reference in cancelled:
+        return UnmatchedReason.CANCELLED_REFERENCE
     return UnmatchedReason.UNKNOWN_REFERENCE
 
 
@@ -268,17 +274,23 @@ def _pair(
 
 
 def reconcile(
-    instructions: Sequence[ExpectedPayment], statement: BankStatement
+    instructions: Sequence[ExpectedPayment],
+    statement: BankStatement,
+    *,
+    cancelled: Collection[str] = (),
 ) -> ReconciliationReport:
     """Put every payment and every statement entry in one bucket; see the module docstring.
+    `cancelled` are the references of instructions cancelled: expected no more, an entry
+    naming one is left over as `cancelled_reference`.
 
     Raises `reconciliation_too_many_payments`, then `reconciliation_reference_repeated`.
     """
     references = _by_reference(instructions)
     matched, mismatched, unmatched_expected = _pair(references, _candidates(statement))
     paired = {m.line.index for m in matched} | {m.line.index for m in mismatched}
+    gone = frozenset(cancelled) - references.keys()
     leftover = tuple(
-        UnmatchedLine(StatementLine(index, entry), _reason(entry, references))
+        UnmatchedLine(StatementLine(index, entry), _reason(entry, references, gone))
         for index, entry in enumerate(statement.entries)
         if index not in paired
     )

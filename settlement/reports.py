@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, func, select
 
+from interchange.registry_store import require_network
 from interchange.tables import coop, obligation, payment
 from ledger.money import Money
 from settlement.bank_statement import BankStatement
@@ -41,9 +42,9 @@ def _coop_refs(conn: Connection) -> dict[int, CoopRef]:
 
 
 def _network_id(conn: Connection) -> int:
-    found = conn.execute(select(coop.c.id).where(coop.c.is_network.is_(True))).scalar()
-    assert found is not None, "the network operator is registered"
-    return int(found)
+    """The network operator's coop id; `network_not_registered` before it registers (a
+    window with no payment can be closed on a database with no coop at all)."""
+    return require_network(conn).id
 
 
 def _fees(
@@ -150,12 +151,16 @@ def build_window_report(conn: Connection, window_date: date, currency: str = "ID
 def reconcile_window(
     conn: Connection, window_date: date, statement: BankStatement
 ) -> ReconciliationReport:
-    """Match the network settlement account's statement with the window's bank payments;
-    a window that was never closed has none to match (`window_not_closed`)."""
+    """Match the network settlement account's statement with the window's bank payments:
+    its pending and confirmed instructions (a line paying a cancelled one is left over as
+    `cancelled_reference`); a window that was never closed has none to match
+    (`window_not_closed`)."""
     if load_summary(conn, window_date) is None:
         raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is still open")
     refs = _coop_refs(conn)
     labels = {coop_id: ref.code for coop_id, ref in refs.items()}
+    rows = [r for r in window_instructions(conn, window_date) if not r.internal]
+    cancelled = [r.reference for r in rows if r.status == InstructionStatus.CANCELLED.value]
     expected = [
         expected_payment(
             SettlementInstruction(
@@ -164,7 +169,7 @@ def reconcile_window(
             r.reference,
             labels,
         )
-        for r in window_instructions(conn, window_date)
-        if not r.internal
+        for r in rows
+        if r.status != InstructionStatus.CANCELLED.value
     ]
-    return reconcile(expected, statement)
+    return reconcile(expected, statement, cancelled=cancelled)

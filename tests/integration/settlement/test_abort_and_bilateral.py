@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from ledger.money import Money
 from settlement import tables as st
+from settlement.bank_statement import BankStatement, Direction, StatementEntry
 from settlement.netting import SettlementMode, apply_instructions
+from settlement.reconciliation import UnmatchedReason
 from settlement.window_rules import SettlementErrorCode as Code
 from settlement.window_rules import WindowError, WindowStatus
 from tests.integration.settlement.night import (
@@ -20,6 +23,7 @@ from tests.integration.settlement.night import (
     snapshot,
     wait_for_cutoff,
 )
+from tests.network import idr
 
 
 def test_an_abort_before_any_confirmation_reopens_the_window_for_a_bilateral_round(
@@ -92,3 +96,31 @@ def test_an_abort_before_any_confirmation_reopens_the_window_for_a_bilateral_rou
             *[("confirm", "treasurer")] * len(rows),
             ("settle", "treasurer"),
         ]
+
+
+def test_a_statement_paying_cancelled_instructions_does_not_reconcile(db_url: str) -> None:
+    """After an abort the first round's instructions are cancelled: money the bank moved
+    under their references is no longer expected, so each such line is left over as
+    `cancelled_reference` and the statement is not clean (it was, matching them)."""
+    with business_day(db_url) as day:
+        wait_for_cutoff(day.net, day.window_date)
+        settlement = day.net.services.settlement
+        settlement.close(day.window_date, actor="night-job")
+        first_round = [r for r in settlement.start(day.window_date, actor="ops") if not r.internal]
+        settlement.abort(day.window_date, actor="ops")
+        entries = tuple(
+            StatementEntry(
+                day.window_date,
+                r.amount,
+                Direction.CREDIT if r.payee_coop_id is None else Direction.DEBIT,
+                r.reference,
+                f"BANK{n}",
+            )
+            for n, r in enumerate(first_round)
+        )
+        moved = sum(e.signed_minor for e in entries)
+        statement = BankStatement("0021000001", "IDR", idr(0), Money(moved, "IDR"), entries)
+        report = settlement.reconcile(day.window_date, statement)
+        assert not report.is_clean and not report.matched
+        reasons = [line.reason for line in report.unmatched_statement]
+        assert reasons == [UnmatchedReason.CANCELLED_REFERENCE] * len(first_round)

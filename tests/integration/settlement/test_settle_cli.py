@@ -1,6 +1,7 @@
 """`kopnet settle` with arguments it must refuse: window dates no window can have, malformed
 actors, amounts, currencies and bank references, references that are unknown or not UTF-8,
-a report written to a missing folder, a round started before the network operator exists.
+a report written to a missing folder, a round started or a report asked for before the
+network operator exists.
 
 Each prints `{"error": code, ...}` and exits 2, never a traceback (README "Commands",
 api/cli_settle.py).
@@ -148,15 +149,16 @@ def test_cli_report_to_a_missing_folder_exits_2_with_a_code(
     assert error_code(result) == "file_invalid"
 
 
-def test_settle_start_before_the_network_operator_is_registered_is_refused_with_a_code(
-    tmp_path: Path,
+@pytest.mark.parametrize("step", ["start", "report"])
+def test_settle_start_or_report_before_the_network_operator_is_registered_is_refused(
+    tmp_path: Path, step: str
 ) -> None:
-    """`settle start` on a database without the network operator is
-    `network_not_registered`, exit 2, as the README names it, not an AssertionError
-    traceback (exit 1)."""
+    """`settle start` or `settle report` of a window closed (empty) on a database without
+    the network operator is `network_not_registered`, exit 2, as the README names it, not
+    an AssertionError traceback (exit 1)."""
     url = f"sqlite:///{tmp_path / 'no-network.db'}"
     assert invoke("db", "upgrade", "--database-url", url).exit_code == 0
     closed = invoke("settle", "close", "--date", "2026-11-23", "--database-url", url)
     assert closed.exit_code == 0, closed.output
-    started = invoke("settle", "start", "--date", "2026-11-23", "--database-url", url)
-    assert_refused_with(started, "network_not_registered")
+    result = invoke("settle", step, "--date", "2026-11-23", "--database-url", url)
+    assert_refused_with(result, "network_not_registered")
