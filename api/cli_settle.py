@@ -7,6 +7,7 @@ that does not match exit 1: a check found a problem.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Callable
@@ -226,12 +227,16 @@ def settle_reconcile(
     day = _parse_date(window)
     if not path.is_file() or path.stat().st_size > 64 * 1024 * 1024:
         fail("file_invalid", "expected a statement file of at most 64 MiB")
-    raw = path.read_bytes()
     try:
+        raw = path.read_bytes()
+    except OSError as error:
+        fail("file_invalid", f"cannot read {path}: {error.strerror}")
+    try:
+        # A byte order mark (as some banks' exports start) hides the XML's first "<".
         statement = (
             parse_camt053(raw)
-            if raw.lstrip().startswith(b"<")
-            else parse_statement_csv(raw.decode("utf-8"))
+            if raw.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<")
+            else parse_statement_csv(raw.decode("utf-8-sig"))
         )
     except SettlementError as error:
         fail(str(error.code), error.message)
@@ -247,6 +252,10 @@ def settle_reconcile(
                     "reference": m.expected.reference,
                     "expected": m.expected.amount.format(),
                     "statement": m.line.entry.amount.format(),
+                    "expected_currency": m.expected.amount.currency,
+                    "statement_currency": m.line.entry.amount.currency,
+                    "expected_direction": m.expected.direction,
+                    "statement_direction": m.line.entry.direction,
                 }
                 for m in result.mismatched
             ],
@@ -270,6 +279,8 @@ def fees_publish(
         fail("file_invalid", "expected a fee schedule file of at most 200 kB")
     try:
         schedule = schedule_from_json(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        fail("file_invalid", f"cannot read {path}: {error.strerror}")
     except InterchangeError as error:
         fail(str(error.code), error.message)
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ api/cli_settle.py).
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from tests.cli import assert_refused_with, assert_refused_with_a_code, error_code, invoke
 from tests.integration.settlement.night import close_now, last_due_window
 from tests.network import network_on
+from tests.unit.settlement.test_camt053 import sample
 
 
 def test_cli_close_of_a_far_future_window_exits_2_with_a_code(sqlite_url: str) -> None:
@@ -162,3 +164,29 @@ def test_settle_start_or_report_before_the_network_operator_is_registered_is_ref
     assert closed.exit_code == 0, closed.output
     result = invoke("settle", step, "--date", "2026-11-23", "--database-url", url)
     assert_refused_with(result, "network_not_registered")
+
+
+def test_settle_reconcile_reads_a_camt053_statement_that_starts_with_a_byte_order_mark(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Some banks' exports start with a UTF-8 byte order mark: the statement is still read
+    as camt.053 (here refused only because the window was never closed), not sniffed as
+    CSV and refused `statement_format_unsupported`."""
+    statement = tmp_path / "statement.xml"
+    statement.write_bytes(codecs.BOM_UTF8 + sample("001.08").encode("utf-8"))
+    args = ("settle", "reconcile", str(statement), "--date", "2020-01-02")
+    assert error_code(invoke(*args, "--database-url", sqlite_url)) == "window_not_closed"
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("settle", "reconcile", "/proc/self/mem", "--date", "2020-01-02"),
+        ("fees", "publish", "/proc/self/mem"),
+    ],
+)
+def test_a_file_that_fails_to_read_is_file_invalid(sqlite_url: str, args: tuple[str, ...]) -> None:
+    """A read that fails (an I/O error; a file gone or a network mount failing between the
+    check and the read takes the same path) is `file_invalid`, exit 2, not a traceback."""
+    assert error_code(invoke(*args, "--database-url", sqlite_url)) == "file_invalid"
