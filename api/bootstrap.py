@@ -1,14 +1,20 @@
 """The composition root: settings in, engine and services out. Nothing else builds them.
 
 `build` migrates nothing and starts the services' threads; call `Services.close()` when
-done. `migrate` brings a database to the newest schema. Both hold every PostgreSQL session
-to the settings' lock and idle-in-transaction timeouts.
+done. It refuses a database whose schema is not at head (`SchemaRevisionError`:
+`schema_not_at_head`, or `schema_revision_unknown` for a revision a newer kopnet wrote),
+and a sealing key that is not the database's (`seal_key_mismatch`, checked before any
+service writes: the payment, registry and settlement services seal what they write with
+the same key without going through the ledger's methods). `migrate` brings a database to
+the newest schema. Both hold every PostgreSQL session to the settings' lock and
+idle-in-transaction timeouts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from api.settings import Settings
@@ -17,11 +23,23 @@ from interchange.registry import Registry
 from interchange.window import WindowCalendar
 from ledger.db import make_engine, normalise_url
 from ledger.service import Ledger
-from migrations.runner import upgrade
+from migrations.runner import head_revision, known_revisions, upgrade
 from settlement.service import Settlement
 from settlement.unsettled import coop_has_unsettled_obligations
 
-__all__ = ["Services", "build", "migrate"]
+__all__ = ["SchemaRevisionError", "Services", "build", "migrate", "require_schema_at_head"]
+
+
+class SchemaRevisionError(Exception):
+    """The database's schema is not the one this kopnet needs; `code` is stable:
+    `schema_not_at_head` (run `kopnet db upgrade`) or `schema_revision_unknown` (a newer
+    kopnet migrated it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        assert code in ("schema_not_at_head", "schema_revision_unknown")
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +67,37 @@ def migrate(settings: Settings) -> None:
     upgrade(normalise_url(settings.database_url), bounds=settings.session_bounds())
 
 
+def require_schema_at_head(engine: Engine) -> None:
+    """Raise `SchemaRevisionError` unless the database of `engine` is at this kopnet's
+    head revision: `schema_revision_unknown` for a revision these migrations do not
+    define, `schema_not_at_head` for an older one or none. Connects; changes nothing."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = head_revision()
+    if current is not None and current not in known_revisions():
+        message = f"database is at {current}: a newer kopnet migrated it"
+        raise SchemaRevisionError("schema_revision_unknown", message)
+    if current != head:
+        raise SchemaRevisionError(
+            "schema_not_at_head",
+            f"database is at {current or 'no revision'}, this kopnet needs {head}: "
+            "run `kopnet db upgrade`",
+        )
+
+
 def build(settings: Settings) -> Services:
-    """Build the engine and services for `settings`."""
+    """Build the engine and services for `settings`, over a database at head whose
+    recorded sealing key is `settings`' (`SchemaRevisionError`, `seal_key_mismatch`)."""
     engine = make_engine(settings.database_url, bounds=settings.session_bounds())
+    try:
+        return _build_over(engine, settings)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _build_over(engine: Engine, settings: Settings) -> Services:
+    require_schema_at_head(engine)
     seal_key = settings.seal_key_bytes()
     calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
     vault = settings.nik_vault()
@@ -67,6 +113,13 @@ def build(settings: Settings) -> Services:
         group_commit_workers=settings.group_commit_workers,
         answer_wait_s=settings.answer_wait_s,
     )
+    try:
+        # Every service of this process seals with this key, most without the ledger's
+        # methods: it is checked here, before any of them can write under it.
+        ledger.check_seal_key()
+    except BaseException:
+        ledger.close()
+        raise
     return Services(
         settings,
         engine,

@@ -29,12 +29,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
-from api.bootstrap import Services, build, migrate
+from api.bootstrap import SchemaRevisionError, Services, build, migrate
 from api.settings import DATABASE_URL_CHARS_MAX, Settings
 from interchange.errors import InterchangeError
 from ledger.db import sqlstate
 from ledger.errors import LedgerError, LedgerErrorCode
-from migrations.runner import current_revision, head_revision, known_revisions
 from settlement.errors import SettlementError
 
 __all__ = [
@@ -184,22 +183,14 @@ def open_services(database_url: str | None) -> Iterator[Services]:
     """The services over an existing database migrated to head; closed after.
 
     Checks, before building anything: the settings (`load_settings`); that a SQLite file
-    exists (`database_not_found`, so that nothing is created); that the database opens
-    (`database_unavailable`); that its schema is at head (`schema_not_at_head`, or
-    `schema_revision_unknown` for a revision a newer kopnet wrote). Then as `running`.
+    exists (`database_not_found`, so that nothing is created). Then, as `running` builds
+    the services (`api.bootstrap.build`, which every process goes through): that the
+    database opens (`database_unavailable`); that its schema is at head
+    (`schema_not_at_head`, or `schema_revision_unknown` for a revision a newer kopnet
+    wrote); that the sealing key is the database's (`seal_key_mismatch`).
     """
     settings = load_settings(database_url)
     _require_sqlite_file(settings.database_url)
-    with opening_database():
-        current, head = current_revision(settings.database_url), head_revision()
-    if current is not None and current not in known_revisions():
-        fail("schema_revision_unknown", f"database is at {current}: a newer kopnet migrated it")
-    if current != head:
-        fail(
-            "schema_not_at_head",
-            f"database is at {current or 'no revision'}, this kopnet needs {head}: "
-            "run `kopnet db upgrade`",
-        )
     with running(settings) as services:
         yield services
 
@@ -226,16 +217,26 @@ def _require_sqlite_file(url: str) -> None:
 def running(settings: Settings) -> Iterator[Services]:
     """The services of `settings`, closed after; errors of the work inside mapped to codes.
 
-    A setting `build` refuses is `setting_invalid`; a domain error keeps its code; a
-    connection lost while working is `database_unavailable`; work the database refuses to
-    its role is `database_permission_denied` (use `audit verify --no-seal-first` with a
-    read-only role), and writes to a read-only server `database_read_only`.
+    A setting `build` refuses is `setting_invalid`, a schema not at head its code
+    (`SchemaRevisionError`), a sealing key not the database's `seal_key_mismatch`; a
+    domain error keeps its code; a connection lost while working is
+    `database_unavailable`; work the database refuses to its role is
+    `database_permission_denied` (use `audit verify --no-seal-first` with a read-only
+    role), and writes to a read-only server `database_read_only`.
     """
     with opening_database():
         try:
             services = build(settings)
         except ValueError as error:
             fail("setting_invalid", str(error))
+        except SchemaRevisionError as error:
+            fail(error.code, error.message)
+        except LedgerError as error:
+            fail(str(error.code), error.message)
+        except DBAPIError as error:
+            # The sealing key's check reads (and may record) its fingerprint.
+            _fail_if_refused(error)
+            raise
     try:
         yield services
     except LedgerError as error:

@@ -40,6 +40,7 @@ __all__ = [
     "IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN",
     "LOCK_TIMEOUT_MS_DEFAULT",
     "LOCK_TIMEOUT_MS_MAX",
+    "READS_ONLY",
     "SessionBounds",
     "TransactionRetryError",
     "commit_with",
@@ -55,6 +56,12 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# An execution option for a transaction that only reads (an audit). SQLite begins it
+# deferred: in WAL mode its first read takes a snapshot, and it holds no write lock, so
+# writers go on while it reads (every other transaction begins IMMEDIATE, taking the write
+# lock at once). PostgreSQL ignores it: say read-only there with `postgresql_readonly`.
+READS_ONLY = "kopnet_reads_only"
 
 # The bounds every PostgreSQL session of `make_engine` is held to, by default and at most.
 # A statement waits for a lock up to `lock_timeout`; the server ends a session left idle
@@ -156,7 +163,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    reads_only = conn.get_execution_options().get(READS_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def driver(conn: Connection) -> Any:

@@ -11,7 +11,10 @@ can compute the links again around the gap.
 An account's terms digest is HMAC-SHA256, under the same key, of a canonical rendering of
 the terms that decide what the account may do: id, ref, cooperative, currency, kind, status
 and both limits. The id is in it, so terms and digest copied together onto another row do
-not match there; the balances are not, so posting never rewrites it. Pure functions; no I/O.
+not match there; the balances are not, so posting never rewrites it.
+
+The key's fingerprint is HMAC-SHA256 of a fixed text under it: recorded in the database,
+it tells a wrong key from the right one without revealing either. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "account_terms_digest",
     "chain_link",
     "entry_digest",
+    "seal_key_fingerprint",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -43,6 +47,8 @@ CanonicalPosting = tuple[int, int, str, int, bool, int | None, int | None]
 AccountTerms = tuple[int, str, int, str, str, str, int | None, int | None]
 # Leads an account's canonical form, so that no account's terms render as an entry's.
 _ACCOUNT_TAG = "account_terms"
+# What the key's fingerprint is the HMAC of; no entry, link or terms renders as this text.
+_FINGERPRINT_TEXT = b"kopnet seal key check v1"
 
 
 def entry_digest(
@@ -101,3 +107,12 @@ def account_terms_digest(key: bytes, terms: AccountTerms) -> str:
     assert len(terms) == 8, "id, ref, coop, currency, kind, status and both limits"
     canonical = _CANONICAL.encode([_ACCOUNT_TAG, *terms])
     return hmac.digest(key, canonical.encode("utf-8", "surrogatepass"), "sha256").hex()
+
+
+def seal_key_fingerprint(key: bytes) -> str:
+    """Return the hex HMAC-SHA256 of a fixed text under `key`: equal keys, equal
+    fingerprint, and nothing of the key to be learnt from it."""
+    assert key, "the sealing key must not be empty"
+    fingerprint = hmac.digest(key, _FINGERPRINT_TEXT, "sha256").hex()
+    assert len(fingerprint) == 64, "a hex SHA-256"
+    return fingerprint

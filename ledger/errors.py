@@ -101,6 +101,9 @@ class LedgerErrorCode(StrEnum):
     # No answer within the caller's bounded wait: not a refusal, the request may yet be
     # recorded. Sent again with the same id, it is recorded once, or replayed.
     OUTCOME_UNKNOWN = "outcome_unknown"
+    # The sealing key is not the one this database's digests and chain were written with
+    # (`ledger.seal_key`): refused before anything is written or sealed under it.
+    SEAL_KEY_MISMATCH = "seal_key_mismatch"
 
 
 # The codes of a request whose id is recorded already, with another request.

@@ -7,12 +7,15 @@ idempotent by its caller-supplied id, safe to retry after a timeout, a dropped c
 or a crash. The service starts its worker threads when constructed and stops them on
 `close()`; nothing happens at import time. Opening an account and changing its status
 write its terms digest (`ledger.digest.account_terms_digest`) in the same transaction;
-postings never do, since balances are not among the terms.
+postings never do, since balances are not among the terms. Before its first write, seal or
+audit, the service checks its sealing key against the fingerprint the database recorded
+(`ledger.seal_key`, `seal_key_mismatch`), once; a refused key writes nothing.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +25,7 @@ from sqlalchemy import Connection, Engine, bindparam, case, insert, select, text
 
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
-from ledger.db import commit_with, run_transaction
+from ledger.db import READS_ONLY, commit_with, run_transaction
 from ledger.digest import account_terms_digest
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
@@ -35,6 +38,7 @@ from ledger.group_commit import (
 )
 from ledger.money import Money
 from ledger.posting import check_batch_size, plan_entries, write_planned
+from ledger.seal_key import check_seal_key
 from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
 from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
@@ -96,6 +100,8 @@ class Ledger:
         assert 0 < answer_wait_s <= ANSWER_WAIT_S_MAX
         self.engine = engine
         self._seal_key = seal_key
+        self._seal_key_checked = False
+        self._seal_key_lock = threading.Lock()
         self._attempts_max = attempts_max
         self._answer_wait_s = answer_wait_s
         self._committer: GroupCommitter[EntryRequest, EntryOutcome] = GroupCommitter(
@@ -110,6 +116,19 @@ class Ledger:
         `post_linked` after it is `service_closed`, refused at once."""
         self._committer.close()
 
+    def check_seal_key(self) -> None:
+        """Check the sealing key against the fingerprint the database recorded, recording
+        it if none is (once what is stored verifies under the key), once per service. A
+        key that is not the database's is `seal_key_mismatch`, checked again at the next
+        use. Every write, seal and audit runs it first."""
+        if self._seal_key_checked:
+            return
+        with self._seal_key_lock:
+            if not self._seal_key_checked:
+                now = datetime.now(UTC)
+                self._run(lambda conn: check_seal_key(conn, self._seal_key, now))
+                self._seal_key_checked = True
+
     def _answer(self, answer: Answer[T]) -> T:
         return answer_within(answer, self._answer_wait_s, wait_s=self._answer_wait_s)
 
@@ -121,6 +140,7 @@ class Ledger:
     def open_account(self, spec: AccountSpec) -> Account:
         """Open an account, or return the one already opened with this ref and spec."""
         spec = spec.validated()
+        self.check_seal_key()
         return self._run(lambda conn: open_account_in(conn, spec, seal_key=self._seal_key))
 
     def account(self, account_id: int) -> Account:
@@ -133,6 +153,7 @@ class Ledger:
 
     def set_account_status(self, account_id: int, status: AccountStatus) -> Account:
         """Freeze, unfreeze or close an account; closing needs zero balances and no holds."""
+        self.check_seal_key()
         key = self._seal_key
         return self._run(lambda conn: set_account_status_in(conn, account_id, status, seal_key=key))
 
@@ -142,6 +163,7 @@ class Ledger:
         """Record one entry (sharing a transaction with concurrent callers); raise on refusal,
         `outcome_unknown` when no answer came within `answer_wait_s`, and `service_closed`
         after `close`."""
+        self.check_seal_key()
         # A lone request must not link to whichever caller's request follows it in the batch.
         alone = _with_link(request, False)
         # Keyed by its id: sent again while the first copy is still queued or in flight
@@ -154,6 +176,7 @@ class Ledger:
         """Record `requests` all or nothing; each outcome says why, when nothing was.
         `outcome_unknown` and `service_closed` as for `post`."""
         check_batch_size(len(requests))
+        self.check_seal_key()
         linked = [_with_link(r, i < len(requests) - 1) for i, r in enumerate(requests)]
         ids = tuple(r.entry_id for r in linked)
         # An id that is not text is refused by the batch's checks; it keys nothing.
@@ -162,6 +185,7 @@ class Ledger:
 
     def post_batch(self, requests: Sequence[EntryRequest]) -> list[EntryOutcome]:
         """Record a batch in one transaction; each request succeeds or fails on its own."""
+        self.check_seal_key()
         return list(self._run(lambda conn: _post_and_commit(conn, requests, self._seal_key)))
 
     def entry(self, entry_id: str) -> Entry:
@@ -181,6 +205,7 @@ class Ledger:
         if type(limit) is not int or not 1 <= limit <= BATCH_SIZE_MAX:
             message = f"the limit must be an integer in 1..{BATCH_SIZE_MAX}"
             raise LedgerError(LedgerErrorCode.LIMIT_INVALID, message, field="limit")
+        self.check_seal_key()
         now = datetime.now(UTC)
         resolution = entry.alias("resolution")
         query = (
@@ -255,6 +280,7 @@ class Ledger:
     def seal(self, *, full_scan: bool = False) -> int:
         """Seal the entries not yet in the hash chain, those within the sealer's late
         window or, with `full_scan`, all of them (`ledger.sealing`); return how many."""
+        self.check_seal_key()
         total = 0
         while True:
             sealed = self._run(lambda conn: seal_entries(conn, self._seal_key, full_scan=full_scan))
@@ -267,6 +293,7 @@ class Ledger:
         migration 0008, `per_round` accounts a transaction; return the accounts sealed and
         those left listed because a stored value does not read (`ledger.terms_sealing`).
         Run once after upgrading such a database; with nothing listed it changes nothing."""
+        self.check_seal_key()
         done, after = ListedSealing(), 0
         while True:
             round_done, last_id = self._run(
@@ -282,11 +309,12 @@ class Ledger:
     def verify(self, *, anchor: ChainAnchor | None = None) -> AuditReport:
         """Recompute digests, the chain and every balance; report all discrepancies, and
         whether the chain still holds `anchor`, a position and link of an earlier report."""
+        self.check_seal_key()
         # One snapshot for every query of the audit, so that entries committed while it
         # runs cannot look like tampering.
-        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        if self.engine.dialect.name != "postgresql":
-            options = {}
+        options: dict[str, object] = {READS_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             return verify_ledger(conn, seal_key=self._seal_key, anchor=anchor)
 

@@ -7,7 +7,9 @@ most one reversal (unique `target_seq`); each account's posted legs are numbered
 without repeats. Postings reference their entry through a deferred foreign key because the
 ledger writes an entry's postings before the entry row: the entry's insert trigger then
 refuses it unless its postings sum to zero per currency. An account's terms (ref, coop,
-currency, kind, status, limits) carry a keyed digest that the audit checks.
+currency, kind, status, limits) carry a keyed digest that the audit checks. The sealing
+key's fingerprint, recorded once under a fixed name, is what every later key is compared
+with (`ledger.seal_key`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "entry_seq",
     "metadata",
     "posting",
+    "seal_key",
 ]
 
 NAMING_CONVENTION = {
@@ -166,4 +169,15 @@ chain = Table(
     Column("entry_seq", BigInteger, ForeignKey("ledger_entry.seq"), nullable=False, unique=True),
     Column("chain_hash", String(64), nullable=False),
     Column("sealed_at", UtcDateTime, nullable=False),
+)
+
+# The fingerprint of the sealing key under `ledger.seal_key.SEAL_KEY_NAME`: recorded the
+# first time a process checks its key, then only compared.
+seal_key = Table(
+    "ledger_seal_key",
+    metadata,
+    Column("key_name", String(16), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("length(fingerprint) = 64", name="fingerprint"),
 )

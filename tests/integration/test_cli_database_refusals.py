@@ -3,7 +3,9 @@ not a database: each is a named refusal with exit 2, never a traceback, and noth
 created or written.
 
 - A PostgreSQL role without the privilege (an auditor's read-only role, whose
-  `audit verify` seals first) is `database_permission_denied`; `--no-seal-first` audits.
+  `audit verify` seals first) is `database_permission_denied`; `--no-seal-first` audits,
+  even before the sealing key's fingerprint is recorded (it checks the key, and leaves
+  the recording to a role that may write).
 - A server whose transactions are read-only (a replica) asked to write is
   `database_read_only`.
 - A SQLite URL with `?options` is `database_url_invalid`: SQLAlchemy took it for a file
@@ -19,9 +21,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from ledger.service import Ledger
+from ledger.tables import seal_key
 from tests.builders import idr, open_wallets, transfer
 from tests.cli import assert_refused_with, audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
@@ -63,6 +67,23 @@ def test_a_read_only_role_is_refused_sealing_with_a_code_and_audits_without_it(
     assert_refused_with(invoke(*args, env=_ENV), "database_permission_denied")
     status, report = audit_verify_json(reader_url, "--no-seal-first")
     assert status == 0, report
+
+
+def test_a_read_only_role_audits_a_database_whose_seal_key_is_not_recorded_yet(
+    pg_ledger: Ledger, reader_url: str
+) -> None:
+    """Upgraded to 0011, no sealing key's fingerprint recorded yet: the reader's role may
+    not record it, and need not, once the chain verifies under its key; it audits intact
+    and the fingerprint is left for a process that may write."""
+    wallets = open_wallets(pg_ledger, "ani")
+    pg_ledger.post(transfer("fund", wallets["cash"], wallets["ani"], idr(100)))
+    assert pg_ledger.seal() == 1
+    with pg_ledger.engine.begin() as conn:
+        conn.execute(seal_key.delete())
+    status, report = audit_verify_json(reader_url, "--no-seal-first")
+    assert status == 0, report
+    with pg_ledger.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(seal_key)).scalar_one() == 0
 
 
 def test_a_write_to_a_read_only_server_is_refused_with_a_code(

@@ -13,11 +13,20 @@ import codecs
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
-from tests.cli import assert_refused_with, assert_refused_with_a_code, error_code, invoke
+from tests.cli import assert_refused_with, assert_refused_with_a_code, error_code
+from tests.cli import invoke as invoke_kopnet
+from tests.conftest import TEST_SEAL_KEY
 from tests.integration.settlement.night import close_now, last_due_window
 from tests.network import network_on
 from tests.unit.settlement.test_camt053 import sample
+
+
+def invoke(*args: str) -> Result:
+    """`kopnet` with the tests' sealing key, the one `network_on` wrote the network with
+    (another key is refused as `seal_key_mismatch` before any command runs)."""
+    return invoke_kopnet(*args, env={"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()})
 
 
 def test_cli_close_of_a_far_future_window_exits_2_with_a_code(sqlite_url: str) -> None:

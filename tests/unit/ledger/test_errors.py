@@ -66,6 +66,7 @@ PUBLISHED = [
     "service_closed",
     "lock_wait_timeout",
     "legs_invalid",
+    "seal_key_mismatch",
 ]
 
 
