@@ -22,8 +22,17 @@ text form is `timestamp_form_invalid`. On SQLite every text and integer column i
 a raw form too (`ledger.stored_values`): text that is not UTF-8 or a blob in a text column is
 `text_unreadable`, text, a real or a blob in a column of integers `integer_unreadable`; the
 row's digest (a posting's entry's) and the sums that need the value are not recomputed, the
-finding says so, and the audit goes on. The account checks are `ledger.audit_accounts`'s,
-the report's types `ledger.audit_report`'s. Read-only.
+finding says so, and the audit goes on. On both engines a NULL in a column the schema
+declares NOT NULL (a writer can drop the constraint) is `value_missing`, and skips what
+that value would have checked in the same way: a digest or link is never left unchecked
+without a finding. What the schema's unique indexes keep is checked too, since a writer can
+drop them: an entry id held by two entries, or a target resolved by two, is
+`value_duplicate` (a copy of an entry under its own id carries its digest, which leaves out
+the sequence number), as are an entry sequence number or a chain's entry sealed twice; an
+entry's legs are numbered 1..n (`posting_leg_gap`). On SQLite a business date stored in
+another form than the ledger writes ('2026-W48-1' reads as a day) is `date_form_invalid`.
+The account checks are `ledger.audit_accounts`'s, the report's types
+`ledger.audit_report`'s. Read-only.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, select, text
+from sqlalchemy import Connection, Select, func, select, text
 
 from ledger.audit_accounts import STREAM, check_accounts
 from ledger.audit_report import AuditReport, ChainAnchor, Finding
@@ -56,6 +65,7 @@ def verify_ledger(
     and whether the chain still holds `anchor` (when given)."""
     report = AuditReport()
     digests = _check_entries(conn, seal_key, report)
+    _check_unique_entry_keys(conn, report)
     _check_chain(conn, seal_key, digests, report, anchor)
     check_accounts(conn, seal_key, report)
     if conn.dialect.name == "sqlite":
@@ -86,7 +96,9 @@ def _entries_query(conn: Connection) -> Select[Any]:
     """Every entry column, and the id of the entry it resolves, each in its raw form."""
     target = entry.alias("target")
     columns = [raw_value(c, conn.dialect.name) for c in entry.c]
-    target_id = raw_value(target.c.entry_id, conn.dialect.name).label("target_id")
+    # NULL where the entry resolves nothing (the outer join finds no target).
+    target_id = raw_value(target.c.entry_id, conn.dialect.name, required=False)
+    target_id = target_id.label("target_id")
     return (
         select(*columns, target_id)
         .outerjoin(target, target.c.seq == entry.c.target_seq)
@@ -97,7 +109,6 @@ def _entries_query(conn: Connection) -> Select[Any]:
 def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str | None]:
     """Check every entry with its postings; return each entry's digest (None where it does
     not read) by sequence number."""
-    raw = conn.dialect.name == "sqlite"
     postings = _postings_by_entry(conn, report)
     pending_group = next(postings, None)
     digests: dict[int, str | None] = {}
@@ -107,6 +118,10 @@ def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[in
             # Nothing can be matched with it: its postings and its seal are reported missing.
             report.add_unreadable(row, f"entry {row.entry_id} (seq ?)", _ENTRY_UNCHECKED)
             continue
+        if row.seq in digests:
+            # Entries come in order of their numbers: a repeat follows the first at once.
+            subject = f"entry {row.entry_id} (seq {row.seq})"
+            report.add("value_duplicate", subject, "another entry holds its seq")
         while pending_group is not None and pending_group[0] < row.seq:
             report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
             pending_group = next(postings, None)
@@ -116,23 +131,45 @@ def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[in
             pending_group = next(postings, None)
         report.postings_checked += len(rows)
         digests[row.seq] = None if type(row.digest) is Unreadable else row.digest
-        _check_one_entry(row, rows, key, report, raw=raw)
+        _check_one_entry(row, rows, key, report)
     while pending_group is not None:
         report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
         pending_group = next(postings, None)
     return digests
 
 
-def _check_one_entry(
-    row: Any, rows: list[Any], key: bytes, report: AuditReport, *, raw: bool
-) -> None:
-    """One entry's digest, sums and times; `raw` when its values may not read (SQLite)."""
+def _check_unique_entry_keys(conn: Connection, report: AuditReport) -> None:
+    """Each entry id names one entry, and each entry is the target of one entry at most (a
+    hold resolved once, an entry reversed once): the schema's unique indexes keep both,
+    and without them a copy of an entry under its own id carries its digest. Each entry
+    after the first to hold a value is reported, naming the first."""
+    dialect = conn.dialect.name
+    seq, entry_id = raw_value(entry.c.seq, dialect), raw_value(entry.c.entry_id, dialect)
+    for column in (entry.c.entry_id, entry.c.target_seq):
+        # The sequence number, in order, is checked as the entries are read.
+        assert not column.primary_key, "a unique key besides the sequence number"
+        # Grouped by the stored value: on SQLite text and a blob of its bytes differ.
+        repeated = select(column).where(column.is_not(None)).group_by(column)
+        repeated = repeated.having(func.count() > 1)
+        held = raw_value(column, dialect, required=False).label("held")
+        query = select(seq, entry_id, held).where(column.in_(repeated))
+        first: dict[object, object] = {}
+        for row in conn.execute(query.order_by(column, entry.c.seq)):
+            if row.held in first:
+                subject = f"entry {row.entry_id} (seq {row.seq})"
+                detail = f"its {column.key} {row.held} is entry seq {first[row.held]}'s too"
+                report.add("value_duplicate", subject, detail)
+            first.setdefault(row.held, row.seq)
+
+
+def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> None:
+    """One entry's digest, sums, legs and times."""
     subject = f"entry {row.entry_id} (seq {row.seq})"
     business_date = _read_date(row.business_date, subject, report)
     expiry_read, expires_at = _read_time(row.expires_at, "expires_at", subject, report)
     _, committed_at = _read_time(row.committed_at, "committed_at", subject, report)
-    entry_read = not raw or not report.add_unreadable(row, subject, _ENTRY_UNCHECKED)
-    postings_read = not raw or _postings_read(rows, report)
+    entry_read = not report.add_unreadable(row, subject, _ENTRY_UNCHECKED)
+    postings_read = _postings_read(rows, report)
     # With a value unreadable there is no digest to recompute: the finding says why.
     times_read = business_date is not None and expiry_read and committed_at is not None
     if entry_read and postings_read and times_read:
@@ -145,18 +182,22 @@ def _check_one_entry(
             totals[p.currency] += p.amount_minor
         if any(totals.values()):
             report.add("entry_unbalanced", subject, f"sums {dict(totals)}")
+        legs = [p.leg_no for p in rows]
+        if legs != list(range(1, len(rows) + 1)):
+            report.add(
+                "posting_leg_gap", subject, f"legs numbered {legs}, expected 1 to {len(rows)}"
+            )
     _check_posting_times(row, committed_at, rows, subject, report)
 
 
 def _postings_read(rows: list[Any], report: AuditReport) -> bool:
     """Whether every value of an entry's postings reads; each one that does not is reported."""
-    unread = [
-        report.add_unreadable(
-            p, f"posting {p.leg_no} of entry seq {p.entry_seq}", _POSTING_UNCHECKED
-        )
-        for p in rows
-    ]
-    return not any(unread)
+    # Every posting is asked: the common answer, all read, is found without naming them.
+    unread = [p for p in rows if Unreadable in map(type, p)]
+    for p in unread:
+        subject = f"posting {p.leg_no} of entry seq {p.entry_seq}"
+        report.add_unreadable(p, subject, _POSTING_UNCHECKED)
+    return not unread
 
 
 # An entry's business date, expiry and commit moment, as the ledger reads them.
@@ -164,7 +205,10 @@ _EntryTimes = tuple[date, datetime | None, datetime]
 
 
 def _read_date(raw: object, subject: str, report: AuditReport) -> date | None:
-    """The raw business date of `subject` as a date; None, reported, when it does not read."""
+    """The raw business date of `subject` as a date; None, reported, when it does not read
+    (a value missing is reported with the row's other values)."""
+    if type(raw) is Unreadable:
+        return None
     try:
         return readable_date(raw)
     except UnreadableTimeError:
@@ -176,7 +220,9 @@ def _read_time(
     raw: object, column: str, subject: str, report: AuditReport
 ) -> tuple[bool, datetime | None]:
     """Whether the raw time `column` of `subject` reads, and what it reads as; a time that
-    does not is reported."""
+    does not is reported (a value missing with the row's other values)."""
+    if type(raw) is Unreadable:
+        return False, None
     try:
         return True, readable_time(raw)
     except UnreadableTimeError:
@@ -228,7 +274,8 @@ def _check_posting_times(
             continue
         posting_subject = f"posting {p.leg_no} of entry seq {p.entry_seq}"
         read, moment = _read_time(p.committed_at, "committed_at", posting_subject, report)
-        moved = moved or (read and moment != committed_at)
+        # Against an entry time that does not read there is nothing to compare.
+        moved = moved or (read and committed_at is not None and moment != committed_at)
     if moved:
         report.add("posting_time_mismatch", subject, "a posting's time differs from its entry's")
 
@@ -240,12 +287,13 @@ def _check_chain(
     report: AuditReport,
     anchor: ChainAnchor | None,
 ) -> None:
-    raw = conn.dialect.name == "sqlite"
     previous: str | None = GENESIS_HASH
     expected_position = 1
-    # `sealed_at` is left out: nothing reads it, and a value written there behind the
-    # ledger's back must not stop the audit.
-    columns = (raw_value(c, conn.dialect.name) for c in (chain.c.position, *_LINK))
+    # Nothing reads `sealed_at` but for a value missing: any other stored there is no
+    # finding (a raw form reads whatever is written behind the ledger's back).
+    columns = (
+        raw_value(c, conn.dialect.name) for c in (chain.c.position, *_LINK, chain.c.sealed_at)
+    )
     query = select(*columns).order_by(chain.c.position)
     sealed: set[int] = set()
     # Position 0 is the genesis link that every chain starts from, even an empty one.
@@ -254,8 +302,7 @@ def _check_chain(
         report.add("chain_anchor_mismatch", "chain position 0", "the genesis link is fixed")
     for row in conn.execution_options(**STREAM).execute(query):
         subject = f"chain position {row.position}"
-        if raw:
-            report.add_unreadable(row, subject, "its link is not recomputed")
+        report.add_unreadable(row, subject, "its link and the next are not recomputed")
         # A position that does not read is taken to be the next one.
         position = expected_position if type(row.position) is Unreadable else row.position
         if position != expected_position:
@@ -299,6 +346,8 @@ def _check_link(
     if row.entry_seq not in digests:
         report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
         return link
+    if row.entry_seq in sealed:
+        report.add("value_duplicate", subject, f"entry seq {row.entry_seq} is sealed twice")
     sealed.add(row.entry_seq)
     digest = digests[row.entry_seq]
     if digest is None or previous is None or link is None:
@@ -315,20 +364,24 @@ _SQLITE_TIME_FORM = (
     "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
     " [0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
 )
+# A business date as the ledger writes it: '2026-W48-1' or '20261123' read as days too.
+_SQLITE_DATE_FORM = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
 _SQLITE_TIMES = (
-    ("ledger_entry", "committed_at", "entry seq", "seq"),
-    ("ledger_entry", "expires_at", "entry seq", "seq"),
-    ("ledger_posting", "committed_at", "posting of entry seq", "entry_seq"),
+    ("ledger_entry", "committed_at", "entry seq", "seq", _SQLITE_TIME_FORM),
+    ("ledger_entry", "expires_at", "entry seq", "seq", _SQLITE_TIME_FORM),
+    ("ledger_posting", "committed_at", "posting of entry seq", "entry_seq", _SQLITE_TIME_FORM),
+    ("ledger_entry", "business_date", "entry seq", "seq", _SQLITE_DATE_FORM),
 )
 
 
 def _check_sqlite_times(conn: Connection, report: AuditReport) -> None:
-    for table, column, noun, key in _SQLITE_TIMES:
+    for table, column, noun, key, form in _SQLITE_TIMES:
         # The key as it reads: one that is no integer is named "?" (and reported elsewhere).
         query = text(
             f"SELECT DISTINCT CASE typeof({key}) WHEN 'integer' THEN {key} ELSE '?' END"
             f" FROM {table} WHERE {column} IS NOT NULL"
             f" AND (typeof({column}) <> 'text' OR {column} NOT GLOB :form) ORDER BY 1"
         )
-        for (seq,) in conn.execute(query, {"form": _SQLITE_TIME_FORM}):
-            report.add("timestamp_form_invalid", f"{noun} {seq}", f"{column} is not as written")
+        code = "date_form_invalid" if form is _SQLITE_DATE_FORM else "timestamp_form_invalid"
+        for (seq,) in conn.execute(query, {"form": form}):
+            report.add(code, f"{noun} {seq}", f"{column} is not as written")

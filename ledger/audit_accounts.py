@@ -15,8 +15,11 @@ equal its postings; its cached pending amounts equal what its open holds reserve
 balances of one currency sum to zero. Every column is read in a raw form
 (`ledger.stored_values`, `ledger.stored_times`): an account value that does not read is a
 finding and the checks that need it are skipped; a posting's is reported by the entry
-checks (`ledger.audit`), so here the legs that hold one are left out, or walked past.
-Read-only.
+checks (`ledger.audit`), so here the legs that hold one are left out, or walked past. A
+NULL where the schema wants a value is `value_missing` the same way: in an account's NOT
+NULL column, or as a posted leg's running number or balance after (a leg whose posted flag
+is NULL is walked if it carries a running number). An id held by two accounts is
+`value_duplicate`. Read-only.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, select
+from sqlalchemy import Connection, Select, and_, or_, select
 
 from ledger.account import TERM_FIELDS
 from ledger.audit_report import AuditReport
 from ledger.digest import account_terms_digest
 from ledger.stored_times import UnreadableTimeError, readable_time
-from ledger.stored_values import Unreadable, raw_value
+from ledger.stored_values import VALUE_MISSING, Unreadable, raw_value
 from ledger.tables import account, account_unsealed, entry, posting
 from ledger.terms_sealing import stored_terms
 
@@ -58,10 +61,15 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
     labels = _posting_labels(conn)
     listed = frozenset(conn.execute(select(account_unsealed.c.account_id)).scalars())
     totals: Counter[str] = Counter()
+    previous_id: object = None
     for row in conn.execute(_accounts_query(conn)):
         report.accounts_checked += 1
         count, balance, low, high = running.pop(row.id, _NO_LEGS)
         subject = f"account {row.id} ({row.ref})"
+        if row.id == previous_id and type(row.id) is not Unreadable:
+            # Accounts come in order of their ids: a repeat follows the first at once.
+            report.add("value_duplicate", subject, "another account holds its id")
+        previous_id = row.id
         _read_created_at(row.created_at, subject, report)
         unread = _unreadable_columns(row, subject, report)
         if not unread & _TERMS:
@@ -98,6 +106,8 @@ def _accounts_query(conn: Connection) -> Select[Any]:
 
 
 def _read_created_at(raw: object, subject: str, report: AuditReport) -> None:
+    if type(raw) is Unreadable:
+        return  # Missing: reported with the row's other values.
     try:
         readable_time(raw)
     except UnreadableTimeError:
@@ -186,9 +196,13 @@ def _running_balances(conn: Connection, report: AuditReport) -> dict[int, _Walke
     and the lowest and highest balance they recorded."""
     c = posting.c
     walked = (c.account_id, c.account_posting_no, c.amount_minor, c.balance_after_minor)
+    # Posted legs, and legs whose flag does not say (NULL, or unreadable on SQLite) but that
+    # carry a running number, as only posted legs do: leaving those out would let a flag
+    # set NULL take a leg out of the walk (the digest reads NULL as not pending).
+    posted = or_(c.is_pending.is_(False), c.account_posting_no.is_not(None))
     query = (
         select(*(raw_value(col, conn.dialect.name) for col in walked))
-        .where(c.is_pending.is_(False))
+        .where(and_(c.is_pending.is_not(True), posted))
         .order_by(c.account_id, c.account_posting_no)
     )
     state: dict[int, _Walked] = {}
@@ -198,25 +212,48 @@ def _running_balances(conn: Connection, report: AuditReport) -> dict[int, _Walke
     return state
 
 
+# What a posted leg's running number or balance after, NULL, is walked past as.
+_RUNNING_MISSING = Unreadable(VALUE_MISSING, "NULL on a posted leg")
+
+
 def _walk_leg(row: Any, walked: _Walked, report: AuditReport) -> _Walked:
     """An account's walk after one more posted leg, its number and running balance checked,
     the balance it recorded counted in the lowest and highest. A leg with a value that does
-    not read is walked past on what does."""
+    not read, or is missing, is walked past on what does."""
     count, balance, low, high = walked
-    after = row.balance_after_minor
+    number, after = row.account_posting_no, row.balance_after_minor
+    if number is None or after is None:
+        number, after = _running_missing(row, report)
     if type(after) is not Unreadable:
         low = after if low is None or after < low else low
         high = after if high is None or after > high else high
-    number, balance = _next_leg(row, (count, balance), report)
-    return number, balance, low, high
+    count, balance = _next_leg(row, (number, row.amount_minor, after), (count, balance), report)
+    return count, balance, low, high
 
 
-def _next_leg(row: Any, walked: tuple[int, int], report: AuditReport) -> tuple[int, int]:
-    """The (count, balance) of an account after one more posted leg, its number and running
-    balance checked."""
+def _running_missing(row: Any, report: AuditReport) -> tuple[object, object]:
+    """A posted leg's running number and balance after, each NULL one reported and replaced
+    by `_RUNNING_MISSING` (the schema's CHECK wants both on a posted leg)."""
+    assert None in (row.account_posting_no, row.balance_after_minor), "one of them is NULL"
+    number = "?" if row.account_posting_no is None else row.account_posting_no
+    subject = f"account {row.account_id} posting {number}"
+    values = (row.account_posting_no, row.balance_after_minor)
+    for column, value in zip(("account_posting_no", "balance_after_minor"), values, strict=True):
+        if value is None:
+            detail = f"{column} holds {_RUNNING_MISSING.stored}: it is walked past"
+            report.add(VALUE_MISSING, subject, detail)
+    number, after = (_RUNNING_MISSING if value is None else value for value in values)
+    return number, after
+
+
+def _next_leg(
+    row: Any, leg: tuple[Any, Any, Any], walked: tuple[int, int], report: AuditReport
+) -> tuple[int, int]:
+    """The (count, balance) of an account after one more posted `leg` (its number, amount
+    and balance after), its number and running balance checked."""
     count, balance = walked
-    subject = f"account {row.account_id} posting {row.account_posting_no}"
-    number, amount, after = row.account_posting_no, row.amount_minor, row.balance_after_minor
+    number, amount, after = leg
+    subject = f"account {row.account_id} posting {number}"
     if type(number) is Unreadable:
         number = count + 1
     elif number != count + 1:

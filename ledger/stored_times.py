@@ -7,7 +7,9 @@ must report such a value and go on, so it selects each time or date in a raw for
 always decodes: on PostgreSQL the seconds since the epoch as `numeric` (exact to the
 microsecond, and it holds the infinities), on SQLite the stored bytes. `readable_time` and
 `readable_date` turn a raw value into what the driver would have given (UTC-aware
-datetimes, dates) or raise `UnreadableTimeError`; NULL stays None.
+datetimes, dates) or raise `UnreadableTimeError`; NULL stays None (unless the caller
+selects it `read_as` a type that reads NULL otherwise: `ledger.stored_values` reads a NULL
+in a NOT NULL column as missing).
 
 Invariant: a raw value that the driver decodes gives the same instant or day here; one
 outside what Python's dates and UTC datetimes hold, or not a time at all, is
@@ -22,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, LargeBinary, case, cast, extract, func, null, type_coerce
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, TypeEngine
 
 __all__ = [
     "TIME_COLUMNS",
@@ -44,8 +46,11 @@ class UnreadableTimeError(ValueError):
     """A stored time or date that the ledger's reads cannot decode."""
 
 
-def raw_moment(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[Any]:
-    """`column` (a time or a date) selected in its raw form, labelled with its own name."""
+def raw_moment(
+    column: ColumnElement[Any], dialect_name: str, *, read_as: TypeEngine[Any] | None = None
+) -> ColumnElement[Any]:
+    """`column` (a time or a date) selected in its raw form, labelled with its own name;
+    `read_as` (a type whose result processor takes the raw form) reads it, where given."""
     if dialect_name == "postgresql":
         raw: ColumnElement[Any] = extract("epoch", column)
     else:
@@ -56,7 +61,7 @@ def raw_moment(column: ColumnElement[Any], dialect_name: str) -> ColumnElement[A
         kind = func.typeof(column)
         raw = case({"text": cast(column, LargeBinary), "null": null()}, value=kind, else_=kind)
     assert isinstance(column.key, str), "a table's column"
-    return type_coerce(raw, NullType()).label(column.key)
+    return type_coerce(raw, NullType() if read_as is None else read_as).label(column.key)
 
 
 def with_raw_times(dialect_name: str, *columns: Any) -> list[Any]:
