@@ -38,6 +38,22 @@ def audited_three_wallets(ledger: Ledger) -> dict[str, Account]:
     )
 
 
+def audited_wallets_with_holds(ledger: Ledger) -> dict[str, Account]:
+    """The stored-value audit tests' ledger, sealed and found intact (rupiah): fund cash ->
+    ani 100, pay ani -> budi 40, a hold ani -> budi 10 left open, and one of 5 voided."""
+    a = open_wallets(ledger, "ani", "budi")
+    pending = EntryKind.PENDING
+    return post_sealed(
+        ledger,
+        a,
+        transfer("fund", a["cash"], a["ani"], idr(100)),
+        transfer("pay", a["ani"], a["budi"], idr(40)),
+        transfer("hold", a["ani"], a["budi"], idr(10), kind=pending, timeout_s=600),
+        transfer("keep", a["ani"], a["budi"], idr(5), kind=pending, timeout_s=600),
+        resolution("void", EntryKind.VOID_PENDING, "keep"),
+    )
+
+
 def idr(rupiah: int) -> Money:
     """Whole rupiah as IDR money (exponent 2)."""
     return Money(rupiah * 100, "IDR")

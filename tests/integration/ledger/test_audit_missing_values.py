@@ -34,9 +34,14 @@ from ledger.account import Account
 from ledger.audit_report import Finding
 from ledger.db import make_engine
 from ledger.digest import chain_link
-from ledger.entry import EntryKind
 from ledger.service import Ledger
-from tests.builders import idr, open_wallets, post_sealed, resolution, transfer
+from tests.builders import (
+    audited_wallets_with_holds,
+    idr,
+    open_wallets,
+    post_sealed,
+    transfer,
+)
 from tests.cli import audit_verify_json
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.loosening import loosen
@@ -106,17 +111,7 @@ _KEY_COLUMNS = [
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
-    a = open_wallets(ledger, "ani", "budi")
-    pending = EntryKind.PENDING
-    return post_sealed(
-        ledger,
-        a,
-        transfer("fund", a["cash"], a["ani"], idr(100)),
-        transfer("pay", a["ani"], a["budi"], idr(40)),
-        transfer("hold", a["ani"], a["budi"], idr(10), kind=pending, timeout_s=600),
-        transfer("keep", a["ani"], a["budi"], idr(5), kind=pending, timeout_s=600),
-        resolution("void", EntryKind.VOID_PENDING, "keep"),
-    )
+    return audited_wallets_with_holds(ledger)
 
 
 def _findings(ledger: Ledger) -> list[Finding]:

@@ -25,9 +25,10 @@ from sqlalchemy import text
 
 from ledger.account import Account
 from ledger.db import make_engine
-from ledger.entry import EntryKind
 from ledger.service import Ledger
-from tests.builders import idr, open_wallets, post_sealed, resolution, transfer
+from tests.builders import (
+    audited_wallets_with_holds,
+)
 from tests.cli import audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import tampering
@@ -123,17 +124,7 @@ def sqlite_ledger(sqlite_url: str) -> Iterator[Ledger]:
 
 @pytest.fixture
 def wallets(sqlite_ledger: Ledger) -> dict[str, Account]:
-    a = open_wallets(sqlite_ledger, "ani", "budi")
-    pending = EntryKind.PENDING
-    return post_sealed(
-        sqlite_ledger,
-        a,
-        transfer("fund", a["cash"], a["ani"], idr(100)),
-        transfer("pay", a["ani"], a["budi"], idr(40)),
-        transfer("hold", a["ani"], a["budi"], idr(10), kind=pending, timeout_s=600),
-        transfer("keep", a["ani"], a["budi"], idr(5), kind=pending, timeout_s=600),
-        resolution("void", EntryKind.VOID_PENDING, "keep"),
-    )
+    return audited_wallets_with_holds(sqlite_ledger)
 
 
 def _tamper(url: str, table: str, column: str, where: str, value: str) -> None:
