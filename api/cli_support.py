@@ -7,7 +7,7 @@ without an answer (`outcome_unknown`) prints the same and exits 3: it is not a r
 what it sent may yet be recorded, and running it again is safe (every write is
 idempotent). The codes added
 here: `setting_invalid`, `database_url_invalid`, `database_not_found`,
-`database_unavailable`, `schema_not_at_head`, `schema_revision_unknown`,
+`database_unavailable`, `database_busy`, `schema_not_at_head`, `schema_revision_unknown`,
 `migration_refused`, `database_permission_denied`, `database_read_only`, and the
 ledger's `lock_wait_timeout` for a migration. Domain errors
 keep their own codes. Messages never carry a secret: settings are named, not echoed, and a
@@ -39,6 +39,7 @@ from settlement.errors import SettlementError
 __all__ = [
     "OUTCOME_UNKNOWN_EXIT",
     "REFUSED_EXIT",
+    "connection_code",
     "fail",
     "load_settings",
     "open_services",
@@ -145,7 +146,7 @@ def opening_database() -> Iterator[None]:
     except ArgumentError:
         fail("database_url_invalid", _URL_EXPECTED)
     except (DBAPIError, psycopg.OperationalError) as error:
-        fail("database_unavailable", _first_line(error))
+        fail(connection_code(error), _first_line(error))
 
 
 def _first_line(error: Exception) -> str:
@@ -213,6 +214,14 @@ def _require_sqlite_file(url: str) -> None:
         fail("database_not_found", f"{path} holds no SQLite database")
 
 
+def connection_code(error: BaseException) -> str:
+    """`database_busy` when SQLite's write lock stayed taken past the busy timeout (another
+    process writing: running the command again later is safe), else
+    `database_unavailable`."""
+    busy = isinstance(error, OperationalError) and "database is locked" in str(error.orig)
+    return "database_busy" if busy else "database_unavailable"
+
+
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """The services of `settings`, closed after; errors of the work inside mapped to codes.
@@ -220,7 +229,8 @@ def running(settings: Settings) -> Iterator[Services]:
     A setting `build` refuses is `setting_invalid`, a schema not at head its code
     (`SchemaRevisionError`), a sealing key not the database's `seal_key_mismatch`; a
     domain error keeps its code; a connection lost while working is
-    `database_unavailable`; work the database refuses to its role is
+    `database_unavailable` (`database_busy` for SQLite's write lock held past the busy
+    timeout); work the database refuses to its role is
     `database_permission_denied` (use `audit verify --no-seal-first` with a read-only
     role), and writes to a read-only server `database_read_only`.
     """
@@ -246,7 +256,7 @@ def running(settings: Settings) -> Iterator[Services]:
     except (InterchangeError, SettlementError) as error:
         fail(str(error.code), error.message)
     except _CONNECTION_LOST as error:
-        fail("database_unavailable", _first_line(error))
+        fail(connection_code(error), _first_line(error))
     except (DBAPIError, psycopg.Error) as error:
         # psycopg's own errors come from the writes sent in a pipeline (`ledger.db`).
         _fail_if_refused(error)
