@@ -290,13 +290,29 @@ def run_transaction(
     means a holder outside kopnet's own short transactions (an operator's session, a
     stalled process), which a fresh attempt would wait out again in full, holding up its
     caller, and a group committer's batches behind it, once more. The caller, told that
-    nothing was recorded, sends the request again when it chooses."""
+    nothing was recorded, sends the request again when it chooses.
+
+    A connection lost at the COMMIT itself, once `work` has returned, is `outcome_unknown`,
+    not retried: the server may have committed before the answer was lost, and running
+    `work` again would answer for a second attempt (a step that is not idempotent, such as
+    starting a settlement round, would be refused as done already, its caller told that
+    nothing changed). Work that sends its own COMMIT (`commit_with`, whose writes are
+    idempotent by their ids) is retried as any other: its second attempt replays."""
     assert attempts_max >= 1
     for attempt in range(1, attempts_max + 1):
+        committing = False
         try:
-            with engine.begin() as conn:
-                return work(conn)
+            with engine.connect() as conn, conn.begin():
+                result = work(conn)
+                committing = True
+            return result
         except (DBAPIError, psycopg.Error, TransactionRetryError) as error:
+            if committing and isinstance(error, DBAPIError) and error.connection_invalidated:
+                raise LedgerError(
+                    LedgerErrorCode.OUTCOME_UNKNOWN,
+                    "the connection was lost while the transaction committed: it may have"
+                    " been recorded; look before doing it again",
+                ) from error
             if is_lock_wait_timeout(error):
                 raise _lock_wait_timeout() from error
             retryable = isinstance(error, TransactionRetryError) or is_retryable(
