@@ -21,7 +21,7 @@ from api.settings import Settings
 from interchange.payments import Payments
 from interchange.registry import Registry
 from interchange.window import WindowCalendar
-from ledger.db import make_engine, normalise_url
+from ledger.db import READS_ONLY, make_engine, normalise_url
 from ledger.service import Ledger
 from migrations.runner import head_revision, known_revisions, upgrade
 from settlement.service import Settlement
@@ -71,7 +71,8 @@ def require_schema_at_head(engine: Engine) -> None:
     """Raise `SchemaRevisionError` unless the database of `engine` is at this kopnet's
     head revision: `schema_revision_unknown` for a revision these migrations do not
     define, `schema_not_at_head` for an older one or none. Connects; changes nothing."""
-    with engine.connect() as conn:
+    # A read: on SQLite it must not take the write lock (a fresh audit waits for no writer).
+    with engine.connect().execution_options(**{READS_ONLY: True}) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     head = head_revision()
     if current is not None and current not in known_revisions():

@@ -99,7 +99,10 @@ def ledger_expire(database_url: DatabaseUrl = None) -> None:
     """Release holds whose timeout has passed and mark their authorizations expired."""
     with open_services(database_url) as services:
         marked = services.payments.expire_authorizations()
-    console.print(f"released every expired hold; {marked} authorizations marked expired")
+    console.print(
+        "released the expired holds (one whose account another session holds stays due for"
+        f" the next run); {marked} authorizations marked expired"
+    )
 
 
 @audit_app.command("verify")

@@ -186,23 +186,31 @@ def check_vault_keys(conn: Connection, vault: NikVault, now: datetime) -> None:
 
 def _require_rows_readable(conn: Connection, vault: NikVault, names: Iterable[str]) -> None:
     """Before a fingerprint is first recorded (on a database upgraded with NIKs already
-    written, the first process's keys would otherwise be taken on trust): a NIK stored
-    under each such key id, and for the lookup key one under any of the vault's keys,
-    must decrypt and match its lookup hash; otherwise `nik_key_mismatch`."""
+    written, the first process's keys would otherwise be taken on trust): the oldest or the
+    newest NIK stored under each such key id, and for the lookup key under any of the
+    vault's keys, must decrypt and match its lookup hash; otherwise `nik_key_mismatch`. One
+    is enough: a wrong key reads neither, and one row altered behind the registry's back
+    must not lock the right key out (rotation reports such a row)."""
     m = tables.member.c
     for name in names:
         held = m.nik_key_id.in_(vault.key_ids) if name == LOOKUP_KEY_NAME else m.nik_key_id == name
         query = select(m.nik_key_id, m.nik_ciphertext, m.nik_lookup).where(held).limit(1)
-        row = conn.execute(query.order_by(m.id)).first()
-        if row is None:
-            continue
-        try:
-            reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
-        except NikVaultError as error:
+        rows = [conn.execute(query.order_by(order)).first() for order in (m.id, m.id.desc())]
+        samples = [row for row in rows if row is not None]
+        if samples and not any(_reads(vault, row) for row in samples):
             shown = "the lookup key" if name == LOOKUP_KEY_NAME else f"key id {name!r}"
-            message = f"a NIK already stored does not read with {shown} (check KOPNET_NIK_KEYS)"
+            message = f"no NIK already stored reads with {shown} (check KOPNET_NIK_KEYS)"
             code = NikVaultErrorCode.NIK_KEY_MISMATCH
-            raise NikVaultError(code, message, field="keys") from error
+            raise NikVaultError(code, message, field="keys")
+
+
+def _reads(vault: NikVault, row: Row[Any, Any, Any]) -> bool:
+    """Whether the row's NIK decrypts under `vault` and matches its lookup hash."""
+    try:
+        reveal_nik(vault, row.nik_key_id, row.nik_ciphertext, row.nik_lookup)
+    except NikVaultError:
+        return False
+    return True
 
 
 def _recorded_fingerprints(conn: Connection, names: Iterable[str]) -> dict[str, str]:

@@ -302,7 +302,7 @@ def _check_chain(
         report.add("chain_anchor_mismatch", "chain position 0", "the genesis link is fixed")
     for row in conn.execution_options(**STREAM).execute(query):
         subject = f"chain position {row.position}"
-        report.add_unreadable(row, subject, "its link and the next are not recomputed")
+        report.add_unreadable(row, subject, "a link that needs it is not recomputed")
         # A position that does not read is taken to be the next one.
         position = expected_position if type(row.position) is Unreadable else row.position
         if position != expected_position:

@@ -19,9 +19,21 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, case, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    bindparam,
+    case,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
@@ -38,7 +50,7 @@ from ledger.group_commit import (
 )
 from ledger.money import Money
 from ledger.posting import check_batch_size, plan_entries, write_planned
-from ledger.seal_key import check_seal_key
+from ledger.seal_key import check_seal_key, recorded_seal_key, require_seal_key
 from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
 from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
@@ -125,8 +137,15 @@ class Ledger:
             return
         with self._seal_key_lock:
             if not self._seal_key_checked:
-                now = datetime.now(UTC)
-                self._run(lambda conn: check_seal_key(conn, self._seal_key, now))
+                # A recorded fingerprint needs only a read (on SQLite, without the write
+                # lock: an audit must not wait for writers); a first record, a write.
+                with self.engine.connect().execution_options(**{READS_ONLY: True}) as conn:
+                    recorded = recorded_seal_key(conn)
+                if recorded is None:
+                    now = datetime.now(UTC)
+                    self._run(lambda conn: check_seal_key(conn, self._seal_key, now))
+                else:
+                    require_seal_key(recorded, self._seal_key)
                 self._seal_key_checked = True
 
     def _answer(self, answer: Answer[T]) -> T:
@@ -196,38 +215,37 @@ class Ledger:
         return found[entry_id]
 
     def expire_holds(self, *, limit: int = 1000) -> int:
-        """Release up to `limit` holds whose timeout has passed, oldest first; return how
-        many were expired now. A limit that is not an integer in 1..`BATCH_SIZE_MAX` is
-        `limit_invalid`, raised before anything is read. One transaction releases them
-        all; if it waits past the lock timeout on an account another session holds, each
-        is released alone instead, and those whose accounts stay locked are left due for
-        a later sweep: one locked account does not keep every other hold reserved."""
+        """Release holds whose timeout has passed, oldest first, `limit` to a transaction;
+        return how many were expired now (0: none is left that can be). A limit that is
+        not an integer in 1..`BATCH_SIZE_MAX` is `limit_invalid`, raised before anything is
+        read. If a transaction waits past the lock timeout on an account another session
+        holds, its holds are released one at a time instead; those whose accounts stay
+        locked are left due for a later sweep, and the sweep goes on past them to the
+        next `limit`: one locked account does not keep every other hold reserved."""
         if type(limit) is not int or not 1 <= limit <= BATCH_SIZE_MAX:
             message = f"the limit must be an integer in 1..{BATCH_SIZE_MAX}"
             raise LedgerError(LedgerErrorCode.LIMIT_INVALID, message, field="limit")
         self.check_seal_key()
         now = datetime.now(UTC)
-        resolution = entry.alias("resolution")
-        query = (
-            select(entry.c.entry_id, entry.c.expires_at)
-            .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
-            .where(entry.c.kind == "pending", entry.c.expires_at <= now, resolution.c.seq.is_(None))
-            .order_by(entry.c.expires_at)
-            .limit(limit)
-        )
-        due = self._run(lambda conn: conn.execute(query).all())
-        if not due:
-            return 0
-        requests = [_expiry(row.entry_id, row.expires_at) for row in due]
-        try:
-            outcomes = self.post_batch(requests)
-        except LedgerError as error:
-            if error.code != LedgerErrorCode.LOCK_WAIT_TIMEOUT:
-                raise
-            # An account of one of them stayed locked (another session's): the others are
-            # released one at a time, each waiting briefly; that one stays due.
-            outcomes = [o for r in requests if (o := self._expire_alone(r)) is not None]
-        return sum(1 for o in outcomes if o.ok and not o.replayed)
+        released, after = 0, None
+        while True:
+            due = self._run(functools.partial(_read_all, _due_holds(now, limit, after)))
+            if not due:
+                return released
+            requests = [_expiry(row.entry_id, row.expires_at) for row in due]
+            try:
+                outcomes = self.post_batch(requests)
+            except LedgerError as error:
+                if error.code != LedgerErrorCode.LOCK_WAIT_TIMEOUT:
+                    raise
+                # An account of one of them stayed locked (another session's): the others
+                # are released one at a time, each waiting briefly; that one stays due.
+                outcomes = [o for r in requests if (o := self._expire_alone(r)) is not None]
+            released += sum(1 for o in outcomes if o.ok and not o.replayed)
+            if len(outcomes) == len(requests):
+                return released
+            # Some stay due, locked: the holds after them are not left waiting behind them.
+            after = (due[-1].expires_at, due[-1].seq)
 
     def _expire_alone(self, request: EntryRequest) -> EntryOutcome | None:
         """Record one expiry in its own transaction, waiting at most
@@ -317,6 +335,26 @@ class Ledger:
             options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
             return verify_ledger(conn, seal_key=self._seal_key, anchor=anchor)
+
+
+def _read_all(query: Select[Any], conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(query).all())
+
+
+def _due_holds(now: datetime, limit: int, after: tuple[datetime, int] | None) -> Select[Any]:
+    """The first `limit` holds unresolved with their timeout passed at `now`, by when they
+    expired (then by entry number), after `after` if given."""
+    resolution = entry.alias("resolution")
+    query = (
+        select(entry.c.entry_id, entry.c.expires_at, entry.c.seq)
+        .outerjoin(resolution, resolution.c.target_seq == entry.c.seq)
+        .where(entry.c.kind == "pending", entry.c.expires_at <= now, resolution.c.seq.is_(None))
+        .order_by(entry.c.expires_at, entry.c.seq)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(tuple_(entry.c.expires_at, entry.c.seq) > tuple_(*after))
+    return query
 
 
 def _post_and_commit(

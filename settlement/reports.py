@@ -31,6 +31,7 @@ from settlement.report_model import (
     WindowReport,
 )
 from settlement.settling import InstructionRow, window_instructions
+from settlement.tables import instruction
 from settlement.window_rules import SettlementErrorCode, WindowError
 
 __all__ = ["build_window_report", "reconcile_window"]
@@ -152,15 +153,20 @@ def reconcile_window(
     conn: Connection, window_date: date, statement: BankStatement
 ) -> ReconciliationReport:
     """Match the network settlement account's statement with the window's bank payments:
-    its pending and confirmed instructions (a line paying a cancelled one is left over as
-    `cancelled_reference`); a window that was never closed has none to match
-    (`window_not_closed`)."""
+    its current round's pending and confirmed instructions (a line paying one cancelled,
+    of any round, is left over as `cancelled_reference`); a window that was never closed
+    has none to match (`window_not_closed`)."""
     if load_summary(conn, window_date) is None:
         raise WindowError(SettlementErrorCode.WINDOW_NOT_CLOSED, "the window is still open")
     refs = _coop_refs(conn)
     labels = {coop_id: ref.code for coop_id, ref in refs.items()}
     rows = [r for r in window_instructions(conn, window_date) if not r.internal]
-    cancelled = [r.reference for r in rows if r.status == InstructionStatus.CANCELLED.value]
+    cancelled = conn.execute(
+        select(instruction.c.reference).where(
+            instruction.c.window_date == window_date,
+            instruction.c.status == InstructionStatus.CANCELLED.value,
+        )
+    ).scalars()
     expected = [
         expected_payment(
             SettlementInstruction(
@@ -172,4 +178,4 @@ def reconcile_window(
         for r in rows
         if r.status != InstructionStatus.CANCELLED.value
     ]
-    return reconcile(expected, statement, cancelled=cancelled)
+    return reconcile(expected, statement, cancelled=list(cancelled))

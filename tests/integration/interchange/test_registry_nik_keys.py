@@ -154,6 +154,23 @@ def test_keys_first_recorded_after_niks_were_written_must_read_them(
     assert recorded(ledger.engine) == NikVault.development().fingerprints()
 
 
+def test_one_nik_altered_behind_the_registry_does_not_lock_the_right_keys_out(
+    registry: Registry, ledger: Ledger, coop: Coop
+) -> None:
+    """Before the keys are recorded the newest NIK may stand for the oldest: the oldest,
+    its lookup hash copied from another row, reads with no key, but the right keys read
+    the newest and are recorded (rotation then reports the altered row)."""
+    first = registry.register_member(a_member(coop_id=coop.id))
+    second = registry.register_member(a_member(coop_id=coop.id, member_no="B-1", nik=OTHER_NIK))
+    m = tables.member.c
+    with ledger.engine.begin() as conn:
+        copied = select(m.nik_lookup).where(m.id == second.id).scalar_subquery()
+        conn.execute(update(tables.member).where(m.id == first.id).values(nik_lookup=copied))
+        conn.execute(tables.nik_key.delete())
+    registry_with(ledger, NikVault.development()).check_nik_keys()
+    assert recorded(ledger.engine) == NikVault.development().fingerprints()
+
+
 @pytest.mark.postgres
 def test_two_processes_recording_one_key_id_at_once_agree_on_the_first(pg_url: str) -> None:
     """Another process records its own bytes for a new key id between our look at the

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from ledger.account import Account, AccountKind, AccountSpec, AccountStatus
@@ -257,3 +257,29 @@ def test_two_processes_recording_at_once_agree_on_the_first(pg_url: str) -> None
         ours.close()
         theirs.close()
         engine.dispose()
+
+
+def test_an_entry_that_does_not_read_does_not_lock_the_right_key_out_of_the_audit(
+    sqlite_url: str,
+) -> None:
+    """No fingerprint recorded yet, nothing sealed, and the oldest entry's commit time
+    rewritten as text no time reads as: the key check passes over that sample (it used to
+    raise a bare ValueError, which the command line reported as `setting_invalid`), the
+    right key verifies the newest and records itself, and the audit reports the row."""
+    ledger = Ledger(make_engine(sqlite_url), seal_key=TEST_SEAL_KEY)
+    _unsealed_entries(ledger)
+    wallets = open_wallets(ledger, "ani")
+    ledger.post(transfer("top-up", wallets["cash"], wallets["ani"], idr(5)))
+    forget_fingerprint(ledger.engine)
+    with tampering(sqlite_url) as conn:
+        oldest = conn.execute(select(func.min(entry.c.seq))).scalar_one()
+        rewrite = "UPDATE ledger_entry SET committed_at = 'garbage' WHERE seq = :seq"
+        conn.execute(text(rewrite), {"seq": oldest})
+    right = Ledger(ledger.engine, seal_key=TEST_SEAL_KEY)
+    try:
+        codes = {finding.code for finding in right.verify().findings}
+        assert codes and recorded(ledger.engine) == [seal_key_fingerprint(TEST_SEAL_KEY)]
+    finally:
+        right.close()
+        ledger.close()
+        ledger.engine.dispose()

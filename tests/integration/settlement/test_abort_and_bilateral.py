@@ -98,16 +98,22 @@ def test_an_abort_before_any_confirmation_reopens_the_window_for_a_bilateral_rou
         ]
 
 
-def test_a_statement_paying_cancelled_instructions_does_not_reconcile(db_url: str) -> None:
+@pytest.mark.parametrize("restarted", [False, True], ids=["aborted", "restarted"])
+def test_a_statement_paying_cancelled_instructions_does_not_reconcile(
+    db_url: str, restarted: bool
+) -> None:
     """After an abort the first round's instructions are cancelled: money the bank moved
     under their references is no longer expected, so each such line is left over as
-    `cancelled_reference` and the statement is not clean (it was, matching them)."""
+    `cancelled_reference` and the statement is not clean (it was, matching them); so too
+    once a second round has started."""
     with business_day(db_url) as day:
         wait_for_cutoff(day.net, day.window_date)
         settlement = day.net.services.settlement
         settlement.close(day.window_date, actor="night-job")
         first_round = [r for r in settlement.start(day.window_date, actor="ops") if not r.internal]
         settlement.abort(day.window_date, actor="ops")
+        if restarted:
+            settlement.start(day.window_date, actor="ops")
         entries = tuple(
             StatementEntry(
                 day.window_date,
