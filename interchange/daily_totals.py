@@ -17,12 +17,11 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, case, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from interchange.payment_model import PaymentKind, PaymentRecord, PaymentStatus
 from interchange.routing_model import DailyRelease
 from interchange.tables import member_daily, member_wallet
+from ledger.db import dialect_insert
 from ledger.store import row_ids
 
 __all__ = [
@@ -90,10 +89,6 @@ def lock_daily(
     return {(row.member_id, row.business_date): row.spent_minor for row in conn.execute(query)}
 
 
-def _upsert(conn: Connection) -> Any:
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(member_daily)
-
-
 def daily_rows(spent: Mapping[int, int], day: date) -> list[dict[str, Any]]:
     """What each member spent in the batch, as rows for `day`, in member order."""
     return [
@@ -107,7 +102,7 @@ def add_daily(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Add `daily_rows` to the members' daily totals, creating rows as needed."""
     if not rows:
         return
-    statement = _upsert(conn).values(rows)
+    statement = dialect_insert(conn, member_daily).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["member_id", "business_date"],
         set_={"spent_minor": member_daily.c.spent_minor + statement.excluded.spent_minor},

@@ -21,9 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, Select, and_, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Row, Select, and_, insert, select, update
 
 from interchange import tables
 from interchange.nik import LOOKUP_KEY_NAME, NikVault, NikVaultError, NikVaultErrorCode
@@ -48,6 +46,7 @@ from interchange.registry_store import (
 )
 from interchange.wallet_status import apply_wallet_status
 from ledger.account import AccountKind, AccountSpec
+from ledger.db import dialect_insert
 from ledger.service import open_account_in
 
 __all__ = [
@@ -177,8 +176,14 @@ def check_vault_keys(conn: Connection, vault: NikVault, now: datetime) -> None:
     if missing:
         _require_rows_readable(conn, vault, missing)
         # In name order, as every process inserts, so that two never wait for each other.
-        rows = [{"key_name": n, "fingerprint": fingerprints[n], "created_at": now} for n in missing]
-        conn.execute(_insert_new(conn).values(sorted(rows, key=lambda row: row["key_name"])))
+        rows = [
+            {"key_name": n, "fingerprint": fingerprints[n], "created_at": now}
+            for n in sorted(missing)
+        ]
+        new = dialect_insert(conn, tables.nik_key).on_conflict_do_nothing(
+            index_elements=["key_name"]
+        )
+        conn.execute(new.values(rows))
         recorded = _recorded_fingerprints(conn, fingerprints)
     assert recorded.keys() == fingerprints.keys(), "every name is recorded, by us or another"
     vault.check_fingerprints(recorded)
@@ -217,14 +222,6 @@ def _recorded_fingerprints(conn: Connection, names: Iterable[str]) -> dict[str, 
     k = tables.nik_key.c
     query = select(k.key_name, k.fingerprint).where(k.key_name.in_(list(names)))
     return {row.key_name: row.fingerprint for row in conn.execute(query)}
-
-
-def _insert_new(conn: Connection) -> Insert:
-    """An insert into `nik_key` that leaves a name already recorded as it is."""
-    dialect = conn.dialect.name
-    assert dialect in ("postgresql", "sqlite"), "the two engines kopnet runs on"
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return upsert(tables.nik_key).on_conflict_do_nothing(index_elements=["key_name"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from interchange.fee_schedule import FeeSchedule
 from interchange.fee_schedule_codec import schedule_from_json
@@ -40,6 +38,7 @@ from interchange.tables import (
     window_close,
 )
 from interchange.window import WindowCalendar
+from ledger.db import dialect_insert
 from ledger.store import row_ids
 
 __all__ = [
@@ -216,10 +215,6 @@ def load_schedules(conn: Connection) -> list[FeeSchedule]:
     return [schedule_from_json(text) for (text,) in rows]
 
 
-def _upsert(conn: Connection, table: Any) -> Any:
-    return (pg_insert if _is_postgres(conn) else sqlite_insert)(table)
-
-
 def obligation_rows(deltas: Iterable[ObligationDelta], window_date: date) -> list[dict[str, Any]]:
     """The deltas summed per ordered pair and currency, as rows, in key order."""
     totals: defaultdict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -244,7 +239,7 @@ def add_obligations(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Add `obligation_rows` to the window's running obligations."""
     if not rows:
         return
-    statement = _upsert(conn, obligation).values(rows)
+    statement = dialect_insert(conn, obligation).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["window_date", "debtor_coop_id", "creditor_coop_id", "currency"],
         set_={

@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -44,6 +46,7 @@ __all__ = [
     "SessionBounds",
     "TransactionRetryError",
     "commit_with",
+    "dialect_insert",
     "driver",
     "is_lock_wait_timeout",
     "is_retryable",
@@ -165,6 +168,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     reads_only = conn.get_execution_options().get(READS_ONLY, False)
     conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+
+
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT into `table` in the dialect of `conn` (PostgreSQL's or SQLite's), which
+    has `on_conflict_do_nothing` and `on_conflict_do_update`."""
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def driver(conn: Connection) -> Any:

@@ -27,12 +27,10 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, Insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import DBAPIError
 
-from ledger.db import sqlstate
+from ledger.db import dialect_insert, sqlstate
 from ledger.digest import (
     GENESIS_HASH,
     account_terms_digest,
@@ -97,20 +95,13 @@ def _record(conn: Connection, fingerprint: str, now: datetime) -> bool:
     row = {"key_name": SEAL_KEY_NAME, "fingerprint": fingerprint, "created_at": now}
     try:
         with conn.begin_nested():
-            conn.execute(_insert_new(conn).values(row))
+            new = dialect_insert(conn, seal_key).on_conflict_do_nothing(index_elements=["key_name"])
+            conn.execute(new.values(row))
     except DBAPIError as error:
         if sqlstate(error) in _CANNOT_WRITE_SQLSTATES:
             return False
         raise
     return True
-
-
-def _insert_new(conn: Connection) -> Insert:
-    """An insert into `ledger_seal_key` that leaves a fingerprint already recorded."""
-    dialect = conn.dialect.name
-    assert dialect in ("postgresql", "sqlite"), "the two engines kopnet runs on"
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return upsert(seal_key).on_conflict_do_nothing(index_elements=["key_name"])
 
 
 def _verifies_stored(conn: Connection, key: bytes) -> bool:
