@@ -10,6 +10,13 @@ or more legs that sum to zero per currency. Kinds:
 - `void_pending` / `expire_pending`: release a hold; they carry no legs.
 - `reversal`: a new entry with the legs of a posted entry negated; history is never edited.
 
+A posted or pending entry may also name ceilings: upper bounds of its own on accounts it
+gives to, checked like an account's upper limit (posted plus held credits, in the direction
+the entry moves the account) when it is recorded. They let a caller bound one kind of
+movement on an account without bounding all of them: a payment may not take a
+cooperative's due balance past its net debit cap, while the booking of a settlement
+payment that the bank has already made must go through whatever that balance is.
+
 Entries and postings are append-only; a resolution or reversal names its target by id.
 """
 
@@ -26,6 +33,7 @@ from ledger.money import Money
 __all__ = [
     "EXPIRY_ID_PREFIX",
     "RESOLUTION_KINDS",
+    "Ceiling",
     "Entry",
     "EntryKind",
     "EntryOutcome",
@@ -67,12 +75,24 @@ class Leg:
 
 
 @dataclass(frozen=True, slots=True)
+class Ceiling:
+    """An entry's own upper bound on an account it gives to: after the entry, the account's
+    posted balance plus its held credits may not exceed `max_balance_minor`."""
+
+    account_id: int
+    max_balance_minor: int
+
+
+@dataclass(frozen=True, slots=True)
 class EntryRequest:
     """A caller's request to record one entry.
 
     `target_id` names the hold (for resolutions) or the entry to reverse; `timeout_s` is
     the hold's lifetime; `linked=True` joins this entry with the next one in the same batch
-    into an all-or-nothing group that ends at the first entry without the flag.
+    into an all-or-nothing group that ends at the first entry without the flag;
+    `ceilings` bound accounts the entry gives to (posted and pending entries only). A
+    ceiling is a condition on the balances when the entry is recorded, not part of what is
+    recorded: sent again, the recorded entry replays whatever ceilings the copy names.
     """
 
     entry_id: str
@@ -83,6 +103,7 @@ class EntryRequest:
     timeout_s: int | None = None
     metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
     linked: bool = False
+    ceilings: tuple[Ceiling, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,9 @@ class LedgerErrorCode(StrEnum):
     CURRENCY_UNKNOWN = "currency_unknown"
     ACCOUNT_REPEATED = "account_repeated"
     ENTRY_UNBALANCED = "entry_unbalanced"
+    # Ceilings that are not a list or tuple of `Ceiling`s, each on an account among the
+    # legs of a posted or pending entry, once, with an integer bound from 0 to 10^15.
+    CEILINGS_INVALID = "ceilings_invalid"
     # Metadata's form is checked before its rendered size.
     METADATA_INVALID = "metadata_invalid"
     METADATA_TOO_LARGE = "metadata_too_large"

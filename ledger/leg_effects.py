@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from ledger.account import Account
 from ledger.digest import CanonicalPosting
-from ledger.entry import Leg, Posting
+from ledger.entry import Ceiling, Leg, Posting
 from ledger.errors import LedgerError, LedgerErrorCode
 
 __all__ = [
     "Effect",
+    "above_ceiling",
     "canonical_posting",
     "held_effects",
     "moved",
@@ -73,6 +74,14 @@ def violation_in_direction(account: Account, effect: Effect) -> LedgerErrorCode 
     if code is _CODE.BALANCE_LIMIT_EXCEEDED and gives:
         return code
     return None
+
+
+def above_ceiling(account: Account, effect: Effect, ceiling: Ceiling) -> bool:
+    """Whether a movement that gives to the account leaves it (`account`, after the
+    movement) above the entry's own `ceiling`, counted as its upper limit is."""
+    gives = effect.posted > 0 or effect.pending_credit > 0
+    reached = account.posted_minor + account.pending_credit_minor
+    return gives and reached > ceiling.max_balance_minor
 
 
 def moved(account: Account, effect: Effect) -> Account:

@@ -13,7 +13,8 @@ idempotency against the entry with the same id recorded earlier or earlier in th
 target's state and the legs of a hold posted for less, then the accounts leg by leg
 (`account_not_found`, `currency_mismatch`, `account_closed`, `account_frozen`), then the
 limits leg by leg (`insufficient_funds`, `balance_limit_exceeded`), each in the direction
-the request moves the account. The arithmetic of one request (its balance effects, the
+the request moves the account, then the request's own ceilings in the order given
+(`balance_limit_exceeded` too). The arithmetic of one request (its balance effects, the
 limit a movement breaks, the legs of a hold posted for less, the postings' canonical form
 for the digest) is `ledger.leg_effects`'s; this module applies it request by request.
 
@@ -42,6 +43,7 @@ from ledger.errors import LedgerError, LedgerErrorCode
 from ledger.idempotency import compare_with_existing
 from ledger.leg_effects import (
     Effect,
+    above_ceiling,
     canonical_posting,
     held_effects,
     moved,
@@ -292,6 +294,10 @@ class _Planner:
             violation = violation_in_direction(updated[account_id], effect)
             if violation is not None and not releases_only:
                 raise _leg_error(violation, f"account {account_id}: {violation}", account_id)
+        for ceiling in request.ceilings:
+            if above_ceiling(updated[ceiling.account_id], effects[ceiling.account_id], ceiling):
+                message = f"account {ceiling.account_id}: above this entry's ceiling"
+                raise _leg_error(_CODE.BALANCE_LIMIT_EXCEEDED, message, ceiling.account_id)
         for account_id, account in updated.items():
             self.group.accounts_before.setdefault(account_id, self.accounts[account_id])
             self.accounts[account_id] = account

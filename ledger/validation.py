@@ -2,8 +2,8 @@
 
 Checks run in this order and the first failure wins: entry id, kind (an `EntryKind`, not
 its text), kind-specific fields (target id, timeout), the legs' types, leg count, amounts,
-account repeated, balance per currency, metadata, business date. Each failure raises `LedgerError`
-with a stable code. The limits here are the ledger's published limits.
+account repeated, balance per currency, ceilings, metadata, business date. Each failure
+raises `LedgerError` with a stable code. The limits here are the ledger's published limits.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from datetime import date
 from ledger.entry import (
     EXPIRY_ID_PREFIX,
     RESOLUTION_KINDS,
+    Ceiling,
     EntryKind,
     EntryRequest,
     Leg,
     expiry_entry_id,
 )
 from ledger.errors import LedgerError, LedgerErrorCode
-from ledger.money import Money
+from ledger.money import AMOUNT_MINOR_MAX, Money
 
 __all__ = [
     "BATCH_SIZE_MAX",
@@ -79,6 +80,7 @@ def validate_request(request: EntryRequest) -> str | None:
         raise _fail(LedgerErrorCode.ENTRY_KIND_INVALID, "kind must be an EntryKind", "kind")
     _check_kind_fields(request)
     _check_legs(request.kind, request.legs)
+    _check_ceilings(request)
     metadata_json = canonical_metadata(request.metadata)
     # A datetime is a date too, but compares with neither bound.
     day = request.business_date
@@ -190,6 +192,36 @@ def _check_legs(kind: EntryKind, legs: tuple[Leg, ...]) -> None:
     if any(totals.values()):
         raise _fail(LedgerErrorCode.ENTRY_UNBALANCED, "legs must sum to zero per currency", "legs")
     assert kind in _KINDS_WITH_LEGS or kind is EntryKind.POST_PENDING
+
+
+def _check_ceilings(request: EntryRequest) -> None:
+    """Ceilings bound accounts a posted or pending entry names in its legs, each once, with
+    an integer from 0 to `AMOUNT_MINOR_MAX`: a ceiling on any other account would bound
+    nothing, and silently."""
+    ceilings = request.ceilings
+    if isinstance(ceilings, tuple | list) and not ceilings:
+        return
+    accounts = {leg.account_id for leg in request.legs}
+    shaped = (
+        isinstance(ceilings, tuple | list)
+        and request.kind in _KINDS_WITH_LEGS
+        and all(
+            isinstance(c, Ceiling)
+            and type(c.account_id) is int
+            and c.account_id in accounts
+            and type(c.max_balance_minor) is int
+            and 0 <= c.max_balance_minor <= AMOUNT_MINOR_MAX
+            for c in ceilings
+        )
+        and len({c.account_id for c in ceilings}) == len(ceilings)
+    )
+    if not shaped:
+        raise _fail(
+            LedgerErrorCode.CEILINGS_INVALID,
+            "ceilings are a list of Ceiling on accounts among a posted or pending entry's"
+            f" legs, each once, bounded by an integer from 0 to {AMOUNT_MINOR_MAX}",
+            "ceilings",
+        )
 
 
 def canonical_metadata(metadata: object) -> str | None:

@@ -67,6 +67,7 @@ PUBLISHED = [
     "lock_wait_timeout",
     "legs_invalid",
     "seal_key_mismatch",
+    "ceilings_invalid",
 ]
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from ledger.account import AccountKind, AccountStatus
-from ledger.entry import EntryKind, EntryRequest, Leg
+from ledger.entry import Ceiling, EntryKind, EntryRequest, Leg
 from ledger.errors import LedgerErrorCode as Code
 from ledger.money import Money
 from ledger.planner import plan_batch
@@ -150,6 +150,53 @@ def test_limit_failures_are_reported_leg_by_leg_in_the_order_given() -> None:
     assert codes(book.outcomes(both)) == [Code.BALANCE_LIMIT_EXCEEDED]
     swapped = replace(both, entry_id="swapped", legs=(both.legs[1], both.legs[0], both.legs[2]))
     assert codes(book.outcomes(swapped)) == [Code.INSUFFICIENT_FUNDS]
+
+
+# An entry's own ceilings.
+
+
+def test_a_ceiling_refuses_a_credit_above_it_and_allows_one_up_to_it() -> None:
+    book = _book()
+    over = replace(move("over", ANI, BUDI, 3_001), ceilings=(Ceiling(BUDI, 3_000),))
+    assert codes(book.outcomes(over)) == [Code.BALANCE_LIMIT_EXCEEDED]
+    fits = replace(move("fits", ANI, BUDI, 3_000), ceilings=(Ceiling(BUDI, 3_000),))
+    assert codes(book.outcomes(fits)) == [None]
+    assert book.posted(BUDI) == 3_000
+
+
+def test_a_ceiling_bounds_only_the_entry_that_names_it() -> None:
+    book = _book()
+    assert codes(book.outcomes(move("plain", ANI, BUDI, 5_000))) == [None]
+    capped = replace(move("capped", ANI, BUDI, 1), ceilings=(Ceiling(BUDI, 3_000),))
+    assert codes(book.outcomes(capped)) == [Code.BALANCE_LIMIT_EXCEEDED]
+    assert book.posted(BUDI) == 5_000
+
+
+def test_a_ceiling_counts_held_credits_and_a_hold_within_it() -> None:
+    book = _book()
+    hold = replace(
+        move("hold", ANI, BUDI, 2_000, kind=EntryKind.PENDING, timeout_s=60),
+        ceilings=(Ceiling(BUDI, 2_500),),
+    )
+    assert codes(book.outcomes(hold)) == [None]
+    more = replace(move("more", ANI, BUDI, 501), ceilings=(Ceiling(BUDI, 2_500),))
+    assert codes(book.outcomes(more)) == [Code.BALANCE_LIMIT_EXCEEDED]
+
+
+def test_a_ceiling_on_an_account_the_entry_takes_from_never_refuses_it() -> None:
+    # Like a limit, a ceiling looks only in the direction the entry moves the account.
+    book = _book()
+    assert codes(book.outcomes(move("fund-budi", CASH, BUDI, 9_000))) == [None]
+    out = replace(move("out", BUDI, ANI, 1_000), ceilings=(Ceiling(BUDI, 10),))
+    assert codes(book.outcomes(out)) == [None]
+    assert book.posted(BUDI) == 8_000
+
+
+def test_a_ceiling_is_checked_after_the_account_limits() -> None:
+    book = _book(ani=TOKO_MAX + 1)
+    both = replace(move("both", ANI, TOKO, TOKO_MAX + 1), ceilings=(Ceiling(ANI, 0),))
+    (outcome,) = book.outcomes(both)
+    assert (outcome.code, outcome.account_id) == (Code.BALANCE_LIMIT_EXCEEDED, TOKO)
 
 
 # Account states.

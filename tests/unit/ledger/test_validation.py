@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import ledger.validation
-from ledger.entry import EntryKind, EntryRequest, Leg, MetadataValue, expiry_entry_id
+from ledger.entry import Ceiling, EntryKind, EntryRequest, Leg, MetadataValue, expiry_entry_id
 from ledger.errors import LedgerError
 from ledger.errors import LedgerErrorCode as Code
-from ledger.money import Money
+from ledger.money import AMOUNT_MINOR_MAX, Money
 from ledger.validation import (
     LEGS_MAX,
     METADATA_CHARS_MAX,
@@ -121,6 +121,28 @@ CASES: list[tuple[str, EntryRequest, Code]] = [
         _ok(legs=(Leg(1, Money(-5, "IDR")), Leg(2, Money(5, "JPY")))),
         Code.ENTRY_UNBALANCED,
     ),
+    ("ceilings not a sequence", _ok(ceilings=None), Code.CEILINGS_INVALID),
+    ("a ceiling that is a tuple", _ok(ceilings=((2, 10),)), Code.CEILINGS_INVALID),
+    ("a ceiling off the legs", _ok(ceilings=(Ceiling(3, 10),)), Code.CEILINGS_INVALID),
+    ("a ceiling twice", _ok(ceilings=(Ceiling(2, 10), Ceiling(2, 9))), Code.CEILINGS_INVALID),
+    ("a negative ceiling", _ok(ceilings=(Ceiling(2, -1),)), Code.CEILINGS_INVALID),
+    (
+        "a ceiling past 10^15",
+        _ok(ceilings=(Ceiling(2, AMOUNT_MINOR_MAX + 1),)),
+        Code.CEILINGS_INVALID,
+    ),
+    ("a float ceiling", _ok(ceilings=(Ceiling(2, 10.0),)), Code.CEILINGS_INVALID),  # type: ignore[arg-type]
+    ("a bool ceiling account", _ok(ceilings=(Ceiling(True, 10),)), Code.CEILINGS_INVALID),
+    (
+        "a ceiling on a capture",
+        _ok(kind=EntryKind.POST_PENDING, target_id="h", ceilings=(Ceiling(2, 10),)),
+        Code.CEILINGS_INVALID,
+    ),
+    (
+        "a ceiling on a reversal",
+        _ok(kind=EntryKind.REVERSAL, target_id="h", legs=(), ceilings=(Ceiling(2, 10),)),
+        Code.CEILINGS_INVALID,
+    ),
     ("metadata key in capitals", _ok(metadata={"Note": "x"}), Code.METADATA_INVALID),
     ("metadata key too long", _ok(metadata={"k" * 41: "x"}), Code.METADATA_INVALID),
     ("metadata float", _ok(metadata={"rate": 1.5}), Code.METADATA_INVALID),
@@ -169,6 +191,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
         target_id="x",
         timeout_s=5,
         metadata={"Bad": 1},
+        ceilings=(Ceiling(9, 1),),
     )
     # Account 1 twice, and the legs sum to 2.
     repeated = (Leg(1, Money(5, "IDR")), Leg(1, Money(-3, "IDR")))
@@ -182,6 +205,7 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
         (Code.AMOUNT_ZERO, {"legs": repeated}),
         (Code.ACCOUNT_REPEATED, {"legs": _legs(5, -3)}),
         (Code.ENTRY_UNBALANCED, {"legs": _legs(5, -5)}),
+        (Code.CEILINGS_INVALID, {"ceilings": (Ceiling(1, 0),)}),
         (Code.METADATA_INVALID, {"metadata": {"note": "x" * METADATA_CHARS_MAX}}),
         (Code.METADATA_TOO_LARGE, {"metadata": {"note": "ok"}}),
         (Code.BUSINESS_DATE_INVALID, {"business_date": DAY}),
@@ -211,6 +235,8 @@ def test_checks_run_in_the_documented_order_and_the_first_failure_wins() -> None
         _ok(legs=(*_legs(-5, 5), Leg(3, Money(-2, "JPY")), Leg(4, Money(2, "JPY")))),
         _ok(metadata={f"k{i}": i for i in range(32)}),
         _ok(metadata={"k": "x" * (METADATA_CHARS_MAX - len('{"k":""}'))}),
+        _ok(ceilings=(Ceiling(2, 0), Ceiling(1, AMOUNT_MINOR_MAX))),
+        _ok(kind=EntryKind.PENDING, timeout_s=1, ceilings=[Ceiling(2, 5)]),
         _ok(business_date=date(2000, 1, 1)),
         _ok(business_date=date(2999, 12, 31)),
     ],
