@@ -3,8 +3,9 @@
 Every plan that fits is planned through the ledger in one call, which locks its accounts;
 the others get one more chance in the same transaction, once the ledger has decided on
 the first ones (`post_within_daily_limits`). A ledger refusal becomes the payment's
-outcome: a balance limit on a coop's due account is `net_debit_cap_exceeded`, on another
-account `payee_balance_limit_exceeded`. An idempotency conflict on a payment that a
+outcome: a balance limit on a coop's due account (its net debit cap, a ceiling of the
+payment's entry) is `net_debit_cap_exceeded`, on another account
+`payee_balance_limit_exceeded`. An idempotency conflict on a payment that a
 concurrent transaction recorded meanwhile restarts the batch (`TransactionRetryError`).
 """
 

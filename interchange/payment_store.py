@@ -128,7 +128,8 @@ def lock_window_exclusively(conn: Connection, window_date: date) -> None:
 
 
 def coop_party(row: Any) -> CoopParty:
-    """What routing needs of a coop row (its accounts, whether it is active, its currency)."""
+    """What routing needs of a coop row: its accounts, whether it is active, its currency
+    and its net debit cap."""
     accounts = CoopAccounts(
         row.id,
         row.cash_account_id,
@@ -137,7 +138,8 @@ def coop_party(row: Any) -> CoopParty:
         row.network_fee_account_id,
         row.network_due_account_id,
     )
-    return CoopParty(accounts, row.status == "active", row.currency)
+    cap = None if row.is_network else row.net_debit_cap_minor
+    return CoopParty(accounts, row.status == "active", row.currency, cap)
 
 
 def load_coops(

@@ -13,9 +13,10 @@ the totals the open authorizations named would give back to, locked in the same 
 in key order. A batch that names no payment (plain purchases, transfers, cash) sends
 neither the originals' statements nor the look-ups of what they would give back or price.
 Last, the batch takes the shared status locks of the cooperatives it names
-(`interchange.coop_status_lock`), then reads them. If the window closed while the batch
-waited for its lock, the batch starts again in a new transaction, whose clock is past the
-cut-off (`TransactionRetryError`). The writes (`write_batch`), the originals' refunded
+(`interchange.coop_status_lock`), then reads them in the next statement, by the ids the
+lock statement left in a setting local to the transaction. If the window closed while the
+batch waited for its lock, the batch starts again in a new transaction, whose clock is past
+the cut-off (`TransactionRetryError`). The writes (`write_batch`), the originals' refunded
 amounts and authorizations' statuses among them, join the caller's pipeline: the rows they
 change were locked by the load. Each write is one statement however many rows, its rows
 sent as one array a column (`ledger.pg_arrays`). Statements are fixed texts with bound
@@ -72,17 +73,24 @@ _NAMED_COOPS = (
     " UNION SELECT issuer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
     " UNION SELECT acquirer_coop_id FROM interchange_payment WHERE payment_id = ANY(%s::text[])"
 )
-# Their status locks, shared, in id order (`interchange.coop_status_lock`); the coops are
+# Their status locks, shared, in id order (`interchange.coop_status_lock`). The coops are
 # read by the next statement, whose snapshot is taken once the locks are held, so a batch
-# that waited for a status change reads the new status.
+# that waited for a status change reads the new status; a read in the lock's own statement
+# would see its snapshot from before the wait. The lock statement leaves the ids it locked
+# in a setting local to the transaction, which the read takes them from: the members,
+# merchants and payments named are looked up once, and the coops read are those locked.
+_LOCKED_COOPS = "kopnet.batch_locked_coop_ids"
 _LOCK_COOPS = (
-    "SELECT pg_advisory_xact_lock_shared(%s, named.id::int)"
-    f" FROM ({_NAMED_COOPS} ORDER BY id) AS named"
+    f"SELECT set_config('{_LOCKED_COOPS}', coalesce(array_agg(named.id), '{{}}')::text, true)"
+    # A subquery whose output calls a volatile function is neither merged into the query
+    # around it nor stripped of that output: each lock is taken, in the order of `ordered`.
+    " FROM (SELECT ordered.id, pg_advisory_xact_lock_shared(%s, ordered.id::int)"
+    f" FROM ({_NAMED_COOPS} ORDER BY id) AS ordered) AS named"
 )
 _COOPS = (
-    "SELECT id, status, currency, is_network, cash_account_id, fee_account_id, due_account_id,"
-    " network_fee_account_id, network_due_account_id FROM interchange_coop WHERE id IN ("
-    f"{_NAMED_COOPS})"
+    "SELECT id, status, currency, is_network, net_debit_cap_minor, cash_account_id,"
+    " fee_account_id, due_account_id, network_fee_account_id, network_due_account_id"
+    f" FROM interchange_coop WHERE id = ANY(current_setting('{_LOCKED_COOPS}')::bigint[])"
 )
 _MEMBERS = (
     "SELECT m.id, m.coop_id, m.status, m.kyc_tier, w.account_id FROM interchange_member m"
@@ -202,7 +210,7 @@ def load_batch(
         # merchant found above is sure to find its coop (coops are never deleted).
         named = (coops, members, shops, originals, originals)
         pg.execute(_LOCK_COOPS, (COOP_LOCK_CLASS, *named))
-        cursors[3].execute(_COOPS, named)
+        cursors[3].execute(_COOPS)
     moment, window_date, _ = enter.fetchone()
     now = moment.astimezone(UTC)
     assert window_date == calendar.window_date(now), "SQL and Python windows agree"

@@ -374,29 +374,29 @@ def _register_coop_in(conn: Connection, spec: CoopSpec, now: datetime, seal_key:
     if network is not None:
         require_active(network)
     coop_id = reserve_coop_id(conn, spec.code)
-    # The due account's positive balance is what the coop owes the network: the cap is its
-    # upper limit. Cash and fee accounts are unlimited, and so are the network's due
-    # accounts: they are the other side of everyone's, and settlement passes through them.
-    cap = None if spec.is_network else spec.net_debit_cap_minor
+    # The due account's positive balance is what the coop owes the network. Its accounts
+    # have no upper limit: the net debit cap bounds the payments that take its due balance
+    # up (each names it as a ceiling, `routing_checks.entry_for`), not the booking of a
+    # settlement payment the bank has made, which must go through whatever the balance is.
     own = (
-        (coop_account_ref(spec.code, "cash"), coop_id, AccountKind.COOP_CASH, None),
-        (coop_account_ref(spec.code, "fee"), coop_id, AccountKind.FEE_INCOME, None),
-        (coop_account_ref(spec.code, "due"), coop_id, AccountKind.SETTLEMENT, cap),
+        (coop_account_ref(spec.code, "cash"), coop_id, AccountKind.COOP_CASH),
+        (coop_account_ref(spec.code, "fee"), coop_id, AccountKind.FEE_INCOME),
+        (coop_account_ref(spec.code, "due"), coop_id, AccountKind.SETTLEMENT),
     )
     # The network's fee and due accounts for this coop's payments, owned by the network.
     shares = (
         ()
         if network is None
         else (
-            (network_share_ref(spec.code, "fee"), network.id, AccountKind.FEE_INCOME, None),
-            (network_share_ref(spec.code, "due"), network.id, AccountKind.SETTLEMENT, None),
+            (network_share_ref(spec.code, "fee"), network.id, AccountKind.FEE_INCOME),
+            (network_share_ref(spec.code, "due"), network.id, AccountKind.SETTLEMENT),
         )
     )
     opened = [
         open_account_in(
-            conn, AccountSpec(ref, owner, spec.currency, kind, None, max_minor), seal_key=seal_key
+            conn, AccountSpec(ref, owner, spec.currency, kind, None), seal_key=seal_key
         ).id
-        for ref, owner, kind, max_minor in (*own, *shares)
+        for ref, owner, kind in (*own, *shares)
     ]
     cash, fee, due = opened[:3]
     network_fee, network_due = opened[3:] or (fee, due)

@@ -143,7 +143,11 @@ def plan_capture(parsed: ParsedCommand, command: Capture, ctx: RoutingContext) -
             target_id=auth.entry_id,
             linked=True,
         )
-        entries = (release, entry_for(ctx, command.payment_id, movement))
+        # The hold counted the whole authorization against the caps, and the smaller payment
+        # raises each due balance by no more than the hold did: capturing for less goes
+        # through whenever capturing in full would (after a settlement payout took the
+        # cooperative past its cap, say), so it names no cap of its own.
+        entries = (release, entry_for(ctx, command.payment_id, movement, capped=False))
     draft = draft_for(
         PaymentKind.CAPTURE,
         PaymentStatus.COMPLETED,

@@ -34,7 +34,7 @@ from interchange.routing_model import (
     PaymentDraft,
     RoutingContext,
 )
-from ledger.entry import EntryKind, EntryRequest
+from ledger.entry import Ceiling, EntryKind, EntryRequest, Leg
 from ledger.money import Money
 
 __all__ = [
@@ -232,14 +232,33 @@ def entry_for(
     *,
     kind: EntryKind = EntryKind.POSTED,
     timeout_s: int | None = None,
+    capped: bool = True,
 ) -> EntryRequest:
-    """The ledger entry of a movement; what the payer pays, fee included, stays in the limit."""
+    """The ledger entry of a movement; what the payer pays, fee included, stays in the
+    per-transaction limit, and, `capped`, neither cooperative's due balance may pass its net
+    debit cap."""
     require_within_limit(movement.debit_minor)
     source, dest = ctx.coops[movement.source_coop_id], ctx.coops[movement.dest_coop_id]
     legs = movement_legs(movement, source.accounts, dest.accounts)
     return EntryRequest(
-        entry_id_for(payment_id), ctx.business_date, legs, kind=kind, timeout_s=timeout_s
+        entry_id_for(payment_id),
+        ctx.business_date,
+        legs,
+        kind=kind,
+        timeout_s=timeout_s,
+        ceilings=_net_debit_caps(legs, source, dest) if capped else (),
     )
+
+
+def _net_debit_caps(legs: tuple[Leg, ...], *parties: CoopParty) -> tuple[Ceiling, ...]:
+    """Each party's net debit cap as a ceiling on its due account, where the legs name it."""
+    named = {leg.account_id for leg in legs}
+    caps = {
+        party.accounts.due_account_id: party.net_debit_cap_minor
+        for party in parties
+        if party.net_debit_cap_minor is not None
+    }
+    return tuple(Ceiling(account, cap) for account, cap in caps.items() if account in named)
 
 
 def recorded_payment(ctx: RoutingContext, payment_id: str, code: PaymentErrorCode) -> PaymentRecord:

@@ -62,11 +62,13 @@ class MerchantParty:
 
 @dataclass(frozen=True, slots=True)
 class CoopParty:
-    """What routing needs to know of a participant."""
+    """What routing needs to know of a participant: its net debit cap bounds what its
+    payments may take its due account to (None: no cap, the network operator's)."""
 
     accounts: CoopAccounts
     active: bool
     currency: str
+    net_debit_cap_minor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,9 @@ def test_registering_a_coop_opens_its_cash_fee_and_due_accounts(
     )
     assert {a.coop_id for a in (cash, fee, due)} == {coop.id}
     assert (cash.min_balance_minor, fee.min_balance_minor, due.min_balance_minor) == (None,) * 3
-    assert (cash.max_balance_minor, fee.max_balance_minor) == (None, None)
-    assert due.max_balance_minor == 5_000_000
+    # The net debit cap bounds the coop's payments (`interchange.routing_checks`), not its
+    # due account: a settlement payment is booked whatever the balance.
+    assert (cash.max_balance_minor, fee.max_balance_minor, due.max_balance_minor) == (None,) * 3
     network_fee, network_due = (
         ledger.account(i) for i in (coop.network_fee_account_id, coop.network_due_account_id)
     )
@@ -164,11 +165,11 @@ def test_distinct_coops_get_distinct_ids_and_accounts(registry: Registry) -> Non
 def open_accounts_of_a_crashed_registration(ledger: Ledger, code: str, coop_id: int) -> list[int]:
     # A first attempt opened the accounts under a reserved id, then died before the row.
     return [
-        ledger.open_account(AccountSpec(f"coop:{code}:{p}", coop_id, "IDR", kind, None, cap)).id
-        for p, kind, cap in (
-            ("cash", AccountKind.COOP_CASH, None),
-            ("fee", AccountKind.FEE_INCOME, None),
-            ("due", AccountKind.SETTLEMENT, 1_000_000_000),
+        ledger.open_account(AccountSpec(f"coop:{code}:{p}", coop_id, "IDR", kind, None)).id
+        for p, kind in (
+            ("cash", AccountKind.COOP_CASH),
+            ("fee", AccountKind.FEE_INCOME),
+            ("due", AccountKind.SETTLEMENT),
         )
     ]
 

@@ -56,7 +56,7 @@ def test_a_coop_registration_interrupted_before_its_row_opens_no_account(
     monkeypatch.undo()
     coop = registry.register_coop(a_coop())
     assert account_count(ledger.engine) == before + 5
-    assert ledger.account(coop.due_account_id).max_balance_minor == a_coop().net_debit_cap_minor
+    assert ledger.account(coop.due_account_id).ref == f"coop:{coop.code}:due"
 
 
 @pytest.mark.parametrize("joining", ["member", "merchant"])
