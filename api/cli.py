@@ -29,7 +29,7 @@ from api.cli_support import (
 )
 from api.cli_usage import CodedGroup
 from interchange.qr.cli import qr_app
-from ledger.audit import ChainAnchor
+from ledger.audit import AuditReport, ChainAnchor
 
 app = typer.Typer(
     cls=CodedGroup,
@@ -80,17 +80,29 @@ def ledger_seal(
 
 @ledger_app.command("seal-terms")
 def ledger_seal_terms(database_url: DatabaseUrl = None) -> None:
-    """Seal the terms of accounts opened before migration 0008, once after the upgrade.
+    """Seal the terms of the accounts a migration listed (opened before 0008, due accounts
+    whose limit 0012 removed), and record in the account history those frozen or closed
+    before 0013, once after the upgrade.
 
     Seals them as they stand now: run it right after `db upgrade`, before anyone could
-    change them. Exit 1 if an account was left unsealed (a stored value does not read;
-    `audit verify` says which)."""
+    change them. Exit 1 if an account was left as it was (a stored value does not read,
+    its history disagrees with it, or 0012 found its terms rewritten; `audit verify` says
+    why)."""
     with open_services(database_url) as services:
         done = services.ledger.seal_account_terms()
-    console.print(f"sealed the terms of {len(done.sealed)} accounts opened before 0008")
-    if done.unreadable:
-        left = ", ".join(map(str, done.unreadable[:20]))
-        console.print(f"left {len(done.unreadable)} unsealed, a stored value unreadable: {left}")
+    console.print(f"sealed the terms of {len(done.sealed)} accounts listed by a migration")
+    console.print(
+        f"recorded {len(done.recorded)} accounts frozen or closed before 0013 in the history"
+    )
+    left = (
+        ("unsealed, a stored value unreadable", done.unreadable),
+        ("unsealed, their terms or history disagree (`audit verify` says how)", done.refused),
+    )
+    for why, accounts in left:
+        if accounts:
+            named = ", ".join(map(str, accounts[:20]))
+            console.print(f"left {len(accounts)} {why}: {named}")
+    if done.unreadable or done.refused:
         raise typer.Exit(1)
 
 
@@ -119,18 +131,27 @@ def audit_verify(
             "database: shows whether the newest sealed entries were removed."
         ),
     ] = None,
+    events_anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH of the account history from an earlier report (its "
+            "`events_anchor`), kept outside the database: shows whether the newest status "
+            "changes were removed."
+        ),
+    ] = None,
 ) -> None:
     """Recompute digests, the chain and every balance; exit 1 if anything does not add up.
 
     Exit 2 (with a code) when the database cannot be audited: exit 1 means tampered only.
     """
-    kept = None if anchor is None else _parse_anchor(anchor)
+    kept = None if anchor is None else _parse_anchor(anchor, "--anchor")
+    kept_events = None if events_anchor is None else _parse_anchor(events_anchor, "--events-anchor")
     with open_services(database_url) as services:
         if seal_first:
             # The whole ledger, as the audit reads it all anyway: an entry that committed
             # later than the sealer's late window is sealed too, not left outside the chain.
             services.ledger.seal(full_scan=True)
-        report = services.ledger.verify(anchor=kept)
+        report = services.ledger.verify(anchor=kept, events_anchor=kept_events)
         windows = services.settlement.verify()
     for check in windows:
         if not check.ok:
@@ -139,7 +160,19 @@ def audit_verify(
                 f"window {check.window_date}",
                 f"sums to zero: {check.sums_to_zero}, equals ledger: {check.equals_ledger}",
             )
-    summary = {
+    summary = {**_summary(report), "windows_checked": len(windows)}
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        _print_report(summary)
+    raise typer.Exit(0 if report.intact else 1)
+
+
+def _summary(report: AuditReport) -> dict[str, object]:
+    """The report as `audit verify` prints it, with the anchors to keep: the entry chain's
+    and the account history's, each `LENGTH:HEAD`."""
+    findings = [{"code": f.code, "subject": f.subject, "detail": f.detail} for f in report.findings]
+    return {
         "intact": report.intact,
         "entries_checked": report.entries_checked,
         "postings_checked": report.postings_checked,
@@ -149,24 +182,23 @@ def audit_verify(
         "chain_length": report.chain_length,
         "chain_head_hash": report.chain_head_hash,
         "anchor": f"{report.chain_length}:{report.chain_head_hash}",
-        "windows_checked": len(windows),
-        "findings": [
-            {"code": f.code, "subject": f.subject, "detail": f.detail} for f in report.findings
-        ],
+        "events_length": report.events_length,
+        "events_head_hash": report.events_head_hash,
+        "events_anchor": f"{report.events_length}:{report.events_head_hash}",
+        "findings": findings,
     }
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        _print_report(summary)
-    raise typer.Exit(0 if report.intact else 1)
 
 
-def _parse_anchor(text: str) -> ChainAnchor:
-    """`POSITION:HASH` as an anchor, or `anchor_invalid`."""
+def _parse_anchor(text: str, option: str) -> ChainAnchor:
+    """`POSITION:HASH` as an anchor, or `anchor_invalid` (naming the `option`)."""
     position, _, link = text.partition(":")
     digits = position.isascii() and position.isdigit() and len(position) <= 18
     if not (digits and _LINK.fullmatch(link)):
-        fail("anchor_invalid", "expected POSITION:HASH, as the `anchor` of an earlier report")
+        fail(
+            "anchor_invalid",
+            f"{option} expects POSITION:HASH, as the `anchor` or `events_anchor` of an"
+            " earlier report",
+        )
     return ChainAnchor(int(position), link)
 
 
@@ -175,7 +207,8 @@ def _print_report(summary: dict[str, object]) -> None:
     console.print(
         f"ledger {status}: {summary['entries_checked']} entries, "
         f"{summary['postings_checked']} postings, {summary['accounts_checked']} "
-        f"accounts; anchor (keep it for the next audit) {summary['anchor']}"
+        f"accounts; anchors (keep both for the next audit) {summary['anchor']}, events"
+        f" {summary['events_anchor']}"
     )
     findings = summary["findings"]
     assert isinstance(findings, list)

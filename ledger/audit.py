@@ -12,8 +12,12 @@ numbered 1..n with running balances that add up; each cached balance equals its 
 the open holds equal the cached pending amounts; all balances of one currency sum to zero;
 each account's terms (ref, cooperative, currency, kind, status, limits) recompute their
 keyed digest (`account_terms_mismatch`; without a digest, `account_terms_unsealed` for an
-account listed as opened before migration 0008, `account_terms_digest_missing` for any
-other).
+account a migration listed, `account_terms_digest_missing` for any other), and each
+account is the latest version its history of terms changes recorded
+(`account_terms_rolled_back`, `account_event_missing`, `account_terms_unversioned`; the
+history's keyed chain recomputes, `account_event_chain_broken`, and holds the anchor kept,
+`account_event_anchor_missing`, `account_event_anchor_mismatch`:
+`ledger.audit_account_events`). The seal chain's links are `ledger.audit_chain`'s check.
 Every time and date the audit reads is selected in a raw form that always decodes
 (`ledger.stored_times`): one that the ledger's own reads could not decode (PostgreSQL's
 'infinity', text that is no time) is a finding, `timestamp_unreadable` or
@@ -44,12 +48,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, text
 
+from ledger.audit_account_events import check_account_events
 from ledger.audit_accounts import STREAM, check_accounts
+from ledger.audit_chain import EntryDigests, check_chain
 from ledger.audit_report import AuditReport, ChainAnchor, Finding
-from ledger.digest import GENESIS_HASH, chain_link, entry_digest
+from ledger.digest import entry_digest
 from ledger.stored_times import UnreadableTimeError, readable_date, readable_time
 from ledger.stored_values import Unreadable, raw_value
-from ledger.tables import chain, entry, posting
+from ledger.tables import entry, posting
 
 __all__ = ["AuditReport", "ChainAnchor", "Finding", "verify_ledger"]
 
@@ -59,15 +65,21 @@ _POSTING_UNCHECKED = "its entry's digest and sums are not recomputed"
 
 
 def verify_ledger(
-    conn: Connection, *, seal_key: bytes, anchor: ChainAnchor | None = None
+    conn: Connection,
+    *,
+    seal_key: bytes,
+    anchor: ChainAnchor | None = None,
+    events_anchor: ChainAnchor | None = None,
 ) -> AuditReport:
     """Recompute digests, chain, running balances and caches; report every discrepancy,
-    and whether the chain still holds `anchor` (when given)."""
+    and whether the chain still holds `anchor` and the account history `events_anchor`
+    (each when given)."""
     report = AuditReport()
     digests = _check_entries(conn, seal_key, report)
     _check_unique_entry_keys(conn, report)
-    _check_chain(conn, seal_key, digests, report, anchor)
+    check_chain(conn, seal_key, digests, report, anchor)
     check_accounts(conn, seal_key, report)
+    check_account_events(conn, seal_key, report, events_anchor)
     if conn.dialect.name == "sqlite":
         _check_sqlite_times(conn, report)
     return report
@@ -106,19 +118,18 @@ def _entries_query(conn: Connection) -> Select[Any]:
     )
 
 
-def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[int, str | None]:
-    """Check every entry with its postings; return each entry's digest (None where it does
-    not read) by sequence number."""
+def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> EntryDigests:
+    """Check every entry with its postings; return their digests, stored and recomputed."""
     postings = _postings_by_entry(conn, report)
     pending_group = next(postings, None)
-    digests: dict[int, str | None] = {}
+    digests = EntryDigests()
     for row in conn.execution_options(**STREAM).execute(_entries_query(conn)):
         report.entries_checked += 1
         if type(row.seq) is Unreadable:
             # Nothing can be matched with it: its postings and its seal are reported missing.
             report.add_unreadable(row, f"entry {row.entry_id} (seq ?)", _ENTRY_UNCHECKED)
             continue
-        if row.seq in digests:
+        if row.seq in digests.stored:
             # Entries come in order of their numbers: a repeat follows the first at once.
             subject = f"entry {row.entry_id} (seq {row.seq})"
             report.add("value_duplicate", subject, "another entry holds its seq")
@@ -130,8 +141,11 @@ def _check_entries(conn: Connection, key: bytes, report: AuditReport) -> dict[in
             rows = pending_group[1]
             pending_group = next(postings, None)
         report.postings_checked += len(rows)
-        digests[row.seq] = None if type(row.digest) is Unreadable else row.digest
-        _check_one_entry(row, rows, key, report)
+        stored = None if type(row.digest) is Unreadable else row.digest
+        digests.stored[row.seq] = stored
+        recomputed = _check_one_entry(row, rows, key, report)
+        if recomputed is not None and recomputed != stored:
+            digests.recomputed[row.seq] = recomputed
     while pending_group is not None:
         report.add("posting_without_entry", f"entry seq {pending_group[0]}", "no entry")
         pending_group = next(postings, None)
@@ -162,8 +176,9 @@ def _check_unique_entry_keys(conn: Connection, report: AuditReport) -> None:
             first.setdefault(row.held, row.seq)
 
 
-def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> None:
-    """One entry's digest, sums, legs and times."""
+def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport) -> str | None:
+    """One entry's digest, sums, legs and times; return the digest its values recompute
+    (None when one does not read)."""
     subject = f"entry {row.entry_id} (seq {row.seq})"
     business_date = _read_date(row.business_date, subject, report)
     expiry_read, expires_at = _read_time(row.expires_at, "expires_at", subject, report)
@@ -172,10 +187,11 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
     postings_read = _postings_read(rows, report)
     # With a value unreadable there is no digest to recompute: the finding says why.
     times_read = business_date is not None and expiry_read and committed_at is not None
+    recomputed = None
     if entry_read and postings_read and times_read:
         assert business_date is not None and committed_at is not None
         times = (business_date, expires_at, committed_at)
-        _check_digest(row, rows, times, key, subject, report)
+        recomputed = _check_digest(row, rows, times, key, subject, report)
     if postings_read:
         totals: Counter[str] = Counter()
         for p in rows:
@@ -188,6 +204,7 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
                 "posting_leg_gap", subject, f"legs numbered {legs}, expected 1 to {len(rows)}"
             )
     _check_posting_times(row, committed_at, rows, subject, report)
+    return recomputed
 
 
 def _postings_read(rows: list[Any], report: AuditReport) -> bool:
@@ -232,7 +249,9 @@ def _read_time(
 
 def _check_digest(
     row: Any, rows: list[Any], times: _EntryTimes, key: bytes, subject: str, report: AuditReport
-) -> None:
+) -> str:
+    """Recompute the entry's digest from its values, report it when the stored one differs,
+    and return it."""
     canonical = [
         (
             p.account_id,
@@ -260,6 +279,7 @@ def _check_digest(
     )
     if recomputed != row.digest:
         report.add("entry_digest_mismatch", subject, "altered, or written behind the ledger")
+    return recomputed
 
 
 def _check_posting_times(
@@ -278,83 +298,6 @@ def _check_posting_times(
         moved = moved or (read and committed_at is not None and moment != committed_at)
     if moved:
         report.add("posting_time_mismatch", subject, "a posting's time differs from its entry's")
-
-
-def _check_chain(
-    conn: Connection,
-    key: bytes,
-    digests: dict[int, str | None],
-    report: AuditReport,
-    anchor: ChainAnchor | None,
-) -> None:
-    previous: str | None = GENESIS_HASH
-    expected_position = 1
-    # Nothing reads `sealed_at` but for a value missing: any other stored there is no
-    # finding (a raw form reads whatever is written behind the ledger's back).
-    columns = (
-        raw_value(c, conn.dialect.name) for c in (chain.c.position, *_LINK, chain.c.sealed_at)
-    )
-    query = select(*columns).order_by(chain.c.position)
-    sealed: set[int] = set()
-    # Position 0 is the genesis link that every chain starts from, even an empty one.
-    anchored = anchor is None or anchor.position == 0
-    if anchor is not None and anchor.position == 0 and anchor.chain_hash != GENESIS_HASH:
-        report.add("chain_anchor_mismatch", "chain position 0", "the genesis link is fixed")
-    for row in conn.execution_options(**STREAM).execute(query):
-        subject = f"chain position {row.position}"
-        report.add_unreadable(row, subject, "a link that needs it is not recomputed")
-        # A position that does not read is taken to be the next one.
-        position = expected_position if type(row.position) is Unreadable else row.position
-        if position != expected_position:
-            report.add("chain_gap", subject, f"expected position {expected_position}")
-        expected_position = position + 1
-        if anchor is not None and position == anchor.position:
-            anchored = True
-            if row.chain_hash != anchor.chain_hash:
-                report.add("chain_anchor_mismatch", subject, "differs from the anchor kept")
-        previous = _check_link(row, key, previous, digests, sealed, report)
-        report.chain_length = position
-    if not anchored:
-        assert anchor is not None
-        report.add(
-            "chain_anchor_missing",
-            f"chain position {anchor.position}",
-            f"the chain ends at position {report.chain_length}: sealed entries were removed",
-        )
-    report.sealed_entries = len(sealed)
-    report.unsealed_entries = len(digests.keys() - sealed)
-    report.chain_head_hash = "?" if previous is None else previous
-
-
-_LINK = (chain.c.entry_seq, chain.c.chain_hash)
-
-
-def _check_link(
-    row: Any,
-    key: bytes,
-    previous: str | None,
-    digests: dict[int, str | None],
-    sealed: set[int],
-    report: AuditReport,
-) -> str | None:
-    """Check that the chain `row` links its entry to the `previous` link (None where it does
-    not read) and count the entry sealed; return the link (None when it does not read)."""
-    subject = f"chain position {row.position}"
-    link: str | None = None if type(row.chain_hash) is Unreadable else row.chain_hash
-    if type(row.entry_seq) is Unreadable:
-        return link
-    if row.entry_seq not in digests:
-        report.add("sealed_entry_missing", subject, f"entry seq {row.entry_seq} is gone")
-        return link
-    if row.entry_seq in sealed:
-        report.add("value_duplicate", subject, f"entry seq {row.entry_seq} is sealed twice")
-    sealed.add(row.entry_seq)
-    digest = digests[row.entry_seq]
-    if digest is None or previous is None or link is None:
-        return link
-    if chain_link(key, previous, digest) != link:
-        report.add("chain_hash_mismatch", subject, f"entry seq {row.entry_seq}")
-    return link
 
 
 # SQLite keeps times as text in one form, and statements compare them as text: the same

@@ -1,18 +1,22 @@
 """The audit's account checks: each account's terms against their digest, and its cache
 against its postings.
 
-Checks: each account's terms (id, ref, cooperative, currency, kind, status, limits)
-recompute its keyed `terms_digest` (`ledger.digest.account_terms_digest`): terms rewritten
-behind the ledger's back, a widened overdraft, a raised cap, an unfrozen account, terms
-copied with their digest from another row, are `account_terms_mismatch`; an account
-without a digest is `account_terms_unsealed` if migration 0009 listed it as opened before
-0008 (`ledger.terms_sealing`), else `account_terms_digest_missing`; every balance
-its posted legs recorded lies within its limits (`posting_beyond_limit`: limits never
-change once an account is opened, so a limit widened for a while and put back still
-shows); each account's postings carry its currency and cooperative; its posted legs are
-numbered 1..n with running balances that add up; its cached balance and posting count
-equal its postings; its cached pending amounts equal what its open holds reserve; all
-balances of one currency sum to zero. Every column is read in a raw form
+Checks: each account's terms (id, ref, cooperative, currency, kind, status, limits) and
+terms version recompute its keyed `terms_digest` (`ledger.digest.account_terms_digest`;
+that the account is its history's latest version is `ledger.audit_account_events`'s
+check): terms rewritten behind the ledger's back, a widened overdraft, a raised cap, an
+unfrozen account, terms copied with their digest from another row, are
+`account_terms_mismatch`, and so are the terms migration 0012 found on a due account it
+listed when they did not match the digest it found (`ledger.prior_terms`); an account
+without a digest is `account_terms_unsealed` if a migration listed it (opened before 0008,
+`ledger.terms_sealing`) and its history never recorded a digest, else
+`account_terms_digest_missing` (the ledger gave it one: removed behind its back); every
+balance its posted legs recorded lies within its limits (`posting_beyond_limit`: limits
+never change once an account is opened, but for 0012's, so a limit widened for a while
+and put back still shows); each account's postings carry its currency and cooperative;
+its posted legs are numbered 1..n with running balances that add up; its cached balance
+and posting count equal its postings; its cached pending amounts equal what its open
+holds reserve; all balances of one currency sum to zero. Every column is read in a raw form
 (`ledger.stored_values`, `ledger.stored_times`): an account value that does not read is a
 finding and the checks that need it are skipped; a posting's is reported by the entry
 checks (`ledger.audit`), so here the legs that hold one are left out, or walked past. A
@@ -25,6 +29,7 @@ is NULL is walked if it carries a running number). An id held by two accounts is
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, or_, select
@@ -32,9 +37,10 @@ from sqlalchemy import Connection, Select, and_, or_, select
 from ledger.account import TERM_FIELDS
 from ledger.audit_report import AuditReport
 from ledger.digest import account_terms_digest
+from ledger.prior_terms import PriorTerms, prior_terms_match
 from ledger.stored_times import UnreadableTimeError, readable_time
 from ledger.stored_values import VALUE_MISSING, Unreadable, raw_value
-from ledger.tables import account, account_unsealed, entry, posting
+from ledger.tables import account, account_event, account_unsealed, entry, posting
 from ledger.terms_sealing import stored_terms
 
 __all__ = ["STREAM", "check_accounts"]
@@ -44,7 +50,7 @@ STREAM = {"stream_results": True, "yield_per": 5000}
 _LABEL = frozenset({"currency", "coop_id"})
 _BALANCE = frozenset({"currency", "posted_minor", "posting_count"})
 _PENDING = frozenset({"pending_debit_minor", "pending_credit_minor"})
-_TERMS = frozenset({*TERM_FIELDS, "terms_digest"})
+_TERMS = frozenset({*TERM_FIELDS, "terms_version", "terms_digest"})
 _LIMITS = frozenset({"min_balance_minor", "max_balance_minor"})
 # An account's posted legs walked: their count, the balance they sum to, and the lowest and
 # highest balance any of them recorded (None before the first).
@@ -59,7 +65,9 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
     running = _running_balances(conn, report)
     holds = _open_holds(conn)
     labels = _posting_labels(conn)
-    listed = frozenset(conn.execute(select(account_unsealed.c.account_id)).scalars())
+    listed = {
+        row.account_id: _prior(row) for row in conn.execute(_listed_without_a_recorded_digest())
+    }
     totals: Counter[str] = Counter()
     previous_id: object = None
     for row in conn.execute(_accounts_query(conn)):
@@ -99,10 +107,29 @@ def _accounts_query(conn: Connection) -> Select[Any]:
     c = account.c
     checked = (c.id, c.ref, c.coop_id, c.currency, c.posted_minor, c.posting_count)
     pending = (c.pending_debit_minor, c.pending_credit_minor)
-    terms = (c.kind, c.status, c.min_balance_minor, c.max_balance_minor, c.terms_digest)
-    every = (*checked, *pending, *terms, c.created_at)
+    terms = (c.kind, c.status, c.min_balance_minor, c.max_balance_minor, c.terms_version)
+    every = (*checked, *pending, *terms, c.terms_digest, c.created_at)
     columns = (raw_value(col, conn.dialect.name) for col in every)
     return select(*columns).order_by(c.id)
+
+
+def _listed_without_a_recorded_digest() -> Select[Any]:
+    """The accounts listed by a migration whose history never recorded a digest: a listing
+    does not excuse an account the ledger gave one (`ledger.terms_sealing`)."""
+    e = account_event.c
+    recorded = select(e.seq).where(
+        e.account_id == account_unsealed.c.account_id, e.terms_digest.is_not(None)
+    )
+    listed = account_unsealed.c
+    prior = (listed.prior_status, listed.prior_max_balance_minor, listed.prior_terms_digest)
+    return select(listed.account_id, *prior).where(~recorded.exists())
+
+
+def _prior(row: Any) -> PriorTerms | None:
+    """What 0012 found on a listed account (None for one another migration listed)."""
+    if row.prior_terms_digest is None:
+        return None
+    return PriorTerms(row.prior_status, row.prior_max_balance_minor, row.prior_terms_digest)
 
 
 def _read_created_at(raw: object, subject: str, report: AuditReport) -> None:
@@ -122,28 +149,40 @@ def _unreadable_columns(row: Any, subject: str, report: AuditReport) -> frozense
 
 
 def _check_terms(
-    row: Any, key: bytes, listed: frozenset[int], subject: str, report: AuditReport
+    row: Any, key: bytes, listed: Mapping[int, PriorTerms | None], subject: str, report: AuditReport
 ) -> None:
     """The account's terms, as stored, recompute its digest. A NULL digest is not
-    recomputed: unsealed when the account is `listed` as opened before 0008, missing when
-    it is not."""
+    recomputed: unsealed when the account is `listed` by a migration (opened before 0008,
+    or a due account whose limit 0012 removed) with no digest in its history, missing
+    otherwise; the terms 0012 found on an account it listed must match the digest it
+    found (`ledger.prior_terms`)."""
+    prior = listed.get(row.id)
+    if row.terms_digest is None and prior and not prior_terms_match(key, stored_terms(row), prior):
+        report.add(
+            "account_terms_mismatch",
+            subject,
+            "its terms as migration 0012 found them (status, upper limit) did not match their"
+            " digest: rewritten before the upgrade",
+        )
+        return
     if row.terms_digest is None and row.id in listed:
         report.add(
             "account_terms_unsealed",
             subject,
-            "opened before 0008, its terms never sealed: check them against the registry,"
-            " then `kopnet ledger seal-terms` seals them",
+            "listed by a migration, its terms not sealed since: check them against the"
+            " registry, then `kopnet ledger seal-terms` seals them",
         )
         return
     if row.terms_digest is None:
         report.add(
             "account_terms_digest_missing",
             subject,
-            "no terms digest, though the ledger seals every account it opens",
+            "no terms digest, though the ledger gave it one (it seals every account it"
+            " opens; a listed one whose history recorded a digest had one too)",
         )
         return
     # A plain comparison: any stored text, even one that is not ASCII, is a mismatch.
-    if account_terms_digest(key, stored_terms(row)) != row.terms_digest:
+    if account_terms_digest(key, stored_terms(row), row.terms_version) != row.terms_digest:
         report.add(
             "account_terms_mismatch",
             subject,

@@ -2,7 +2,9 @@
 
 A finding has a stable `code` (never renamed once published), the row it is about and a
 detail for people. A report with no findings is `intact`. `ChainAnchor` is a chain
-position and its link from an earlier report, kept outside the database.
+position and its link from an earlier report, kept outside the database: of the entry
+chain (`chain_length`, `chain_head_hash`) or of the account history (`events_length`,
+`events_head_hash`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class ChainAnchor:
-    """A chain position and its link, from an earlier report, kept outside the database."""
+    """A chain position (an entry chain position, or an account event's `seq`) and its
+    link, from an earlier report, kept outside the database."""
 
     position: int
     chain_hash: str
@@ -47,6 +50,8 @@ class AuditReport:
     unsealed_entries: int = 0
     chain_length: int = 0
     chain_head_hash: str = GENESIS_HASH
+    events_length: int = 0
+    events_head_hash: str = GENESIS_HASH
 
     @property
     def intact(self) -> bool:

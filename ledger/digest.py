@@ -10,8 +10,16 @@ can compute the links again around the gap.
 
 An account's terms digest is HMAC-SHA256, under the same key, of a canonical rendering of
 the terms that decide what the account may do: id, ref, cooperative, currency, kind, status
-and both limits. The id is in it, so terms and digest copied together onto another row do
-not match there; the balances are not, so posting never rewrites it.
+and both limits, and the account's terms version where it is not 0 (every digest written
+before versions, migration 0013, has version 0 and still verifies). The id is in it, so
+terms and digest copied together onto another row do not match there; the version, so an
+earlier row and its digest put back after a status change do not match the history
+below; the balances are not, so posting never rewrites it.
+
+An account event (a status change) is linked into the account history's chain:
+`link[n] = HMAC-SHA256(key, canonical(link[n-1], event[n]))`, from `GENESIS_HASH`, so an
+event altered or removed from the middle breaks its link or the next one, and without the
+key nobody can link one in.
 
 The key's fingerprint is HMAC-SHA256 of a fixed text under it: recorded in the database,
 it tells a wrong key from the right one without revealing either. Pure functions; no I/O.
@@ -26,8 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 
 __all__ = [
     "GENESIS_HASH",
+    "AccountEvent",
     "AccountTerms",
     "CanonicalPosting",
+    "account_event_link",
     "account_terms_digest",
     "chain_link",
     "entry_digest",
@@ -45,8 +55,12 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 CanonicalPosting = tuple[int, int, str, int, bool, int | None, int | None]
 # (id, ref, coop_id, currency, kind, status, min_balance_minor, max_balance_minor)
 AccountTerms = tuple[int, str, int, str, str, str, int | None, int | None]
-# Leads an account's canonical form, so that no account's terms render as an entry's.
+# (seq, account_id, coop_id, version, status, terms_digest, created_at)
+AccountEvent = tuple[int, int, int, int, str, str | None, datetime]
+# Lead an account's and an account event's canonical forms, so that neither renders as the
+# other, nor as an entry's.
 _ACCOUNT_TAG = "account_terms"
+_EVENT_TAG = "account_event"
 # What the key's fingerprint is the HMAC of; no entry, link or terms renders as this text.
 _FINGERPRINT_TEXT = b"kopnet seal key check v1"
 
@@ -100,12 +114,24 @@ def chain_link(key: bytes, previous: str, digest: str) -> str:
     return hmac.digest(key, message, "sha256").hex()
 
 
-def account_terms_digest(key: bytes, terms: AccountTerms) -> str:
-    """Return the hex HMAC-SHA256 of the account's canonical terms; equal terms, equal
-    digest. The limits render as integers or null, the kind and status as their stored text."""
+def account_terms_digest(key: bytes, terms: AccountTerms, version: int = 0) -> str:
+    """Return the hex HMAC-SHA256 of the account's canonical terms at `version`; equal
+    terms and version, equal digest. The limits render as integers or null, the kind and
+    status as their stored text; version 0 is not rendered (digests from before versions)."""
     assert key, "the sealing key must not be empty"
     assert len(terms) == 8, "id, ref, coop, currency, kind, status and both limits"
-    canonical = _CANONICAL.encode([_ACCOUNT_TAG, *terms])
+    versioned = [version] if version != 0 else []
+    canonical = _CANONICAL.encode([_ACCOUNT_TAG, *terms, *versioned])
+    return hmac.digest(key, canonical.encode("utf-8", "surrogatepass"), "sha256").hex()
+
+
+def account_event_link(key: bytes, previous: str, event: AccountEvent) -> str:
+    """Return the keyed link that follows `previous` in the account history for `event`.
+    Any stored text is accepted: a malformed one gives a link like any other."""
+    assert key, "the sealing key must not be empty"
+    assert len(event) == 7, "seq, account, coop, version, status, digest and time"
+    *fields, created_at = event
+    canonical = _CANONICAL.encode([_EVENT_TAG, previous, *fields, _instant(created_at)])
     return hmac.digest(key, canonical.encode("utf-8", "surrogatepass"), "sha256").hex()
 
 

@@ -176,10 +176,11 @@ def _entry_verifies(conn: Connection, key: bytes, *, newest: bool) -> bool | Non
 
 def _terms_verify(conn: Connection, key: bytes, *, newest: bool) -> bool | None:
     """Whether the oldest or newest account with a terms digest (accounts opened before
-    0008 have none) recomputes it; None with no such account."""
+    0008 have none) recomputes it, at its terms version; None with no such account."""
     order = account.c.id.desc() if newest else account.c.id.asc()
     query = select(account).where(account.c.terms_digest.is_not(None)).order_by(order).limit(1)
     row = conn.execute(query).first()
     if row is None:
         return None
-    return bool(account_terms_digest(key, row_to_account(row).terms()) == row.terms_digest)
+    terms = row_to_account(row).terms()
+    return bool(account_terms_digest(key, terms, row.terms_version) == row.terms_digest)

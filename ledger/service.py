@@ -6,8 +6,9 @@ A batch's writes and its COMMIT go to PostgreSQL in one round trip. Every comman
 idempotent by its caller-supplied id, safe to retry after a timeout, a dropped connection
 or a crash. The service starts its worker threads when constructed and stops them on
 `close()`; nothing happens at import time. Opening an account and changing its status
-write its terms digest (`ledger.digest.account_terms_digest`) in the same transaction;
-postings never do, since balances are not among the terms. Before its first write, seal or
+write its terms digest (`ledger.digest.account_terms_digest`) in the same transaction,
+and a status change appends an event to the account history (`ledger.account_events`);
+postings never do either, since balances are not among the terms. Before its first write, seal or
 audit, the service checks its sealing key against the fingerprint the database recorded
 (`ledger.seal_key`, `seal_key_mismatch`), once; a refused key writes nothing.
 """
@@ -26,8 +27,6 @@ from sqlalchemy import (
     Engine,
     Row,
     Select,
-    bindparam,
-    case,
     insert,
     select,
     text,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 )
 
 from ledger.account import Account, AccountSpec, AccountStatus
+from ledger.account_events import record_status_change
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
 from ledger.db import READS_ONLY, commit_with, run_transaction
 from ledger.digest import account_terms_digest
@@ -55,7 +55,8 @@ from ledger.sealing import seal_entries
 from ledger.statements import StatementPage, account_statement, balance_as_of
 from ledger.store import is_row_id, load_entries, lock_accounts, row_to_account
 from ledger.tables import account, entry
-from ledger.terms_sealing import TERMS_SEAL_BATCH_MAX, ListedSealing, seal_listed_terms
+from ledger.terms_baseline import record_unversioned_terms
+from ledger.terms_sealing import TERMS_SEAL_BATCH_MAX, TermsSealing, seal_listed_terms
 from ledger.validation import BATCH_SIZE_MAX, storable_entry_ids
 
 __all__ = [
@@ -306,27 +307,28 @@ class Ledger:
             if sealed == 0:
                 return total
 
-    def seal_account_terms(self, *, per_round: int = TERMS_SEAL_BATCH_MAX) -> ListedSealing:
-        """Seal the terms, as they stand, of every account listed as opened before
-        migration 0008, `per_round` accounts a transaction; return the accounts sealed and
-        those left listed because a stored value does not read (`ledger.terms_sealing`).
-        Run once after upgrading such a database; with nothing listed it changes nothing."""
+    def seal_account_terms(self, *, per_round: int = TERMS_SEAL_BATCH_MAX) -> TermsSealing:
+        """Seal the terms, as they stand, of every account a migration listed
+        (`ledger.terms_sealing`), then record in the history every account frozen or
+        closed before 0013 (`ledger.terms_baseline`), `per_round` accounts a transaction;
+        return what was done and what was left. Run once after upgrading such a database;
+        with nothing to do it changes nothing."""
         self.check_seal_key()
-        done, after = ListedSealing(), 0
-        while True:
-            round_done, last_id = self._run(
-                functools.partial(
-                    seal_listed_terms, key=self._seal_key, after_id=after, limit=per_round
-                )
-            )
-            done += round_done
-            if last_id is None:
-                return done
-            after = last_id
+        done = TermsSealing()
+        for step in (seal_listed_terms, record_unversioned_terms):
+            after: int | None = 0
+            while after is not None:
+                work = functools.partial(step, key=self._seal_key, after_id=after, limit=per_round)
+                round_done, after = self._run(work)
+                done += round_done
+        return done
 
-    def verify(self, *, anchor: ChainAnchor | None = None) -> AuditReport:
+    def verify(
+        self, *, anchor: ChainAnchor | None = None, events_anchor: ChainAnchor | None = None
+    ) -> AuditReport:
         """Recompute digests, the chain and every balance; report all discrepancies, and
-        whether the chain still holds `anchor`, a position and link of an earlier report."""
+        whether the chain still holds `anchor` and the account history `events_anchor`,
+        each a position and link of an earlier report."""
         self.check_seal_key()
         # One snapshot for every query of the audit, so that entries committed while it
         # runs cannot look like tampering.
@@ -334,7 +336,9 @@ class Ledger:
         if self.engine.dialect.name == "postgresql":
             options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         with self.engine.connect().execution_options(**options) as conn, conn.begin():
-            return verify_ledger(conn, seal_key=self._seal_key, anchor=anchor)
+            return verify_ledger(
+                conn, seal_key=self._seal_key, anchor=anchor, events_anchor=events_anchor
+            )
 
 
 def _read_all(query: Select[Any], conn: Connection) -> list[Row[Any]]:
@@ -436,7 +440,8 @@ def set_locked_accounts_status(
     return them by id as they now are. All or none: `account_status_invalid` (not an
     `AccountStatus`), `account_closed` (a closed account stays closed), then
     `account_not_empty` (closing needs zero balances and no holds). Each account's terms
-    digest is sealed again with the new status (`_reseal_with_status`)."""
+    version is raised, its digest sealed again with the new status and an event appended
+    to the account history (`ledger.account_events.record_status_change`)."""
     if not isinstance(status, AccountStatus):
         raise LedgerError(
             LedgerErrorCode.ACCOUNT_STATUS_INVALID, "the status must be active, frozen or closed"
@@ -448,43 +453,8 @@ def set_locked_accounts_status(
     if status is AccountStatus.CLOSED and not all(map(is_empty, accounts.values())):
         raise LedgerError(LedgerErrorCode.ACCOUNT_NOT_EMPTY, "balance and holds must be zero")
     changed = {i: replace(found, status=status) for i, found in accounts.items()}
-    if accounts:
-        _reseal_with_status(conn, accounts, changed, seal_key)
+    record_status_change(conn, accounts, changed, seal_key)
     return changed
-
-
-def _reseal_with_status(
-    conn: Connection,
-    before: Mapping[int, Account],
-    after: Mapping[int, Account],
-    seal_key: bytes,
-) -> None:
-    """Store each account's new status, and its terms digest sealed again, in one statement.
-
-    The new digest replaces only one that seals the terms as read under the lock: a status
-    change must not bless terms rewritten behind the ledger's back (their mismatch stays for
-    the audit to report), nor seal an account opened before digests (it stays unsealed)."""
-    assert before.keys() == after.keys(), "the same accounts, before and after"
-    assert len({found.status for found in after.values()}) == 1, "one new status for all"
-    rows = [
-        {
-            "b_id": i,
-            "b_status": found.status.value,
-            "b_was": account_terms_digest(seal_key, before[i].terms()),
-            "b_now": account_terms_digest(seal_key, found.terms()),
-        }
-        for i, found in after.items()
-    ]
-    sealed = case(
-        (account.c.terms_digest == bindparam("b_was"), bindparam("b_now")),
-        else_=account.c.terms_digest,
-    )
-    statement = (
-        update(account)
-        .where(account.c.id == bindparam("b_id"))
-        .values(status=bindparam("b_status"), terms_digest=sealed)
-    )
-    conn.execute(statement, rows)
 
 
 def is_empty(found: Account) -> bool:

@@ -7,9 +7,10 @@ most one reversal (unique `target_seq`); each account's posted legs are numbered
 without repeats. Postings reference their entry through a deferred foreign key because the
 ledger writes an entry's postings before the entry row: the entry's insert trigger then
 refuses it unless its postings sum to zero per currency. An account's terms (ref, coop,
-currency, kind, status, limits) carry a keyed digest that the audit checks. The sealing
-key's fingerprint, recorded once under a fixed name, is what every later key is compared
-with (`ledger.seal_key`).
+currency, kind, status, limits) carry a keyed digest that the audit checks, and each
+change of them an event in an append-only, keyed history whose latest event per account
+the account must match. The sealing key's fingerprint, recorded once under a fixed name,
+is what every later key is compared with (`ledger.seal_key`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 from ledger.timestamps import UtcDateTime
@@ -37,6 +40,7 @@ from ledger.timestamps import UtcDateTime
 __all__ = [
     "NAMING_CONVENTION",
     "account",
+    "account_event",
     "account_unsealed",
     "chain",
     "entry",
@@ -79,6 +83,9 @@ account = Table(
     # opens and when its status changes, never by a posting; NULL for an account opened
     # before migration 0008 (listed in `ledger_account_unsealed` until sealed).
     Column("terms_digest", String(64), nullable=True),
+    # How many times its terms changed (each a status change, `account_event`), sealed with
+    # them where not 0; 0 for every account until migration 0013.
+    Column("terms_version", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
     CheckConstraint("pending_debit_minor >= 0 AND pending_credit_minor >= 0", name="pending"),
     CheckConstraint(
@@ -105,6 +112,33 @@ account_unsealed = Table(
         autoincrement=False,
     ),
     Column("coop_id", BigInteger, nullable=False),
+    # Listed by migration 0012, which removed the upper limit of a cooperative's due
+    # account: its status, limit and digest as found, so that sealing never blesses terms
+    # rewritten before the upgrade (`ledger.terms_sealing`). NULL for 0009's.
+    Column("prior_status", String(16), nullable=True),
+    Column("prior_max_balance_minor", BigInteger, nullable=True),
+    Column("prior_terms_digest", String(64), nullable=True),
+)
+
+# The history of accounts' terms changes, append-only (migration 0013's triggers): one
+# event per status change (and per account `seal-terms` records or seals once it has a
+# history), numbered 1, 2, ... per account and linked in `seq` order into a keyed chain
+# (`ledger.account_events`).
+account_event = Table(
+    "ledger_account_event",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_id", BigInteger, ForeignKey("ledger_account.id"), nullable=False),
+    Column("coop_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    # The digest the account was given with this version (NULL if it had none).
+    Column("terms_digest", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    UniqueConstraint("account_id", "version"),
+    CheckConstraint("version > 0", name="version"),
+    CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
 )
 
 entry = Table(

@@ -25,11 +25,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, MetaData, String, inspect, text
 
 from interchange.tables import metadata as interchange_metadata
-from ledger.account import AccountKind, AccountSpec
+from ledger.account import AccountKind, AccountSpec, AccountStatus
+from ledger.audit_report import AuditReport
 from ledger.db import make_engine
+from ledger.digest import account_terms_digest
 from ledger.money import Money
 from ledger.service import Ledger
 from ledger.tables import metadata
+from ledger.terms_sealing import TermsSealing
 from migrations.runner import alembic_config, current_revision, downgrade, upgrade
 from settlement.tables import metadata as settlement_metadata
 from tests.builders import transfer
@@ -38,7 +41,7 @@ from tests.conftest import TEST_SEAL_KEY
 from tests.databases import PostgresServer
 
 LEDGER_TABLES = {"ledger_account", "ledger_entry", "ledger_posting", "ledger_chain"}
-_HISTORY = ("ledger_entry", "ledger_posting", "ledger_chain")
+_HISTORY = ("ledger_entry", "ledger_posting", "ledger_chain", "ledger_account_event")
 LEDGER_TRIGGERS = {
     "postgresql": {
         *(f"{t}_append_only" for t in _HISTORY),
@@ -450,12 +453,157 @@ def test_0009_lists_the_accounts_without_a_digest_and_seal_terms_seals_them(
             ledger.post(transfer("t", cash, budi, Money(100, "IDR")))
             ledger.seal()
             with engine.connect() as conn:
-                listed = conn.execute(text("SELECT * FROM ledger_account_unsealed")).all()
+                query = "SELECT account_id, coop_id FROM ledger_account_unsealed"
+                listed = conn.execute(text(query)).all()
             assert [tuple(row) for row in listed] == [(cash.id, 1)]
             codes = [(f.code, f.subject) for f in ledger.verify().findings]
             assert codes == [("account_terms_unsealed", "account 1 (cash)")]
             assert ledger.seal_account_terms().sealed == (cash.id,)
             report = ledger.verify()
+        finally:
+            ledger.close()
+    assert report.intact, report.findings
+
+
+def _due_account(url: str, code: str) -> tuple[Any, ...]:
+    """The coop's due account: its upper limit, its digest, whether it is listed."""
+    query = text(
+        "SELECT a.max_balance_minor, a.terms_digest, u.account_id IS NOT NULL"
+        " FROM interchange_coop c JOIN ledger_account a ON a.id = c.due_account_id"
+        " LEFT JOIN ledger_account_unsealed u ON u.account_id = a.id WHERE c.code = :code"
+    )
+    with _engine_of(url) as engine, engine.connect() as conn:
+        return tuple(conn.execute(query, {"code": code}).one())
+
+
+def _on_due_account(url: str, code: str, assignments: str) -> None:
+    due = "(SELECT due_account_id FROM interchange_coop WHERE code = :code)"
+    with _engine_of(url) as engine, engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE ledger_account SET {assignments} WHERE id = {due}"), {"code": code}
+        )
+        conn.execute(
+            text(f"DELETE FROM ledger_account_unsealed WHERE account_id = {due}"), {"code": code}
+        )
+
+
+def _seal_due_account_at_0011(url: str, code: str, *, status: str) -> int:
+    """Give the coop's due account the digest the ledger gave it at 0011 as if its status
+    were `status` (its own: sealed; another: rewritten behind the ledger's back since);
+    return its id."""
+    query = text(
+        "SELECT a.id, a.ref, a.coop_id, a.currency, a.kind, a.min_balance_minor,"
+        " a.max_balance_minor FROM interchange_coop c"
+        " JOIN ledger_account a ON a.id = c.due_account_id WHERE c.code = :code"
+    )
+    with _engine_of(url) as engine, engine.connect() as conn:
+        due_id, ref, coop_id, currency, kind, low, high = conn.execute(query, {"code": code}).one()
+    terms = (due_id, ref, coop_id, currency, kind, status, low, high)
+    digest = account_terms_digest(TEST_SEAL_KEY, terms)
+    _on_due_account(url, code, f"terms_digest = '{digest}'")
+    return int(due_id)
+
+
+def _seal_and_verify(url: str) -> tuple[TermsSealing, AuditReport]:
+    with _engine_of(url) as engine:
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            return ledger.seal_account_terms(), ledger.verify()
+        finally:
+            ledger.close()
+
+
+def test_0012_takes_the_cap_off_due_accounts_and_lists_them_for_sealing(empty_url: str) -> None:
+    """A participant's due account loses its upper limit (the cap bounds payments now) and
+    its digest, and is listed for `seal-terms`, those a registration that died before its
+    row left included; the network's is left as it was. Going down puts the cap back, or,
+    where higher, the balance with held credits or the highest a posting recorded."""
+    _at_0003(empty_url, with_network=True)
+    upgrade(empty_url, "0011")
+    assert _due_account(empty_url, "KSP-01") == (5_000_000, None, True)
+    network_due = _due_account(empty_url, "KOPNET")
+    due_id = _seal_due_account_at_0011(empty_url, "KSP-01", status="active")
+    with _engine_of(empty_url) as engine, engine.begin() as conn:
+        orphan = _account(conn, "coop:KSP-09:due", 3, "settlement", 5_000_000)
+    upgrade(empty_url)
+    assert _due_account(empty_url, "KSP-01") == (None, None, True)
+    assert _due_account(empty_url, "KOPNET") == network_due
+    with _engine_of(empty_url) as engine, engine.connect() as conn:
+        limit = "SELECT max_balance_minor FROM ledger_account WHERE id = :id"
+        assert conn.execute(text(limit), {"id": orphan}).scalar_one() is None
+    done, report = _seal_and_verify(empty_url)
+    assert due_id in done.sealed and report.intact, report.findings
+    with _engine_of(empty_url) as engine:
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            cash = ledger.open_account(AccountSpec("cash", 2, "IDR", AccountKind.COOP_CASH, None))
+            due = ledger.account(due_id)
+            ledger.post(transfer("in", cash, due, Money(7_000_000, "IDR")))
+            ledger.post(transfer("out", due, cash, Money(7_000_000, "IDR")))
+        finally:
+            ledger.close()
+    downgrade(empty_url, "0011")
+    assert _due_account(empty_url, "KSP-01") == (7_000_000, None, True)
+    upgrade(empty_url)
+    _on_due_account(empty_url, "KSP-01", "posted_minor = 7000000, pending_credit_minor = 1")
+    downgrade(empty_url, "0011")
+    assert _due_account(empty_url, "KSP-01") == (7_000_001, None, True)
+
+
+def test_0012_keeps_what_it_found_so_sealing_cannot_bless_terms_rewritten_before_it(
+    empty_url: str,
+) -> None:
+    """KSP-01's due account was frozen at 0011 and set back to active behind the ledger's
+    back (the audit at 0011 reports it). After 0012 its digest is NULL, but the terms it
+    found do not match the digest it found: still a mismatch, and `seal-terms` leaves it
+    listed, unsealed."""
+    _at_0003(empty_url, with_network=True)
+    upgrade(empty_url, "0011")
+    due_id = _seal_due_account_at_0011(empty_url, "KSP-01", status="frozen")
+    upgrade(empty_url)
+    done, report = _seal_and_verify(empty_url)
+    assert due_id in done.refused and due_id not in done.sealed
+    findings = [(f.code, f.subject) for f in report.findings]
+    assert findings == [("account_terms_mismatch", f"account {due_id} (coop:KSP-01:due)")]
+    assert _due_account(empty_url, "KSP-01") == (None, None, True)
+
+
+def test_0013_downgrade_lists_the_accounts_whose_digest_sealed_a_version(
+    empty_url: str,
+) -> None:
+    """Budi frozen at 0013 has a digest over his terms version; going down to 0012 drops
+    the version, so his digest is cleared and he is listed for sealing, while cash, never
+    changed, keeps its digest. Up again, his history is empty: he is frozen at version 0,
+    unsealed and unversioned. Sealing him also records him at version 1, so his opening
+    row put back is behind his history, and the audit is otherwise intact."""
+    upgrade(empty_url)
+    with _engine_of(empty_url) as engine:
+        ledger = Ledger(engine, seal_key=TEST_SEAL_KEY)
+        try:
+            specs = (AccountSpec(ref, 1, "IDR", AccountKind.COOP_CASH, None) for ref in "ab")
+            cash, budi = (ledger.open_account(spec) for spec in specs)
+            seal = "SELECT status, terms_version, terms_digest FROM ledger_account WHERE id = :i"
+            with engine.connect() as conn:
+                opening = conn.execute(text(seal), {"i": budi.id}).one()._asdict()
+            ledger.set_account_status(budi.id, AccountStatus.FROZEN)
+            downgrade(empty_url, "0012")
+            with engine.connect() as conn:
+                listed = conn.execute(text("SELECT account_id FROM ledger_account_unsealed"))
+                assert list(listed.scalars()) == [budi.id]
+                query = text("SELECT id FROM ledger_account WHERE terms_digest IS NOT NULL")
+                assert list(conn.execute(query).scalars()) == [cash.id]
+            upgrade(empty_url)
+            codes = [f.code for f in ledger.verify().findings]
+            assert codes == ["account_terms_unsealed", "account_terms_unversioned"]
+            done = ledger.seal_account_terms()
+            assert (done.sealed, done.recorded) == ((budi.id,), (budi.id,))
+            report = ledger.verify()
+            with engine.begin() as conn:
+                put_back = "UPDATE ledger_account SET status = :status, terms_version ="
+                put_back += " :terms_version, terms_digest = :terms_digest WHERE id = :i"
+                conn.execute(text(put_back), {**opening, "i": budi.id})
+            codes = [f.code for f in ledger.verify().findings]
+            assert codes == ["account_terms_rolled_back"]
         finally:
             ledger.close()
     assert report.intact, report.findings

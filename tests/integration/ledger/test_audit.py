@@ -29,10 +29,10 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from ledger.account import Account
-from ledger.audit import ChainAnchor
+from ledger.audit import AuditReport, ChainAnchor
 from ledger.service import Ledger
 from ledger.tables import account, chain, entry, posting
-from tests.builders import audited_three_wallets, idr, open_wallets, transfer
+from tests.builders import audited_three_wallets, idr, open_wallets, post_sealed, transfer
 from tests.cli import audit_verify_json
 from tests.conftest import TEST_SEAL_KEY
 from tests.integration.ledger.raw import RawLeg, insert_entry, tampering
@@ -247,6 +247,82 @@ def test_audit_verify_prints_an_anchor_and_finds_the_tail_removed_against_it(
     assert [f["code"] for f in after["findings"]] == ["chain_anchor_missing"]
 
 
+def _set_link(conn: Connection, position: int, link: str) -> None:
+    conn.execute(update(chain).where(chain.c.position == position).values(chain_hash=link))
+
+
+def _pairs(report: AuditReport) -> list[tuple[str, str]]:
+    return [(f.code, f.subject) for f in report.findings]
+
+
+def test_an_altered_link_is_reported_once_and_the_links_after_it_still_hold(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The next link is checked against the one the audit computes for position 1, not
+    against the altered one: it holds, and so does the head."""
+    head = ledger.verify().chain_head_hash
+    with tampering(db_url) as conn:
+        _set_link(conn, 1, "0" * 64)
+    report = ledger.verify()
+    assert _pairs(report) == [("chain_hash_mismatch", "chain position 1")]
+    assert report.chain_head_hash == head
+
+
+def test_two_altered_links_in_a_row_are_each_reported_and_the_head_still_holds(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    head = ledger.verify().chain_head_hash
+    with tampering(db_url) as conn:
+        _set_link(conn, 1, "0" * 64)
+        _set_link(conn, 2, "1" * 64)
+    report = ledger.verify()
+    assert _pairs(report) == [
+        ("chain_hash_mismatch", "chain position 1"),
+        ("chain_hash_mismatch", "chain position 2"),
+    ]
+    assert report.chain_head_hash == head
+
+
+def test_a_link_removed_from_the_middle_is_reported_at_the_next_link_only(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """Position 2 follows a link no longer stored; position 3 still follows position 2's
+    stored link, which the audit checks it against too."""
+    head = ledger.verify().chain_head_hash
+    with tampering(db_url) as conn:
+        conn.execute(delete(chain).where(chain.c.position == 1))
+    report = ledger.verify()
+    assert _pairs(report) == [
+        ("chain_gap", "chain position 2"),
+        ("chain_hash_mismatch", "chain position 2"),
+    ]
+    assert (report.unsealed_entries, report.chain_head_hash) == (1, head)
+
+
+def test_an_altered_head_link_is_reported_and_gives_no_anchor(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The report's head is where an anchor is kept from: one that does not hold is "?"."""
+    with tampering(db_url) as conn:
+        _set_link(conn, 3, "0" * 64)
+    report = ledger.verify()
+    assert _pairs(report) == [("chain_hash_mismatch", "chain position 3")]
+    assert (report.chain_length, report.chain_head_hash) == (3, "?")
+
+
+def test_a_digest_altered_after_sealing_is_reported_and_its_link_still_holds(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The link was computed over the digest the entry's values still give: the altered
+    stored digest is the entry's finding, not the chain's."""
+    head, seq = ledger.verify().chain_head_hash, ledger.entry("pay").seq
+    with tampering(db_url) as conn:
+        conn.execute(update(entry).where(entry.c.seq == seq).values(digest="ab"))
+    report = ledger.verify()
+    assert _pairs(report) == [("entry_digest_mismatch", f"entry pay (seq {seq})")]
+    assert report.chain_head_hash == head
+
+
 @pytest.mark.parametrize(
     "anchor", ["3", "x:" + "0" * 64, "3:" + "0" * 63, "9" * 30 + ":" + "0" * 64]
 )
@@ -254,3 +330,94 @@ def test_audit_verify_refuses_a_malformed_anchor(db_url: str, anchor: str) -> No
     """An anchor is POSITION:HASH; anything else is `anchor_invalid`, exit 2."""
     status, refusal = audit_verify_json(db_url, "--anchor", anchor)
     assert (status, refusal["error"]) == (2, "anchor_invalid")
+
+
+def _ten_sealed(ledger: Ledger) -> str:
+    """Ten entries, e1 to e10 (cash -> ani, Rp1 to Rp10), entry seq n sealed at chain
+    position n; return the head link of the intact chain."""
+    a = open_wallets(ledger, "ani")
+    requests = [transfer(f"e{n}", a["cash"], a["ani"], idr(n)) for n in range(1, 11)]
+    post_sealed(ledger, a, *requests)
+    assert [ledger.entry(f"e{n}").seq for n in range(1, 11)] == list(range(1, 11))
+    return ledger.verify().chain_head_hash
+
+
+# What else is altered with a link: the stored digest (the link was sealed over the digest
+# the entry's values still recompute), or the values (over the stored digest).
+_ENTRY_ALTERED = {"digest": {"digest": "d" * 64}, "values": {"metadata_json": '{"x":1}'}}
+
+
+@pytest.mark.parametrize("altered", sorted(_ENTRY_ALTERED))
+def test_two_adjacent_links_altered_with_their_entries_leave_the_next_link_holding(
+    ledger: Ledger, db_url: str, altered: str
+) -> None:
+    """Positions 5 and 6: link and entry altered. Position 7 follows the link the audit
+    carries from position 4 over the digests the sealer read: it holds, and so does the
+    head."""
+    head = _ten_sealed(ledger)
+    with tampering(db_url) as conn:
+        for seq in (5, 6):
+            _set_link(conn, seq, "e" * 64)
+            conn.execute(update(entry).where(entry.c.seq == seq).values(_ENTRY_ALTERED[altered]))
+    report = ledger.verify()
+    assert _pairs(report) == [
+        ("entry_digest_mismatch", "entry e5 (seq 5)"),
+        ("entry_digest_mismatch", "entry e6 (seq 6)"),
+        ("chain_hash_mismatch", "chain position 5"),
+        ("chain_hash_mismatch", "chain position 6"),
+    ]
+    assert report.chain_head_hash == head
+
+
+def test_four_adjacent_altered_links_leave_the_links_after_them_holding(
+    ledger: Ledger, db_url: str
+) -> None:
+    head = _ten_sealed(ledger)
+    with tampering(db_url) as conn:
+        for position in range(5, 9):
+            _set_link(conn, position, f"{position}" * 64)
+    report = ledger.verify()
+    assert _pairs(report) == [("chain_hash_mismatch", f"chain position {p}") for p in range(5, 9)]
+    assert report.chain_head_hash == head
+
+
+def test_a_link_removed_and_the_next_but_one_altered_leave_the_link_after_holding(
+    ledger: Ledger, db_url: str
+) -> None:
+    """Position 4 follows a link no longer stored; position 6 follows the link the sealer
+    wrote at 5 over position 4's stored link, which the audit carries too."""
+    head = _ten_sealed(ledger)
+    with tampering(db_url) as conn:
+        conn.execute(delete(chain).where(chain.c.position == 3))
+        _set_link(conn, 5, "0" * 64)
+    report = ledger.verify()
+    assert _pairs(report) == [
+        ("chain_gap", "chain position 4"),
+        ("chain_hash_mismatch", "chain position 4"),
+        ("chain_hash_mismatch", "chain position 5"),
+    ]
+    assert (report.unsealed_entries, report.chain_head_hash) == (1, head)
+
+
+def test_alterations_after_a_run_of_bad_links_are_still_reported(
+    ledger: Ledger, db_url: str
+) -> None:
+    """Links and digests altered at 4 and 5, then position 7's link, 8's digest and 9's
+    link: each is reported, position 6 and 10 are not, and the head holds."""
+    head = _ten_sealed(ledger)
+    with tampering(db_url) as conn:
+        for position in (4, 5, 7, 9):
+            _set_link(conn, position, "e" * 64)
+        for seq in (4, 5, 8):
+            conn.execute(update(entry).where(entry.c.seq == seq).values(digest="d" * 64))
+    report = ledger.verify()
+    assert _pairs(report) == [
+        ("entry_digest_mismatch", "entry e4 (seq 4)"),
+        ("entry_digest_mismatch", "entry e5 (seq 5)"),
+        ("entry_digest_mismatch", "entry e8 (seq 8)"),
+        ("chain_hash_mismatch", "chain position 4"),
+        ("chain_hash_mismatch", "chain position 5"),
+        ("chain_hash_mismatch", "chain position 7"),
+        ("chain_hash_mismatch", "chain position 9"),
+    ]
+    assert report.chain_head_hash == head

@@ -247,12 +247,68 @@ def test_posted_flags_set_null_keep_their_legs_in_the_account_walk(
 def test_a_null_link_is_a_finding_at_its_position(
     ledger: Ledger, wallets: dict[str, Account], db_url: str
 ) -> None:
+    """Position 4 is checked against the link the audit computes for position 3: it
+    holds, and so does the head."""
+    head = ledger.verify().chain_head_hash
     with tampering(db_url) as conn:
         loosen(conn, "ledger_chain")
         _run(conn, "UPDATE ledger_chain SET chain_hash = NULL WHERE position = 3")
     report = ledger.verify()
     assert [(f.code, f.subject) for f in report.findings] == [("value_missing", "chain position 3")]
-    assert report.chain_length == 5
+    assert (report.chain_length, report.chain_head_hash) == (5, head)
+
+
+def test_a_link_altered_after_a_null_one_is_found(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The review's attack: with position 3's link NULL, position 4's was not checked at
+    all. Position 5 follows the link the audit computes for 4, and holds."""
+    head = ledger.verify().chain_head_hash
+    with tampering(db_url) as conn:
+        loosen(conn, "ledger_chain")
+        _run(
+            conn,
+            "UPDATE ledger_chain SET chain_hash = NULL WHERE position = 3",
+            f"UPDATE ledger_chain SET chain_hash = '{'0' * 64}' WHERE position = 4",
+        )
+    report = ledger.verify()
+    assert [(f.code, f.subject) for f in report.findings] == [
+        ("value_missing", "chain position 3"),
+        ("chain_hash_mismatch", "chain position 4"),
+    ]
+    assert report.chain_head_hash == head
+
+
+def test_a_null_link_over_an_altered_digest_leaves_the_next_link_holding(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """`hold`'s stored digest altered and its link NULL: the audit computes the link over
+    the digest `hold`'s values give, which the sealer linked, and position 4 holds."""
+    hold = ledger.entry("hold").seq
+    with tampering(db_url) as conn:
+        loosen(conn, "ledger_chain")
+        _run(
+            conn,
+            "UPDATE ledger_chain SET chain_hash = NULL WHERE position = 3",
+            f"UPDATE ledger_entry SET digest = '{'0' * 64}' WHERE seq = {hold}",
+        )
+    assert {(f.code, f.subject) for f in ledger.verify().findings} == {
+        ("value_missing", "chain position 3"),
+        ("entry_digest_mismatch", f"entry hold (seq {hold})"),
+    }
+
+
+def test_a_null_head_link_gives_no_anchor(
+    ledger: Ledger, wallets: dict[str, Account], db_url: str
+) -> None:
+    """The report's head is where an anchor is kept from: a link the audit computed in
+    place of a NULL is not what the chain holds, so the head is "?"."""
+    with tampering(db_url) as conn:
+        loosen(conn, "ledger_chain")
+        _run(conn, "UPDATE ledger_chain SET chain_hash = NULL WHERE position = 5")
+    report = ledger.verify()
+    assert [(f.code, f.subject) for f in report.findings] == [("value_missing", "chain position 5")]
+    assert (report.chain_length, report.chain_head_hash) == (5, "?")
 
 
 @pytest.mark.parametrize(

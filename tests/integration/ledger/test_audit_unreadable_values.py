@@ -199,6 +199,33 @@ def test_an_entry_whose_text_does_not_read_gets_no_digest_recomputed(
     assert not {"entry_digest_mismatch", "chain_hash_mismatch"} & codes
 
 
+@pytest.mark.parametrize("value", _NOT_TEXT)
+@pytest.mark.parametrize("next_altered", [False, True])
+def test_the_link_after_one_that_does_not_read_is_still_checked(
+    sqlite_ledger: Ledger,
+    wallets: dict[str, Account],
+    sqlite_url: str,
+    value: str,
+    next_altered: bool,
+) -> None:
+    """Position 4 is checked against the link the audit computes for position 3: intact,
+    it is not reported; altered, it is, and position 5 holds against the one computed for
+    it."""
+    head = sqlite_ledger.verify().chain_head_hash
+    with tampering(sqlite_url) as conn:
+        conn.execute(text(f"UPDATE ledger_chain SET chain_hash = {value} WHERE position = 3"))
+        if next_altered:
+            conn.execute(
+                text(f"UPDATE ledger_chain SET chain_hash = '{'0' * 64}' WHERE position = 4")
+            )
+    report = sqlite_ledger.verify()
+    expected = [("text_unreadable", "chain position 3")]
+    if next_altered:
+        expected.append(("chain_hash_mismatch", "chain position 4"))
+    assert [(f.code, f.subject) for f in report.findings] == expected
+    assert report.chain_head_hash == head
+
+
 @pytest.mark.parametrize(
     ("column", "value"),
     [
@@ -250,7 +277,8 @@ def test_seal_terms_leaves_a_listed_account_whose_term_does_not_read_unsealed(
                 text("UPDATE ledger_account SET terms_digest = NULL WHERE id = :id"), {"id": listed}
             )
             conn.execute(
-                text("INSERT INTO ledger_account_unsealed VALUES (:id, 1)"), {"id": listed}
+                text("INSERT INTO ledger_account_unsealed (account_id, coop_id) VALUES (:id, 1)"),
+                {"id": listed},
             )
         conn.execute(text(f"UPDATE ledger_account SET min_balance_minor = 'x' WHERE {_BUDI}"))
     env = {"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()}

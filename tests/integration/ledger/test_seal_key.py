@@ -133,10 +133,16 @@ def _accounts_only(ledger: Ledger) -> None:
     open_wallets(ledger, "ani")
 
 
+def _accounts_frozen(ledger: Ledger) -> None:
+    """Accounts alone, each digest sealing a terms version other than 0."""
+    for opened in open_wallets(ledger, "ani").values():
+        ledger.set_account_status(opened.id, AccountStatus.FROZEN)
+
+
 @pytest.mark.parametrize(
     "stored",
-    [_sealed_chain, _unsealed_entries, _accounts_only],
-    ids=["sealed-chain", "unsealed-entries", "accounts-only"],
+    [_sealed_chain, _unsealed_entries, _accounts_only, _accounts_frozen],
+    ids=["sealed-chain", "unsealed-entries", "accounts-only", "accounts-frozen"],
 )
 def test_a_key_first_recorded_after_data_was_written_must_verify_it(
     ledger: Ledger, wrong: Ledger, stored: Callable[[Ledger], None]

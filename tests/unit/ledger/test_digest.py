@@ -11,8 +11,10 @@ import pytest
 
 from ledger.digest import (
     GENESIS_HASH,
+    AccountEvent,
     AccountTerms,
     CanonicalPosting,
+    account_event_link,
     account_terms_digest,
     chain_link,
     entry_digest,
@@ -200,3 +202,56 @@ def test_an_account_terms_digest_changes_with_every_term(position: int, other: o
     """Id, ref, coop, currency, kind, status and each limit (a limit removed, too)."""
     changed = tuple(other if i == position else term for i, term in enumerate(TERMS))
     assert account_terms_digest(KEY, changed) != account_terms_digest(KEY, TERMS)  # type: ignore[arg-type]
+
+
+def _hmac_of(canonical: str) -> str:
+    return hmac.new(KEY, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def test_version_0_is_not_rendered_so_digests_from_before_versions_still_verify() -> None:
+    """The canonical form of terms at version 0 is the one digests had before migration
+    0013; any other version is rendered after the limits."""
+    canonical = '["account_terms",7,"c1:ani",1,"IDR","member_wallet","active",0,2000000000'
+    assert account_terms_digest(KEY, TERMS) == _hmac_of(canonical + "]")
+    assert account_terms_digest(KEY, TERMS, 0) == account_terms_digest(KEY, TERMS)
+    assert account_terms_digest(KEY, TERMS, 3) == _hmac_of(canonical + ",3]")
+
+
+def test_every_version_gives_another_terms_digest() -> None:
+    digests = {account_terms_digest(KEY, TERMS, version) for version in (-1, 0, 1, 2, 10)}
+    assert len(digests) == 5
+
+
+EVENT: AccountEvent = (4, 7, 1, 2, "frozen", "ab" * 32, COMMITTED_AT)
+
+
+def test_an_account_event_link_is_the_keyed_hmac_of_the_documented_canonical_form() -> None:
+    micros = (COMMITTED_AT - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    canonical = f'["account_event","{GENESIS_HASH}",4,7,1,2,"frozen","{"ab" * 32}",{micros}]'
+    assert account_event_link(KEY, GENESIS_HASH, EVENT) == _hmac_of(canonical)
+    assert account_event_link(b"another-key", GENESIS_HASH, EVENT) != _hmac_of(canonical)
+
+
+@pytest.mark.parametrize(
+    ("position", "other"),
+    [
+        (0, 5),
+        (1, 8),
+        (2, 2),
+        (3, 3),
+        (4, "active"),
+        (5, None),
+        (5, "cd" * 32),
+        (6, COMMITTED_AT + timedelta(microseconds=1)),
+    ],
+)
+def test_an_account_event_link_changes_with_every_field(position: int, other: object) -> None:
+    """Seq, account, coop, version, status, digest (one recorded as none, too) and time."""
+    changed = tuple(other if i == position else value for i, value in enumerate(EVENT))
+    link = account_event_link(KEY, GENESIS_HASH, EVENT)
+    assert account_event_link(KEY, GENESIS_HASH, changed) != link  # type: ignore[arg-type]
+
+
+def test_an_account_event_link_depends_on_the_link_before_it() -> None:
+    first = account_event_link(KEY, GENESIS_HASH, EVENT)
+    assert account_event_link(KEY, first, EVENT) != first
