@@ -21,13 +21,13 @@ from api.settings import Settings
 from interchange.payments import Payments
 from interchange.registry import Registry
 from interchange.window import WindowCalendar
-from ledger.db import READS_ONLY, make_engine, normalise_url
+from ledger.db import make_engine, normalise_url, reading
 from ledger.service import Ledger
 from migrations.runner import head_revision, known_revisions, upgrade
 from settlement.service import Settlement
 from settlement.unsettled import coop_has_unsettled_obligations
 
-__all__ = ["SchemaRevisionError", "Services", "build", "migrate", "require_schema_at_head"]
+__all__ = ["SchemaRevisionError", "Services", "build", "migrate"]
 
 
 class SchemaRevisionError(Exception):
@@ -67,12 +67,12 @@ def migrate(settings: Settings) -> None:
     upgrade(normalise_url(settings.database_url), bounds=settings.session_bounds())
 
 
-def require_schema_at_head(engine: Engine) -> None:
+def _require_schema_at_head(engine: Engine) -> None:
     """Raise `SchemaRevisionError` unless the database of `engine` is at this kopnet's
     head revision: `schema_revision_unknown` for a revision these migrations do not
     define, `schema_not_at_head` for an older one or none. Connects; changes nothing."""
     # A read: on SQLite it must not take the write lock (a fresh audit waits for no writer).
-    with engine.connect().execution_options(**{READS_ONLY: True}) as conn:
+    with reading(engine) as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     head = head_revision()
     if current is not None and current not in known_revisions():
@@ -98,7 +98,7 @@ def build(settings: Settings) -> Services:
 
 
 def _build_over(engine: Engine, settings: Settings) -> Services:
-    require_schema_at_head(engine)
+    _require_schema_at_head(engine)
     seal_key = settings.seal_key_bytes()
     calendar = WindowCalendar(settings.time_zone, settings.window_cutoff_s)
     vault = settings.nik_vault()

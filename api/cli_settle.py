@@ -225,12 +225,7 @@ def settle_reconcile(
 ) -> None:
     """Match a bank statement with the window's instructions; exit 1 unless all match."""
     day = _parse_date(window)
-    if not path.is_file() or path.stat().st_size > 64 * 1024 * 1024:
-        fail("file_invalid", "expected a statement file of at most 64 MiB")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        fail("file_invalid", f"cannot read {path}: {error.strerror}")
+    raw = _read_bounded(path, 64 * 1024 * 1024, "a statement file of at most 64 MiB")
     try:
         # A byte order mark (as some banks' exports start) hides the XML's first "<".
         statement = (
@@ -275,12 +270,9 @@ def fees_publish(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Publish a new fee schedule version (see interchange/fee_schedule_codec.py)."""
-    if not path.is_file() or path.stat().st_size > 200_000:
-        fail("file_invalid", "expected a fee schedule file of at most 200 kB")
+    raw = _read_bounded(path, 200_000, "a fee schedule file of at most 200 kB")
     try:
-        schedule = schedule_from_json(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        fail("file_invalid", f"cannot read {path}: {error.strerror}")
+        schedule = schedule_from_json(raw.decode("utf-8"))
     except InterchangeError as error:
         fail(str(error.code), error.message)
     except UnicodeDecodeError:
@@ -289,3 +281,19 @@ def fees_publish(
     _echo(
         {"published_version": schedule.version, "effective_from_date": schedule.effective_from_date}
     )
+
+
+def _read_bounded(path: Path, size_max: int, expected: str) -> bytes:
+    """The bytes of the file at `path`, read up to one past `size_max` (a file that grows
+    after a size check is read no further); `file_invalid` when it is no regular file,
+    larger, or cannot be read."""
+    if not path.is_file():
+        fail("file_invalid", f"expected {expected}")
+    try:
+        with path.open("rb") as opened:
+            raw = opened.read(size_max + 1)
+    except OSError as error:
+        fail("file_invalid", f"cannot read {path}: {error.strerror}")
+    if len(raw) > size_max:
+        fail("file_invalid", f"expected {expected}")
+    return raw

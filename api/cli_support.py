@@ -222,6 +222,15 @@ def connection_code(error: BaseException) -> str:
     return "database_busy" if busy else "database_unavailable"
 
 
+def _fail_ledger(error: LedgerError) -> NoReturn:
+    """Exit with the ledger's code: 3 when the outcome is unknown (the sealing key's
+    fingerprint, recorded by `build`, included), 2 for a refusal."""
+    unknown = error.code is LedgerErrorCode.OUTCOME_UNKNOWN
+    fail(
+        str(error.code), error.message, exit_code=OUTCOME_UNKNOWN_EXIT if unknown else REFUSED_EXIT
+    )
+
+
 @contextmanager
 def running(settings: Settings) -> Iterator[Services]:
     """The services of `settings`, closed after; errors of the work inside mapped to codes.
@@ -242,7 +251,7 @@ def running(settings: Settings) -> Iterator[Services]:
         except SchemaRevisionError as error:
             fail(error.code, error.message)
         except LedgerError as error:
-            fail(str(error.code), error.message)
+            _fail_ledger(error)
         except DBAPIError as error:
             # The sealing key's check reads (and may record) its fingerprint.
             _fail_if_refused(error)
@@ -250,9 +259,7 @@ def running(settings: Settings) -> Iterator[Services]:
     try:
         yield services
     except LedgerError as error:
-        if error.code is LedgerErrorCode.OUTCOME_UNKNOWN:
-            fail(str(error.code), error.message, exit_code=OUTCOME_UNKNOWN_EXIT)
-        fail(str(error.code), error.message)
+        _fail_ledger(error)
     except (InterchangeError, SettlementError) as error:
         fail(str(error.code), error.message)
     except _CONNECTION_LOST as error:

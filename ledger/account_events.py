@@ -19,7 +19,7 @@ history behind the ledger's back), and `seq` runs 1, 2, ... over the whole histo
 account's row and its event are written in one transaction, under the
 account's row lock (the caller's). Appends are serialised, as the chain's tail is read and
 extended under one lock: on PostgreSQL a transaction-scoped advisory lock
-(`ACCOUNT_EVENT_LOCK_KEY`), on SQLite the write lock every transaction takes at BEGIN.
+(`_ACCOUNT_EVENT_LOCK_KEY`), on SQLite the write lock every transaction takes at BEGIN.
 Status changes are rare and never on the payment path, so they can wait for each other;
 locking the tail row instead would not do, as a waiter would go on with the tail it waited
 for, not the one appended meanwhile.
@@ -39,7 +39,6 @@ from ledger.stored_values import raw_value
 from ledger.tables import account, account_event
 
 __all__ = [
-    "ACCOUNT_EVENT_LOCK_KEY",
     "History",
     "NewEvent",
     "account_histories",
@@ -49,7 +48,7 @@ __all__ = [
     "record_status_change",
 ]
 
-ACCOUNT_EVENT_LOCK_KEY = 0x6B6F706E65745F65  # "kopnet_e"
+_ACCOUNT_EVENT_LOCK_KEY = 0x6B6F706E65745F65  # "kopnet_e"
 
 # An event's columns, in the order of `ledger.digest.AccountEvent`.
 _EVENT_FIELDS = ("seq", "account_id", "coop_id", "version", "status", "terms_digest", "created_at")
@@ -105,7 +104,7 @@ def lock_history(conn: Connection) -> None:
     """Take the history's append lock until the transaction ends (PostgreSQL; SQLite's
     transactions hold the write lock already)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(ACCOUNT_EVENT_LOCK_KEY)))
+        conn.execute(select(func.pg_advisory_xact_lock(_ACCOUNT_EVENT_LOCK_KEY)))
 
 
 def _stored_seals(conn: Connection, account_ids: Collection[int]) -> dict[int, _Seal]:

@@ -49,11 +49,11 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, select, text
 
 from ledger.audit_account_events import check_account_events
-from ledger.audit_accounts import STREAM, check_accounts
+from ledger.audit_accounts import check_accounts
 from ledger.audit_chain import EntryDigests, check_chain
-from ledger.audit_report import AuditReport, ChainAnchor, Finding
+from ledger.audit_report import STREAM, AuditReport, ChainAnchor, Finding
 from ledger.digest import entry_digest
-from ledger.stored_times import UnreadableTimeError, readable_date, readable_time
+from ledger.stored_times import UnreadableTimeError, readable_date
 from ledger.stored_values import Unreadable, raw_value
 from ledger.tables import entry, posting
 
@@ -181,8 +181,8 @@ def _check_one_entry(row: Any, rows: list[Any], key: bytes, report: AuditReport)
     (None when one does not read)."""
     subject = f"entry {row.entry_id} (seq {row.seq})"
     business_date = _read_date(row.business_date, subject, report)
-    expiry_read, expires_at = _read_time(row.expires_at, "expires_at", subject, report)
-    _, committed_at = _read_time(row.committed_at, "committed_at", subject, report)
+    expiry_read, expires_at = report.read_time(row.expires_at, "expires_at", subject)
+    _, committed_at = report.read_time(row.committed_at, "committed_at", subject)
     entry_read = not report.add_unreadable(row, subject, _ENTRY_UNCHECKED)
     postings_read = _postings_read(rows, report)
     # With a value unreadable there is no digest to recompute: the finding says why.
@@ -233,20 +233,6 @@ def _read_date(raw: object, subject: str, report: AuditReport) -> date | None:
         return None
 
 
-def _read_time(
-    raw: object, column: str, subject: str, report: AuditReport
-) -> tuple[bool, datetime | None]:
-    """Whether the raw time `column` of `subject` reads, and what it reads as; a time that
-    does not is reported (a value missing with the row's other values)."""
-    if type(raw) is Unreadable:
-        return False, None
-    try:
-        return True, readable_time(raw)
-    except UnreadableTimeError:
-        report.add("timestamp_unreadable", subject, f"{column} cannot be read as a time")
-        return False, None
-
-
 def _check_digest(
     row: Any, rows: list[Any], times: _EntryTimes, key: bytes, subject: str, report: AuditReport
 ) -> str:
@@ -293,7 +279,7 @@ def _check_posting_times(
         if committed_at is not None and p.committed_at == row.committed_at:
             continue
         posting_subject = f"posting {p.leg_no} of entry seq {p.entry_seq}"
-        read, moment = _read_time(p.committed_at, "committed_at", posting_subject, report)
+        read, moment = report.read_time(p.committed_at, "committed_at", posting_subject)
         # Against an entry time that does not read there is nothing to compare.
         moved = moved or (read and committed_at is not None and moment != committed_at)
     if moved:

@@ -42,10 +42,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ledger.account import AccountStatus
-from ledger.audit_accounts import STREAM
-from ledger.audit_report import AuditReport, ChainAnchor
+from ledger.audit_report import STREAM, AuditReport, ChainAnchor
 from ledger.digest import GENESIS_HASH, account_event_link
-from ledger.stored_times import UnreadableTimeError, readable_time
 from ledger.stored_values import Unreadable, raw_value
 from ledger.tables import account, account_event
 
@@ -132,7 +130,7 @@ def _check_event(row: Any, key: bytes, previous: str | None, report: AuditReport
     """Report the event's values that do not read and check its link; whether the link
     was recomputed and held."""
     subject = f"account event {row.seq}"
-    created_at = _read_created_at(row.created_at, subject, report)
+    _, created_at = report.read_time(row.created_at, "created_at", subject)
     unread = report.add_unreadable(row, subject, "its link is not recomputed")
     if unread or created_at is None or previous is None:
         return False
@@ -146,20 +144,6 @@ def _note_latest(row: Any, latest: dict[int, _Latest]) -> None:
     known = latest.get(row.account_id)
     if known is None or row.version >= known[0]:
         latest[row.account_id] = (row.version, row.status, row.terms_digest)
-
-
-def _read_created_at(raw: object, subject: str, report: AuditReport) -> datetime | None:
-    """The event's time, or None where it does not read (reported here when it is no time,
-    with the row's other values when it is missing)."""
-    if type(raw) is Unreadable:
-        return None
-    try:
-        moment = readable_time(raw)
-    except UnreadableTimeError:
-        report.add("timestamp_unreadable", subject, "created_at cannot be read as a time")
-        return None
-    assert moment is not None, "a NULL in a required column reads as missing"
-    return moment
 
 
 def _check_link(

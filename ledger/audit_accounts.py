@@ -35,17 +35,15 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, or_, select
 
 from ledger.account import TERM_FIELDS
-from ledger.audit_report import AuditReport
+from ledger.audit_report import STREAM, AuditReport
 from ledger.digest import account_terms_digest
-from ledger.prior_terms import PriorTerms, prior_terms_match
-from ledger.stored_times import UnreadableTimeError, readable_time
+from ledger.prior_terms import PriorTerms, prior_of, prior_terms_match
 from ledger.stored_values import VALUE_MISSING, Unreadable, raw_value
 from ledger.tables import account, account_event, account_unsealed, entry, posting
 from ledger.terms_sealing import stored_terms
 
-__all__ = ["STREAM", "check_accounts"]
+__all__ = ["check_accounts"]
 
-STREAM = {"stream_results": True, "yield_per": 5000}
 # The account values each check reads: one that does not read skips the check.
 _LABEL = frozenset({"currency", "coop_id"})
 _BALANCE = frozenset({"currency", "posted_minor", "posting_count"})
@@ -66,7 +64,7 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
     holds = _open_holds(conn)
     labels = _posting_labels(conn)
     listed = {
-        row.account_id: _prior(row) for row in conn.execute(_listed_without_a_recorded_digest())
+        row.account_id: prior_of(row) for row in conn.execute(_listed_without_a_recorded_digest())
     }
     totals: Counter[str] = Counter()
     previous_id: object = None
@@ -78,7 +76,7 @@ def check_accounts(conn: Connection, key: bytes, report: AuditReport) -> None:
             # Accounts come in order of their ids: a repeat follows the first at once.
             report.add("value_duplicate", subject, "another account holds its id")
         previous_id = row.id
-        _read_created_at(row.created_at, subject, report)
+        report.read_time(row.created_at, "created_at", subject)
         unread = _unreadable_columns(row, subject, report)
         if not unread & _TERMS:
             _check_terms(row, key, listed, subject, report)
@@ -123,22 +121,6 @@ def _listed_without_a_recorded_digest() -> Select[Any]:
     listed = account_unsealed.c
     prior = (listed.prior_status, listed.prior_max_balance_minor, listed.prior_terms_digest)
     return select(listed.account_id, *prior).where(~recorded.exists())
-
-
-def _prior(row: Any) -> PriorTerms | None:
-    """What 0012 found on a listed account (None for one another migration listed)."""
-    if row.prior_terms_digest is None:
-        return None
-    return PriorTerms(row.prior_status, row.prior_max_balance_minor, row.prior_terms_digest)
-
-
-def _read_created_at(raw: object, subject: str, report: AuditReport) -> None:
-    if type(raw) is Unreadable:
-        return  # Missing: reported with the row's other values.
-    try:
-        readable_time(raw)
-    except UnreadableTimeError:
-        report.add("timestamp_unreadable", subject, "created_at cannot be read as a time")
 
 
 def _unreadable_columns(row: Any, subject: str, report: AuditReport) -> frozenset[str]:

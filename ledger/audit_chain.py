@@ -17,8 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ledger.audit_accounts import STREAM
-from ledger.audit_report import AuditReport, ChainAnchor
+from ledger.audit_report import STREAM, AuditReport, ChainAnchor
 from ledger.digest import GENESIS_HASH, chain_link
 from ledger.stored_values import Unreadable, raw_value
 from ledger.tables import chain

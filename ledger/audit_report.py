@@ -10,14 +10,19 @@ chain (`chain_length`, `chain_head_hash`) or of the account history (`events_len
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
 
 from ledger.digest import GENESIS_HASH
-from ledger.stored_values import unreadable_values
+from ledger.stored_times import UnreadableTimeError, readable_time
+from ledger.stored_values import Unreadable, unreadable_values
 
-__all__ = ["AuditReport", "ChainAnchor", "Finding"]
+__all__ = ["STREAM", "AuditReport", "ChainAnchor", "Finding"]
+
+# The audit reads whole tables: its queries stream their rows, a chunk at a time.
+STREAM = {"stream_results": True, "yield_per": 5000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +74,15 @@ class AuditReport:
         for column, value in unreadable:
             self.add(value.code, subject, f"{column} holds {value.stored}: {unchecked}")
         return bool(unreadable)
+
+    def read_time(self, raw: object, column: str, subject: str) -> tuple[bool, datetime | None]:
+        """Whether the raw time `column` of `subject` (`ledger.stored_times`) reads, and
+        what it reads as; one that is no time is recorded as `timestamp_unreadable` (a value
+        missing is recorded with the row's other values, `add_unreadable`)."""
+        if type(raw) is Unreadable:
+            return False, None
+        try:
+            return True, readable_time(raw)
+        except UnreadableTimeError:
+            self.add("timestamp_unreadable", subject, f"{column} cannot be read as a time")
+            return False, None

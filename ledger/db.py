@@ -42,7 +42,6 @@ __all__ = [
     "IDLE_IN_TRANSACTION_TIMEOUT_MS_MIN",
     "LOCK_TIMEOUT_MS_DEFAULT",
     "LOCK_TIMEOUT_MS_MAX",
-    "READS_ONLY",
     "SessionBounds",
     "TransactionRetryError",
     "commit_with",
@@ -54,6 +53,7 @@ __all__ = [
     "normalise_url",
     "pipeline_begun",
     "pipelined",
+    "reading",
     "run_transaction",
     "sqlstate",
 ]
@@ -64,7 +64,7 @@ T = TypeVar("T")
 # deferred: in WAL mode its first read takes a snapshot, and it holds no write lock, so
 # writers go on while it reads (every other transaction begins IMMEDIATE, taking the write
 # lock at once). PostgreSQL ignores it: say read-only there with `postgresql_readonly`.
-READS_ONLY = "kopnet_reads_only"
+_READS_ONLY = "kopnet_reads_only"
 
 # The bounds every PostgreSQL session of `make_engine` is held to, by default and at most.
 # A statement waits for a lock up to `lock_timeout`; the server ends a session left idle
@@ -166,8 +166,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    reads_only = conn.get_execution_options().get(READS_ONLY, False)
+    reads_only = conn.get_execution_options().get(_READS_ONLY, False)
     conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine, *, one_snapshot: bool = False) -> Connection:
+    """A connection for transactions that only read: on SQLite each begins deferred and
+    takes no write lock (`_READS_ONLY`); `one_snapshot`, on PostgreSQL every statement of a
+    transaction sees one snapshot, read-only (an audit's)."""
+    options: dict[str, object] = {_READS_ONLY: True}
+    if one_snapshot and engine.dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    return engine.connect().execution_options(**options)
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:

@@ -68,20 +68,23 @@ def violation_in_direction(account: Account, effect: Effect) -> LedgerErrorCode 
     """The limit the movement breaks, looking only in the direction it moves the account."""
     code = account.limit_violation()
     takes = effect.posted < 0 or effect.pending_debit > 0
-    gives = effect.posted > 0 or effect.pending_credit > 0
     if code is _CODE.INSUFFICIENT_FUNDS and takes:
         return code
-    if code is _CODE.BALANCE_LIMIT_EXCEEDED and gives:
+    if code is _CODE.BALANCE_LIMIT_EXCEEDED and _gives(effect):
         return code
     return None
+
+
+def _gives(effect: Effect) -> bool:
+    """Whether the movement adds to the account's posted balance or its held credits."""
+    return effect.posted > 0 or effect.pending_credit > 0
 
 
 def above_ceiling(account: Account, effect: Effect, ceiling: Ceiling) -> bool:
     """Whether a movement that gives to the account leaves it (`account`, after the
     movement) above the entry's own `ceiling`, counted as its upper limit is."""
-    gives = effect.posted > 0 or effect.pending_credit > 0
     reached = account.posted_minor + account.pending_credit_minor
-    return gives and reached > ceiling.max_balance_minor
+    return _gives(effect) and reached > ceiling.max_balance_minor
 
 
 def moved(account: Account, effect: Effect) -> Account:

@@ -13,10 +13,11 @@ account now would bless them. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.digest import AccountTerms, account_terms_digest
 
-__all__ = ["PriorTerms", "prior_terms_match"]
+__all__ = ["PriorTerms", "prior_of", "prior_terms_match"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,14 @@ class PriorTerms:
     status: object
     max_balance_minor: object
     terms_digest: object
+
+
+def prior_of(row: Any) -> PriorTerms | None:
+    """What 0012 found on a listed account, from a row of `ledger_account_unsealed`'s
+    `prior_*` columns (None for an account another migration listed)."""
+    if row.prior_terms_digest is None:
+        return None
+    return PriorTerms(row.prior_status, row.prior_max_balance_minor, row.prior_terms_digest)
 
 
 def prior_terms_match(key: bytes, terms: AccountTerms, prior: PriorTerms) -> bool:

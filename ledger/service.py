@@ -37,7 +37,7 @@ from sqlalchemy import (
 from ledger.account import Account, AccountSpec, AccountStatus
 from ledger.account_events import record_status_change
 from ledger.audit import AuditReport, ChainAnchor, verify_ledger
-from ledger.db import READS_ONLY, commit_with, run_transaction
+from ledger.db import commit_with, reading, run_transaction
 from ledger.digest import account_terms_digest
 from ledger.entry import Entry, EntryKind, EntryOutcome, EntryRequest, expiry_entry_id
 from ledger.errors import LedgerError, LedgerErrorCode
@@ -140,7 +140,7 @@ class Ledger:
             if not self._seal_key_checked:
                 # A recorded fingerprint needs only a read (on SQLite, without the write
                 # lock: an audit must not wait for writers); a first record, a write.
-                with self.engine.connect().execution_options(**{READS_ONLY: True}) as conn:
+                with reading(self.engine) as conn:
                     recorded = recorded_seal_key(conn)
                 if recorded is None:
                     now = datetime.now(UTC)
@@ -332,10 +332,7 @@ class Ledger:
         self.check_seal_key()
         # One snapshot for every query of the audit, so that entries committed while it
         # runs cannot look like tampering.
-        options: dict[str, object] = {READS_ONLY: True}
-        if self.engine.dialect.name == "postgresql":
-            options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-        with self.engine.connect().execution_options(**options) as conn, conn.begin():
+        with reading(self.engine, one_snapshot=True) as conn, conn.begin():
             return verify_ledger(
                 conn, seal_key=self._seal_key, anchor=anchor, events_anchor=events_anchor
             )

@@ -44,7 +44,7 @@ from ledger.account_events import (
     lock_history,
 )
 from ledger.digest import AccountTerms, account_terms_digest
-from ledger.prior_terms import PriorTerms, prior_terms_match
+from ledger.prior_terms import prior_of, prior_terms_match
 from ledger.stored_values import Unreadable, raw_value, unreadable_values
 from ledger.tables import account, account_unsealed
 
@@ -159,10 +159,8 @@ def _sealings(
 
 def _rewritten_before_0012(key: bytes, row: Row[Any]) -> bool:
     """Whether 0012 listed the account with terms that did not match the digest it had."""
-    if row.prior_terms_digest is None:
-        return False
-    prior = PriorTerms(row.prior_status, row.prior_max_balance_minor, row.prior_terms_digest)
-    return not prior_terms_match(key, stored_terms(row), prior)
+    prior = prior_of(row)
+    return prior is not None and not prior_terms_match(key, stored_terms(row), prior)
 
 
 def _agrees(row: Row[Any], history: History) -> bool:

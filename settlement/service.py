@@ -16,7 +16,7 @@ from datetime import date
 from sqlalchemy import Engine
 
 from interchange.window import WindowCalendar
-from ledger.db import READS_ONLY, run_transaction
+from ledger.db import reading, run_transaction
 from ledger.money import Money
 from ledger.service import Ledger
 from settlement.audit import WindowCheck, verify_windows
@@ -133,7 +133,7 @@ class Settlement:
     def verify(self) -> list[WindowCheck]:
         """Recheck every closed window against the ledger (read-only; on SQLite without
         taking the write lock, so payments go on meanwhile)."""
-        with self.engine.connect().execution_options(**{READS_ONLY: True}) as conn:
+        with reading(self.engine) as conn:
             return verify_windows(conn)
 
     def report(self, window_date: date, *, currency: str = "IDR") -> WindowReport:

@@ -38,6 +38,13 @@ def audited_three_wallets(ledger: Ledger) -> dict[str, Account]:
     )
 
 
+def audited_three_wallets_and_dewi(ledger: Ledger) -> dict[str, Account]:
+    """`audited_three_wallets`'s ledger, and dewi, an empty wallet of the same cooperative
+    (the account history tests')."""
+    opened = audited_three_wallets(ledger)
+    return {**opened, "dewi": open_wallets(ledger, "dewi", coop_id=1)["dewi"]}
+
+
 def audited_wallets_with_holds(ledger: Ledger) -> dict[str, Account]:
     """The stored-value audit tests' ledger, sealed and found intact (rupiah): fund cash ->
     ani 100, pay ani -> budi 40, a hold ani -> budi 10 left open, and one of 5 voided."""

@@ -113,3 +113,19 @@ def test_a_command_with_a_wrong_sealing_key_exits_2_and_seals_nothing(
     status, report = audit_verify_json(db_url)
     assert status == 0, report
     assert chain_length(one_unsealed_entry) == 1
+
+
+def test_a_fingerprint_whose_commit_was_lost_exits_3_not_2(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`build` checks the sealing key, which may record its fingerprint: a connection lost
+    at that COMMIT is `outcome_unknown`, exit 3 as anywhere else, not a refusal (exit 2)."""
+
+    def lost(_self: Ledger) -> None:
+        raise LedgerError(LedgerErrorCode.OUTCOME_UNKNOWN, "lost at COMMIT")
+
+    monkeypatch.setattr(Ledger, "check_seal_key", lost)
+    env = {"KOPNET_SEAL_KEY": TEST_SEAL_KEY.decode()}
+    result = invoke("ledger", "seal", "--database-url", sqlite_url, env=env)
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.output)["error"] == "outcome_unknown"

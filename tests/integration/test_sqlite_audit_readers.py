@@ -4,7 +4,7 @@ Every transaction of kopnet's on SQLite begins IMMEDIATE, taking the file's writ
 once. The ledger's audit and the settlement windows' check used to as well: on a ledger
 of a few hundred thousand entries the audit held the lock past the 30 s busy timeout,
 and every payment and the every-minute sealer waited or failed. They now begin deferred
-(`ledger.db.READS_ONLY`): in WAL mode a reader takes a snapshot and no lock. Here another
+(`ledger.db.reading`): in WAL mode a reader takes a snapshot and no lock. Here another
 connection holds the write lock for the whole check (as a long write or an operator's
 `sqlite3` session would); a fresh process builds its services and both audits still
 answer at once.

@@ -19,7 +19,10 @@ from sqlalchemy import Connection, create_engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from ledger.db import normalise_url
-from ledger.tables import entry, posting
+from ledger.tables import account, entry, posting
+
+# What an account row's seal is: its status, terms version and digest.
+SEALED_TERMS = (account.c.status, account.c.terms_version, account.c.terms_digest)
 
 __all__ = [
     "CHANGE_REFUSED",

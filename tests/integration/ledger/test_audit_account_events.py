@@ -34,20 +34,17 @@ from ledger.audit import AuditReport, ChainAnchor
 from ledger.digest import GENESIS_HASH
 from ledger.service import Ledger
 from ledger.tables import account, account_event
-from tests.builders import audited_three_wallets, open_wallets
+from tests.builders import audited_three_wallets_and_dewi, open_wallets
 from tests.cli import audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
-from tests.integration.ledger.raw import CHANGE_REFUSED, refusal_code, tampering
+from tests.integration.ledger.raw import CHANGE_REFUSED, SEALED_TERMS, refusal_code, tampering
 
 ACTIVE, FROZEN, CLOSED = AccountStatus.ACTIVE, AccountStatus.FROZEN, AccountStatus.CLOSED
-# What an account row's seal is: its status, terms version and digest.
-_SEALED = (account.c.status, account.c.terms_version, account.c.terms_digest)
 
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
-    opened = audited_three_wallets(ledger)
-    return {**opened, "dewi": open_wallets(ledger, "dewi", coop_id=1)["dewi"]}
+    return audited_three_wallets_and_dewi(ledger)
 
 
 def _findings(report: AuditReport) -> list[tuple[str, str]]:
@@ -65,7 +62,7 @@ def _events(ledger: Ledger) -> list[tuple[int, int, int, str]]:
 def _seal(ledger: Ledger, account_id: int) -> dict[str, Any]:
     """The account row's status, terms version and digest, as stored."""
     with ledger.engine.connect() as conn:
-        row = conn.execute(select(*_SEALED).where(account.c.id == account_id)).one()
+        row = conn.execute(select(*SEALED_TERMS).where(account.c.id == account_id)).one()
     return dict(row._mapping)
 
 

@@ -33,20 +33,18 @@ from ledger.account import Account, AccountStatus
 from ledger.digest import account_terms_digest
 from ledger.service import Ledger
 from ledger.tables import account, account_event, account_unsealed
-from tests.builders import audited_three_wallets, open_wallets
+from tests.builders import audited_three_wallets_and_dewi
 from tests.cli import audit_verify_json, invoke
 from tests.conftest import TEST_SEAL_KEY
-from tests.integration.ledger.raw import tampering
+from tests.integration.ledger.raw import SEALED_TERMS, tampering
 
 ACTIVE, FROZEN, CLOSED = AccountStatus.ACTIVE, AccountStatus.FROZEN, AccountStatus.CLOSED
-_SEALED = (account.c.status, account.c.terms_version, account.c.terms_digest)
 _WIDE = -(10**9)
 
 
 @pytest.fixture
 def wallets(ledger: Ledger) -> dict[str, Account]:
-    opened = audited_three_wallets(ledger)
-    return {**opened, "dewi": open_wallets(ledger, "dewi", coop_id=1)["dewi"]}
+    return audited_three_wallets_and_dewi(ledger)
 
 
 def _findings(ledger: Ledger) -> list[tuple[str, str]]:
@@ -64,7 +62,7 @@ def _events(ledger: Ledger) -> list[tuple[int, int, int, str, str | None]]:
 def _seal(ledger: Ledger, account_id: int) -> dict[str, Any]:
     """The account row's status, terms version and digest, as stored."""
     with ledger.engine.connect() as conn:
-        row = conn.execute(select(*_SEALED).where(account.c.id == account_id)).one()
+        row = conn.execute(select(*SEALED_TERMS).where(account.c.id == account_id)).one()
     return dict(row._mapping)
 
 
